@@ -1,0 +1,72 @@
+// The one interface the app's worker drives, whichever engine runs the model.
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+export interface SamplingOptions {
+  /** 0 means greedy (argmax). */
+  temperature: number;
+  /** 0 disables. */
+  topK: number;
+  /** 1 disables. */
+  topP: number;
+  /** 0 disables. */
+  minP: number;
+  /** 1 disables. */
+  repetitionPenalty: number;
+  /** How many recent tokens the repetition penalty looks at. */
+  repetitionLastN: number;
+  seed: number;
+}
+
+export const GREEDY: SamplingOptions = {
+  temperature: 0,
+  topK: 0,
+  topP: 1,
+  minP: 0,
+  repetitionPenalty: 1,
+  repetitionLastN: 64,
+  seed: 0,
+};
+
+export interface GenerationOptions {
+  maxTokens: number;
+  sampling: SamplingOptions;
+  /** Extra stop strings besides the model's end-of-generation tokens. */
+  stop?: string[];
+  signal?: AbortSignal;
+}
+
+export type StopReason = 'eos' | 'stop-string' | 'max-tokens' | 'aborted' | 'context-full';
+
+export interface GenerationStats {
+  promptTokens: number;
+  generatedTokens: number;
+  prefillTokensPerSecond: number;
+  decodeTokensPerSecond: number;
+  stopReason: StopReason;
+}
+
+export type GenerationEvent =
+  { type: 'token'; id: number; text: string } | { type: 'done'; stats: GenerationStats };
+
+export type LoadStage = 'download' | 'cache' | 'upload' | 'compile';
+
+export interface LoadProgress {
+  stage: LoadStage;
+  loaded: number;
+  total: number;
+}
+
+export interface ChatEngine {
+  readonly kind: 'gguf' | 'webllm';
+  /** The context length the engine was loaded with (KV cache capacity in tokens). */
+  readonly contextTokens: number;
+  /** Tokens the messages take once rendered through the chat template with the generation prompt. */
+  countChatTokens(messages: ChatMessage[]): Promise<number>;
+  /** Streams the assistant's reply to the conversation; the last event is always `done`. */
+  chat(messages: ChatMessage[], options: GenerationOptions): AsyncGenerator<GenerationEvent>;
+  unload(): Promise<void>;
+}
