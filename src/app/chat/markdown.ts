@@ -1,0 +1,79 @@
+// Model output as Markdown. A model's text is untrusted: raw HTML is shown as text, images become
+// links (an <img> would fetch from a host the person never chose), only http(s)/mailto links stay,
+// and DOMPurify sanitizes the result as a second line of defence.
+import DOMPurify from 'dompurify';
+import { Marked, type Tokens } from 'marked';
+
+const SAFE_URL = /^(https?:|mailto:|#)/i;
+
+export function escapeHtml(text: string): string {
+  return text
+    .replaceAll('&', '&amp;')
+    .replaceAll('<', '&lt;')
+    .replaceAll('>', '&gt;')
+    .replaceAll('"', '&quot;')
+    .replaceAll("'", '&#39;');
+}
+
+const marked = new Marked({
+  gfm: true,
+  breaks: true,
+  renderer: {
+    code({ text, lang }: Tokens.Code): string {
+      const language = (lang ?? '').match(/^[\w+-]+/)?.[0] ?? '';
+      const label = language ? `<span class="code-lang">${language}</span>` : '';
+      const cls = language ? ` class="language-${language}"` : '';
+      return (
+        `<div class="code-block"><div class="code-bar">${label}` +
+        `<button type="button" class="copy-code" aria-label="Copy code">Copy</button></div>` +
+        `<pre><code${cls}>${escapeHtml(text)}</code></pre></div>\n`
+      );
+    },
+    html({ text }: Tokens.HTML | Tokens.Tag): string {
+      return escapeHtml(text);
+    },
+    link(
+      this: { parser: { parseInline(tokens: Tokens.Link['tokens']): string } },
+      token: Tokens.Link,
+    ) {
+      const inner = this.parser.parseInline(token.tokens);
+      if (!SAFE_URL.test(token.href.trim())) return inner;
+      const title = token.title ? ` title="${escapeHtml(token.title)}"` : '';
+      return `<a href="${escapeHtml(token.href)}"${title} target="_blank" rel="noopener noreferrer">${inner}</a>`;
+    },
+    image({ href, text }: Tokens.Image): string {
+      const label = escapeHtml(text || 'image');
+      if (!SAFE_URL.test(href.trim())) return label;
+      return `<a href="${escapeHtml(href)}" target="_blank" rel="noopener noreferrer">[image: ${label}]</a>`;
+    },
+  },
+});
+
+/** Markdown to HTML before sanitizing: pure, so it can be checked without a DOM. */
+export function markdownToHtml(markdown: string): string {
+  return marked.parse(markdown, { async: false });
+}
+
+let hooked = false;
+
+function purifier(): typeof DOMPurify {
+  if (!hooked) {
+    DOMPurify.addHook('afterSanitizeAttributes', (node) => {
+      if (node.tagName === 'A') {
+        node.setAttribute('target', '_blank');
+        node.setAttribute('rel', 'noopener noreferrer');
+      }
+    });
+    hooked = true;
+  }
+  return DOMPurify;
+}
+
+/** Safe HTML for `{@html}`: needs a DOM (the page or a worker with one). */
+export function renderMarkdown(markdown: string): string {
+  return purifier().sanitize(markdownToHtml(markdown), {
+    FORBID_TAGS: ['style', 'img', 'svg', 'math', 'iframe', 'form', 'input'],
+    FORBID_ATTR: ['style'],
+    ADD_ATTR: ['target'],
+  });
+}
