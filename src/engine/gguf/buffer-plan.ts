@@ -1,0 +1,128 @@
+// Every scratch, activation and KV buffer the GGUF engine allocates, with its byte size, as a pure
+// function of the model's hyper-parameters and the run's options. The engine allocates from this
+// very plan, and the planner calls it to predict GPU memory, so the two cannot drift apart.
+import { alignUp, BINDING_ALIGNMENT, groupLayout, headTensors, layerTensors } from './layout';
+import type { ModelHparams, TensorInfo } from './types';
+
+export type ComputePrecision = 'f32' | 'f16';
+export type KvPrecision = 'f16' | 'f32';
+
+export interface BufferPlanOptions {
+  /** KV cache capacity in tokens. */
+  contextTokens: number;
+  computePrecision: ComputePrecision;
+  /** f16 by default: native f16 with shader-f16, otherwise packed two per u32 (same bytes). */
+  kvPrecision?: KvPrecision;
+  /** Tokens per prefill pass (the activation buffers hold this many tokens). */
+  prefillChunk?: number;
+}
+
+export type BufferCategory = 'kv' | 'scratch';
+
+export interface PlannedBuffer {
+  name: string;
+  category: BufferCategory;
+  bytes: number;
+  usage: 'storage' | 'uniform' | 'readback';
+  /** Transformer layer the buffer belongs to (KV caches). */
+  layer?: number;
+}
+
+export interface EngineBufferPlan {
+  buffers: PlannedBuffer[];
+  kvBytes: number;
+  scratchBytes: number;
+  totalBytes: number;
+  /** KV bytes per cached token over all layers. */
+  kvBytesPerToken: number;
+  prefillChunk: number;
+  /** Byte offset of the V region inside each layer's KV buffer. */
+  kvValueOffset: number;
+}
+
+export const DEFAULT_PREFILL_CHUNK = 32;
+/** Most top logits `--logits K` can ask for per step. */
+export const MAX_TOP_LOGITS = 64;
+/** Most recent tokens the repetition penalty can look at. */
+export const MAX_PENALTY_TOKENS = 256;
+export const STEP_UNIFORM_BYTES = 16;
+export const SAMPLING_UNIFORM_BYTES = 48;
+
+/** Result words read back per step: the chosen id, then (id, logit) pairs of the top logits. */
+export const RESULT_WORDS = 1 + 2 * MAX_TOP_LOGITS;
+
+export function qkvWidth(h: ModelHparams): number {
+  return h.headCount * h.keyLength + h.headCountKv * (h.keyLength + h.valueLength);
+}
+
+export function engineBufferPlan(h: ModelHparams, options: BufferPlanOptions): EngineBufferPlan {
+  const chunk = options.prefillChunk ?? DEFAULT_PREFILL_CHUNK;
+  const ctx = options.contextTokens;
+  if (!(ctx >= 1) || !(chunk >= 1)) {
+    throw new RangeError(`context (${ctx}) and prefill chunk (${chunk}) must be at least 1 token`);
+  }
+  const kvElement = (options.kvPrecision ?? 'f16') === 'f16' ? 2 : 4;
+  const keyBytes = alignUp(ctx * h.headCountKv * h.keyLength * kvElement, BINDING_ALIGNMENT);
+  const valueBytes = alignUp(ctx * h.headCountKv * h.valueLength * kvElement, 4);
+  const buffers: PlannedBuffer[] = [];
+  for (let layer = 0; layer < h.blockCount; layer++) {
+    buffers.push({
+      name: `kv.${layer}`,
+      category: 'kv',
+      bytes: keyBytes + valueBytes,
+      usage: 'storage',
+      layer,
+    });
+  }
+  const f32 = 4;
+  const scratch = (name: string, bytes: number, usage: PlannedBuffer['usage'] = 'storage') =>
+    buffers.push({ name, category: 'scratch', bytes: alignUp(Math.max(bytes, 16), 16), usage });
+  scratch('hidden', chunk * h.embeddingLength * f32);
+  scratch('qkv', chunk * qkvWidth(h) * f32);
+  scratch('attention', chunk * h.headCount * h.valueLength * f32);
+  scratch('ffn', chunk * h.feedForwardLength * f32);
+  scratch('logits', h.vocabSize * f32);
+  scratch('sampling.work', h.vocabSize * f32);
+  scratch('rope', ctx * (h.ropeDims / 2) * 2 * f32);
+  scratch('tokens', chunk * 4);
+  scratch('history', MAX_PENALTY_TOKENS * 4);
+  scratch('result', RESULT_WORDS * 4);
+  scratch('readback', RESULT_WORDS * 4, 'readback');
+  scratch('step', STEP_UNIFORM_BYTES, 'uniform');
+  scratch('sampling', SAMPLING_UNIFORM_BYTES, 'uniform');
+  const kvBytes = buffers.filter((b) => b.category === 'kv').reduce((a, b) => a + b.bytes, 0);
+  const scratchBytes = buffers
+    .filter((b) => b.category === 'scratch')
+    .reduce((a, b) => a + b.bytes, 0);
+  return {
+    buffers,
+    kvBytes,
+    scratchBytes,
+    totalBytes: kvBytes + scratchBytes,
+    kvBytesPerToken: h.blockCount * h.headCountKv * (h.keyLength + h.valueLength) * kvElement,
+    prefillChunk: chunk,
+    kvValueOffset: keyBytes,
+  };
+}
+
+/** Bytes of transformer layer `layer`'s packed image (= its GPU buffer and its streaming slot). */
+export function packedLayerBytes(
+  tensors: TensorInfo[],
+  layer: number,
+  maxBindingBytes: number,
+): number {
+  return groupLayout(layerTensors(tensors, layer), maxBindingBytes).bytes;
+}
+
+/** Bytes of the packed head group: output norm, rope factors and the output layer when untied. */
+export function packedHeadBytes(tensors: TensorInfo[], maxBindingBytes: number): number {
+  return groupLayout(headTensors(tensors), maxBindingBytes).bytes;
+}
+
+/** Bytes of the packed token embedding. */
+export function packedEmbeddingBytes(tensors: TensorInfo[], maxBindingBytes: number): number {
+  return groupLayout(
+    tensors.filter((t) => t.name === 'token_embd.weight'),
+    maxBindingBytes,
+  ).bytes;
+}

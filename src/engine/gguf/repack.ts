@@ -1,0 +1,124 @@
+// GPU-friendly layouts for weight tensors. GGUF blocks of Q8_0 (34 bytes), Q4_0 (18), Q5_0 (22)
+// and Q6_K (210) are not 4-byte aligned, so each packed row stores the blocks' bodies first and
+// their f16 scales after them, two per u32: every read is an aligned u32 and a row takes exactly
+// as many bytes as in the file (plus at most 2 bytes of padding when a row has an odd block count).
+// Q4_K and Q5_K blocks are already 4-byte aligned and stay as they are; F32/F16/BF16 are copied.
+// One-dimensional tensors (norm weights, biases, rope factors) are widened to f32.
+import { GGMLType, typeName, type TensorInfo } from './types';
+import { bf16BitsToF32, f16BitsToF32 } from './half';
+
+/** Bytes of a block's body (what precedes the separated f16 scale) for the split layouts. */
+const SPLIT_BODY: Partial<Record<GGMLType, { body: number; scaleAt: number }>> = {
+  [GGMLType.Q8_0]: { body: 32, scaleAt: 0 },
+  [GGMLType.Q4_0]: { body: 16, scaleAt: 0 },
+  [GGMLType.Q5_0]: { body: 20, scaleAt: 0 },
+  [GGMLType.Q6_K]: { body: 208, scaleAt: 208 },
+};
+
+const BLOCK: Partial<Record<GGMLType, { values: number; bytes: number }>> = {
+  [GGMLType.Q8_0]: { values: 32, bytes: 34 },
+  [GGMLType.Q4_0]: { values: 32, bytes: 18 },
+  [GGMLType.Q5_0]: { values: 32, bytes: 22 },
+  [GGMLType.Q4_K]: { values: 256, bytes: 144 },
+  [GGMLType.Q5_K]: { values: 256, bytes: 176 },
+  [GGMLType.Q6_K]: { values: 256, bytes: 210 },
+};
+
+export class UnsupportedLayoutError extends Error {
+  override name = 'UnsupportedLayoutError';
+}
+
+export function isVectorTensor(info: TensorInfo): boolean {
+  return info.dims.length === 1 || info.dims.slice(1).every((d) => d === 1);
+}
+
+/** Bytes of one packed row of `rowLength` values of `type` (a multiple of 4). */
+export function packedRowBytes(type: GGMLType, rowLength: number, name = 'tensor'): number {
+  if (type === GGMLType.F32) return rowLength * 4;
+  if (type === GGMLType.F16 || type === GGMLType.BF16) {
+    if (rowLength % 2) {
+      throw new UnsupportedLayoutError(
+        `${name}: ${typeName(type)} rows of odd length ${rowLength} cannot be packed in u32 words; ` +
+          'convert the model with even row lengths.',
+      );
+    }
+    return rowLength * 2;
+  }
+  const block = BLOCK[type];
+  if (!block) {
+    throw new UnsupportedLayoutError(
+      `${name}: tensor type ${typeName(type)} is not supported by the engine; ` +
+        'use a model quantized as F32, F16, BF16, Q8_0, Q4_0, Q5_0, Q4_K, Q5_K or Q6_K.',
+    );
+  }
+  if (rowLength % block.values) {
+    throw new UnsupportedLayoutError(
+      `${name}: row length ${rowLength} is not a multiple of the ${typeName(type)} block (${block.values}).`,
+    );
+  }
+  const blocks = rowLength / block.values;
+  const bytes = blocks * block.bytes;
+  return Math.ceil(bytes / 4) * 4;
+}
+
+/** u32 words of one packed row. */
+export function packedRowWords(type: GGMLType, rowLength: number): number {
+  return packedRowBytes(type, rowLength) / 4;
+}
+
+/**
+ * Repacks whole rows of a matrix from file bytes into `out` (which must hold
+ * rows * packedRowBytes); `src` starts at the first of those rows.
+ */
+export function repackRows(
+  type: GGMLType,
+  rowLength: number,
+  src: Uint8Array,
+  out: Uint8Array,
+): void {
+  const split = SPLIT_BODY[type];
+  if (!split) {
+    out.set(src);
+    return;
+  }
+  const block = BLOCK[type]!;
+  const blocks = rowLength / block.values;
+  const srcRow = blocks * block.bytes;
+  const dstRow = packedRowBytes(type, rowLength);
+  const rows = src.length / srcRow;
+  const bodyBefore = split.scaleAt;
+  const bodyAfter = split.body - bodyBefore;
+  for (let r = 0; r < rows; r++) {
+    const s0 = r * srcRow;
+    const d0 = r * dstRow;
+    const scales = d0 + blocks * split.body;
+    for (let b = 0; b < blocks; b++) {
+      const s = s0 + b * block.bytes;
+      const d = d0 + b * split.body;
+      if (bodyBefore) out.set(src.subarray(s, s + bodyBefore), d);
+      out[scales + 2 * b] = src[s + bodyBefore];
+      out[scales + 2 * b + 1] = src[s + bodyBefore + 1];
+      if (bodyAfter) out.set(src.subarray(s + bodyBefore + 2, s + block.bytes), d + bodyBefore);
+    }
+    for (let p = scales + 2 * blocks; p < d0 + dstRow; p++) out[p] = 0;
+  }
+}
+
+/** Widens a one-dimensional F32/F16/BF16 tensor to f32. */
+export function vectorToF32(info: TensorInfo, src: Uint8Array): Float32Array {
+  const n = info.dims.reduce((a, b) => a * b, 1);
+  const out = new Float32Array(n);
+  const view = new DataView(src.buffer, src.byteOffset, src.byteLength);
+  for (let i = 0; i < n; i++) {
+    if (info.type === GGMLType.F32) out[i] = view.getFloat32(i * 4, true);
+    else if (info.type === GGMLType.F16) out[i] = f16BitsToF32(view.getUint16(i * 2, true));
+    else if (info.type === GGMLType.BF16) out[i] = bf16BitsToF32(view.getUint16(i * 2, true));
+    else {
+      throw new UnsupportedLayoutError(
+        `${info.name}: a one-dimensional tensor of type ${typeName(info.type)} is not supported; ` +
+          'norm weights and biases must be F32, F16 or BF16.',
+      );
+    }
+  }
+  return out;
+}
