@@ -1,5 +1,8 @@
-// The app's top-level views, in navigation order. Each view is one component under src/app/.
+// The app's top-level views. Each view is one component under src/app/; register it with one line
+// in `views`. The navigation shows them in VIEW_ORDER, then any others in registration order.
 import type { Component } from 'svelte';
+import HardwareView from './hardware/HardwareView.svelte';
+import SettingsView from './settings/SettingsView.svelte';
 
 export interface View {
   id: string;
@@ -7,4 +10,20 @@ export interface View {
   component: Component;
 }
 
-export const views: View[] = [];
+export const views: View[] = [
+  { id: 'hardware', label: 'Hardware', component: HardwareView },
+  { id: 'settings', label: 'Settings', component: SettingsView },
+];
+
+const VIEW_ORDER = ['chat', 'models', 'storage', 'hardware', 'settings'];
+
+export function navigationOrder(registered: View[] = views): View[] {
+  const rank = (v: View) => {
+    const i = VIEW_ORDER.indexOf(v.id);
+    return i === -1 ? VIEW_ORDER.length : i;
+  };
+  return registered
+    .map((view, index) => ({ view, index }))
+    .sort((a, b) => rank(a.view) - rank(b.view) || a.index - b.index)
+    .map(({ view }) => view);
+}

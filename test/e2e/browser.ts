@@ -54,15 +54,20 @@ export interface AppServer {
   close(): Promise<void>;
 }
 
-/** Serves the production build in `dist/` (npm test builds it before the e2e tests run). */
-export async function serveBuiltApp(): Promise<AppServer> {
+/**
+ * Serves the production build in `dist/` (npm test builds it before the e2e tests run), or in
+ * `outDir` (an absolute path) while working on one view, so a build does not disturb others'.
+ */
+export async function serveBuiltApp(outDir = process.env.LAYERWISE_DIST): Promise<AppServer> {
   const root = resolve(import.meta.dirname, '../..');
-  if (!existsSync(join(root, 'dist/index.html'))) {
-    throw new Error('dist/ is missing: run `npm run build` before the e2e tests.');
+  const dist = outDir ?? join(root, 'dist');
+  if (!existsSync(join(dist, 'index.html'))) {
+    throw new Error(`${dist} is missing: run \`npm run build\` before the e2e tests.`);
   }
   const server: PreviewServer = await preview({
     root,
     configFile: join(root, 'vite.config.ts'),
+    build: { outDir: dist },
     preview: { host: '127.0.0.1', port: 0, strictPort: false, open: false },
     logLevel: 'silent',
   });
