@@ -1,0 +1,391 @@
+// Downloads a model file into the store with HTTP Range requests: one request per run of missing
+// chunks (normally one for the rest of the file: hosts such as Hugging Face rate-limit many small
+// requests), written chunk by chunk as bytes arrive, resumed from the manifest after a reload.
+import { ChunkWriter, completeModel } from './chunk-writer';
+import { StoreError, isAbort } from './errors';
+import {
+  chunkSpan,
+  idForUrl,
+  isSha256Hex,
+  missingRuns,
+  nameFromUrl,
+  newManifest,
+  resetChunks,
+  storedBytes,
+  type HeaderSummary,
+  type ModelManifest,
+} from './manifest';
+import type { ModelStore } from './model-store';
+import { checkQuota, lockName, type StorageEnv } from './quota';
+import type { ProgressSink } from './transfer';
+
+export interface DownloadOptions {
+  url: string;
+  /** Defaults to the URL without its query string. */
+  id?: string;
+  /** The whole file's SHA-256 when the caller knows it (a catalogue entry, the Hub's tree API). */
+  expectedSha256?: string;
+  /** The file's size when known beforehand, so the quota check needs no request. */
+  size?: number;
+  header?: HeaderSummary;
+  /** Chunk size of a model not stored yet. */
+  chunkBytes: number;
+  fetch?: typeof fetch;
+  /** Consecutive failures without progress before giving up. */
+  retries?: number;
+  /** First wait after a failure; doubles each time, up to 30 s. */
+  backoffMs?: number;
+}
+
+interface RangeReply {
+  response: Response;
+  /** File offset of the body's first byte. */
+  start: number;
+  total: number;
+  etag: string | null;
+  lastModified: string | null;
+  linkedSha256: string | null;
+}
+
+const RETRY_STATUSES = new Set([408, 425, 429, 500, 502, 503, 504]);
+
+export async function downloadModel(
+  store: ModelStore,
+  env: StorageEnv,
+  options: DownloadOptions,
+  signal: AbortSignal,
+  sink: ProgressSink,
+): Promise<ModelManifest> {
+  let url: URL;
+  try {
+    url = new URL(options.url);
+  } catch {
+    throw new StoreError(
+      'bad-input',
+      `"${options.url}" is not a URL. Paste the file's full https:// address.`,
+    );
+  }
+  if (options.expectedSha256 !== undefined && !isSha256Hex(options.expectedSha256)) {
+    throw new StoreError(
+      'bad-input',
+      `"${options.expectedSha256}" is not a SHA-256 (64 hex digits).`,
+    );
+  }
+  const id = options.id ?? idForUrl(url.href);
+  return env.withLock(lockName(id), () =>
+    new Download(store, env, { ...options, url: url.href }, id, signal, sink).run(),
+  );
+}
+
+class Download {
+  private readonly fetch: typeof fetch;
+  private manifest: ModelManifest | undefined;
+  private writer: ChunkWriter | null = null;
+  private hashRetried = false;
+
+  constructor(
+    private readonly store: ModelStore,
+    private readonly env: StorageEnv,
+    private readonly options: DownloadOptions,
+    private readonly id: string,
+    private readonly signal: AbortSignal,
+    private readonly sink: ProgressSink,
+  ) {
+    this.fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+  }
+
+  async run(): Promise<ModelManifest> {
+    this.manifest = await this.store.getManifest(this.id);
+    if (this.manifest?.state === 'complete') return this.manifest;
+    if (this.manifest && this.manifest.source.kind !== 'url') {
+      throw new StoreError(
+        'bad-input',
+        `${this.manifest.name} was imported from a file: import it again.`,
+      );
+    }
+    const known = this.manifest?.size ?? this.options.size;
+    if (known !== undefined) {
+      await this.checkQuota(known - (this.manifest ? storedBytes(this.manifest) : 0));
+    }
+    const retries = this.options.retries ?? 6;
+    let failures = 0;
+    for (;;) {
+      const before = this.progressMark();
+      try {
+        await this.fillMissing();
+        return await completeModel(
+          this.store,
+          this.manifest!,
+          this.sink,
+          this.writer?.completeFileHash ?? null,
+          this.signal,
+        );
+      } catch (error) {
+        if (this.signal.aborted || isAbort(error)) throw error;
+        if (!(error instanceof StoreError)) throw error;
+        if (error.code === 'hash-mismatch') {
+          await this.startOver();
+          if (this.hashRetried) {
+            throw new StoreError(
+              'hash-mismatch',
+              `${error.message} This happened twice, so the stored bytes were discarded: check the ` +
+                'URL and the expected SHA-256, then download again.',
+            );
+          }
+          // Without per-chunk hashes from the host, corruption in transit cannot be pinned to
+          // a chunk: fetch the whole file once more.
+          this.hashRetried = true;
+          this.sink.status('retrying', `${error.message} Downloading the file again.`);
+          continue;
+        }
+        if (!error.retryable) throw error;
+        failures = this.progressMark() > before ? 1 : failures + 1;
+        if (failures > retries) {
+          throw new StoreError(
+            error.code,
+            `${error.message} Gave up after ${retries} retries: resume the download later.`,
+          );
+        }
+        await this.waitBeforeRetry(error, failures);
+      }
+    }
+  }
+
+  private progressMark(): number {
+    return (
+      (this.manifest ? storedBytes(this.manifest) : 0) + Math.max(0, this.writer?.position ?? 0)
+    );
+  }
+
+  private async waitBeforeRetry(error: StoreError, failures: number): Promise<void> {
+    if (!this.env.onLine()) {
+      this.sink.status('offline', 'Offline: the download continues when the connection is back.');
+      await this.env.waitOnline(this.signal);
+      this.sink.status('running');
+      return;
+    }
+    const base = this.options.backoffMs ?? 1000;
+    const wait =
+      error.retryAfterSeconds !== null
+        ? error.retryAfterSeconds * 1000
+        : Math.min(30_000, base * 2 ** (failures - 1));
+    this.sink.status('retrying', `${error.message} Retrying in ${Math.ceil(wait / 1000)} s.`);
+    await sleep(wait, this.signal);
+    this.sink.status('running');
+  }
+
+  /** Requests each run of missing chunks in turn; a partly filled chunk continues at its byte. */
+  private async fillMissing(): Promise<void> {
+    for (;;) {
+      const manifest = this.manifest;
+      if (!manifest) {
+        const reply = await this.request(0, null);
+        await this.adopt(reply);
+        if (!(await this.startWriting(reply, 0))) continue;
+        await this.consume(reply.response, this.manifest!.chunks.length - 1);
+        continue;
+      }
+      const run = missingRuns(manifest)[0];
+      if (!run) return;
+      const [first, end] = run;
+      const writer = this.writer;
+      const continuing = writer !== null && writer.chunkIndex >= first && writer.chunkIndex < end;
+      const start = continuing ? writer.position : chunkSpan(manifest, first).start;
+      const stop = chunkSpan(manifest, end - 1).end;
+      const reply = await this.request(start, stop === manifest.size ? null : stop - 1);
+      if (this.changed(manifest, reply)) {
+        await this.adopt(reply);
+        if (!(await this.startWriting(reply, 0))) continue;
+        await this.consume(reply.response, this.manifest!.chunks.length - 1);
+      } else if (reply.start !== start) {
+        // A 200 carries the whole file from byte 0: take it rather than mix two transfers.
+        await this.startOver();
+        await this.startWriting(reply, 0);
+        await this.consume(reply.response, manifest.chunks.length - 1);
+      } else {
+        if (!continuing) await this.startWriting(reply, first);
+        await this.consume(reply.response, end - 1);
+      }
+    }
+  }
+
+  private changed(manifest: ModelManifest, reply: RangeReply): boolean {
+    if (reply.total !== manifest.size) return true;
+    if (manifest.etag !== null && reply.etag !== null) return reply.etag !== manifest.etag;
+    if (manifest.lastModified !== null && reply.lastModified !== null) {
+      return reply.lastModified !== manifest.lastModified;
+    }
+    return false;
+  }
+
+  /** Makes a fresh manifest for the file the reply describes, dropping chunks of an older one. */
+  private async adopt(reply: RangeReply): Promise<void> {
+    const old = this.manifest;
+    await this.checkQuota(reply.total, reply.response);
+    if (old) await this.store.deleteChunks(this.id);
+    const manifest = newManifest({
+      id: this.id,
+      source: { kind: 'url', url: this.options.url },
+      name: nameFromUrl(this.options.url),
+      size: reply.total,
+      chunkBytes: old?.chunkBytes ?? this.options.chunkBytes,
+      etag: reply.etag,
+      lastModified: reply.lastModified,
+      expectedSha256: this.options.expectedSha256 ?? reply.linkedSha256,
+      header: this.options.header ?? old?.header ?? null,
+    });
+    manifest.persisted = old?.persisted ?? (await this.askPersistence());
+    this.manifest = manifest;
+    this.writer = null;
+    await this.store.putManifest(manifest);
+  }
+
+  /** A new writer at chunk `index`; false (body dropped) when the reply does not start there. */
+  private async startWriting(reply: RangeReply, index: number): Promise<boolean> {
+    const manifest = this.manifest!;
+    if (reply.start !== chunkSpan(manifest, index).start) {
+      await reply.response.body?.cancel();
+      return false;
+    }
+    await this.writer?.flush();
+    this.writer = new ChunkWriter(this.store, manifest, this.sink);
+    this.writer.begin(index);
+    return true;
+  }
+
+  private async startOver(): Promise<void> {
+    const manifest = this.manifest!;
+    await this.writer?.flush().catch(() => undefined);
+    this.writer = null;
+    await this.store.deleteChunks(this.id);
+    resetChunks(manifest);
+    await this.store.putManifest(manifest);
+  }
+
+  private async consume(response: Response, lastChunk: number): Promise<void> {
+    const writer = this.writer!;
+    const reader = response.body!.getReader();
+    try {
+      for (;;) {
+        let chunk: ReadableStreamReadResult<Uint8Array>;
+        try {
+          chunk = await reader.read();
+        } catch (error) {
+          if (this.signal.aborted || isAbort(error)) throw error;
+          throw new StoreError('network', `The connection broke at byte ${writer.position}.`, true);
+        }
+        if (chunk.done) break;
+        await writer.push(chunk.value, lastChunk);
+        if (writer.chunkIndex > lastChunk) break;
+      }
+    } finally {
+      reader.cancel().catch(() => undefined);
+    }
+    await writer.flush();
+    if (writer.chunkIndex <= lastChunk) {
+      throw new StoreError(
+        'network',
+        `The connection closed early at byte ${writer.position}.`,
+        true,
+      );
+    }
+  }
+
+  private async request(start: number, last: number | null): Promise<RangeReply> {
+    let response: Response;
+    try {
+      response = await this.fetch(this.options.url, {
+        headers: { Range: `bytes=${start}-${last ?? ''}` },
+        cache: 'no-store',
+        signal: this.signal,
+      });
+    } catch (error) {
+      if (this.signal.aborted || isAbort(error)) throw error;
+      throw new StoreError(
+        'network',
+        `Could not reach ${new URL(this.options.url).host}: ${(error as Error).message}.`,
+        true,
+      );
+    }
+    if (response.status === 416) {
+      await response.body?.cancel();
+      throw new StoreError(
+        'changed',
+        `The server says byte ${start} is past the end of the file: it changed. Delete the model and download it again.`,
+      );
+    }
+    if (response.status !== 200 && response.status !== 206) {
+      await response.body?.cancel();
+      const retryAfter = Number(response.headers.get('Retry-After'));
+      throw new StoreError(
+        'http',
+        `The server answered ${response.status} ${response.statusText} for ${nameFromUrl(this.options.url)}.` +
+          (response.status === 404
+            ? ' Check the URL.'
+            : response.status === 401 || response.status === 403
+              ? ' The file needs a login or is not public.'
+              : ''),
+        RETRY_STATUSES.has(response.status),
+        Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : null,
+      );
+    }
+    if (!response.body) throw new StoreError('network', 'The server sent no body.', true);
+    return { response, ...describe(response) };
+  }
+
+  private async checkQuota(bytes: number, response?: Response): Promise<void> {
+    try {
+      await checkQuota(this.env, bytes, nameFromUrl(this.options.url));
+    } catch (error) {
+      await response?.body?.cancel();
+      throw error;
+    }
+  }
+
+  private async askPersistence(): Promise<boolean | null> {
+    return (await this.env.persisted()) || this.env.persist();
+  }
+}
+
+function describe(response: Response): Omit<RangeReply, 'response'> {
+  const etag = response.headers.get('ETag');
+  const lastModified = response.headers.get('Last-Modified');
+  const linked =
+    response.headers.get('X-Linked-Etag')?.replace(/^W\//, '').replace(/"/g, '') ?? null;
+  const linkedSha256 = linked && isSha256Hex(linked) ? linked.toLowerCase() : null;
+  if (response.status === 200) {
+    const total = Number(
+      response.headers.get('Content-Length') ?? response.headers.get('X-Linked-Size'),
+    );
+    if (!Number.isFinite(total) || total <= 0) {
+      throw new StoreError(
+        'bad-input',
+        'The server did not say how large the file is (no Content-Length), so it cannot be stored in resumable chunks.',
+      );
+    }
+    return { start: 0, total, etag, lastModified, linkedSha256 };
+  }
+  const match = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(response.headers.get('Content-Range') ?? '');
+  if (!match) {
+    throw new StoreError(
+      'bad-input',
+      'The server answered a Range request without a readable Content-Range header (is it exposed to this page through CORS?).',
+    );
+  }
+  return { start: Number(match[1]), total: Number(match[3]), etag, lastModified, linkedSha256 };
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', aborted);
+      resolve();
+    }, ms);
+    const aborted = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    signal.addEventListener('abort', aborted, { once: true });
+  });
+}

@@ -1,0 +1,50 @@
+// Errors the model store raises: each says what happened and what the person can do about it.
+
+export type StoreErrorCode =
+  | 'quota' // refused up front: the model does not fit
+  | 'storage-full' // the browser refused a write mid-way; completed chunks are kept
+  | 'busy' // another tab holds the model
+  | 'http' // the server answered with an error status
+  | 'network' // the connection failed or closed early
+  | 'changed' // the file changed under a stored model
+  | 'hash-mismatch' // the stored bytes do not hash to what the host or caller stated
+  | 'damaged' // a stored chunk no longer matches its hash
+  | 'missing' // no such model, or it is not complete
+  | 'bad-input'; // the request itself cannot work (bad URL, bad chunk size, no size stated)
+
+export class StoreError extends Error {
+  override readonly name = 'StoreError';
+  constructor(
+    readonly code: StoreErrorCode,
+    message: string,
+    /** Worth trying again after a pause (network trouble, a busy or failing server). */
+    readonly retryable = false,
+    /** Seconds the server asked to wait (Retry-After). */
+    readonly retryAfterSeconds: number | null = null,
+  ) {
+    super(message);
+  }
+}
+
+export function isAbort(error: unknown): boolean {
+  return error instanceof Error && error.name === 'AbortError';
+}
+
+export function isQuotaExceeded(error: unknown): boolean {
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    (error as { name?: unknown }).name === 'QuotaExceededError'
+  );
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  return `${unit === 0 ? value : value.toFixed(value < 10 ? 2 : 1)} ${units[unit]}`;
+}

@@ -1,0 +1,98 @@
+// IndexedDB layout of stored models, through idb-keyval custom stores: one database of manifests
+// keyed by model id, one of chunks keyed by [model id, chunk index]. A chunk is written before the
+// manifest that lists it, so a crash between the two leaves an unlisted chunk (written again on
+// resume, or swept), never a listed chunk that is missing.
+import {
+  createStore,
+  del,
+  get,
+  keys,
+  promisifyRequest,
+  set,
+  update,
+  values,
+  type UseStore,
+} from 'idb-keyval';
+import { StoreError } from './errors';
+import type { ModelManifest } from './manifest';
+
+type ChunkKey = [string, number];
+
+export class ModelStore {
+  constructor(
+    private readonly manifests: UseStore = createStore('layerwise-models', 'manifests'),
+    private readonly chunks: UseStore = createStore('layerwise-chunks', 'chunks'),
+  ) {}
+
+  getManifest(id: string): Promise<ModelManifest | undefined> {
+    return get<ModelManifest>(id, this.manifests);
+  }
+
+  putManifest(manifest: ModelManifest): Promise<void> {
+    return set(manifest.id, manifest, this.manifests);
+  }
+
+  async listManifests(): Promise<ModelManifest[]> {
+    const all = await values<ModelManifest>(this.manifests);
+    return all.sort((a, b) => a.createdAt - b.createdAt);
+  }
+
+  /** Records that the model was used now, without racing a writer of other fields. */
+  touch(id: string, now = Date.now()): Promise<void> {
+    return update<ModelManifest | undefined>(
+      id,
+      (manifest) => manifest && { ...manifest, lastUsed: now },
+      this.manifests,
+    );
+  }
+
+  putChunk(id: string, index: number, bytes: Uint8Array): Promise<void> {
+    const exact =
+      bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
+        ? bytes
+        : bytes.slice();
+    return set([id, index] satisfies ChunkKey, exact, this.chunks);
+  }
+
+  async getChunk(id: string, index: number): Promise<Uint8Array> {
+    const bytes = await get<Uint8Array>([id, index] satisfies ChunkKey, this.chunks);
+    if (!bytes) {
+      throw new StoreError(
+        'damaged',
+        `Chunk ${index} of ${id} is missing from the store. Verify the model in Storage to repair it.`,
+      );
+    }
+    return bytes;
+  }
+
+  /** Deletes every chunk of the model, keeping its manifest. */
+  deleteChunks(id: string): Promise<void> {
+    return this.chunks('readwrite', (store) =>
+      promisifyRequest(store.delete(IDBKeyRange.bound([id, 0], [id, Infinity]))),
+    );
+  }
+
+  /** The manifest goes first, so an interrupted delete leaves only unlisted chunks (swept later). */
+  async deleteModel(id: string): Promise<void> {
+    await del(id, this.manifests);
+    await this.deleteChunks(id);
+  }
+
+  /** Deletes chunks that belong to no manifest (left by a delete that was interrupted). */
+  async sweepOrphans(): Promise<number> {
+    const ids = new Set((await keys<string>(this.manifests)).map(String));
+    const orphans = new Set<string>();
+    for (const [id] of await keys<ChunkKey>(this.chunks)) if (!ids.has(id)) orphans.add(id);
+    for (const id of orphans) await this.deleteChunks(id);
+    return orphans.size;
+  }
+
+  /** Stored chunk indices of a model, read from the keys alone. */
+  async chunkIndices(id: string): Promise<number[]> {
+    const range = IDBKeyRange.bound([id, 0], [id, Infinity]);
+    const found = await this.chunks('readonly', (store) =>
+      promisifyRequest(store.getAllKeys(range)),
+    );
+    return (found as ChunkKey[]).map(([, index]) => index);
+  }
+}
