@@ -1,0 +1,141 @@
+// Model hyper-parameters from GGUF metadata for the architectures the engine runs, with the
+// defaults llama.cpp applies when a key is absent.
+
+import { GgufFormatError } from './errors.ts';
+import type { Architecture, ModelHparams, RopeScaling, TensorInfo } from './types.ts';
+
+export const ARCHITECTURES: readonly Architecture[] = ['llama', 'qwen2', 'qwen3'];
+
+function num(metadata: Record<string, unknown>, key: string, fallback?: number): number {
+  const value = metadata[key];
+  if (value === undefined) {
+    if (fallback !== undefined) return fallback;
+    throw new GgufFormatError(
+      'bad-metadata',
+      `Metadata key "${key}" is missing: the file was not written by a complete converter; use a GGUF from llama.cpp's convert script.`,
+      key,
+    );
+  }
+  const n = typeof value === 'bigint' ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isFinite(n)) {
+    throw new GgufFormatError(
+      'bad-metadata',
+      `Metadata key "${key}" should be a number but is ${String(value)}.`,
+      key,
+    );
+  }
+  return n;
+}
+
+function positiveInt(
+  metadata: Record<string, unknown>,
+  key: string,
+  fallback?: number,
+  max = 2 ** 31,
+): number {
+  const n = num(metadata, key, fallback);
+  if (!Number.isInteger(n) || n <= 0 || n > max) {
+    throw new GgufFormatError(
+      'bad-metadata',
+      `Metadata key "${key}" is ${n}, not a positive integer up to ${max}: the header is damaged; download the file again.`,
+      key,
+    );
+  }
+  return n;
+}
+
+export function architectureOf(metadata: Record<string, unknown>): Architecture {
+  const arch = metadata['general.architecture'];
+  if (typeof arch !== 'string' || !(ARCHITECTURES as readonly string[]).includes(arch)) {
+    throw new GgufFormatError(
+      'unknown-architecture',
+      `Architecture "${String(arch)}" (general.architecture) is not supported: this engine runs ${ARCHITECTURES.join(', ')} models; choose one of those.`,
+      'general.architecture',
+    );
+  }
+  return arch as Architecture;
+}
+
+function ropeScaling(
+  metadata: Record<string, unknown>,
+  arch: string,
+  tensors: TensorInfo[],
+): RopeScaling {
+  const type = metadata[`${arch}.rope.scaling.type`];
+  const factor = num(metadata, `${arch}.rope.scaling.factor`, 1);
+  const originalContextLength = metadata[`${arch}.rope.scaling.original_context_length`];
+  const original = originalContextLength === undefined ? undefined : Number(originalContextLength);
+  // Llama 3.x files carry their scaling as per-frequency factors in `rope_freqs.weight`.
+  if (type === 'llama3' || tensors.some((t) => t.name === 'rope_freqs.weight')) {
+    return {
+      type: 'llama3',
+      factor,
+      lowFreqFactor: num(metadata, `${arch}.rope.scaling.low_freq_factor`, 1),
+      highFreqFactor: num(metadata, `${arch}.rope.scaling.high_freq_factor`, 4),
+      originalContextLength: original,
+    };
+  }
+  if (type === 'linear' || (type === undefined && factor !== 1)) {
+    return { type: 'linear', factor, originalContextLength: original };
+  }
+  if (type === undefined || type === 'none') return { type: 'none', factor: 1 };
+  throw new GgufFormatError(
+    'bad-metadata',
+    `RoPE scaling "${String(type)}" (${arch}.rope.scaling.type) is not supported: the engine handles none, linear and llama3.`,
+    `${arch}.rope.scaling.type`,
+  );
+}
+
+export function deriveHparams(
+  metadata: Record<string, unknown>,
+  tensors: TensorInfo[],
+): ModelHparams {
+  const arch = architectureOf(metadata);
+  const embd = positiveInt(metadata, `${arch}.embedding_length`);
+  const heads = positiveInt(metadata, `${arch}.attention.head_count`);
+  const headsKv = positiveInt(metadata, `${arch}.attention.head_count_kv`, heads);
+  if (heads % headsKv) {
+    throw new GgufFormatError(
+      'bad-metadata',
+      `${arch}.attention.head_count (${heads}) is not a multiple of head_count_kv (${headsKv}): the header is damaged.`,
+      `${arch}.attention.head_count_kv`,
+    );
+  }
+  const keyLength = positiveInt(
+    metadata,
+    `${arch}.attention.key_length`,
+    embd % heads ? undefined : embd / heads,
+  );
+  const valueLength = positiveInt(metadata, `${arch}.attention.value_length`, keyLength);
+  const embedding = tensors.find((t) => t.name === 'token_embd.weight');
+  const tokens = metadata['tokenizer.ggml.tokens'];
+  const vocabSize = embedding?.dims[1] ?? (Array.isArray(tokens) ? tokens.length : 0);
+  const ropeDims = positiveInt(metadata, `${arch}.rope.dimension_count`, keyLength);
+  if (ropeDims > keyLength || ropeDims % 2) {
+    throw new GgufFormatError(
+      'bad-metadata',
+      `${arch}.rope.dimension_count (${ropeDims}) must be even and at most the head width ${keyLength}.`,
+      `${arch}.rope.dimension_count`,
+    );
+  }
+  return {
+    architecture: arch,
+    name:
+      typeof metadata['general.name'] === 'string' ? (metadata['general.name'] as string) : arch,
+    blockCount: positiveInt(metadata, `${arch}.block_count`, undefined, 4096),
+    embeddingLength: embd,
+    feedForwardLength: positiveInt(metadata, `${arch}.feed_forward_length`),
+    headCount: heads,
+    headCountKv: headsKv,
+    keyLength,
+    valueLength,
+    contextLength: positiveInt(metadata, `${arch}.context_length`, 2048),
+    vocabSize,
+    rmsEpsilon: num(metadata, `${arch}.attention.layer_norm_rms_epsilon`, 1e-5),
+    ropeTheta: num(metadata, `${arch}.rope.freq_base`, 10000),
+    ropeDims,
+    ropePairing: arch === 'llama' ? 'adjacent' : 'neox',
+    ropeScaling: ropeScaling(metadata, arch, tensors),
+    tiedEmbeddings: !tensors.some((t) => t.name === 'output.weight'),
+  };
+}
