@@ -1,0 +1,216 @@
+// Turns a chosen layout into the Plan object: bytes per device and in total, the speed
+// prediction, and the reasons in plain language; also the plan for a model that cannot run, and
+// the smaller quantization to suggest when streaming makes a run slow.
+import { ENGINE_TYPES, typeName, type ModelHeader } from '../engine/gguf/types.ts';
+import {
+  accountModel,
+  buffersFor,
+  kvBytesPerToken,
+  mib,
+  placementBytes,
+  type ModelAccount,
+} from './accounting.ts';
+import { fullLayout, placementOf, type Layout, type PlanContext } from './layout.ts';
+import { retype, type FileType } from './quant-mix.ts';
+import { predictSpeed, type DeviceRun } from './speed.ts';
+import type { DevicePlan, GpuBytes, Plan } from './types.ts';
+
+const DEFAULT_DECODE_POSITION = 256;
+/** Streaming is called slow when it costs more than half the speed of full residency. */
+const SLOW_FRACTION = 0.5;
+const SMALLER_FILE_TYPES: FileType[] = ['Q8_0', 'Q6_K', 'Q5_K_M', 'Q4_K_M', 'Q4_0'];
+
+function sumBytes(list: GpuBytes[]): GpuBytes {
+  const total: GpuBytes = { weights: 0, kv: 0, scratch: 0, slots: 0, total: 0 };
+  for (const b of list) {
+    total.weights += b.weights;
+    total.kv += b.kv;
+    total.scratch += b.scratch;
+    total.slots += b.slots;
+    total.total += b.total;
+  }
+  return total;
+}
+
+/** The type holding most of the matrix bytes, e.g. "mostly Q4_K, with Q6_K". */
+function storedTypes(header: ModelHeader): string {
+  const bytes = new Map<string, number>();
+  for (const t of header.tensors) {
+    if (t.dims.length < 2) continue;
+    bytes.set(typeName(t.type), (bytes.get(typeName(t.type)) ?? 0) + t.bytes);
+  }
+  const ranked = [...bytes.entries()].sort((a, b) => b[1] - a[1]).map(([name]) => name);
+  return ranked.length > 1 ? `mostly ${ranked[0]}, with ${ranked.slice(1).join(', ')}` : ranked[0];
+}
+
+function weightsReason(ctx: PlanContext, account: ModelAccount): string {
+  const gpu = totalWeightBytes(account);
+  if (account.weights === 'file') {
+    return `Weights as stored in the file (${storedTypes(account.header)}): ${mib(gpu)} in all.`;
+  }
+  const asStored = totalWeightBytes(accountModel(account.header, 'file', ctx.maxBindingBytes));
+  return `Weights quantized to INT8 (Q8_0) on load: ${mib(gpu)} instead of ${mib(asStored)} as stored.`;
+}
+
+export function totalWeightBytes(account: ModelAccount): number {
+  return account.layerBytes.reduce((a, b) => a + b, 0) + account.embeddingBytes + account.headBytes;
+}
+
+function devicePlans(ctx: PlanContext, layout: Layout): { plans: DevicePlan[]; runs: DeviceRun[] } {
+  const buffers = buffersFor(layout.account, layout.contextTokens, ctx.compute);
+  const plans: DevicePlan[] = [];
+  const runs: DeviceRun[] = [];
+  layout.ranges.forEach((range, i) => {
+    const placement = placementOf(layout.ranges, i, layout.resident[i]);
+    const bytes = placementBytes(layout.account, buffers, placement, ctx.devices[i]);
+    const length = range[1] - range[0] + 1;
+    plans.push({
+      name: ctx.devices[i].name,
+      layers: [range[0], range[1]],
+      resident: layout.resident[i],
+      streamed: length - layout.resident[i],
+      holdsEmbedding: placement.holdsEmbedding,
+      holdsOutput: placement.holdsOutput,
+      bytes: bytes.gpu,
+      hostWeights: bytes.hostWeights,
+      budget: ctx.budgets[i],
+    });
+    runs.push({ device: ctx.devices[i], placement, hostWeights: bytes.hostWeights });
+  });
+  return { plans, runs };
+}
+
+function decodePosition(ctx: PlanContext, contextTokens: number): number {
+  return Math.min(ctx.wishes.decodePosition ?? DEFAULT_DECODE_POSITION, contextTokens);
+}
+
+export function describePlan(ctx: PlanContext, layout: Layout): Plan {
+  const { plans, runs } = devicePlans(ctx, layout);
+  const layers = ctx.header.hparams.blockCount;
+  const resident = plans.reduce((a, p) => a + p.resident, 0);
+  const predicted = predictSpeed(layout.account, runs, decodePosition(ctx, layout.contextTokens));
+  const reasons = [...ctx.reasons, weightsReason(ctx, layout.account)];
+  if (resident === layers) {
+    reasons.push(
+      `All ${layers} layers stay on the GPU with a ${layout.contextTokens}-token context.`,
+    );
+  } else {
+    reasons.push(
+      `${resident} of ${layers} layers stay on the GPU (the output layer first, then the last blocks); the other ${layers - resident} are streamed from host memory, ${mib(predicted.streamedBytesPerToken)} per token.`,
+    );
+  }
+  if (plans.length === 2) {
+    reasons.push(
+      `Layers ${plans[0].layers.join('-')} run on ${plans[0].name} and ${plans[1].layers.join('-')} on ${plans[1].name}${ctx.wishes.pinnedLayers ? ', as pinned' : ', in proportion to their budgets'}.`,
+    );
+  }
+  const rates = ctx.devices
+    .map(
+      (d) =>
+        `${d.name}: compute ${(d.computeRate.value / 1e9).toFixed(1)} GB/s (${d.computeRate.source}), upload ${(d.uploadBandwidth.value / 1e9).toFixed(1)} GB/s (${d.uploadBandwidth.source})`,
+    )
+    .join('; ');
+  reasons.push(
+    `Predicted decode speed about ${predicted.decodeTokensPerSecond.toFixed(1)} tokens/s, bound by ${predicted.bound === 'upload' ? 'uploading streamed layers' : 'reading weights on the GPU'} (${rates}).`,
+  );
+  return {
+    fits: resident === layers ? 'full' : 'partial',
+    precision: { compute: ctx.compute, weights: layout.account.weights },
+    kvType: 'f16',
+    contextTokens: layout.contextTokens,
+    layers: { total: layers, resident, streamed: layers - resident, devices: plans },
+    bytes: {
+      gpu: sumBytes(plans.map((p) => p.bytes)),
+      host: { weights: plans.reduce((a, p) => a + p.hostWeights, 0) },
+    },
+    kvBytesPerToken: kvBytesPerToken(ctx.header),
+    predicted,
+    smallerQuantization: null,
+    reasons,
+  };
+}
+
+export function noPlan(ctx: PlanContext, account: ModelAccount, problems: string[]): Plan {
+  const layout: Layout = {
+    account,
+    contextTokens: ctx.contextFloor,
+    ranges: ctx.splits[0],
+    resident: ctx.splits[0].map(() => 0),
+  };
+  const { plans } = devicePlans(ctx, layout);
+  const reasons = [...ctx.reasons, ...problems];
+  if (!problems.length) {
+    plans.forEach((p) => {
+      if (p.bytes.total > p.budget.usableBytes) {
+        reasons.push(
+          `Will not run: even with every layer streamed and a ${ctx.contextFloor}-token context, ${p.name} needs ${mib(p.bytes.total)} (weights ${mib(p.bytes.weights)}, KV ${mib(p.bytes.kv)}, scratch ${mib(p.bytes.scratch)}, slots ${mib(p.bytes.slots)}) but only ${mib(p.budget.usableBytes)} is usable.`,
+        );
+      }
+    });
+    if (reasons.length === ctx.reasons.length) {
+      reasons.push('Will not run: no weight precision passes the device limits above.');
+    }
+  }
+  const layers = ctx.header.hparams.blockCount;
+  return {
+    fits: 'none',
+    precision: { compute: ctx.compute, weights: account.weights },
+    kvType: 'f16',
+    contextTokens: ctx.contextFloor,
+    layers: { total: layers, resident: 0, streamed: 0, devices: plans },
+    bytes: {
+      gpu: sumBytes(plans.map((p) => p.bytes)),
+      host: { weights: plans.reduce((a, p) => a + p.hostWeights, 0) },
+    },
+    kvBytesPerToken: kvBytesPerToken(ctx.header),
+    predicted: {
+      decodeTokensPerSecond: 0,
+      bound: 'compute',
+      computeSeconds: 0,
+      uploadSeconds: 0,
+      weightBytesPerToken: 0,
+      streamedBytesPerToken: 0,
+    },
+    smallerQuantization: null,
+    reasons,
+  };
+}
+
+/** When streaming is slow, says so and names the best smaller quantization that fits entirely. */
+export function suggestSmaller(ctx: PlanContext, plan: Plan, layout: Layout): void {
+  const { runs } = devicePlans(ctx, {
+    ...layout,
+    resident: layout.ranges.map(([a, b]) => b - a + 1),
+  });
+  const full = predictSpeed(
+    layout.account,
+    runs.map((r) => ({ ...r, hostWeights: 0 })),
+    decodePosition(ctx, layout.contextTokens),
+  );
+  const slow =
+    plan.predicted.bound === 'upload' ||
+    plan.predicted.decodeTokensPerSecond < SLOW_FRACTION * full.decodeTokensPerSecond;
+  if (!slow) return;
+  plan.reasons.push(
+    `Streaming makes this slow: about ${plan.predicted.decodeTokensPerSecond.toFixed(1)} tokens/s against about ${full.decodeTokensPerSecond.toFixed(1)} if every layer fit.`,
+  );
+  const current = totalWeightBytes(layout.account);
+  const h = ctx.header.hparams;
+  for (const fileType of SMALLER_FILE_TYPES) {
+    const tensors = retype(ctx.header.tensors, fileType, h.blockCount, h.tiedEmbeddings);
+    if (tensors.some((t) => !ENGINE_TYPES.has(t.type))) continue;
+    const account = accountModel({ ...ctx.header, tensors }, 'file', ctx.maxBindingBytes);
+    const bytes = totalWeightBytes(account);
+    if (bytes >= current) continue;
+    if (fullLayout(ctx, account, ctx.contextFloor)) {
+      plan.smallerQuantization = { name: fileType, weightBytes: bytes };
+      plan.reasons.push(
+        `A ${fileType} file of this model (about ${mib(bytes)} of weights) would fit entirely on the GPU with a ${ctx.contextFloor}-token context.`,
+      );
+      return;
+    }
+  }
+  plan.reasons.push(
+    'No smaller quantization the engine runs (down to Q4_0) would fit entirely; a smaller model would.',
+  );
+}
