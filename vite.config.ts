@@ -1,16 +1,111 @@
-import { defineConfig } from 'vitest/config';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { defineConfig, type Plugin } from 'vitest/config';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
+import { VitePWA } from 'vite-plugin-pwa';
 
 const gpuIcds = [
   '/usr/share/vulkan/icd.d/lvp_icd.json',
   '/usr/lib/chromium/vk_swiftshader_icd.json',
 ].join(':');
 
+const WEBLLM_MODULE = '/node_modules/@mlc-ai/web-llm/';
+
+// WebLLM's 6 MB module gets a name of its own so the service worker can leave it out of the
+// precache (it is fetched, then cached, only when a person picks an MLC model).
+function chunkFileName(chunk: { moduleIds: string[] }): string {
+  return chunk.moduleIds.some((id) => id.includes(WEBLLM_MODULE))
+    ? 'assets/webllm-[hash].js'
+    : 'assets/[name]-[hash].js';
+}
+
+/**
+ * Prints the gzip size of the JavaScript a first visit loads: the entry chunks and what they
+ * import statically. Lazy chunks (WebLLM) and the workers (the engine) are not part of it.
+ */
+function appShellSize(): Plugin {
+  return {
+    name: 'layerwise-app-shell-size',
+    apply: 'build',
+    writeBundle(options, bundle) {
+      const chunks = new Map(
+        Object.values(bundle).flatMap((o) => (o.type === 'chunk' ? [[o.fileName, o]] : [])),
+      );
+      const shell = new Set<string>();
+      const visit = (fileName: string) => {
+        const chunk = chunks.get(fileName);
+        if (!chunk || shell.has(fileName) || chunk.fileName.includes('webllm-')) return;
+        shell.add(fileName);
+        chunk.imports.forEach(visit);
+      };
+      for (const chunk of chunks.values()) if (chunk.isEntry) visit(chunk.fileName);
+      if (shell.size === 0) return;
+      const gzipBytes = [...shell].reduce(
+        (sum, name) => sum + gzipSync(readFileSync(join(options.dir!, name))).length,
+        0,
+      );
+      console.log(
+        `\napp shell JavaScript: ${(gzipBytes / 1024).toFixed(1)} KiB gzip in ${shell.size} file(s), ` +
+          'without WebLLM and the engine worker\n',
+      );
+    },
+  };
+}
+
 export default defineConfig({
   base: './',
-  plugins: [svelte()],
-  worker: { format: 'es' },
-  build: { target: 'es2022', outDir: 'dist', emptyOutDir: true },
+  plugins: [
+    svelte(),
+    VitePWA({
+      strategies: 'generateSW',
+      registerType: 'autoUpdate',
+      injectRegister: false,
+      includeManifestIcons: false,
+      manifest: {
+        name: 'Layerwise',
+        short_name: 'Layerwise',
+        description: 'Private LLM chat that runs on your own GPU, in your browser.',
+        start_url: './',
+        scope: './',
+        display: 'standalone',
+        background_color: '#f7f7f5',
+        theme_color: '#2456c7',
+        icons: [
+          { src: 'icon-192.png', sizes: '192x192', type: 'image/png', purpose: 'any' },
+          { src: 'icon-512.png', sizes: '512x512', type: 'image/png', purpose: 'any' },
+          { src: 'maskable-512.png', sizes: '512x512', type: 'image/png', purpose: 'maskable' },
+          { src: 'icon.svg', sizes: 'any', type: 'image/svg+xml', purpose: 'any' },
+        ],
+      },
+      workbox: {
+        // The shell only: model weights live in IndexedDB, never in the service worker's cache.
+        globPatterns: ['**/*.{js,css,html,svg,png,webmanifest,wasm}'],
+        globIgnores: ['**/webllm-*.js', '**/mlc.worker-*.js', '**/*.gguf'],
+        navigateFallback: 'index.html',
+        cleanupOutdatedCaches: true,
+        runtimeCaching: [
+          {
+            urlPattern: ({ url, sameOrigin }) =>
+              sameOrigin && /\/assets\/(webllm|mlc\.worker)-[\w-]+\.js$/.test(url.pathname),
+            handler: 'CacheFirst',
+            options: { cacheName: 'layerwise-webllm-code', expiration: { maxEntries: 8 } },
+          },
+        ],
+      },
+    }),
+    appShellSize(),
+  ],
+  worker: {
+    format: 'es',
+    rolldownOptions: { output: { chunkFileNames: chunkFileName } },
+  },
+  build: {
+    target: 'es2022',
+    outDir: 'dist',
+    emptyOutDir: true,
+    rolldownOptions: { output: { chunkFileNames: chunkFileName } },
+  },
   test: {
     projects: [
       {
