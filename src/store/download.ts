@@ -139,6 +139,17 @@ class Download {
           continue;
         }
         if (!error.retryable) throw error;
+        if (!this.env.onLine()) {
+          // Failures while offline say nothing about the server: wait, and spend no retries.
+          this.sink.status(
+            'offline',
+            'Offline: the download continues when the connection is back.',
+          );
+          await this.env.waitOnline(this.signal);
+          this.sink.status('running');
+          failures = 0;
+          continue;
+        }
         failures = this.progressMark() > before ? 1 : failures + 1;
         if (failures > retries) {
           throw new StoreError(
@@ -158,12 +169,6 @@ class Download {
   }
 
   private async waitBeforeRetry(error: StoreError, failures: number): Promise<void> {
-    if (!this.env.onLine()) {
-      this.sink.status('offline', 'Offline: the download continues when the connection is back.');
-      await this.env.waitOnline(this.signal);
-      this.sink.status('running');
-      return;
-    }
     const base = this.options.backoffMs ?? 1000;
     const wait =
       error.retryAfterSeconds !== null
@@ -278,6 +283,10 @@ class Download {
         await writer.push(chunk.value, lastChunk);
         if (writer.chunkIndex > lastChunk) break;
       }
+    } catch (error) {
+      // Let the chunk already handed to IndexedDB land (or fail with its own reason) first.
+      await writer.flush();
+      throw error;
     } finally {
       reader.cancel().catch(() => undefined);
     }

@@ -71,22 +71,28 @@ export async function importFile(
       await store.putManifest(manifest);
     }
     let writer: ChunkWriter | null = null;
-    for (const [first, end] of missingRuns(manifest)) {
-      await writer?.flush();
-      writer = new ChunkWriter(store, manifest, sink);
-      writer.begin(first);
-      for (let index = first; index < end; index++) {
-        signal.throwIfAborted();
-        const { start, end: stop } = chunkSpan(manifest, index);
-        const bytes = new Uint8Array(await file.slice(start, stop).arrayBuffer());
-        if (bytes.length !== stop - start) {
-          throw new StoreError(
-            'bad-input',
-            `${file.name} changed while it was being read: import it again.`,
-          );
+    try {
+      for (const [first, end] of missingRuns(manifest)) {
+        await writer?.flush();
+        writer = new ChunkWriter(store, manifest, sink);
+        writer.begin(first);
+        for (let index = first; index < end; index++) {
+          signal.throwIfAborted();
+          const { start, end: stop } = chunkSpan(manifest, index);
+          const bytes = new Uint8Array(await file.slice(start, stop).arrayBuffer());
+          if (bytes.length !== stop - start) {
+            throw new StoreError(
+              'bad-input',
+              `${file.name} changed while it was being read: import it again.`,
+            );
+          }
+          await writer.push(bytes, end - 1);
         }
-        await writer.push(bytes, end - 1);
       }
+    } catch (error) {
+      // Let the chunk already handed to IndexedDB land (or fail with its own reason) first.
+      await writer?.flush();
+      throw error;
     }
     await writer?.flush();
     return completeModel(store, manifest, sink, writer?.completeFileHash ?? null, signal);
