@@ -1,0 +1,146 @@
+// `npm run --silent plan -- --model PATH_OR_URL [--device FILE.json | --budget-mb N] [--context N]
+//  [--f16 on|off] --json`: plans a model from its header alone (a header-only file works; for a URL
+// only the header's byte ranges are requested). Without --device it plans for this machine's
+// WebGPU adapter through dawn.node. --device and --budget-mb may each be given twice for two GPUs.
+import { readFile } from 'node:fs/promises';
+import { totalmem } from 'node:os';
+import { parseArgs } from 'node:util';
+import { parseHeader } from '../engine/gguf/header.ts';
+import { openUrlSource } from '../engine/gguf/source.ts';
+import { openFileSource } from '../engine/gguf/source-node.ts';
+import type { ModelHeader } from '../engine/gguf/types.ts';
+import { DEFAULT_MARGIN, NO_MARGIN } from '../plan/budget.ts';
+import { planJson } from '../plan/contract.ts';
+import { describeAdapter, parseDeviceFile, withUserBudget } from '../plan/device.ts';
+import { planModel } from '../plan/planner.ts';
+import type { DeviceDescription, PlanWishes } from '../plan/types.ts';
+
+const USAGE =
+  'usage: npm run --silent plan -- --model PATH_OR_URL [--device FILE.json | --budget-mb N] ' +
+  '[--context N] [--f16 on|off] [--weights auto|file|q8_0] --json';
+
+class UsageError extends Error {}
+
+function positiveInt(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1)
+    throw new UsageError(`${flag} needs a positive whole number, got "${value}".`);
+  return n;
+}
+
+async function readModelHeader(model: string): Promise<ModelHeader> {
+  if (/^https?:\/\//i.test(model)) {
+    return parseHeader(await openUrlSource(model), { allowMissingData: true });
+  }
+  const source = await openFileSource(model).catch((err: Error) => {
+    throw new UsageError(`Cannot open the model file ${model}: ${err.message}`);
+  });
+  try {
+    return await parseHeader(source, { allowMissingData: true });
+  } finally {
+    await source.close();
+  }
+}
+
+async function thisMachine(): Promise<DeviceDescription> {
+  const { nodeGpu } = await import('../gpu/node-gpu.ts');
+  const { probeGpu } = await import('../gpu/probe.ts');
+  const deviceMemory = Math.round(totalmem() / 2 ** 30);
+  const result = await probeGpu({ gpu: nodeGpu(), deviceMemory });
+  if (result.status !== 'ok') {
+    throw new UsageError(
+      `${result.message} Pass --device FILE.json (see devices/README.md) to plan for another GPU.`,
+    );
+  }
+  const a = result.adapters[0];
+  return describeAdapter(
+    {
+      name: a.info.description || a.info.device || a.info.vendor || 'this GPU',
+      adapterClass: a.class,
+      limits: a.limits,
+      features: a.features,
+    },
+    { deviceMemoryGiB: deviceMemory },
+  );
+}
+
+async function devicesFrom(files: string[], budgetsMb: number[]): Promise<DeviceDescription[]> {
+  const devices = files.length
+    ? await Promise.all(
+        files.map(async (file) => {
+          let json: unknown;
+          try {
+            json = JSON.parse(await readFile(file, 'utf8'));
+          } catch (err) {
+            throw new UsageError(`Cannot read device file ${file}: ${(err as Error).message}`);
+          }
+          return parseDeviceFile(json, file);
+        }),
+      )
+    : [await thisMachine()];
+  if (budgetsMb.length > 1 && budgetsMb.length !== devices.length) {
+    throw new UsageError(
+      `${budgetsMb.length} --budget-mb values for ${devices.length} device(s): give one, or one per device.`,
+    );
+  }
+  return devices.map((d, i) => {
+    const mb = budgetsMb.length ? budgetsMb[Math.min(i, budgetsMb.length - 1)] : undefined;
+    return mb === undefined ? d : withUserBudget(d, mb * 2 ** 20);
+  });
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      model: { type: 'string' },
+      device: { type: 'string', multiple: true },
+      'budget-mb': { type: 'string', multiple: true },
+      context: { type: 'string' },
+      f16: { type: 'string' },
+      weights: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+    strict: true,
+  });
+  if (!values.model) throw new UsageError(`--model is required.\n${USAGE}`);
+  if (values.f16 !== undefined && values.f16 !== 'on' && values.f16 !== 'off') {
+    throw new UsageError(`--f16 takes on or off, got "${values.f16}".`);
+  }
+  const weights = values.weights ?? 'auto';
+  if (weights !== 'auto' && weights !== 'file' && weights !== 'q8_0') {
+    throw new UsageError(`--weights takes auto, file or q8_0, got "${weights}".`);
+  }
+  if ((values.device?.length ?? 0) > 2)
+    throw new UsageError('At most two --device files (two GPUs).');
+  const budgetsMb = (values['budget-mb'] ?? []).map((v) => positiveInt(v, '--budget-mb')!);
+  const wishes: PlanWishes = {
+    contextTokens: positiveInt(values.context, '--context'),
+    compute: values.f16 === 'on' ? 'f16' : values.f16 === 'off' ? 'f32' : 'auto',
+    weights,
+    margin: budgetsMb.length ? NO_MARGIN : DEFAULT_MARGIN,
+  };
+  const header = await readModelHeader(values.model);
+  const devices = await devicesFrom(values.device ?? [], budgetsMb);
+  const plan = planModel(header, devices, wishes);
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(planJson(plan))}\n`);
+    return;
+  }
+  const lines = [
+    `${header.hparams.name}: ${plan.fits === 'full' ? 'runs fully on the GPU' : plan.fits === 'partial' ? `runs with ${plan.layers.resident} of ${plan.layers.total} layers on the GPU` : 'will not run'}`,
+    ...plan.reasons.map((r) => `- ${r}`),
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    const code = (err as { code?: string }).code ?? '';
+    process.stderr.write(`plan: ${err instanceof Error ? err.message : String(err)}\n`);
+    const usage = err instanceof UsageError || code.startsWith('ERR_PARSE_ARGS');
+    if (usage) process.stderr.write(`${USAGE}\n`);
+    process.exit(usage ? 2 : 1);
+  },
+);
