@@ -1,0 +1,238 @@
+// The Chat view's state: the conversation list, the open conversation's tree, and the answer being
+// streamed. The streaming answer lives apart from the stored messages so that each token updates
+// one small object, not the list of every message on screen.
+import type { ChatEngine, SamplingOptions } from '../../engine/engine';
+import {
+  ConversationStore,
+  addMessage,
+  currentPath,
+  exportJson,
+  exportMarkdown,
+  newConversation,
+  pathTo,
+  switchSibling,
+  type AnswerStats,
+  type Conversation,
+  type ConversationSummary,
+  type StoredMessage,
+} from '../../store/conversations';
+import { toEngineFailure } from '../../engine/messages';
+import { describeDropped, fitContext } from './context';
+
+export interface StreamingAnswer {
+  parentId: string;
+  text: string;
+  tokens: number;
+  startedAt: number;
+}
+
+export interface EngineProvider {
+  ensureLoaded(): Promise<ChatEngine>;
+  readonly choice: { id: string; label: string } | null;
+}
+
+export type ConversationSettings = Pick<Conversation, 'systemPrompt' | 'maxTokens'> & {
+  sampling: SamplingOptions;
+};
+
+export class ChatState {
+  list = $state.raw<ConversationSummary[]>([]);
+  query = $state('');
+  conversation = $state<Conversation | null>(null);
+  streaming = $state<StreamingAnswer | null>(null);
+  /** What the last turn had to leave out to fit the context, or why it failed. */
+  notice = $state<{ tone: 'info' | 'warning' | 'error'; text: string } | null>(null);
+  path = $derived(this.conversation ? currentPath(this.conversation) : []);
+  private controller: AbortController | null = null;
+
+  constructor(
+    private readonly provider: EngineProvider,
+    private readonly store = new ConversationStore(),
+  ) {}
+
+  get busy(): boolean {
+    return this.streaming !== null;
+  }
+
+  async refreshList(): Promise<void> {
+    this.list = await this.store.search(this.query);
+  }
+
+  async open(id: string): Promise<boolean> {
+    const found = await this.store.get(id);
+    if (!found) return false;
+    this.stop();
+    this.conversation = found;
+    this.notice = null;
+    return true;
+  }
+
+  async create(): Promise<Conversation> {
+    this.stop();
+    const conversation = newConversation({ modelId: this.provider.choice?.id ?? null });
+    await this.store.save(conversation);
+    this.conversation = conversation;
+    this.notice = null;
+    await this.refreshList();
+    return conversation;
+  }
+
+  async rename(id: string, title: string): Promise<void> {
+    const renamed = await this.store.rename(id, title);
+    if (this.conversation?.id === id) this.conversation.title = renamed.title;
+    await this.refreshList();
+  }
+
+  async remove(id: string): Promise<void> {
+    if (this.conversation?.id === id) {
+      this.stop();
+      this.conversation = null;
+    }
+    await this.store.delete(id);
+    await this.refreshList();
+  }
+
+  async updateSettings(settings: ConversationSettings): Promise<void> {
+    const c = this.conversation;
+    if (!c) return;
+    c.systemPrompt = settings.systemPrompt;
+    c.maxTokens = settings.maxTokens;
+    c.sampling = { ...settings.sampling };
+    await this.persist();
+  }
+
+  async send(text: string): Promise<void> {
+    const content = text.trim();
+    if (!content || this.busy) return;
+    const c = this.conversation ?? (await this.create());
+    const user = addMessage(c, c.currentLeaf, { role: 'user', content });
+    if (c.title === 'New conversation') c.title = content.replace(/\s+/g, ' ').slice(0, 60);
+    await this.persist();
+    await this.answer(user.id);
+  }
+
+  /** A new answer to the same question, kept beside the old one as a sibling branch. */
+  async regenerate(assistantId: string): Promise<void> {
+    const c = this.conversation;
+    const parentId = c?.messages[assistantId]?.parentId;
+    if (!c || !parentId || this.busy) return;
+    await this.answer(parentId);
+  }
+
+  /** The edited question becomes a sibling of the original, so the old branch stays reachable. */
+  async editAndResend(userId: string, text: string): Promise<void> {
+    const c = this.conversation;
+    const original = c?.messages[userId];
+    const content = text.trim();
+    if (!c || !original || !content || this.busy) return;
+    const edited = addMessage(c, original.parentId, { role: 'user', content });
+    await this.persist();
+    await this.answer(edited.id);
+  }
+
+  async switchBranch(messageId: string, step: -1 | 1): Promise<void> {
+    if (!this.conversation || this.busy) return;
+    switchSibling(this.conversation, messageId, step);
+    await this.persist();
+  }
+
+  stop(): void {
+    this.controller?.abort();
+  }
+
+  exportJson(): string | null {
+    return this.conversation && exportJson($state.snapshot(this.conversation) as Conversation);
+  }
+
+  exportMarkdown(): string | null {
+    return this.conversation && exportMarkdown($state.snapshot(this.conversation) as Conversation);
+  }
+
+  async importJson(text: string): Promise<Conversation> {
+    const imported = await this.store.import(text);
+    this.stop();
+    this.conversation = imported;
+    await this.refreshList();
+    return imported;
+  }
+
+  /** Saves the open conversation, or the one an answer belongs to if the person switched away. */
+  private async persist(c: Conversation | null = this.conversation): Promise<void> {
+    if (!c) return;
+    c.updatedAt = Date.now();
+    await this.store.save($state.snapshot(c) as Conversation);
+    await this.refreshList();
+  }
+
+  private async answer(parentId: string): Promise<void> {
+    const c = this.conversation!;
+    const controller = new AbortController();
+    this.controller = controller;
+    this.streaming = { parentId, text: '', tokens: 0, startedAt: performance.now() };
+    const live = this.streaming;
+    this.notice = null;
+    let stats: AnswerStats | undefined;
+    try {
+      const engine = await this.provider.ensureLoaded();
+      if (controller.signal.aborted) throw new DOMException('Stopped before start', 'AbortError');
+      const fit = await fitContext(
+        (m) => engine.countChatTokens(m),
+        engine.contextTokens,
+        c.systemPrompt,
+        pathTo(c, parentId),
+        c.maxTokens,
+      );
+      if (fit.dropped.length > 0) {
+        this.notice = { tone: 'warning', text: describeDropped(fit.dropped, engine.contextTokens) };
+      }
+      const events = engine.chat(fit.messages, {
+        maxTokens: fit.maxTokens,
+        sampling: $state.snapshot(c.sampling),
+        signal: controller.signal,
+      });
+      for await (const event of events) {
+        if (event.type === 'token') {
+          live.text += event.text;
+          live.tokens += 1;
+        } else {
+          const s = event.stats;
+          stats = {
+            promptTokens: s.promptTokens,
+            generatedTokens: s.generatedTokens,
+            tokensPerSecond: s.decodeTokensPerSecond,
+            stopReason: s.stopReason === 'aborted' ? 'stopped' : s.stopReason,
+            ...(fit.dropped.length > 0 ? { droppedMessages: fit.dropped.length } : {}),
+          };
+        }
+      }
+    } catch (error) {
+      const failure = toEngineFailure(error);
+      const seconds = (performance.now() - live.startedAt) / 1000;
+      stats = {
+        promptTokens: 0,
+        generatedTokens: live.tokens,
+        tokensPerSecond: seconds > 0 ? live.tokens / seconds : 0,
+        stopReason: failure.kind === 'aborted' ? 'stopped' : 'error',
+        ...(failure.kind === 'aborted' ? {} : { error: failure.message }),
+      };
+      if (failure.kind !== 'aborted') this.notice = { tone: 'error', text: failure.message };
+    } finally {
+      const text = live.text;
+      if (this.streaming === live) this.streaming = null;
+      if (this.controller === controller) this.controller = null;
+      if (text || stats?.stopReason !== 'error') this.keepAnswer(c, parentId, text, stats);
+      await this.persist(c);
+    }
+  }
+
+  private keepAnswer(c: Conversation, parentId: string, text: string, stats?: AnswerStats): void {
+    const message: Pick<StoredMessage, 'role' | 'content'> & Partial<StoredMessage> = {
+      role: 'assistant',
+      content: text,
+      stats,
+    };
+    if (this.provider.choice) message.modelId = this.provider.choice.id;
+    addMessage(c, parentId, message);
+    if (this.provider.choice) c.modelId = this.provider.choice.id;
+  }
+}

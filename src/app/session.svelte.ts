@@ -1,0 +1,105 @@
+// The model the chat talks to. The Models and Storage views call `session.choose(...)`; the chat
+// loads it on first use. The choice is remembered across reloads (a picked file cannot be, since
+// a File does not survive one: those are imported into the store and chosen from there).
+import type { LoadProgress } from '../engine/engine';
+import { loadEngine, type LoadedEngine, type ModelChoice } from '../engine/client';
+import { toEngineFailure, type EngineFailure } from '../engine/messages';
+
+const STORAGE_KEY = 'layerwise:session-model';
+
+export type SessionStatus = 'empty' | 'chosen' | 'loading' | 'ready' | 'error';
+
+function remembered(): ModelChoice | null {
+  try {
+    const text = globalThis.localStorage?.getItem(STORAGE_KEY);
+    return text ? (JSON.parse(text) as ModelChoice) : null;
+  } catch {
+    return null;
+  }
+}
+
+function remember(choice: ModelChoice | null): void {
+  try {
+    if (!choice || (choice.kind === 'gguf' && choice.source.type === 'file')) {
+      globalThis.localStorage?.removeItem(STORAGE_KEY);
+    } else {
+      globalThis.localStorage?.setItem(STORAGE_KEY, JSON.stringify(choice));
+    }
+  } catch {
+    // Private modes may refuse storage; the choice then lasts for this visit only.
+  }
+}
+
+export class Session {
+  choice = $state.raw<ModelChoice | null>(remembered());
+  status = $state<SessionStatus>(this.choice ? 'chosen' : 'empty');
+  progress = $state.raw<LoadProgress | null>(null);
+  error = $state.raw<EngineFailure | null>(null);
+  contextTokens = $state(0);
+  private engine: LoadedEngine | null = null;
+  private loading: Promise<LoadedEngine> | null = null;
+  private controller: AbortController | null = null;
+
+  constructor(private readonly load: typeof loadEngine = loadEngine) {}
+
+  /** Switches to another model, unloading the current one first to free its GPU memory. */
+  async choose(choice: ModelChoice): Promise<LoadedEngine> {
+    await this.release();
+    this.choice = choice;
+    remember(choice);
+    this.status = 'chosen';
+    return this.ensureLoaded();
+  }
+
+  /** The loaded engine, loading the chosen model if needed. */
+  ensureLoaded(): Promise<LoadedEngine> {
+    if (this.engine) return Promise.resolve(this.engine);
+    if (this.loading) return this.loading;
+    const choice = this.choice;
+    if (!choice) {
+      return Promise.reject(new Error('No model is chosen: pick one in the Models view first.'));
+    }
+    const controller = new AbortController();
+    this.controller = controller;
+    this.status = 'loading';
+    this.error = null;
+    this.progress = null;
+    this.loading = this.load(choice, (p) => (this.progress = p), controller.signal).then(
+      (engine) => {
+        this.engine = engine;
+        this.contextTokens = engine.contextTokens;
+        this.status = 'ready';
+        return engine;
+      },
+      (error: unknown) => {
+        this.error = toEngineFailure(error);
+        this.status = 'error';
+        throw error;
+      },
+    );
+    this.loading.finally(() => (this.loading = null)).catch(() => undefined);
+    return this.loading;
+  }
+
+  cancelLoad(): void {
+    this.controller?.abort();
+  }
+
+  async release(): Promise<void> {
+    this.controller?.abort();
+    const engine = this.engine;
+    this.engine = null;
+    this.contextTokens = 0;
+    this.status = this.choice ? 'chosen' : 'empty';
+    if (engine) await engine.unload().catch(() => undefined);
+  }
+
+  async forget(): Promise<void> {
+    await this.release();
+    this.choice = null;
+    remember(null);
+    this.status = 'empty';
+  }
+}
+
+export const session = new Session();
