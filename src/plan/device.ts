@@ -11,7 +11,7 @@ const MiB = 2 ** 20;
 export const DEFAULT_COMPUTE_RATE: Record<AdapterClass, number> = {
   discrete: 200 * GB,
   integrated: 50 * GB,
-  software: 2 * GB,
+  software: 0.02 * GB,
   unknown: 20 * GB,
 };
 
