@@ -1,0 +1,219 @@
+// Token-level generation over a loaded model: chunked prefill, then one queue submission per
+// decode token that embeds the previous token, runs every layer, the output layer and the GPU
+// sampler, and copies back only the chosen id (plus the top logits when asked).
+import { MAX_PENALTY_TOKENS, MAX_TOP_LOGITS, RESULT_WORDS } from './buffer-plan';
+import type { GgufModel } from './model';
+import { seededUniform } from './sampler';
+import type { SamplingOptions, StopReason } from '../engine';
+
+export interface TokenLogit {
+  id: number;
+  logit: number;
+}
+
+export interface GeneratedToken {
+  id: number;
+  /** The K largest logits of the step that produced `id`, when asked for. */
+  topLogits?: TokenLogit[];
+}
+
+export interface TokenGenerationOptions {
+  maxTokens: number;
+  sampling: SamplingOptions;
+  /** Ids that end generation (not yielded). */
+  stopTokens?: ReadonlySet<number>;
+  topLogits?: number;
+  signal?: AbortSignal;
+}
+
+export interface DecodeStats {
+  promptTokens: number;
+  generatedTokens: number;
+  prefillMs: number;
+  decodeMs: number;
+  prefillTokensPerSecond: number;
+  decodeTokensPerSecond: number;
+  /** Per decode token, measured on the last one. */
+  dispatchesPerToken: number;
+  submissionsPerToken: number;
+  weightBytesPerToken: number;
+  kvBytesPerToken: number;
+  stopReason: StopReason;
+}
+
+export class TokenGenerator {
+  /** Tokens in the KV cache. */
+  position = 0;
+  submissions = 0;
+  private lastPass = { dispatches: 0, weightBytes: 0, submissions: 0 };
+
+  constructor(readonly model: GgufModel) {}
+
+  reset(): void {
+    this.position = 0;
+  }
+
+  private writeSampling(
+    sampling: SamplingOptions,
+    history: number[],
+    topLogits: number,
+    step: number,
+  ) {
+    const recent = history.slice(-Math.min(sampling.repetitionLastN, MAX_PENALTY_TOKENS));
+    const penalize = sampling.repetitionPenalty !== 1 && recent.length > 0;
+    const words = new ArrayBuffer(48);
+    const u = new Uint32Array(words);
+    const f = new Float32Array(words);
+    u[0] = sampling.temperature <= 0 ? 1 : 0;
+    u[1] = sampling.topK;
+    u[2] = penalize ? recent.length : 0;
+    u[3] = topLogits;
+    f[4] = sampling.temperature;
+    f[5] = sampling.topP;
+    f[6] = sampling.minP;
+    f[7] = sampling.repetitionPenalty;
+    f[8] = seededUniform(sampling.seed, step);
+    const queue = this.model.device.queue;
+    queue.writeBuffer(this.model.scratch.get('sampling')!, 0, words);
+    if (penalize) queue.writeBuffer(this.model.scratch.get('history')!, 0, new Uint32Array(recent));
+  }
+
+  /**
+   * Runs `tokens` at the current position; with `sample`, also the output layer and the sampler
+   * after the last token, and returns the chosen id.
+   */
+  private async pass(
+    tokens: number[],
+    sample: {
+      sampling: SamplingOptions;
+      history: number[];
+      topLogits: number;
+      step: number;
+    } | null,
+  ): Promise<GeneratedToken | null> {
+    const model = this.model;
+    const device = model.device;
+    const queue = device.queue;
+    queue.writeBuffer(model.scratch.get('tokens')!, 0, new Uint32Array(tokens));
+    queue.writeBuffer(
+      model.scratch.get('step')!,
+      0,
+      new Uint32Array([tokens.length, this.position, 0, 0]),
+    );
+    if (sample) this.writeSampling(sample.sampling, sample.history, sample.topLogits, sample.step);
+    const encoder = device.createCommandEncoder();
+    const pass = encoder.beginComputePass();
+    const counters = model.encodePass(
+      pass,
+      tokens.length,
+      sample !== null,
+      (sample?.topLogits ?? 0) > 0,
+    );
+    pass.end();
+    const readback = model.scratch.get('readback')!;
+    if (sample) {
+      encoder.copyBufferToBuffer(model.scratch.get('result')!, 0, readback, 0, RESULT_WORDS * 4);
+    }
+    queue.submit([encoder.finish()]);
+    this.submissions++;
+    this.lastPass = { ...counters, submissions: 1 };
+    this.position += tokens.length;
+    if (!sample) {
+      await queue.onSubmittedWorkDone();
+      return null;
+    }
+    await readback.mapAsync(GPUMapMode.READ);
+    const words = new Uint32Array(readback.getMappedRange().slice(0));
+    readback.unmap();
+    const result: GeneratedToken = { id: words[0] };
+    if (sample.topLogits > 0) {
+      const floats = new Float32Array(words.buffer);
+      result.topLogits = Array.from({ length: sample.topLogits }, (_, k) => ({
+        id: words[1 + 2 * k],
+        logit: floats[2 + 2 * k],
+      }));
+    }
+    return result;
+  }
+
+  /** Streams generated tokens after `prompt`; `done` receives the statistics when it ends. */
+  async *generate(
+    prompt: number[],
+    options: TokenGenerationOptions,
+    done?: (stats: DecodeStats) => void,
+  ): AsyncGenerator<GeneratedToken> {
+    const model = this.model;
+    const ctx = model.options.contextTokens;
+    const topLogits = Math.min(options.topLogits ?? 0, MAX_TOP_LOGITS);
+    if (prompt.length === 0) throw new Error('the prompt has no tokens; give at least one');
+    if (this.position + prompt.length > ctx) {
+      throw new Error(
+        `the prompt needs ${this.position + prompt.length} tokens of context but the model was ` +
+          `loaded with ${ctx}; shorten the conversation or load with a longer context.`,
+      );
+    }
+    const history = [...prompt];
+    let stopReason: StopReason = 'max-tokens';
+    let generated = 0;
+    const start = performance.now();
+    let next: GeneratedToken | null = null;
+    const chunk = model.prefillChunk;
+    for (let i = 0; i < prompt.length; i += chunk) {
+      if (options.signal?.aborted) {
+        stopReason = 'aborted';
+        next = null;
+        break;
+      }
+      const part = prompt.slice(i, i + chunk);
+      const last = i + chunk >= prompt.length;
+      next = await this.pass(
+        part,
+        last ? { sampling: options.sampling, history, topLogits, step: 0 } : null,
+      );
+    }
+    const prefillMs = performance.now() - start;
+    const decodeStart = performance.now();
+    let decodeTokens = 0;
+    while (next) {
+      if (options.signal?.aborted) {
+        stopReason = 'aborted';
+        break;
+      }
+      if (options.stopTokens?.has(next.id)) {
+        stopReason = 'eos';
+        break;
+      }
+      yield next;
+      generated++;
+      history.push(next.id);
+      if (generated >= options.maxTokens) break;
+      if (this.position >= ctx) {
+        stopReason = 'context-full';
+        break;
+      }
+      next = await this.pass([next.id], {
+        sampling: options.sampling,
+        history,
+        topLogits,
+        step: generated,
+      });
+      decodeTokens++;
+    }
+    const decodeMs = performance.now() - decodeStart;
+    const h = model.hparams;
+    done?.({
+      promptTokens: prompt.length,
+      generatedTokens: generated,
+      prefillMs,
+      decodeMs,
+      prefillTokensPerSecond: prompt.length / Math.max(prefillMs / 1000, 1e-9),
+      decodeTokensPerSecond: decodeTokens / Math.max(decodeMs / 1000, 1e-9),
+      dispatchesPerToken: this.lastPass.dispatches,
+      submissionsPerToken: this.lastPass.submissions,
+      weightBytesPerToken: this.lastPass.weightBytes,
+      kvBytesPerToken:
+        h.blockCount * h.headCount * this.position * (h.keyLength + h.valueLength) * 2,
+      stopReason,
+    });
+  }
+}

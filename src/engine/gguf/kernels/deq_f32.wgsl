@@ -1,0 +1,7 @@
+// F32 rows: eight consecutive values starting at value g * 8.
+fn $F(row: u32, g: u32) -> array<vec4<T>, 2> {
+  let b = row * $ROW + g * 8u;
+  let lo = bitcast<vec4f>(vec4u($W[b], $W[b + 1u], $W[b + 2u], $W[b + 3u]));
+  let hi = bitcast<vec4f>(vec4u($W[b + 4u], $W[b + 5u], $W[b + 6u], $W[b + 7u]));
+  return array<vec4<T>, 2>(vec4<T>(lo), vec4<T>(hi));
+}

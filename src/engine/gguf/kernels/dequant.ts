@@ -1,0 +1,87 @@
+// Per-binding dequantization functions: `fn NAME(row, g) -> array<vec4<T>, 2>` returns the eight
+// values g * 8 .. g * 8 + 7 of a row of the weight part bound as `binding`.
+import { GGMLType, typeName } from '../types';
+import { packedRowWords } from '../repack';
+import common from './common.wgsl?raw';
+import f32 from './deq_f32.wgsl?raw';
+import f16 from './deq_f16.wgsl?raw';
+import bf16 from './deq_bf16.wgsl?raw';
+import q8_0 from './deq_q8_0.wgsl?raw';
+import q4_0 from './deq_q4_0.wgsl?raw';
+import q5_0 from './deq_q5_0.wgsl?raw';
+import q4_k from './deq_q4_k.wgsl?raw';
+import q5_k from './deq_q5_k.wgsl?raw';
+import q6_k from './deq_q6_k.wgsl?raw';
+import type { ComputePrecision } from '../buffer-plan';
+
+const SOURCES: Partial<Record<GGMLType, { src: string; values: number }>> = {
+  [GGMLType.F32]: { src: f32, values: 1 },
+  [GGMLType.F16]: { src: f16, values: 1 },
+  [GGMLType.BF16]: { src: bf16, values: 1 },
+  [GGMLType.Q8_0]: { src: q8_0, values: 32 },
+  [GGMLType.Q4_0]: { src: q4_0, values: 32 },
+  [GGMLType.Q5_0]: { src: q5_0, values: 32 },
+  [GGMLType.Q4_K]: { src: q4_k, values: 256 },
+  [GGMLType.Q5_K]: { src: q5_k, values: 256 },
+  [GGMLType.Q6_K]: { src: q6_k, values: 256 },
+};
+
+/** What every generated kernel starts with: the precision alias and shared helpers. */
+export function prelude(precision: ComputePrecision): string {
+  const head = precision === 'f16' ? 'enable f16;\nalias T = f16;\n' : 'alias T = f32;\n';
+  return head + common;
+}
+
+export function dequantFunction(
+  name: string,
+  binding: string,
+  type: GGMLType,
+  rowLength: number,
+): string {
+  const entry = SOURCES[type];
+  if (!entry) throw new Error(`no dequantization kernel for tensor type ${typeName(type)}`);
+  if (rowLength % 8) throw new Error(`row length ${rowLength} is not a multiple of 8`);
+  return entry.src
+    .replaceAll('$ROW', `${packedRowWords(type, rowLength)}u`)
+    .replaceAll('$NB', `${rowLength / entry.values}u`)
+    .replaceAll('$W', binding)
+    .replaceAll('$F', name);
+}
+
+export interface WeightPart {
+  type: GGMLType;
+  rowStart: number;
+  rows: number;
+}
+
+/**
+ * A function `fn NAME(row, g)` over a tensor split into parts bound as `${prefix}0`, `${prefix}1`...:
+ * picks the part holding `row` (a workgroup-uniform branch).
+ */
+export function partedDequant(
+  name: string,
+  bindingPrefix: string,
+  firstBinding: number,
+  parts: WeightPart[],
+  rowLength: number,
+): string {
+  const fns = parts.map((p, i) =>
+    dequantFunction(`${name}_p${i}`, `${bindingPrefix}${firstBinding + i}`, p.type, rowLength),
+  );
+  const branches = parts
+    .map((p, i) =>
+      i === parts.length - 1
+        ? `  return ${name}_p${i}(row - ${p.rowStart}u, g);`
+        : `  if (row < ${p.rowStart + p.rows}u) { return ${name}_p${i}(row - ${p.rowStart}u, g); }`,
+    )
+    .join('\n');
+  return `${fns.join('\n')}\nfn ${name}(row: u32, g: u32) -> array<vec4<T>, 2> {\n${branches}\n}\n`;
+}
+
+export function weightBindings(prefix: string, first: number, count: number): string {
+  return Array.from(
+    { length: count },
+    (_, i) =>
+      `@group(0) @binding(${first + i}) var<storage, read> ${prefix}${first + i}: array<u32>;`,
+  ).join('\n');
+}

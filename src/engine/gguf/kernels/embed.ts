@@ -1,0 +1,40 @@
+// Token embedding lookup: one workgroup per token writes its dequantized embedding row.
+import type { ComputePrecision } from '../buffer-plan';
+import { partedDequant, prelude, weightBindings, type WeightPart } from './dequant';
+import type { BindingKind, KernelSource } from './matmul';
+
+export function embedKernel(
+  precision: ComputePrecision,
+  parts: WeightPart[],
+  rowLength: number,
+  vocabSize: number,
+): KernelSource {
+  const bindings: BindingKind[] = [
+    'uniform',
+    'read',
+    'rw',
+    ...parts.map((): BindingKind => 'read'),
+  ];
+  const code = `${prelude(precision)}
+struct Step { ntok: u32, pos0: u32, unused0: u32, unused1: u32 }
+@group(0) @binding(0) var<uniform> step: Step;
+@group(0) @binding(1) var<storage, read> tokens: array<u32>;
+@group(0) @binding(2) var<storage, read_write> y: array<vec4f>;
+${weightBindings('w', 3, parts.length)}
+
+${partedDequant('deq', 'w', 3, parts, rowLength)}
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let t = wid.x;
+  if (t >= step.ntok) { return; }
+  let id = min(tokens[t], ${vocabSize - 1}u);
+  for (var g = tid; g < ${rowLength / 8}u; g += 64u) {
+    let v = deq(id, g);
+    y[(t * ${rowLength}u) / 4u + g * 2u] = vec4f(v[0]);
+    y[(t * ${rowLength}u) / 4u + g * 2u + 1u] = vec4f(v[1]);
+  }
+}
+`;
+  return { code, bindings };
+}

@@ -1,0 +1,114 @@
+// Kernels whose WGSL lives in .wgsl files, specialised by substituting the model's shape constants.
+import type { ModelHparams } from '../types';
+import { qkvWidth } from '../buffer-plan';
+import type { KernelSource } from './matmul';
+import ropeSource from './rope.wgsl?raw';
+import attentionSource from './attention.wgsl?raw';
+import sampleSource from './sample.wgsl?raw';
+import topLogitsSource from './top-logits.wgsl?raw';
+
+function specialise(source: string, values: Record<string, string | number | boolean>): string {
+  let out = source;
+  for (const key of Object.keys(values).sort((a, b) => b.length - a.length)) {
+    out = out.replaceAll(`$${key}`, String(values[key]));
+  }
+  const left = /\$[A-Z_]+/.exec(out);
+  if (left) throw new Error(`kernel constant ${left[0]} was not given a value`);
+  return out;
+}
+
+function f32Literal(value: number): string {
+  const text = Math.fround(value).toPrecision(9);
+  return text.includes('.') || text.includes('e') ? text : `${text}.0`;
+}
+
+export interface RopeOptions {
+  /** Index of attn_q_norm / attn_k_norm in the layer's vector region (qwen3). */
+  qNormIndex?: number;
+  kNormIndex?: number;
+}
+
+export function ropeKernel(h: ModelHparams, options: RopeOptions): KernelSource {
+  if (h.keyLength / 2 > 256 || h.valueLength / 2 > 256) {
+    throw new Error(`head widths ${h.keyLength}/${h.valueLength} above 512 are not supported`);
+  }
+  const qkNorm = options.qNormIndex !== undefined && options.kNormIndex !== undefined;
+  return {
+    code: specialise(ropeSource, {
+      H: h.headCount,
+      HKV: h.headCountKv,
+      DK: h.keyLength,
+      DV: h.valueLength,
+      QKV: qkvWidth(h),
+      ROPE_PAIRS: h.ropeDims / 2,
+      NEOX: h.ropePairing === 'neox',
+      QK_NORM: qkNorm,
+      Q_NORM: options.qNormIndex ?? 0,
+      K_NORM: options.kNormIndex ?? 0,
+      EPS: f32Literal(h.rmsEpsilon),
+    }),
+    bindings: ['uniform', 'rw', 'read', 'read', 'rw', 'rw'],
+  };
+}
+
+export function attentionKernel(h: ModelHparams): KernelSource {
+  if (h.headCount % h.headCountKv) {
+    throw new Error(`${h.headCount} query heads do not divide into ${h.headCountKv} KV heads`);
+  }
+  return {
+    code: specialise(attentionSource, {
+      H: h.headCount,
+      HKV: h.headCountKv,
+      DK: h.keyLength,
+      DV: h.valueLength,
+      QKV: qkvWidth(h),
+      ACC: Math.ceil(h.valueLength / 64),
+      SCALE: f32Literal(1 / Math.sqrt(h.keyLength)),
+    }),
+    bindings: ['uniform', 'read', 'read', 'read', 'rw'],
+  };
+}
+
+export function sampleKernel(vocabSize: number): KernelSource {
+  return {
+    code: specialise(sampleSource, { V: vocabSize }),
+    bindings: ['uniform', 'read', 'read', 'rw', 'rw'],
+  };
+}
+
+export function topLogitsKernel(vocabSize: number): KernelSource {
+  return {
+    code: specialise(topLogitsSource, { V: vocabSize }),
+    bindings: ['uniform', 'read', 'rw'],
+  };
+}
+
+/**
+ * cos/sin for every position and rotary pair, in f64 from f32 angles as ggml forms them:
+ * theta = pos * base^(-2i/d) / factor_i, scaled for linear rope scaling.
+ */
+export function ropeTable(
+  h: ModelHparams,
+  positions: number,
+  freqFactors?: Float32Array,
+): Float32Array {
+  const pairs = h.ropeDims / 2;
+  const table = new Float32Array(positions * pairs * 2);
+  const linear =
+    h.ropeScaling.type === 'linear' && h.ropeScaling.factor > 0 ? 1 / h.ropeScaling.factor : 1;
+  const thetaScale = Math.fround(Math.pow(h.ropeTheta, -2 / h.ropeDims));
+  const inv = new Float64Array(pairs);
+  let f = 1;
+  for (let i = 0; i < pairs; i++) {
+    inv[i] = f / (freqFactors ? freqFactors[i] : 1);
+    f = Math.fround(f * thetaScale);
+  }
+  for (let p = 0; p < positions; p++) {
+    for (let i = 0; i < pairs; i++) {
+      const theta = Math.fround(Math.fround(p * linear) * inv[i]);
+      table[(p * pairs + i) * 2] = Math.cos(theta);
+      table[(p * pairs + i) * 2 + 1] = Math.sin(theta);
+    }
+  }
+  return table;
+}

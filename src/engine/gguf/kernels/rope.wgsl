@@ -1,0 +1,110 @@
+// Per (head, token): q/k RMSNorm per head (qwen3), rotary embedding from a precomputed cos/sin
+// table, then keys and values stored in the f16 KV cache (two halves per u32). Workgroups
+// 0..H-1 are query heads (rotated in place), H..H+HKV-1 key heads, the rest value heads.
+struct Step { ntok: u32, pos0: u32, unused0: u32, unused1: u32 }
+@group(0) @binding(0) var<uniform> step: Step;
+@group(0) @binding(1) var<storage, read_write> qkv: array<f32>;
+@group(0) @binding(2) var<storage, read> vecs: array<f32>;
+@group(0) @binding(3) var<storage, read> rope: array<vec2f>;
+@group(0) @binding(4) var<storage, read_write> kcache: array<u32>;
+@group(0) @binding(5) var<storage, read_write> vcache: array<u32>;
+
+const H = $Hu;
+const HKV = $HKVu;
+const DK = $DKu;
+const DV = $DVu;
+const QKV = $QKVu;
+const ROPE_PAIRS = $ROPE_PAIRSu;
+const NEOX = $NEOX;
+const QK_NORM = $QK_NORM;
+const Q_NORM = $Q_NORMu;
+const K_NORM = $K_NORMu;
+const EPS = $EPS;
+
+var<workgroup> red: array<f32, 64>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let slot = wid.x;
+  let t = wid.y;
+  if (t >= step.ntok) { return; }
+  let pos = step.pos0 + t;
+  if (slot >= H + HKV) {
+    let vh = slot - H - HKV;
+    let base = t * QKV + H * DK + HKV * DK + vh * DV;
+    for (var i = tid; i < DV / 2u; i += 64u) {
+      vcache[(pos * HKV + vh) * (DV / 2u) + i] =
+        pack2x16float(vec2f(qkv[base + 2u * i], qkv[base + 2u * i + 1u]));
+    }
+    return;
+  }
+  let is_key = slot >= H;
+  let base = t * QKV + select(slot * DK, H * DK + (slot - H) * DK, is_key);
+  var scale = 1.0;
+  if (QK_NORM) {
+    var ss = 0.0;
+    for (var i = tid; i < DK; i += 64u) {
+      ss += qkv[base + i] * qkv[base + i];
+    }
+    red[tid] = ss;
+    workgroupBarrier();
+    for (var s = 32u; s > 0u; s >>= 1u) {
+      if (tid < s) { red[tid] += red[tid + s]; }
+      workgroupBarrier();
+    }
+    scale = inverseSqrt(red[0] / f32(DK) + EPS);
+  }
+  let nw = select(Q_NORM, K_NORM, is_key);
+  // Every thread reads its pair before any thread writes.
+  var a_idx: array<u32, 4>;
+  var b_idx: array<u32, 4>;
+  var a_val: array<f32, 4>;
+  var b_val: array<f32, 4>;
+  var n = 0u;
+  for (var i = tid; i < DK / 2u; i += 64u) {
+    var ia: u32;
+    var ib: u32;
+    if (i >= ROPE_PAIRS) {
+      ia = 2u * i;
+      ib = ia + 1u;
+    } else if (NEOX) {
+      ia = i;
+      ib = i + ROPE_PAIRS;
+    } else {
+      ia = 2u * i;
+      ib = ia + 1u;
+    }
+    var xa = qkv[base + ia] * scale;
+    var xb = qkv[base + ib] * scale;
+    if (QK_NORM) {
+      xa *= vecs[nw + ia];
+      xb *= vecs[nw + ib];
+    }
+    if (i < ROPE_PAIRS) {
+      let cs = rope[pos * ROPE_PAIRS + i];
+      let ra = xa * cs.x - xb * cs.y;
+      let rb = xa * cs.y + xb * cs.x;
+      xa = ra;
+      xb = rb;
+    }
+    a_idx[n] = ia;
+    b_idx[n] = ib;
+    a_val[n] = xa;
+    b_val[n] = xb;
+    n++;
+  }
+  storageBarrier();
+  workgroupBarrier();
+  for (var j = 0u; j < n; j++) {
+    qkv[base + a_idx[j]] = a_val[j];
+    qkv[base + b_idx[j]] = b_val[j];
+  }
+  if (!is_key) { return; }
+  storageBarrier();
+  workgroupBarrier();
+  let kh = slot - H;
+  for (var i = tid; i < DK / 2u; i += 64u) {
+    kcache[(pos * HKV + kh) * (DK / 2u) + i] =
+      pack2x16float(vec2f(qkv[base + 2u * i], qkv[base + 2u * i + 1u]));
+  }
+}

@@ -1,0 +1,167 @@
+// f64 dequantization of GGUF blocks as stored in the file, written from ggml's
+// dequantize_row_* semantics; the independent reference for the engine's kernels.
+import { GGMLType, BLOCK_LAYOUT } from '../../../src/engine/gguf/types';
+import { bf16BitsToF32, f16BitsToF32, f32ToF16Bits } from '../../../src/engine/gguf/half';
+
+function f16(bytes: Uint8Array, at: number): number {
+  return f16BitsToF32(bytes[at] | (bytes[at + 1] << 8));
+}
+
+function int8(v: number): number {
+  return v > 127 ? v - 256 : v;
+}
+
+function scaleMinK4(j: number, q: Uint8Array, at: number): [number, number] {
+  if (j < 4) return [q[at + j] & 63, q[at + j + 4] & 63];
+  return [
+    (q[at + j + 4] & 0xf) | ((q[at + j - 4] >> 6) << 4),
+    (q[at + j + 4] >> 4) | ((q[at + j] >> 6) << 4),
+  ];
+}
+
+function block(type: GGMLType, b: Uint8Array, o: number, y: Float64Array, yo: number): void {
+  switch (type) {
+    case GGMLType.Q8_0: {
+      const d = f16(b, o);
+      for (let j = 0; j < 32; j++) y[yo + j] = d * int8(b[o + 2 + j]);
+      return;
+    }
+    case GGMLType.Q4_0: {
+      const d = f16(b, o);
+      for (let j = 0; j < 16; j++) {
+        y[yo + j] = d * ((b[o + 2 + j] & 0xf) - 8);
+        y[yo + j + 16] = d * ((b[o + 2 + j] >> 4) - 8);
+      }
+      return;
+    }
+    case GGMLType.Q5_0: {
+      const d = f16(b, o);
+      const qh = (b[o + 2] | (b[o + 3] << 8) | (b[o + 4] << 16) | (b[o + 5] << 24)) >>> 0;
+      for (let j = 0; j < 16; j++) {
+        const h0 = ((qh >>> j) << 4) & 0x10;
+        const h1 = (qh >>> (j + 12)) & 0x10;
+        y[yo + j] = d * (((b[o + 6 + j] & 0xf) | h0) - 16);
+        y[yo + j + 16] = d * (((b[o + 6 + j] >> 4) | h1) - 16);
+      }
+      return;
+    }
+    case GGMLType.Q4_K: {
+      const d = f16(b, o);
+      const min = f16(b, o + 2);
+      let q = o + 16;
+      for (let j = 0, is = 0; j < 256; j += 64, is += 2, q += 32) {
+        const [s1, m1] = scaleMinK4(is, b, o + 4);
+        const [s2, m2] = scaleMinK4(is + 1, b, o + 4);
+        for (let l = 0; l < 32; l++) y[yo + j + l] = d * s1 * (b[q + l] & 0xf) - min * m1;
+        for (let l = 0; l < 32; l++) y[yo + j + 32 + l] = d * s2 * (b[q + l] >> 4) - min * m2;
+      }
+      return;
+    }
+    case GGMLType.Q5_K: {
+      const d = f16(b, o);
+      const min = f16(b, o + 2);
+      const qh = o + 16;
+      let ql = o + 48;
+      let u1 = 1;
+      let u2 = 2;
+      for (let j = 0, is = 0; j < 256; j += 64, is += 2, ql += 32, u1 <<= 2, u2 <<= 2) {
+        const [s1, m1] = scaleMinK4(is, b, o + 4);
+        const [s2, m2] = scaleMinK4(is + 1, b, o + 4);
+        for (let l = 0; l < 32; l++) {
+          y[yo + j + l] = d * s1 * ((b[ql + l] & 0xf) + (b[qh + l] & u1 ? 16 : 0)) - min * m1;
+          y[yo + j + 32 + l] = d * s2 * ((b[ql + l] >> 4) + (b[qh + l] & u2 ? 16 : 0)) - min * m2;
+        }
+      }
+      return;
+    }
+    case GGMLType.Q6_K: {
+      const d = f16(b, o + 208);
+      let ql = o;
+      let qh = o + 128;
+      let sc = o + 192;
+      for (let n = 0; n < 256; n += 128, ql += 64, qh += 32, sc += 8) {
+        for (let l = 0; l < 32; l++) {
+          const is = l >> 4;
+          const q1 = ((b[ql + l] & 0xf) | (((b[qh + l] >> 0) & 3) << 4)) - 32;
+          const q2 = ((b[ql + l + 32] & 0xf) | (((b[qh + l] >> 2) & 3) << 4)) - 32;
+          const q3 = ((b[ql + l] >> 4) | (((b[qh + l] >> 4) & 3) << 4)) - 32;
+          const q4 = ((b[ql + l + 32] >> 4) | (((b[qh + l] >> 6) & 3) << 4)) - 32;
+          y[yo + n + l] = d * int8(b[sc + is]) * q1;
+          y[yo + n + l + 32] = d * int8(b[sc + is + 2]) * q2;
+          y[yo + n + l + 64] = d * int8(b[sc + is + 4]) * q3;
+          y[yo + n + l + 96] = d * int8(b[sc + is + 6]) * q4;
+        }
+      }
+      return;
+    }
+    default:
+      throw new Error(`reference dequantization has no block type ${type}`);
+  }
+}
+
+/** All values of a tensor stored as `type` in `bytes`, in f64. */
+export function dequantize(type: GGMLType, bytes: Uint8Array, count: number): Float64Array {
+  const y = new Float64Array(count);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (type === GGMLType.F32) {
+    for (let i = 0; i < count; i++) y[i] = view.getFloat32(i * 4, true);
+  } else if (type === GGMLType.F16) {
+    for (let i = 0; i < count; i++) y[i] = f16BitsToF32(view.getUint16(i * 2, true));
+  } else if (type === GGMLType.BF16) {
+    for (let i = 0; i < count; i++) y[i] = bf16BitsToF32(view.getUint16(i * 2, true));
+  } else {
+    const layout = BLOCK_LAYOUT[type]!;
+    for (let i = 0; i < count / layout.values; i++) {
+      block(type, bytes, i * layout.bytes, y, i * layout.values);
+    }
+  }
+  return y;
+}
+
+/**
+ * Random valid file bytes for `count` values of `type`: random quants, f16 scales in a sane range,
+ * so dequantized values stay within about [-1, 1].
+ */
+export function randomTensorBytes(type: GGMLType, count: number, next: () => number): Uint8Array {
+  const layout = BLOCK_LAYOUT[type]!;
+  const bytes = new Uint8Array((count / layout.values) * layout.bytes);
+  const view = new DataView(bytes.buffer);
+  if (type === GGMLType.F32) {
+    for (let i = 0; i < count; i++) view.setFloat32(i * 4, next() * 2 - 1, true);
+    return bytes;
+  }
+  if (type === GGMLType.F16 || type === GGMLType.BF16) {
+    for (let i = 0; i < count; i++) {
+      const v = next() * 2 - 1;
+      const bits =
+        type === GGMLType.F16 ? f32ToF16Bits(v) : new Uint16Array(new Float32Array([v]).buffer)[1];
+      view.setUint16(i * 2, bits, true);
+    }
+    return bytes;
+  }
+  for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(next() * 256);
+  const half = (at: number, v: number) => view.setUint16(at, f32ToF16Bits(v), true);
+  for (let b = 0; b < count / layout.values; b++) {
+    const o = b * layout.bytes;
+    switch (type) {
+      case GGMLType.Q8_0:
+        half(o, (0.5 + next()) / 127);
+        break;
+      case GGMLType.Q4_0:
+      case GGMLType.Q5_0:
+        half(o, (0.5 + next()) / 16);
+        break;
+      case GGMLType.Q4_K:
+      case GGMLType.Q5_K:
+        half(o, (0.5 + next()) / 1000);
+        half(o + 2, (0.5 + next()) / 2000);
+        break;
+      case GGMLType.Q6_K:
+        half(o + 208, (0.5 + next()) / 4000);
+        break;
+      default:
+        throw new Error(`no random generator for type ${type}`);
+    }
+  }
+  return bytes;
+}
