@@ -19,6 +19,25 @@ export interface WebLLMCacheModuleLike {
   deleteModelAllInfoInCache(modelId: string, appConfig?: unknown): Promise<void>;
 }
 
+const USED_KEY = 'layerwise:webllm-used';
+
+/** Set before WebLLM first downloads anything, so listing its cache never fetches WebLLM for nothing. */
+export function markWebLLMUsed(): void {
+  try {
+    globalThis.localStorage?.setItem(USED_KEY, '1');
+  } catch {
+    // Without storage the flag cannot be kept; listing then stays off, as for a first visit.
+  }
+}
+
+export function webllmEverUsed(): boolean {
+  try {
+    return globalThis.localStorage?.getItem(USED_KEY) === '1';
+  } catch {
+    return false;
+  }
+}
+
 async function webllm(): Promise<WebLLMCacheModuleLike> {
   return (await import('@mlc-ai/web-llm')) as unknown as WebLLMCacheModuleLike;
 }

@@ -10,6 +10,7 @@ import type {
   StopReason,
 } from '../engine';
 import { EngineError, toEngineFailure } from '../messages';
+import { markWebLLMUsed } from './cache';
 
 /** The part of WebLLM's engine interface this adapter drives (a fake stands in for it in tests). */
 export interface MLCEngineLike {
@@ -194,6 +195,7 @@ export async function loadWebLLM(
   modelId: string,
   options: WebLLMLoadOptions,
 ): Promise<WebLLMChatEngine> {
+  markWebLLMUsed();
   const module = (await import('@mlc-ai/web-llm')) as unknown as WebLLMModuleLike;
   const worker = new Worker(new URL('./mlc.worker.ts', import.meta.url), {
     type: 'module',
