@@ -229,10 +229,20 @@ async function memoryFigures(
   return { hostMemory, storageQuota, storageUsage };
 }
 
+/** A name a person recognises: the description where the browser gives one, else vendor and architecture. */
+export function adapterName(info: AdapterIdentity): string {
+  return (
+    info.description ||
+    [info.vendor, info.architecture].filter(Boolean).join(' ') ||
+    info.device ||
+    'the GPU'
+  );
+}
+
 function warningsFor(adapters: AdapterReport[]): string[] {
   const warnings: string[] = [];
   for (const a of adapters) {
-    const name = a.info.description || a.info.device || a.info.architecture || a.info.vendor;
+    const name = adapterName(a.info);
     if (a.class === 'software') {
       warnings.push(
         `${name} is a software adapter: it runs on the CPU, so models run, but slowly (expect a few tokens per second at best for small models).`,

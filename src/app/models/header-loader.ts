@@ -1,0 +1,90 @@
+// Reads GGUF headers for planning: from a URL with Range requests (a few MB for the vocabulary,
+// never the weights) or from a local file. The parser is loaded on first use so it stays out of
+// the app shell. Headers of pinned URLs are kept in localStorage without the vocabulary, because
+// the planner needs only the shapes and a pinned revision never changes.
+import type { ModelHeader } from '../../engine/gguf/types';
+
+const CACHE_PREFIX = 'layerwise:plan-header:';
+
+/** The header without the large metadata arrays (vocabulary, merges) the planner never reads. */
+export function planningHeader(header: ModelHeader): ModelHeader {
+  const metadata = Object.fromEntries(
+    Object.entries(header.metadata).filter(([, v]) => !Array.isArray(v) || v.length <= 64),
+  );
+  return { ...header, metadata };
+}
+
+function isPinned(url: string): boolean {
+  return /\/resolve\/[0-9a-f]{40}\//.test(url);
+}
+
+function cached(url: string): ModelHeader | null {
+  try {
+    const text = globalThis.localStorage?.getItem(CACHE_PREFIX + url);
+    return text ? (JSON.parse(text) as ModelHeader) : null;
+  } catch {
+    return null;
+  }
+}
+
+function remember(url: string, header: ModelHeader): void {
+  try {
+    globalThis.localStorage?.setItem(CACHE_PREFIX + url, JSON.stringify(header));
+  } catch {
+    // A full or refused localStorage only costs a refetch next time.
+  }
+}
+
+export async function headerFromUrl(url: string, signal?: AbortSignal): Promise<ModelHeader> {
+  const hit = isPinned(url) ? cached(url) : null;
+  if (hit) return hit;
+  const [{ openUrlSource }, { parseHeader }] = await Promise.all([
+    import('../../engine/gguf/source'),
+    import('../../engine/gguf/header'),
+  ]);
+  let source;
+  try {
+    source = await openUrlSource(url, { signal });
+  } catch (error) {
+    // fetch() rejects with a bare TypeError when the host cannot be reached at all.
+    if (error instanceof TypeError) {
+      throw new Error(
+        `${new URL(url).host} could not be reached (offline, blocked, or no CORS): check the connection and try again.`,
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+  const header = planningHeader(await parseHeader(source, { signal }));
+  if (isPinned(url)) remember(url, header);
+  return header;
+}
+
+export async function headerFromFile(file: File): Promise<ModelHeader> {
+  const [{ blobSource }, { parseHeader }] = await Promise.all([
+    import('../../engine/gguf/source'),
+    import('../../engine/gguf/header'),
+  ]);
+  return planningHeader(await parseHeader(blobSource(file, file.name)));
+}
+
+/**
+ * A pasted address as a downloadable file URL: Hugging Face page links (`/blob/`) become download
+ * links (`/resolve/`). Returns a message instead when the text is not an http(s) address.
+ */
+export function parseModelUrl(text: string): { href: string; label: string } | { error: string } {
+  let url: URL;
+  try {
+    url = new URL(text.trim());
+  } catch {
+    return {
+      error: `"${text.trim()}" is not a web address: paste the full https:// link to a .gguf file.`,
+    };
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    return { error: `Only http(s) addresses can be downloaded, not ${url.protocol}` };
+  }
+  if (url.hostname === 'huggingface.co') url.pathname = url.pathname.replace('/blob/', '/resolve/');
+  const label = decodeURIComponent(url.pathname.split('/').pop() || url.hostname);
+  return { href: url.href, label };
+}

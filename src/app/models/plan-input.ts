@@ -1,0 +1,56 @@
+// What the planner gets on this device: the adapters the person's GPU choice picks, described
+// with the probe's facts and the memory figures, and the wishes from the Settings view.
+import type { AdapterReport, GpuReport } from '../../gpu/probe';
+import { adapterName } from '../../gpu/probe';
+import { DEFAULT_MARGIN } from '../../plan/budget';
+import { describeAdapter } from '../../plan/device';
+import type { DeviceDescription, PlanWishes } from '../../plan/types';
+import type { Settings } from '../../store/settings';
+
+const MiB = 2 ** 20;
+const GiB = 2 ** 30;
+
+export interface PlanInputs {
+  devices: DeviceDescription[];
+  wishes: PlanWishes;
+}
+
+function chosenAdapters(report: GpuReport, choice: Settings['gpuChoice']): AdapterReport[] {
+  if (report.sameAdapter || report.adapters.length < 2) return [report.adapters[0]];
+  const by = (p: GPUPowerPreference) => report.adapters.find((a) => a.preferences.includes(p))!;
+  if (choice === 'split') return [by('high-performance'), by('low-power')];
+  return [by(choice)];
+}
+
+/** Layers `[0, k)` on the first device and `[k, total)` on the second, as the person pinned them. */
+export function pinnedSplit(layerSplit: number, blockCount: number): [number, number][] {
+  const k = Math.min(Math.max(layerSplit, 1), blockCount - 1);
+  return [
+    [0, k - 1],
+    [k, blockCount - 1],
+  ];
+}
+
+export function planInputs(report: GpuReport, settings: Settings, blockCount: number): PlanInputs {
+  const adapters = chosenAdapters(report, settings.gpuChoice);
+  const devices = adapters.map((a) =>
+    describeAdapter(
+      { name: adapterName(a.info), adapterClass: a.class, limits: a.limits, features: a.features },
+      {
+        deviceMemoryGiB: report.hostMemory ? report.hostMemory.bytes / GiB : undefined,
+        userBudgetBytes:
+          settings.budgetOverrideMiB === null ? undefined : settings.budgetOverrideMiB * MiB,
+      },
+    ),
+  );
+  const wishes: PlanWishes = {
+    contextTokens: settings.contextLength ?? undefined,
+    compute: settings.computePrecision,
+    weights: settings.weightPrecision === 'int8' ? 'q8_0' : settings.weightPrecision,
+    margin: { fraction: DEFAULT_MARGIN.fraction, minBytes: settings.memoryMarginMiB * MiB },
+  };
+  if (devices.length === 2 && settings.layerSplit !== null && blockCount >= 2) {
+    wishes.pinnedLayers = pinnedSplit(settings.layerSplit, blockCount);
+  }
+  return { devices, wishes };
+}
