@@ -102,8 +102,9 @@ export function buffersFor(
   account: ModelAccount,
   contextTokens: number,
   compute: ComputePrecision,
+  prefillChunk?: number,
 ): EngineBuffer[] {
-  return engineBuffers(account.header.hparams, { contextTokens, compute });
+  return engineBuffers(account.header.hparams, { contextTokens, compute, prefillChunk });
 }
 
 export function placementBytes(

@@ -57,7 +57,12 @@ export function totalWeightBytes(account: ModelAccount): number {
 }
 
 function devicePlans(ctx: PlanContext, layout: Layout): { plans: DevicePlan[]; runs: DeviceRun[] } {
-  const buffers = buffersFor(layout.account, layout.contextTokens, ctx.compute);
+  const buffers = buffersFor(
+    layout.account,
+    layout.contextTokens,
+    ctx.compute,
+    ctx.wishes.prefillChunk,
+  );
   const plans: DevicePlan[] = [];
   const runs: DeviceRun[] = [];
   layout.ranges.forEach((range, i) => {

@@ -81,12 +81,13 @@ export interface EngineBuffer {
 
 export function engineBuffers(
   h: ModelHparams,
-  options: { contextTokens: number; compute: ComputePrecision },
+  options: { contextTokens: number; compute: ComputePrecision; prefillChunk?: number },
 ): EngineBuffer[] {
   const plan = engineBufferPlan(h, {
     contextTokens: options.contextTokens,
     computePrecision: options.compute,
     kvPrecision: 'f16',
+    prefillChunk: options.prefillChunk,
   });
   return plan.buffers.map((b) => ({
     name: b.name,

@@ -37,7 +37,7 @@ export function layoutFits(
   ranges: LayerRange[],
   resident: number[],
 ): boolean {
-  const buffers = buffersFor(account, contextTokens, ctx.compute);
+  const buffers = buffersFor(account, contextTokens, ctx.compute, ctx.wishes.prefillChunk);
   return ranges.every((range, i) => {
     const bytes = placementBytes(
       account,
@@ -91,7 +91,7 @@ export function mostResident(
   account: ModelAccount,
   contextTokens: number,
 ): Layout | null {
-  const buffers = buffersFor(account, contextTokens, ctx.compute);
+  const buffers = buffersFor(account, contextTokens, ctx.compute, ctx.wishes.prefillChunk);
   const fitsOne = (ranges: LayerRange[], i: number, n: number) => {
     const bytes = placementBytes(account, buffers, placementOf(ranges, i, n), ctx.devices[i]);
     return !bytes.oversizedBuffer && bytes.gpu.total <= ctx.budgets[i].usableBytes;

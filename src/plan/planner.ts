@@ -112,7 +112,8 @@ export function planModel(
     requestedContext,
     contextFloor: Math.min(wishes.contextFloor ?? DEFAULT_CONTEXT_FLOOR, requestedContext),
     reasons,
-    maxBindingBytes: Math.min(...devices.map((d) => d.limits.maxStorageBufferBindingSize)),
+    maxBindingBytes:
+      Math.floor(Math.min(...devices.map((d) => d.limits.maxStorageBufferBindingSize)) / 4) * 4,
   };
   if (compute.problem)
     return noPlan(ctx, accountModel(header, 'file', ctx.maxBindingBytes), [compute.problem]);

@@ -57,6 +57,8 @@ export interface PlanWishes {
   residentLayers?: number;
   /** Layer ranges pinned by hand, one `[first, last]` per device, contiguous and covering all layers. */
   pinnedLayers?: [number, number][];
+  /** Tokens per prefill pass, when the engine is loaded with other than its default. */
+  prefillChunk?: number;
   /** Tokens already in the context when predicting decode speed (KV read per token); default 256. */
   decodePosition?: number;
 }

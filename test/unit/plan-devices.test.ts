@@ -177,6 +177,24 @@ describe('two devices', () => {
     },
   );
 
+  it('more budget on either device never gives fewer resident layers', async () => {
+    const header = await realShapeHeader('Qwen2.5-7B-Q4_K_M');
+    const next = random(5);
+    for (let i = 0; i < 12; i++) {
+      const a = 2 ** (29 + next() * 4);
+      const b = 2 ** (29 + next() * 4);
+      const before = planModel(header, [withUserBudget(base, a), withUserBudget(igpu, b)]);
+      const more = next() < 0.5 ? [a * 1.3, b] : [a, b * 1.3];
+      const after = planModel(header, [
+        withUserBudget(base, more[0]),
+        withUserBudget(igpu, more[1]),
+      ]);
+      expect(after.layers.resident, `budgets ${a}, ${b}`).toBeGreaterThanOrEqual(
+        before.layers.resident,
+      );
+    }
+  });
+
   it('splits in proportion to the budgets, and to measured speed when known', async () => {
     const header = await realShapeHeader('Llama-3.1-8B-Q4_K_M');
     const equal = planModel(header, [withUserBudget(base, 8 * GiB), withUserBudget(igpu, 8 * GiB)]);

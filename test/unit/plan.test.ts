@@ -172,6 +172,28 @@ describe('byte accounting', () => {
     },
   );
 
+  it("takes scratch from the engine's buffer plan, at the engine's prefill chunk", async () => {
+    const header = await realShapeHeader('Qwen2.5-7B-Q4_K_M');
+    for (const [prefillChunk, compute] of [
+      [undefined, 'f16'],
+      [64, 'f32'],
+      [512, 'f16'],
+    ] as const) {
+      const plan = planModel(header, [gpu(64 * GiB)], {
+        contextTokens: 8192,
+        prefillChunk,
+        compute,
+      });
+      const engine = engineBufferPlan(header.hparams, {
+        contextTokens: 8192,
+        computePrecision: compute,
+        prefillChunk,
+      });
+      expect(plan.bytes.gpu.scratch).toBe(engine.scratchBytes);
+      expect(plan.bytes.gpu.kv).toBe(engine.kvBytes);
+    }
+  });
+
   it('Llama-3.1-8B takes 131072 KV bytes per token at f16 (512 MiB at 4k)', async () => {
     const plan = planModel(await realShapeHeader('Llama-3.1-8B-Q4_K_M'), [gpu(64 * GiB)], {
       contextTokens: 4096,

@@ -1,0 +1,20 @@
+// The planner's public surface for the app, the engine and the CLIs.
+export { planModel, DEFAULT_CONTEXT_FLOOR } from './planner.ts';
+export { planJson, type PlanJson } from './contract.ts';
+export {
+  budgetReport,
+  DEFAULT_MARGIN,
+  estimateBudget,
+  marginBytes,
+  NO_MARGIN,
+  type BudgetInputs,
+} from './budget.ts';
+export {
+  describeAdapter,
+  parseDeviceFile,
+  withUserBudget,
+  type AdapterFacts,
+  type DeviceFigures,
+} from './device.ts';
+export { tensorsOnLoad, typeOnLoad } from './engine-sizes.ts';
+export type * from './types.ts';
