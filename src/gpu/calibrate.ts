@@ -27,6 +27,8 @@ export interface CalibrationResult {
   stopMessage: string | null;
   uploadBytesPerSecond: number | null;
   computeBytesPerSecond: number | null;
+  /** Seconds for one submission and the read-back of a token id: the floor of a decode step. */
+  roundTripSeconds: number;
 }
 
 const UPLOAD_WRITE_BYTES = 8 * MiB;
@@ -194,6 +196,34 @@ export async function measureCompute(device: GPUDevice): Promise<number> {
   return (await matvecRate(device, rows, 4)).rate;
 }
 
+/** Average seconds of a decode step's fixed part: submit a copy, map the 4 result bytes back. */
+export async function measureRoundTrip(device: GPUDevice, trips = 8): Promise<number> {
+  const source = device.createBuffer({
+    size: 16,
+    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
+  });
+  const readback = device.createBuffer({
+    size: 16,
+    usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+  });
+  const trip = async () => {
+    const encoder = device.createCommandEncoder();
+    encoder.copyBufferToBuffer(source, 0, readback, 0, 4);
+    device.queue.submit([encoder.finish()]);
+    await readback.mapAsync(GPUMapMode.READ, 0, 4);
+    readback.unmap();
+  };
+  try {
+    await trip();
+    const start = performance.now();
+    for (let i = 0; i < trips; i++) await trip();
+    return (performance.now() - start) / 1000 / trips;
+  } finally {
+    source.destroy();
+    readback.destroy();
+  }
+}
+
 export async function calibrate(
   device: GPUDevice,
   options: CalibrationOptions,
@@ -237,5 +267,6 @@ export async function calibrate(
     stopMessage,
     uploadBytesPerSecond,
     computeBytesPerSecond,
+    roundTripSeconds: await measureRoundTrip(device),
   };
 }

@@ -173,6 +173,7 @@ export function noPlan(ctx: PlanContext, account: ModelAccount, problems: string
       bound: 'compute',
       computeSeconds: 0,
       uploadSeconds: 0,
+      overheadSeconds: 0,
       weightBytesPerToken: 0,
       streamedBytesPerToken: 0,
     },

@@ -37,6 +37,8 @@ export interface DeviceFigures {
   /** Measured by the calibration probe, in bytes per second. */
   uploadBytesPerSecond?: number;
   computeBytesPerSecond?: number;
+  /** Measured submission and read-back round trip, in seconds. */
+  roundTripSeconds?: number;
 }
 
 function rate(
@@ -82,6 +84,15 @@ export function describeAdapter(
       cls,
     ),
     uploadOverlapsCompute: cls !== 'software',
+    ...(figures.roundTripSeconds === undefined
+      ? {}
+      : {
+          tokenOverhead: {
+            value: figures.roundTripSeconds,
+            source: 'measured' as const,
+            detail: 'submission and read-back round trip measured on this device',
+          },
+        }),
   };
 }
 
@@ -95,7 +106,7 @@ function field<T>(ok: boolean, value: T, origin: string, what: string): T {
 /**
  * Reads a device file: `name`, `adapterClass`, `limits` (maxStorageBufferBindingSize,
  * maxBufferSize), `features`, `memoryBudgetMiB`, and optionally `uploadGBps`, `computeGBps`,
- * `uploadOverlapsCompute`.
+ * `uploadOverlapsCompute`, `tokenOverheadMs`.
  */
 export function parseDeviceFile(json: unknown, origin: string): DeviceDescription {
   const o = field(
@@ -138,7 +149,7 @@ export function parseDeviceFile(json: unknown, origin: string): DeviceDescriptio
     origin,
     '"memoryBudgetMiB" must be a positive number',
   );
-  for (const key of ['uploadGBps', 'computeGBps']) {
+  for (const key of ['uploadGBps', 'computeGBps', 'tokenOverheadMs']) {
     field(
       o[key] === undefined || positive(o[key]),
       0,
@@ -172,6 +183,9 @@ export function parseDeviceFile(json: unknown, origin: string): DeviceDescriptio
       typeof o.uploadOverlapsCompute === 'boolean'
         ? o.uploadOverlapsCompute
         : described.uploadOverlapsCompute,
+    ...(o.tokenOverheadMs === undefined
+      ? {}
+      : { tokenOverhead: fromFile((o.tokenOverheadMs as number) / 1000, 'per-token overhead') }),
   };
 }
 

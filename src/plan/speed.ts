@@ -21,6 +21,7 @@ export function predictSpeed(
   let seconds = 0;
   let computeSeconds = 0;
   let uploadSeconds = 0;
+  let overheadSeconds = 0;
   let weightBytes = 0;
   let streamed = 0;
   for (const { device, placement, hostWeights } of runs) {
@@ -39,13 +40,17 @@ export function predictSpeed(
     computeSeconds += compute;
     uploadSeconds += upload;
     streamed += hostWeights;
-    seconds += device.uploadOverlapsCompute ? Math.max(compute, upload) : compute + upload;
+    const overhead = device.tokenOverhead?.value ?? 0;
+    overheadSeconds += overhead;
+    seconds +=
+      overhead + (device.uploadOverlapsCompute ? Math.max(compute, upload) : compute + upload);
   }
   return {
     decodeTokensPerSecond: seconds > 0 ? 1 / seconds : 0,
     bound: uploadSeconds > computeSeconds ? 'upload' : 'compute',
     computeSeconds,
     uploadSeconds,
+    overheadSeconds,
     weightBytesPerToken: Math.round(weightBytes),
     streamedBytesPerToken: streamed,
   };

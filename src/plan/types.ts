@@ -29,6 +29,11 @@ export interface DeviceDescription {
    * CPU does both (software adapters), so streamed layers cost upload plus compute time.
    */
   uploadOverlapsCompute: boolean;
+  /**
+   * Fixed seconds per decode token beside moving bytes: one queue submission and the read-back of
+   * the sampled token id. Left out where unknown (it matters only for very small models).
+   */
+  tokenOverhead?: Figure;
 }
 
 export type ComputeWish = 'auto' | 'f16' | 'f32';
@@ -98,6 +103,7 @@ export interface SpeedPrediction {
   bound: 'compute' | 'upload';
   computeSeconds: number;
   uploadSeconds: number;
+  overheadSeconds: number;
   weightBytesPerToken: number;
   streamedBytesPerToken: number;
 }

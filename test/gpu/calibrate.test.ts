@@ -40,6 +40,8 @@ describe('calibration probe on SwiftShader', () => {
     expect(new Uint32Array(await readBuffer(device, probe)).every((w) => w === 0)).toBe(true);
     expect(result.uploadBytesPerSecond).toBeGreaterThan(1e8);
     expect(result.computeBytesPerSecond).toBeGreaterThan(1e6);
+    expect(result.roundTripSeconds).toBeGreaterThan(0);
+    expect(result.roundTripSeconds).toBeLessThan(1);
     for (const c of result.chunks) c.destroy();
     probe.destroy();
   });

@@ -318,6 +318,28 @@ describe('speed', () => {
     );
   });
 
+  it('adds the measured per-token round trip, and reads it from device files', async () => {
+    const header = await realShapeHeader('SmolLM2-360M-Q4_K_M');
+    const device = withUserBudget(base, 64 * GiB);
+    const plain = planModel(header, [device], { contextTokens: 4096 });
+    const slow = describeAdapter(
+      { name: 'dGPU', adapterClass: 'discrete', limits: device.limits, features: device.features },
+      { userBudgetBytes: 64 * GiB, roundTripSeconds: 0.002 },
+    );
+    const withTrip = planModel(header, [slow], { contextTokens: 4096 });
+    expect(withTrip.predicted.overheadSeconds).toBe(0.002);
+    expect(
+      1 / withTrip.predicted.decodeTokensPerSecond - 1 / plain.predicted.decodeTokensPerSecond,
+    ).toBeCloseTo(0.002, 9);
+    const good = JSON.parse(readFileSync('devices/discrete-8gb.json', 'utf8'));
+    expect(parseDeviceFile({ ...good, tokenOverheadMs: 1.5 }, 'x').tokenOverhead?.value).toBe(
+      0.0015,
+    );
+    expect(() => parseDeviceFile({ ...good, tokenOverheadMs: 'x' }, 'x.json')).toThrow(
+      /tokenOverheadMs/,
+    );
+  });
+
   it('counts the KV cache read at the decode position', async () => {
     const header = await realShapeHeader('Llama-3.2-1B-Q8_0');
     const device = withUserBudget(base, 64 * GiB);
