@@ -223,7 +223,7 @@ describe('sources', () => {
   });
 
   it('reads from a Blob and refuses reads past its end', async () => {
-    const source = blobSource(new Blob([bytes()]), 'q.gguf');
+    const source = blobSource(new Blob([new Uint8Array(bytes())]), 'q.gguf');
     const header = await parseHeader(source);
     expect(header.tensors.length).toBeGreaterThan(0);
     await expect(source.read(source.size - 4, 8)).rejects.toMatchObject({ code: 'out-of-range' });
