@@ -200,23 +200,32 @@ export function suggestSmaller(ctx: PlanContext, plan: Plan, layout: Layout): vo
   plan.reasons.push(
     `Streaming makes this slow: about ${plan.predicted.decodeTokensPerSecond.toFixed(1)} tokens/s against about ${full.decodeTokensPerSecond.toFixed(1)} if every layer fit.`,
   );
-  const current = totalWeightBytes(layout.account);
+  announceSmaller(ctx, plan, layout.account);
+}
+
+/** The best quantization smaller than `account` that would run fully resident at the floor context. */
+function smallerThatFits(ctx: PlanContext, account: ModelAccount): Plan['smallerQuantization'] {
+  const current = totalWeightBytes(account);
   const h = ctx.header.hparams;
   for (const fileType of SMALLER_FILE_TYPES) {
     const tensors = retype(ctx.header.tensors, fileType, h.blockCount, h.tiedEmbeddings);
     if (tensors.some((t) => !ENGINE_TYPES.has(t.type))) continue;
-    const account = accountModel({ ...ctx.header, tensors }, 'file', ctx.maxBindingBytes);
-    const bytes = totalWeightBytes(account);
-    if (bytes >= current) continue;
-    if (fullLayout(ctx, account, ctx.contextFloor)) {
-      plan.smallerQuantization = { name: fileType, weightBytes: bytes };
-      plan.reasons.push(
-        `A ${fileType} file of this model (about ${mib(bytes)} of weights) would fit entirely on the GPU with a ${ctx.contextFloor}-token context.`,
-      );
-      return;
+    const smaller = accountModel({ ...ctx.header, tensors }, 'file', ctx.maxBindingBytes);
+    const bytes = totalWeightBytes(smaller);
+    if (bytes < current && fullLayout(ctx, smaller, ctx.contextFloor)) {
+      return { name: fileType, weightBytes: bytes };
     }
   }
+  return null;
+}
+
+/** Names the smaller quantization in the plan and its reasons, or says there is none. */
+export function announceSmaller(ctx: PlanContext, plan: Plan, account: ModelAccount): void {
+  const found = smallerThatFits(ctx, account);
+  plan.smallerQuantization = found;
   plan.reasons.push(
-    'No smaller quantization the engine runs (down to Q4_0) would fit entirely; a smaller model would.',
+    found
+      ? `A ${found.name} file of this model (about ${mib(found.weightBytes)} of weights) would fit entirely on the GPU with a ${ctx.contextFloor}-token context.`
+      : 'No smaller quantization the engine runs (down to Q4_0) would fit entirely; a smaller model would.',
   );
 }

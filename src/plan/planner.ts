@@ -11,7 +11,7 @@ import {
   type ModelAccount,
 } from './accounting.ts';
 import { budgetReport, DEFAULT_MARGIN } from './budget.ts';
-import { describePlan, noPlan, suggestSmaller } from './describe.ts';
+import { announceSmaller, describePlan, noPlan, suggestSmaller } from './describe.ts';
 import { typeOnLoad } from './engine-sizes.ts';
 import {
   fullLayout,
@@ -32,6 +32,7 @@ import type {
 } from './types.ts';
 
 export const DEFAULT_CONTEXT_FLOOR = 4096;
+
 function positiveInteger(value: number | undefined, what: string): void {
   if (value !== undefined && (!Number.isInteger(value) || value < 1)) {
     throw new RangeError(`${what} must be a positive whole number, got ${value}.`);
@@ -168,7 +169,11 @@ export function planModel(
       wishes.residentLayers,
     );
   }
-  if (!layout) return noPlan(ctx, smallest, []);
+  if (!layout) {
+    const none = noPlan(ctx, smallest, []);
+    announceSmaller(ctx, none, smallest);
+    return none;
+  }
   const plan = describePlan(ctx, layout);
   if (plan.fits === 'partial') suggestSmaller(ctx, plan, layout);
   return plan;

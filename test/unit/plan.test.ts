@@ -341,6 +341,8 @@ describe('decisions', () => {
     expect(none.reasons.join(' ')).toMatch(
       /Will not run: even with every layer streamed and a 4096-token context/,
     );
+    expect(none.smallerQuantization).toBeNull();
+    expect(none.reasons.at(-1)).toMatch(/No smaller quantization the engine runs/);
     const just = planModel(header, [gpu(smallest)], { margin: NO_MARGIN });
     expect(just).toMatchObject({
       fits: 'partial',
