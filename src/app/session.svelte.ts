@@ -4,8 +4,33 @@
 import type { LoadProgress } from '../engine/engine';
 import { loadEngine, type LoadedEngine, type ModelChoice } from '../engine/client';
 import { toEngineFailure, type EngineFailure } from '../engine/messages';
+import { ModelLibrary } from '../store/models';
+import type { ModelManifest } from '../store/manifest';
+import { loadSettings } from '../store/settings';
 
 const STORAGE_KEY = 'layerwise:session-model';
+
+/** The context a stored model is loaded with when no plan chose one: the setting, else up to 4096. */
+export const FALLBACK_CONTEXT_TOKENS = 4096;
+
+export interface StoredModelOption {
+  id: string;
+  name: string;
+  size: number;
+  contextLength: number | null;
+}
+
+function storedOption(manifest: ModelManifest): StoredModelOption {
+  const declared = Object.entries(manifest.header ?? {}).find(([key]) =>
+    /context_?length$/i.test(key),
+  )?.[1];
+  return {
+    id: manifest.id,
+    name: manifest.name,
+    size: manifest.size,
+    contextLength: typeof declared === 'number' ? declared : null,
+  };
+}
 
 export type SessionStatus = 'empty' | 'chosen' | 'loading' | 'ready' | 'error';
 
@@ -36,6 +61,8 @@ export class Session {
   progress = $state.raw<LoadProgress | null>(null);
   error = $state.raw<EngineFailure | null>(null);
   contextTokens = $state(0);
+  /** Complete GGUF models in the store, for the chat's own model picker. */
+  stored = $state.raw<StoredModelOption[]>([]);
   private engine: LoadedEngine | null = null;
   private loading: Promise<LoadedEngine> | null = null;
   private controller: AbortController | null = null;
@@ -79,6 +106,29 @@ export class Session {
     );
     this.loading.finally(() => (this.loading = null)).catch(() => undefined);
     return this.loading;
+  }
+
+  async refreshStored(library = new ModelLibrary()): Promise<void> {
+    const manifests = await library.list();
+    this.stored = manifests.filter((m) => m.state === 'complete').map(storedOption);
+  }
+
+  /** Chooses a stored GGUF model with the context from Settings, else what the model allows up to 4096. */
+  async chooseStored(id: string): Promise<LoadedEngine> {
+    const option = this.stored.find((m) => m.id === id);
+    if (!option) throw new Error(`No stored model ${id}: download or import it in Storage first.`);
+    const settings = await loadSettings();
+    const contextTokens =
+      settings.contextLength ??
+      Math.min(option.contextLength ?? FALLBACK_CONTEXT_TOKENS, FALLBACK_CONTEXT_TOKENS);
+    const f16 = { auto: 'auto', f16: 'on', f32: 'off' } as const;
+    return this.choose({
+      kind: 'gguf',
+      id: option.id,
+      label: option.name,
+      source: { type: 'store', modelId: option.id },
+      options: { contextTokens, f16: f16[settings.computePrecision] },
+    });
   }
 
   cancelLoad(): void {

@@ -215,10 +215,11 @@ export function currentPath(conversation: Conversation): StoredMessage[] {
   return pathTo(conversation, conversation.currentLeaf);
 }
 
+/** Oldest first; messages made in the same millisecond keep the order they were added in. */
 export function children(conversation: Conversation, parentId: string | null): StoredMessage[] {
   return Object.values(conversation.messages)
     .filter((m) => m.parentId === parentId)
-    .sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
+    .sort((a, b) => a.createdAt - b.createdAt);
 }
 
 /** The message's siblings including itself, oldest first, and its position among them. */

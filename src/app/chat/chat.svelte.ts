@@ -220,7 +220,9 @@ export class ChatState {
       const text = live.text;
       if (this.streaming === live) this.streaming = null;
       if (this.controller === controller) this.controller = null;
-      if (text || stats?.stopReason !== 'error') this.keepAnswer(c, parentId, text, stats);
+      // An answer stopped or failed before its first token leaves nothing worth keeping.
+      const empty = !text && (stats?.stopReason === 'error' || stats?.stopReason === 'stopped');
+      if (!empty) this.keepAnswer(c, parentId, text, stats);
       await this.persist(c);
     }
   }
