@@ -39,7 +39,8 @@ export function planJson(plan: Plan): PlanJson {
     },
     kvBytesPerToken: plan.kvBytesPerToken,
     predicted: {
-      decodeTokensPerSecond: Math.round(plan.predicted.decodeTokensPerSecond * 100) / 100,
+      // Four significant digits: software adapters predict small fractions of a token per second.
+      decodeTokensPerSecond: Number(plan.predicted.decodeTokensPerSecond.toPrecision(4)),
       bound: plan.predicted.bound,
     },
     reasons: [...plan.reasons],
