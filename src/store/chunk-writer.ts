@@ -99,8 +99,19 @@ export class ChunkWriter {
           'the source is not the same file. Delete the model and store it again.',
       );
     }
+    const hashes = manifest.chunks.slice();
+    hashes[index] = hash;
+    const damaged = manifest.damagedChunks.filter((i) => i !== index);
+    const saved =
+      hashState && hashState.bytes > manifest.hashState.bytes ? hashState : manifest.hashState;
     try {
       await this.store.putChunk(manifest.id, index, bytes);
+      await this.store.putManifest({
+        ...manifest,
+        chunks: hashes,
+        damagedChunks: damaged,
+        hashState: saved,
+      });
     } catch (error) {
       if (!isQuotaExceeded(error)) throw error;
       throw new StoreError(
@@ -110,10 +121,10 @@ export class ChunkWriter {
           'another model in Storage or free disk space, then resume.',
       );
     }
+    // The in-memory manifest changes only once IndexedDB holds the chunk and lists it.
     manifest.chunks[index] = hash;
-    manifest.damagedChunks = manifest.damagedChunks.filter((i) => i !== index);
-    if (hashState && hashState.bytes > manifest.hashState.bytes) manifest.hashState = hashState;
-    await this.store.putManifest(manifest);
+    manifest.damagedChunks = damaged;
+    manifest.hashState = saved;
   }
 }
 

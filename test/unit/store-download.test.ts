@@ -179,7 +179,7 @@ describe('downloadModel', () => {
     const error = await download(store, env, { url }).catch((e) => e);
     expect(error.code).toBe('quota');
     expect(error.message).toMatch(
-      /quota\.gguf needs 82\.4 KB more, but only 81\.4 KB of the 82\.4 KB this site may use is free/,
+      /quota\.gguf needs 80\.5 KiB more, but only 79\.5 KiB of the 80\.5 KiB this site may use is free/,
     );
     expect(await store.listManifests()).toEqual([]);
     expect(env.persistAsked).toBe(0);
@@ -201,7 +201,7 @@ describe('downloadModel', () => {
     const error = await download(store, env, { url }).catch((e) => e);
     expect(error.code).toBe('storage-full');
     expect(error.message).toMatch(
-      /after 41\.0 KB of 82\.4 KB of full\.gguf\. What was stored is kept/,
+      /after 40 KiB of 80\.5 KiB of full\.gguf\. What was stored is kept/,
     );
     const partial = (await store.getManifest(url))!;
     expect(partial.chunks.map((c) => c !== null)).toEqual([

@@ -142,7 +142,7 @@ describe('import', () => {
     ).catch((e) => e);
     expect(error).toBeInstanceOf(StoreError);
     expect(error.code).toBe('quota');
-    expect(error.message).toMatch(/needs 12\.3 KB more, but only 8\.19 KB of the 12\.3 KB/);
+    expect(error.message).toMatch(/needs 12 KiB more, but only 8 KiB of the 12 KiB/);
     expect(await store.listManifests()).toEqual([]);
   });
 
