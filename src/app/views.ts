@@ -3,6 +3,7 @@
 import type { Component } from 'svelte';
 import HardwareView from './hardware/HardwareView.svelte';
 import SettingsView from './settings/SettingsView.svelte';
+import StorageView from './storage/StorageView.svelte';
 
 export interface View {
   id: string;
@@ -13,6 +14,7 @@ export interface View {
 export const views: View[] = [
   { id: 'hardware', label: 'Hardware', component: HardwareView },
   { id: 'settings', label: 'Settings', component: SettingsView },
+  { id: 'storage', label: 'Storage', component: StorageView },
 ];
 
 const VIEW_ORDER = ['chat', 'models', 'storage', 'hardware', 'settings'];
