@@ -1,8 +1,9 @@
 // Token-level generation over a loaded model: chunked prefill, then one queue submission per
 // decode token that embeds the previous token, runs every layer, the output layer and the GPU
 // sampler, and copies back only the chosen id (plus the top logits when asked).
-import { MAX_PENALTY_TOKENS, MAX_TOP_LOGITS, RESULT_WORDS } from './buffer-plan';
-import type { GgufModel } from './model';
+import { MAX_PENALTY_TOKENS, MAX_TOP_LOGITS } from './buffer-plan';
+import type { PassCounters } from './model';
+import type { ModelHparams } from './types';
 import { seededUniform } from './sampler';
 import type { SamplingOptions, StopReason } from '../engine';
 
@@ -36,18 +37,40 @@ export interface DecodeStats {
   /** Per decode token, measured on the last one. */
   dispatchesPerToken: number;
   submissionsPerToken: number;
+  /** Bytes of streamed layers uploaded per decode token (0 when every layer is resident). */
+  uploadBytesPerToken: number;
   weightBytesPerToken: number;
   kvBytesPerToken: number;
   stopReason: StopReason;
+}
+
+/**
+ * What generation needs of a model: one device's `GgufModel`, or a model split across two
+ * devices (`SplitModel`), which hands the hidden state from one to the other inside `runPass`.
+ */
+export interface PassModel {
+  readonly hparams: ModelHparams;
+  readonly prefillChunk: number;
+  readonly options: { contextTokens: number };
+  writeInputs(tokens: number[], position: number): void;
+  writeSampling(words: ArrayBuffer, history: Uint32Array | null): void;
+  runPass(ntok: number, sample: boolean, topLogits: boolean): Promise<PassCounters>;
+  readResult(): Promise<Uint32Array>;
+  readLogits(): Promise<Float32Array>;
 }
 
 export class TokenGenerator {
   /** Tokens in the KV cache. */
   position = 0;
   submissions = 0;
-  private lastPass = { dispatches: 0, weightBytes: 0, submissions: 0 };
+  private lastPass: PassCounters = {
+    dispatches: 0,
+    weightBytes: 0,
+    submissions: 0,
+    uploadBytes: 0,
+  };
 
-  constructor(readonly model: GgufModel) {}
+  constructor(readonly model: PassModel) {}
 
   reset(): void {
     this.position = 0;
@@ -73,9 +96,7 @@ export class TokenGenerator {
     f[6] = sampling.minP;
     f[7] = sampling.repetitionPenalty;
     f[8] = seededUniform(sampling.seed, step);
-    const queue = this.model.device.queue;
-    queue.writeBuffer(this.model.scratch.get('sampling')!, 0, words);
-    if (penalize) queue.writeBuffer(this.model.scratch.get('history')!, 0, new Uint32Array(recent));
+    this.model.writeSampling(words, penalize ? new Uint32Array(recent) : null);
   }
 
   /**
@@ -92,39 +113,18 @@ export class TokenGenerator {
     } | null,
   ): Promise<GeneratedToken | null> {
     const model = this.model;
-    const device = model.device;
-    const queue = device.queue;
-    queue.writeBuffer(model.scratch.get('tokens')!, 0, new Uint32Array(tokens));
-    queue.writeBuffer(
-      model.scratch.get('step')!,
-      0,
-      new Uint32Array([tokens.length, this.position, 0, 0]),
-    );
+    model.writeInputs(tokens, this.position);
     if (sample) this.writeSampling(sample.sampling, sample.history, sample.topLogits, sample.step);
-    const encoder = device.createCommandEncoder();
-    const pass = encoder.beginComputePass();
-    const counters = model.encodePass(
-      pass,
+    const counters = await model.runPass(
       tokens.length,
       sample !== null,
       (sample?.topLogits ?? 0) > 0,
     );
-    pass.end();
-    const readback = model.scratch.get('readback')!;
-    if (sample) {
-      encoder.copyBufferToBuffer(model.scratch.get('result')!, 0, readback, 0, RESULT_WORDS * 4);
-    }
-    queue.submit([encoder.finish()]);
-    this.submissions++;
-    this.lastPass = { ...counters, submissions: 1 };
+    this.submissions += counters.submissions;
+    this.lastPass = counters;
     this.position += tokens.length;
-    if (!sample) {
-      await queue.onSubmittedWorkDone();
-      return null;
-    }
-    await readback.mapAsync(GPUMapMode.READ);
-    const words = new Uint32Array(readback.getMappedRange().slice(0));
-    readback.unmap();
+    if (!sample) return null;
+    const words = await model.readResult();
     const result: GeneratedToken = { id: words[0] };
     if (sample.topLogits > 0) {
       const floats = new Float32Array(words.buffer);
@@ -174,46 +174,54 @@ export class TokenGenerator {
     const prefillMs = performance.now() - start;
     const decodeStart = performance.now();
     let decodeTokens = 0;
-    while (next) {
-      if (options.signal?.aborted) {
-        stopReason = 'aborted';
-        break;
+    try {
+      while (next && generated < options.maxTokens) {
+        if (options.signal?.aborted) {
+          stopReason = 'aborted';
+          break;
+        }
+        if (options.stopTokens?.has(next.id)) {
+          stopReason = 'eos';
+          break;
+        }
+        yield next;
+        generated++;
+        history.push(next.id);
+        if (generated >= options.maxTokens) break;
+        if (options.signal?.aborted) {
+          stopReason = 'aborted';
+          break;
+        }
+        if (this.position >= ctx) {
+          stopReason = 'context-full';
+          break;
+        }
+        next = await this.pass([next.id], {
+          sampling: options.sampling,
+          history,
+          topLogits,
+          step: generated,
+        });
+        decodeTokens++;
       }
-      if (options.stopTokens?.has(next.id)) {
-        stopReason = 'eos';
-        break;
-      }
-      yield next;
-      generated++;
-      history.push(next.id);
-      if (generated >= options.maxTokens) break;
-      if (this.position >= ctx) {
-        stopReason = 'context-full';
-        break;
-      }
-      next = await this.pass([next.id], {
-        sampling: options.sampling,
-        history,
-        topLogits,
-        step: generated,
+    } finally {
+      const decodeMs = performance.now() - decodeStart;
+      const h = model.hparams;
+      done?.({
+        promptTokens: prompt.length,
+        generatedTokens: generated,
+        prefillMs,
+        decodeMs,
+        prefillTokensPerSecond: prompt.length / Math.max(prefillMs / 1000, 1e-9),
+        decodeTokensPerSecond: decodeTokens / Math.max(decodeMs / 1000, 1e-9),
+        dispatchesPerToken: this.lastPass.dispatches,
+        submissionsPerToken: this.lastPass.submissions,
+        uploadBytesPerToken: this.lastPass.uploadBytes,
+        weightBytesPerToken: this.lastPass.weightBytes,
+        kvBytesPerToken:
+          h.blockCount * h.headCount * this.position * (h.keyLength + h.valueLength) * 2,
+        stopReason,
       });
-      decodeTokens++;
     }
-    const decodeMs = performance.now() - decodeStart;
-    const h = model.hparams;
-    done?.({
-      promptTokens: prompt.length,
-      generatedTokens: generated,
-      prefillMs,
-      decodeMs,
-      prefillTokensPerSecond: prompt.length / Math.max(prefillMs / 1000, 1e-9),
-      decodeTokensPerSecond: decodeTokens / Math.max(decodeMs / 1000, 1e-9),
-      dispatchesPerToken: this.lastPass.dispatches,
-      submissionsPerToken: this.lastPass.submissions,
-      weightBytesPerToken: this.lastPass.weightBytes,
-      kvBytesPerToken:
-        h.blockCount * h.headCount * this.position * (h.keyLength + h.valueLength) * 2,
-      stopReason,
-    });
   }
 }

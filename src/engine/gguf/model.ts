@@ -6,6 +6,7 @@
 import {
   engineBufferPlan,
   qkvWidth,
+  RESULT_WORDS,
   type ComputePrecision,
   type EngineBufferPlan,
 } from './buffer-plan';
@@ -18,8 +19,7 @@ import {
 } from './layout';
 import {
   matmulKernel,
-  matmulRows,
-  rowWorkgroups,
+  matmulWorkgroups,
   type MatmulSegment,
   type MatmulSpec,
 } from './kernels/matmul';
@@ -32,7 +32,15 @@ import {
   topLogitsKernel,
 } from './kernels/fixed';
 import { PipelineCache, type BufferSlice, type Kernel } from './kernels/pipeline';
-import { uploadGroup } from './weights';
+import { GpuAllocator, type AllocationCategory } from './allocator';
+import {
+  checkPlacement,
+  fullPlacement,
+  LayerStream,
+  streamedLayers,
+  type LayerPlacement,
+} from './residency';
+import { packGroupImage, uploadGroup } from './weights';
 import { vectorToF32 } from './repack';
 import type { ModelHeader, ModelHparams, ModelSource, TensorInfo } from './types';
 
@@ -42,6 +50,12 @@ export interface ModelLoadOptions {
   prefillChunk?: number;
   /** Cap on one storage binding (tests force row splitting with a small one). */
   maxBindingBytes?: number;
+  /** Threads per output row in the matmul kernels (see `defaultLanesPerRow`). */
+  lanesPerRow?: number;
+  /** Layers this device runs and how many stay resident; default all, all resident. */
+  placement?: LayerPlacement;
+  /** Counts every buffer of this device; default a new one. */
+  allocator?: GpuAllocator;
   signal?: AbortSignal;
   onProgress?: (loaded: number, total: number) => void;
 }
@@ -60,6 +74,9 @@ export interface Dispatch {
 export interface PassCounters {
   dispatches: number;
   weightBytes: number;
+  submissions: number;
+  /** Bytes of streamed layers uploaded during the pass. */
+  uploadBytes: number;
 }
 
 /** Buffers of the plan, by name. */
@@ -74,12 +91,17 @@ export class GgufModel {
   readonly head: GroupLayout;
   readonly embedding: GroupLayout;
   private layerDispatches: Dispatch[][] = [];
-  private embedDispatch!: Dispatch;
-  private outputDispatch!: Dispatch;
-  private sampleDispatch!: Dispatch;
-  private topLogitsDispatch!: Dispatch;
-  private readonly gpuBuffers: GPUBuffer[] = [];
-  readonly weightBuffers: GPUBuffer[] = [];
+  private embedDispatch?: Dispatch;
+  private outputDispatch?: Dispatch;
+  private sampleDispatch?: Dispatch;
+  private topLogitsDispatch?: Dispatch;
+  private embeddingWeights?: GPUBuffer;
+  private headWeights?: GPUBuffer;
+  private readonly layerWeights = new Map<number, GPUBuffer>();
+  /** Streamed layers and their slots; null when every layer of the placement is resident. */
+  stream: LayerStream | null = null;
+  readonly placement: LayerPlacement;
+  readonly allocator: GpuAllocator;
   readonly scratch: Scratch = new Map();
   readonly plan: EngineBufferPlan;
   readonly cache: PipelineCache;
@@ -106,6 +128,9 @@ export class GgufModel {
       prefillChunk: options.prefillChunk,
     });
     this.cache = new PipelineCache(device);
+    this.placement = options.placement ?? fullPlacement(h.blockCount);
+    checkPlacement(this.placement, h.blockCount);
+    this.allocator = options.allocator ?? new GpuAllocator(device, 'device 0');
   }
 
   get hparams(): ModelHparams {
@@ -137,37 +162,65 @@ export class GgufModel {
     return model;
   }
 
-  private createBuffer(label: string, size: number, usage: number): GPUBuffer {
-    const buffer = this.device.createBuffer({ label, size: Math.max(16, size), usage });
-    this.gpuBuffers.push(buffer);
-    return buffer;
+  private createBuffer(
+    category: AllocationCategory,
+    label: string,
+    size: number,
+    usage: number,
+  ): GPUBuffer {
+    return this.allocator.create(category, label, size, usage);
+  }
+
+  private get tied(): boolean {
+    return !this.head.matrices.has('output.weight');
   }
 
   private async upload(source: ModelSource): Promise<void> {
-    const groups = [this.embedding, ...this.layers, this.head];
-    const total = groups.reduce((a, g) => a + g.bytes, 0);
+    const p = this.placement;
+    const streamed = new Set(streamedLayers(p));
+    const needsEmbedding = p.holdsEmbedding || (p.holdsOutput && this.tied);
+    const groups: [string, GroupLayout, (b: GPUBuffer) => void][] = [];
+    if (needsEmbedding) {
+      groups.push(['token_embd', this.embedding, (b) => (this.embeddingWeights = b)]);
+    }
+    for (let i = p.first; i <= p.last; i++) {
+      groups.push([`blk.${i}`, this.layers[i], (b) => this.layerWeights.set(i, b)]);
+    }
+    if (p.holdsOutput) groups.push(['head', this.head, (b) => (this.headWeights = b)]);
+    const total = groups.reduce((a, g) => a + g[1].bytes, 0);
     let loaded = 0;
+    const onBytes = (n: number) => {
+      loaded += n;
+      this.options.onProgress?.(loaded, total);
+    };
     const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST;
-    const labels = ['token_embd', ...this.layers.map((_, i) => `blk.${i}`), 'head'];
-    for (const [i, group] of groups.entries()) {
-      const buffer = this.createBuffer(labels[i], group.bytes, usage);
-      this.weightBuffers.push(buffer);
+    const images: Uint8Array[] = [];
+    for (const [label, group, keep] of groups) {
+      const layer = label.startsWith('blk.') ? Number(label.slice(4)) : -1;
+      if (streamed.has(layer)) {
+        images.push(await packGroupImage(source, group, this.options.signal));
+        onBytes(group.bytes);
+        continue;
+      }
+      const buffer = this.createBuffer('weights', label, group.bytes, usage);
+      keep(buffer);
       await uploadGroup(this.device, buffer, source, group, {
         signal: this.options.signal,
-        onBytes: (n) => {
-          loaded += n;
-          this.options.onProgress?.(loaded, total);
-        },
+        onBytes,
       });
     }
+    if (streamed.size) {
+      this.stream = new LayerStream(this.device, this.allocator, [...streamed], images);
+    }
     for (const b of this.plan.buffers) {
+      if (b.layer !== undefined && (b.layer < p.first || b.layer > p.last)) continue;
       const use =
         b.usage === 'uniform'
           ? GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST
           : b.usage === 'readback'
             ? GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST
             : GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
-      this.scratch.set(b.name, this.createBuffer(b.name, b.bytes, use));
+      this.scratch.set(b.name, this.createBuffer(b.category, b.name, b.bytes, use));
     }
     const freqs = await this.ropeFactors(source);
     const table = ropeTable(this.hparams, this.options.contextTokens, freqs);
@@ -182,15 +235,16 @@ export class GgufModel {
   }
 
   private get embeddingBuffer(): GPUBuffer {
-    return this.weightBuffers[0];
+    return this.embeddingWeights!;
   }
 
+  /** A resident layer's buffer, or the slot a streamed layer runs from. */
   private layerBuffer(i: number): GPUBuffer {
-    return this.weightBuffers[1 + i];
+    return this.layerWeights.get(i) ?? this.stream!.slotOf(i);
   }
 
   private get headBuffer(): GPUBuffer {
-    return this.weightBuffers[this.weightBuffers.length - 1];
+    return this.headWeights!;
   }
 
   private buf(name: string): BufferSlice {
@@ -229,13 +283,14 @@ export class GgufModel {
     weights: BufferSlice[],
     weightBytes: number,
   ): Promise<Dispatch> {
+    spec.lanesPerRow = this.options.lanesPerRow;
     const kernel = await this.cache.get(matmulKernel(spec), label);
     const bindGroup = this.cache.bindGroup(
       kernel,
       [this.buf('step'), x, vecs, y, ...weights],
       label,
     );
-    const [wx, wy] = rowWorkgroups(matmulRows(spec));
+    const [wx, wy] = matmulWorkgroups(spec);
     return { kernel, bindGroup, workgroups: [wx, wy, 1], weightBytes, label };
   }
 
@@ -246,7 +301,7 @@ export class GgufModel {
     const qkvStride = qkvWidth(h);
     const kv = (i: number) => this.scratch.get(`kv.${i}`)!;
     const kvKeyBytes = this.plan.kvValueOffset;
-    for (let i = 0; i < h.blockCount; i++) {
+    for (let i = this.placement.first; i <= this.placement.last; i++) {
       const group = this.layers[i];
       const buffer = this.layerBuffer(i);
       const vecs = { buffer, offset: 0, size: group.vectorBytes };
@@ -376,10 +431,11 @@ export class GgufModel {
       );
       this.layerDispatches.push(dispatches);
     }
-    await this.buildHead();
+    if (this.placement.holdsEmbedding) await this.buildEmbedding();
+    if (this.placement.holdsOutput) await this.buildHead();
   }
 
-  private async buildHead(): Promise<void> {
+  private async buildEmbedding(): Promise<void> {
     const h = this.hparams;
     const precision = this.options.computePrecision;
     const embd = this.embedding.matrices.get('token_embd.weight')!;
@@ -404,6 +460,11 @@ export class GgufModel {
       weightBytes: embd.rowBytes,
       label: 'embed',
     };
+  }
+
+  private async buildHead(): Promise<void> {
+    const h = this.hparams;
+    const precision = this.options.computePrecision;
     const tied = !this.head.matrices.has('output.weight');
     const outGroup = tied ? this.embedding : this.head;
     const outName = tied ? 'token_embd.weight' : 'output.weight';
@@ -465,38 +526,68 @@ export class GgufModel {
   }
 
   /**
-   * Records one pass over `ntok` tokens into `pass`: embedding, every layer, and with `logits`
-   * the output layer for the last token, the sampler and (with `topLogits`) the top-logits kernel.
+   * Submits one pass over `ntok` tokens: the embedding (first device), this device's layers, and
+   * with `logits` (last device) the output layer for the last token, the sampler and, with
+   * `topLogits`, the top-logits kernel; `finish` records into the last submission's encoder. With
+   * every layer resident that is one submission. Streamed layers take one submission each, and the
+   * next streamed layer's upload is queued before the current one's compute is submitted, so the
+   * host copies it while the GPU runs the layers before it.
    */
-  encodePass(
-    pass: GPUComputePassEncoder,
+  submitPass(
     ntok: number,
     logits: boolean,
     topLogits: boolean,
+    finish?: (encoder: GPUCommandEncoder) => void,
   ): PassCounters {
-    const counters: PassCounters = { dispatches: 0, weightBytes: 0 };
-    const run = (d: Dispatch, wx: number, wy: number) => {
-      pass.setPipeline(d.kernel.pipeline);
-      pass.setBindGroup(0, d.bindGroup);
-      pass.dispatchWorkgroups(wx, wy, d.workgroups[2]);
-      counters.dispatches++;
-      counters.weightBytes += d.weightBytes * (d.label === 'embed' ? ntok : 1);
+    const counters: PassCounters = {
+      dispatches: 0,
+      weightBytes: 0,
+      submissions: 0,
+      uploadBytes: 0,
     };
-    run(this.embedDispatch, ntok, 1);
-    for (const layer of this.layerDispatches) {
-      for (const d of layer) {
-        run(d, d.workgroups[0], d.perToken ? ntok : d.workgroups[1]);
+    const p = this.placement;
+    const stream = this.stream;
+    const streamed = stream?.count ?? 0;
+    const segment = (from: number, to: number, isFirst: boolean, isLast: boolean) => {
+      const encoder = this.device.createCommandEncoder();
+      const pass = encoder.beginComputePass();
+      const run = (d: Dispatch, wx: number, wy: number) => {
+        pass.setPipeline(d.kernel.pipeline);
+        pass.setBindGroup(0, d.bindGroup);
+        pass.dispatchWorkgroups(wx, wy, d.workgroups[2]);
+        counters.dispatches++;
+        counters.weightBytes += d.weightBytes * (d.label === 'embed' ? ntok : 1);
+      };
+      if (isFirst && this.embedDispatch) run(this.embedDispatch, ntok, 1);
+      for (let layer = from; layer <= to; layer++) {
+        for (const d of this.layerDispatches[layer - p.first]) {
+          run(d, d.workgroups[0], d.perToken ? ntok : d.workgroups[1]);
+        }
       }
+      if (isLast && logits && this.outputDispatch) {
+        const out = this.outputDispatch;
+        run(out, out.workgroups[0], out.workgroups[1]);
+        run(this.sampleDispatch!, 1, 1);
+        if (topLogits) run(this.topLogitsDispatch!, 1, 1);
+      }
+      pass.end();
+      if (isLast) finish?.(encoder);
+      this.device.queue.submit([encoder.finish()]);
+      counters.submissions++;
+    };
+    if (!stream) {
+      segment(p.first, p.last, true, true);
+      return counters;
     }
-    if (logits) {
-      run(
-        this.outputDispatch,
-        this.outputDispatch.workgroups[0],
-        this.outputDispatch.workgroups[1],
-      );
-      run(this.sampleDispatch, 1, 1);
-      if (topLogits) run(this.topLogitsDispatch, 1, 1);
+    stream.uploadedBytes = 0;
+    stream.upload(0);
+    for (let k = 0; k < streamed; k++) {
+      if (k + 1 < streamed) stream.upload(k + 1);
+      const layer = stream.layers[k];
+      const last = k + 1 === streamed;
+      segment(layer, last ? p.last : layer, k === 0, last);
     }
+    counters.uploadBytes = stream.uploadedBytes;
     return counters;
   }
 
@@ -504,17 +595,57 @@ export class GgufModel {
   async readLogits(): Promise<Float32Array> {
     const logits = this.scratch.get('logits')!;
     const bytes = this.outputRows * 4;
-    const staging = this.device.createBuffer({
-      size: bytes,
-      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
-    });
+    const staging = this.createBuffer(
+      'scratch',
+      'logits.readback',
+      bytes,
+      GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    );
     const encoder = this.device.createCommandEncoder();
     encoder.copyBufferToBuffer(logits, 0, staging, 0, bytes);
     this.device.queue.submit([encoder.finish()]);
     await staging.mapAsync(GPUMapMode.READ);
-    const out = new Float32Array(staging.getMappedRange().slice(0));
-    staging.destroy();
+    const out = new Float32Array(staging.getMappedRange().slice(0, bytes));
+    this.allocator.release(staging);
     return out;
+  }
+
+  /** Writes the pass's token ids and its step uniform (token count, position). */
+  writeInputs(tokens: number[], position: number): void {
+    const queue = this.device.queue;
+    queue.writeBuffer(this.scratch.get('tokens')!, 0, new Uint32Array(tokens));
+    queue.writeBuffer(
+      this.scratch.get('step')!,
+      0,
+      new Uint32Array([tokens.length, position, 0, 0]),
+    );
+  }
+
+  /** Writes the sampler's uniform words and, when penalizing, the recent token ids. */
+  writeSampling(words: ArrayBuffer, history: Uint32Array | null): void {
+    const queue = this.device.queue;
+    queue.writeBuffer(this.scratch.get('sampling')!, 0, words);
+    if (history) queue.writeBuffer(this.scratch.get('history')!, 0, history);
+  }
+
+  /** Runs a pass; with `sample`, the result words are then ready for `readResult`. */
+  async runPass(ntok: number, sample: boolean, topLogits: boolean): Promise<PassCounters> {
+    const result = this.scratch.get('result')!;
+    const readback = this.scratch.get('readback')!;
+    const counters = this.submitPass(ntok, sample, topLogits, (encoder) => {
+      if (sample) encoder.copyBufferToBuffer(result, 0, readback, 0, RESULT_WORDS * 4);
+    });
+    if (!sample) await this.device.queue.onSubmittedWorkDone();
+    return counters;
+  }
+
+  /** The sampler's result words of the last sampling pass: the id, then top-logit pairs. */
+  async readResult(): Promise<Uint32Array> {
+    const readback = this.scratch.get('readback')!;
+    await readback.mapAsync(GPUMapMode.READ);
+    const words = new Uint32Array(readback.getMappedRange().slice(0, RESULT_WORDS * 4));
+    readback.unmap();
+    return words;
   }
 
   /** Bytes of the model's weights as packed on the GPU. */
@@ -523,8 +654,7 @@ export class GgufModel {
   }
 
   destroy(): void {
-    for (const b of this.gpuBuffers) b.destroy();
-    this.gpuBuffers.length = 0;
+    this.allocator.destroyAll();
   }
 }
 

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { ADAPTERS, openTestDevice, poison, random, readBuffer, storageBuffer } from '../harness';
+import { openTestDevice, poison, random, readBuffer, storageBuffer } from '../harness';
 import { GGMLType, typeName } from '../../../src/engine/gguf/types';
 import {
   matmulKernel,
-  rowWorkgroups,
+  matmulWorkgroups,
   type MatmulSpec,
 } from '../../../src/engine/gguf/kernels/matmul';
 import { PipelineCache } from '../../../src/engine/gguf/kernels/pipeline';
@@ -11,6 +11,7 @@ import type { ComputePrecision } from '../../../src/engine/gguf/buffer-plan';
 import { memoryGroup, type MemoryGroup } from '../reference/memory-group';
 
 const K = 512;
+const LANES = [1, 4, 16, 64, 2, 8, 32];
 const TYPES = [
   GGMLType.F32,
   GGMLType.F16,
@@ -59,15 +60,11 @@ async function run(adapter: 'swiftshader' | 'lavapipe', precision: ComputePrecis
     { buffer: y },
     ...parts.map((p) => ({ buffer: weights, offset: p.offset, size: p.size })),
   ]);
-  const rows =
-    c.spec.mode === 'swiglu'
-      ? c.spec.segments[0].rows
-      : c.spec.segments.reduce((a, s) => a + s.rows, 0);
   const encoder = device.createCommandEncoder();
   const pass = encoder.beginComputePass();
   pass.setPipeline(kernel.pipeline);
   pass.setBindGroup(0, bind);
-  pass.dispatchWorkgroups(...rowWorkgroups(rows));
+  pass.dispatchWorkgroups(...matmulWorkgroups(c.spec));
   pass.end();
   device.queue.submit([encoder.finish()]);
   const out = new Float32Array(await readBuffer(device, y));
@@ -129,9 +126,9 @@ const configs: [string, ComputePrecision][] = [
 
 describe.each(configs)('matmul kernels on %s, %s compute', (adapter, precision) => {
   const tol = TOLERANCE[precision];
-  it.each(TYPES.map((t) => [typeName(t), t] as const))(
-    '%s: norm folded in, two segments split by rows, bias, 5 tokens',
-    async (_, type) => {
+  it.each(TYPES.map((t, i) => [typeName(t), t, LANES[i % LANES.length]] as const))(
+    '%s: norm folded in, two segments split by rows, bias, 5 tokens, %i lanes per row',
+    async (_, type, lanes) => {
       const rowsA = 37;
       const rowsB = 12;
       const tensors = [
@@ -155,6 +152,7 @@ describe.each(configs)('matmul kernels on %s, %s compute', (adapter, precision) 
         segments: segmentsOf(group, ['a', 'b']),
         normIndex: group.layout.vectors.get('norm')!.index,
         eps: 1e-5,
+        lanesPerRow: lanes,
       };
       const x = randomX(ntok, 2);
       const y = await run(adapter as 'lavapipe', precision, {

@@ -37,12 +37,15 @@ export interface MatmulSpec {
   eps?: number;
   /** Only the pass's last token (the output layer needs the last position's logits alone). */
   lastTokenOnly?: boolean;
+  /** Threads that share one output row (a power of two dividing the workgroup). */
+  lanesPerRow?: number;
 }
 
 export const MATMUL_WORKGROUP = 64;
 /** Tokens accumulated per read of a weight row. */
 export const MATMUL_TOKENS = 4;
 export const MAX_WORKGROUPS_X = 65535;
+export const DEFAULT_LANES_PER_ROW = 16;
 
 export function matmulRows(spec: MatmulSpec): number {
   return spec.mode === 'swiglu'
@@ -52,6 +55,11 @@ export function matmulRows(spec: MatmulSpec): number {
 
 export function rowWorkgroups(rows: number): [number, number] {
   return [Math.min(rows, MAX_WORKGROUPS_X), Math.ceil(rows / MAX_WORKGROUPS_X)];
+}
+
+export function matmulWorkgroups(spec: MatmulSpec): [number, number] {
+  const rowsPerGroup = MATMUL_WORKGROUP / (spec.lanesPerRow ?? DEFAULT_LANES_PER_ROW);
+  return rowWorkgroups(Math.ceil(matmulRows(spec) / rowsPerGroup));
 }
 
 function segmentSelect(spec: MatmulSpec): string {
@@ -108,10 +116,13 @@ export function matmulKernel(spec: MatmulSpec): KernelSource {
     : `acc[t] += f32(dot(w[0], xa) + dot(w[1], xb));`;
   const store =
     spec.mode === 'swiglu'
-      ? `let gate = red[0][t];\n        y[o] = gate / (1.0 + exp(-gate)) * red2[0][t];`
+      ? `let gate = acc[t];\n        y[o] = gate / (1.0 + exp(-gate)) * acc2[t];`
       : spec.mode === 'residual'
-        ? `y[o] = y[o] + red[0][t];`
-        : `y[o] = red[0][t] + bias(seg, r);`;
+        ? `y[o] = y[o] + acc[t];`
+        : `y[o] = acc[t] + bias(seg, r);`;
+  const lanes = spec.lanesPerRow ?? DEFAULT_LANES_PER_ROW;
+  const rowsPerGroup = MATMUL_WORKGROUP / lanes;
+  const normIndex = spec.normIndex ?? 0;
   const code = `${prelude(spec.precision)}
 struct Step { ntok: u32, pos0: u32, unused0: u32, unused1: u32 }
 @group(0) @binding(0) var<uniform> step: Step;
@@ -121,6 +132,7 @@ struct Step { ntok: u32, pos0: u32, unused0: u32, unused1: u32 }
 ${weightBindings('w', 4, weightCount)}
 
 const WG = ${MATMUL_WORKGROUP}u;
+const LANES = ${lanes}u;
 const NT = ${MATMUL_TOKENS}u;
 const K = ${K}u;
 const GROUPS = ${K / 8}u;
@@ -131,20 +143,22 @@ var<workgroup> red2: array<vec4f, ${MATMUL_WORKGROUP}>;
 
 ${fns.join('\n')}
 ${deqAny}
-fn reduce(tid: u32) {
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (tid < s) {
-      red[tid] += red[tid + s];
-      red2[tid] += red2[tid + s];
-    }
-    workgroupBarrier();
-  }
+fn norm_weights(g: u32) -> array<vec4f, 2> {
+  let i = ${normIndex}u + g * 8u;
+  return array<vec4f, 2>(
+    vec4f(vecs[i], vecs[i + 1u], vecs[i + 2u], vecs[i + 3u]),
+    vec4f(vecs[i + 4u], vecs[i + 5u], vecs[i + 6u], vecs[i + 7u]),
+  );
 }
 
+// LANES threads share a row and split its blocks; partial sums meet in workgroup memory with two
+// barriers, not a tree (barriers are what software rasterizers pay most for).
 @compute @workgroup_size(${MATMUL_WORKGROUP})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
-  let row = wid.x + wid.y * ${MAX_WORKGROUPS_X}u;
-  if (row >= ROWS) { return; }
+  let lane = tid % LANES;
+  let unclamped = (wid.x + wid.y * ${MAX_WORKGROUPS_X}u) * ${rowsPerGroup}u + tid / LANES;
+  let valid = unclamped < ROWS;
+  let row = min(unclamped, ROWS - 1u);
   var seg = 0u;
   var r = row;
 ${swiglu ? '' : segmentSelect(spec)}
@@ -162,41 +176,47 @@ ${swiglu ? '' : segmentSelect(spec)}
       }
     }
     red[tid] = ss;
-    red2[tid] = vec4f(0.0);
     workgroupBarrier();
-    reduce(tid);
-    scale = inverseSqrt(red[0] / f32(K) + ${spec.eps ?? 1e-6});
+    var total = vec4f(0.0);
+    for (var i = 0u; i < WG; i++) {
+      total += red[i];
+    }
+    scale = inverseSqrt(total / f32(K) + ${spec.eps ?? 1e-6});
     workgroupBarrier();`
         : ''
     }
     var acc = vec4f(0.0);
     var acc2 = vec4f(0.0);
-    for (var g = tid; g < GROUPS; g += WG) {
+    for (var g = lane; g < GROUPS; g += LANES) {
       ${weights}
-      ${
-        norm
-          ? `let n0 = vec4f(vecs[${spec.normIndex}u + g * 8u], vecs[${spec.normIndex}u + g * 8u + 1u], vecs[${spec.normIndex}u + g * 8u + 2u], vecs[${spec.normIndex}u + g * 8u + 3u]);
-      let n1 = vec4f(vecs[${spec.normIndex}u + g * 8u + 4u], vecs[${spec.normIndex}u + g * 8u + 5u], vecs[${spec.normIndex}u + g * 8u + 6u], vecs[${spec.normIndex}u + g * 8u + 7u]);`
-          : ''
-      }
+      ${norm ? 'let nw = norm_weights(g);' : ''}
       for (var t = 0u; t < NT && t0 + t < ntok; t++) {
         let xi = (first + t0 + t) * XS + g * 2u;
-        let xa = vec4<T>(x[xi]${norm ? ' * n0 * scale[t]' : ''});
-        let xb = vec4<T>(x[xi + 1u]${norm ? ' * n1 * scale[t]' : ''});
+        let xa = vec4<T>(x[xi]${norm ? ' * nw[0] * scale[t]' : ''});
+        let xb = vec4<T>(x[xi + 1u]${norm ? ' * nw[1] * scale[t]' : ''});
         ${accumulate}
       }
     }
-    red[tid] = acc;
+    ${
+      lanes > 1
+        ? `red[tid] = acc;
     red2[tid] = acc2;
     workgroupBarrier();
-    reduce(tid);
-    if (tid == 0u) {
+    if (lane == 0u) {
+      for (var k = 1u; k < LANES; k++) {
+        acc += red[tid + k];
+        acc2 += red2[tid + k];
+      }
+    }
+    workgroupBarrier();`
+        : ''
+    }
+    if (lane == 0u && valid) {
       for (var t = 0u; t < NT && t0 + t < ntok; t++) {
         let o = (t0 + t) * ${spec.outputStride}u + ${swiglu ? 'row' : 'out_column(seg) + r'};
         ${store}
       }
     }
-    workgroupBarrier();
   }
 }
 `;

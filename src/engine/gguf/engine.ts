@@ -1,0 +1,229 @@
+// The GGUF engine behind the ChatEngine interface: header, weights on the GPU, generation, and
+// text through the model's own tokenizer and chat template.
+import type {
+  ChatEngine,
+  ChatMessage,
+  GenerationEvent,
+  GenerationOptions,
+  LoadProgress,
+  StopReason,
+} from '../engine';
+import type { EngineDevice } from '../../gpu/device';
+import { checkSupported, parseHeader } from './header';
+import { GgufModel } from './model';
+import {
+  TokenGenerator,
+  type DecodeStats,
+  type GeneratedToken,
+  type TokenGenerationOptions,
+} from './generate';
+import type { ComputePrecision } from './buffer-plan';
+import type { ModelHeader, ModelSource } from './types';
+
+/** What the engine needs from the tokenizer and chat template to turn text into tokens and back. */
+export interface TextCodec {
+  encode(text: string, options?: { addBos?: boolean; parseSpecial?: boolean }): number[];
+  decode(ids: number[]): string;
+  /** Tokens that end a reply (EOS, EOT, `<|im_end|>`...). */
+  readonly endOfGeneration: ReadonlySet<number>;
+  /** Whether the model's metadata asks for a BOS token before a prompt. */
+  readonly addBos: boolean;
+  /** The conversation rendered through the chat template, with the generation prompt. */
+  renderChat(messages: ChatMessage[]): string;
+  /** Incremental decoding that only ever emits complete UTF-8 characters. */
+  streamDecoder(): { push(id: number): string; flush(): string };
+}
+
+export type PrecisionChoice = 'auto' | ComputePrecision;
+
+export interface GgufEngineOptions {
+  /** KV cache capacity; defaults to the model's training context, capped at 4096. */
+  contextTokens?: number;
+  precision?: PrecisionChoice;
+  prefillChunk?: number;
+  maxBindingBytes?: number;
+  lanesPerRow?: number;
+  codec?: (header: ModelHeader) => TextCodec | Promise<TextCodec>;
+  signal?: AbortSignal;
+  onProgress?: (progress: LoadProgress) => void;
+}
+
+export const DEFAULT_CONTEXT_CAP = 4096;
+
+/** f16 compute exactly where the device has shader-f16, unless the caller forces a choice. */
+export function choosePrecision(
+  device: EngineDevice,
+  choice: PrecisionChoice = 'auto',
+): ComputePrecision {
+  const hasF16 = device.features.has('shader-f16');
+  if (choice === 'f16' && !hasF16) {
+    throw new Error(
+      'f16 compute was requested but this GPU adapter has no shader-f16; use f32 compute (--f16 off).',
+    );
+  }
+  if (choice === 'auto') return hasF16 ? 'f16' : 'f32';
+  return choice;
+}
+
+/**
+ * Threads per matmul row: one on CPU-backed adapters (SwiftShader, llvmpipe), where workgroup
+ * barriers cost far more than the arithmetic, and 16 on real GPUs, where neighbouring threads
+ * reading neighbouring blocks of a row keeps memory access coalesced.
+ */
+export function defaultLanesPerRow(info: GPUAdapterInfo): number {
+  const name =
+    `${info.vendor} ${info.architecture} ${info.device} ${info.description}`.toLowerCase();
+  const software =
+    (info as GPUAdapterInfo & { isFallbackAdapter?: boolean }).isFallbackAdapter === true ||
+    /swiftshader|llvmpipe|lavapipe|software/.test(name);
+  return software ? 1 : 16;
+}
+
+export class GgufEngine implements ChatEngine {
+  readonly kind = 'gguf' as const;
+  private readonly generator: TokenGenerator;
+  lastStats?: DecodeStats;
+
+  private constructor(
+    readonly device: EngineDevice,
+    readonly header: ModelHeader,
+    readonly model: GgufModel,
+    readonly precision: ComputePrecision,
+    readonly loadMs: number,
+    private readonly codec?: TextCodec,
+  ) {
+    this.generator = new TokenGenerator(model);
+  }
+
+  static async load(
+    device: EngineDevice,
+    source: ModelSource,
+    options: GgufEngineOptions = {},
+  ): Promise<GgufEngine> {
+    const start = performance.now();
+    const header = await parseHeader(source);
+    checkSupported(header);
+    const precision = choosePrecision(device, options.precision);
+    const contextTokens =
+      options.contextTokens ?? Math.min(header.hparams.contextLength, DEFAULT_CONTEXT_CAP);
+    const codec = options.codec ? await options.codec(header) : undefined;
+    const model = await GgufModel.load(device.device, source, header, {
+      contextTokens,
+      computePrecision: precision,
+      prefillChunk: options.prefillChunk,
+      maxBindingBytes: options.maxBindingBytes,
+      lanesPerRow: options.lanesPerRow ?? defaultLanesPerRow(device.adapterInfo),
+      signal: options.signal,
+      onProgress: (loaded, total) => options.onProgress?.({ stage: 'upload', loaded, total }),
+    });
+    await device.device.queue.onSubmittedWorkDone();
+    return new GgufEngine(device, header, model, precision, performance.now() - start, codec);
+  }
+
+  get contextTokens(): number {
+    return this.model.options.contextTokens;
+  }
+
+  get hasCodec(): boolean {
+    return this.codec !== undefined;
+  }
+
+  private requireCodec(): TextCodec {
+    if (!this.codec) {
+      throw new Error(
+        'this engine was loaded without a tokenizer; load it with a text codec for text in and out',
+      );
+    }
+    return this.codec;
+  }
+
+  encodePrompt(text: string): number[] {
+    const codec = this.requireCodec();
+    return codec.encode(text, { addBos: codec.addBos, parseSpecial: false });
+  }
+
+  encodeChat(messages: ChatMessage[]): number[] {
+    const codec = this.requireCodec();
+    return codec.encode(codec.renderChat(messages), { addBos: false, parseSpecial: true });
+  }
+
+  decode(ids: number[]): string {
+    return this.requireCodec().decode(ids);
+  }
+
+  get endOfGeneration(): ReadonlySet<number> {
+    return this.codec?.endOfGeneration ?? new Set();
+  }
+
+  /** Generation from token ids; the cache restarts at position 0 on every call. */
+  async *generateTokens(
+    prompt: number[],
+    options: TokenGenerationOptions,
+  ): AsyncGenerator<GeneratedToken> {
+    this.generator.reset();
+    yield* this.generator.generate(prompt, options, (stats) => {
+      this.lastStats = stats;
+    });
+  }
+
+  async countChatTokens(messages: ChatMessage[]): Promise<number> {
+    return this.encodeChat(messages).length;
+  }
+
+  async *chat(
+    messages: ChatMessage[],
+    options: GenerationOptions,
+  ): AsyncGenerator<GenerationEvent> {
+    const codec = this.requireCodec();
+    const prompt = this.encodeChat(messages);
+    const decoder = codec.streamDecoder();
+    const stops = (options.stop ?? []).filter((s) => s.length > 0);
+    const holdBack = Math.max(0, ...stops.map((s) => s.length - 1));
+    let pending = '';
+    let stopReason: StopReason | undefined;
+    for await (const token of this.generateTokens(prompt, {
+      maxTokens: options.maxTokens,
+      sampling: options.sampling,
+      stopTokens: codec.endOfGeneration,
+      signal: options.signal,
+    })) {
+      pending += decoder.push(token.id);
+      const hit = stops
+        .map((s) => pending.indexOf(s))
+        .filter((i) => i >= 0)
+        .sort((a, b) => a - b)[0];
+      if (hit !== undefined) {
+        if (hit > 0) yield { type: 'token', id: token.id, text: pending.slice(0, hit) };
+        stopReason = 'stop-string';
+        pending = '';
+        break;
+      }
+      const emit = pending.length - holdBack;
+      if (emit > 0) {
+        yield { type: 'token', id: token.id, text: pending.slice(0, emit) };
+        pending = pending.slice(emit);
+      } else {
+        yield { type: 'token', id: token.id, text: '' };
+      }
+    }
+    if (stopReason === undefined) {
+      const rest = pending + decoder.flush();
+      if (rest) yield { type: 'token', id: -1, text: rest };
+    }
+    const s = this.lastStats;
+    yield {
+      type: 'done',
+      stats: {
+        promptTokens: prompt.length,
+        generatedTokens: s?.generatedTokens ?? 0,
+        prefillTokensPerSecond: s?.prefillTokensPerSecond ?? 0,
+        decodeTokensPerSecond: s?.decodeTokensPerSecond ?? 0,
+        stopReason: stopReason ?? s?.stopReason ?? 'aborted',
+      },
+    };
+  }
+
+  async unload(): Promise<void> {
+    this.model.destroy();
+  }
+}
