@@ -193,3 +193,18 @@ export function parseDeviceFile(json: unknown, origin: string): DeviceDescriptio
 export function withUserBudget(device: DeviceDescription, bytes: number): DeviceDescription {
   return { ...device, memoryBudget: { value: bytes, source: 'user', detail: 'set by you' } };
 }
+
+/** What the calibration probe found (`calibrate()` in src/gpu/calibrate.ts), as device figures. */
+export function figuresFromCalibration(result: {
+  allocatedBytes: number;
+  uploadBytesPerSecond: number | null;
+  computeBytesPerSecond: number | null;
+  roundTripSeconds: number;
+}): DeviceFigures {
+  return {
+    calibratedBytes: result.allocatedBytes,
+    uploadBytesPerSecond: result.uploadBytesPerSecond ?? undefined,
+    computeBytesPerSecond: result.computeBytesPerSecond ?? undefined,
+    roundTripSeconds: result.roundTripSeconds,
+  };
+}

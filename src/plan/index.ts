@@ -11,6 +11,7 @@ export {
 } from './budget.ts';
 export {
   describeAdapter,
+  figuresFromCalibration,
   parseDeviceFile,
   withUserBudget,
   type AdapterFacts,

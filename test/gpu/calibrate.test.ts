@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { calibrate, createMatvecProbe, MATVEC_ROW_BYTES } from '../../src/gpu/calibrate.ts';
 import type { EngineDevice } from '../../src/gpu/device.ts';
+import { describeAdapter, figuresFromCalibration } from '../../src/plan/device.ts';
 import { realShape, realShapeFile } from '../fixtures/real-shapes.ts';
 import { openTestDevice, poison, random, readBuffer } from './harness.ts';
 
@@ -42,6 +43,25 @@ describe('calibration probe on SwiftShader', () => {
     expect(result.computeBytesPerSecond).toBeGreaterThan(1e6);
     expect(result.roundTripSeconds).toBeGreaterThan(0);
     expect(result.roundTripSeconds).toBeLessThan(1);
+    const device2 = describeAdapter(
+      {
+        name: 'SwiftShader',
+        adapterClass: 'software',
+        limits: device.limits as unknown as Record<string, number>,
+        features: [],
+      },
+      figuresFromCalibration(result),
+    );
+    expect(device2.memoryBudget).toMatchObject({ value: 80 * MiB, source: 'calibration' });
+    expect(device2.uploadBandwidth).toMatchObject({
+      value: result.uploadBytesPerSecond,
+      source: 'measured',
+    });
+    expect(device2.computeRate).toMatchObject({
+      value: result.computeBytesPerSecond,
+      source: 'measured',
+    });
+    expect(device2.tokenOverhead?.value).toBe(result.roundTripSeconds);
     for (const c of result.chunks) c.destroy();
     probe.destroy();
   });
