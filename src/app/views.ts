@@ -2,6 +2,7 @@
 // in `views`. The navigation shows them in VIEW_ORDER, then any others in registration order.
 import type { Component } from 'svelte';
 import HardwareView from './hardware/HardwareView.svelte';
+import ModelsView from './models/ModelsView.svelte';
 import SettingsView from './settings/SettingsView.svelte';
 import StorageView from './storage/StorageView.svelte';
 
@@ -12,6 +13,7 @@ export interface View {
 }
 
 export const views: View[] = [
+  { id: 'models', label: 'Models', component: ModelsView },
   { id: 'hardware', label: 'Hardware', component: HardwareView },
   { id: 'settings', label: 'Settings', component: SettingsView },
   { id: 'storage', label: 'Storage', component: StorageView },
