@@ -409,6 +409,34 @@ describe('decisions', () => {
     );
   });
 
+  it('refuses a file with a type the engine cannot run, naming the tensor', async () => {
+    const header = await realShapeHeader('Llama-3.2-1B-Q8_0');
+    const tensors = header.tensors.map((t) =>
+      t.name === 'blk.3.ffn_up.weight' ? { ...t, type: GGMLType.Q3_K } : t,
+    );
+    const plan = planModel({ ...header, tensors }, [gpu(64 * GiB)]);
+    expect(plan.fits).toBe('none');
+    expect(plan.reasons.join(' ')).toMatch(
+      /Tensor blk.3.ffn_up.weight is stored as Q3_K, which the engine cannot run/,
+    );
+  });
+
+  it('streams INT8 rather than F16 layers when an F16 model must be split', async () => {
+    const header = await realShapeHeader('Qwen3-0.6B-F16');
+    const plan = planModel(header, [gpu(900 * MiB)], { margin: NO_MARGIN });
+    expect(plan).toMatchObject({
+      fits: 'partial',
+      precision: { weights: 'q8_0' },
+      contextTokens: 4096,
+    });
+    const asStored = planModel(header, [gpu(900 * MiB)], {
+      margin: NO_MARGIN,
+      qualityFloor: 'as-stored',
+    });
+    expect(asStored.precision.weights).toBe('file');
+    expect(asStored.layers.resident).toBeLessThan(plan.layers.resident);
+  });
+
   it('rejects impossible wishes with a clear error', async () => {
     const header = await realShapeHeader('Llama-3.2-1B-Q8_0');
     expect(() => planModel(header, [gpu(GiB)], { contextTokens: 0 })).toThrow(
