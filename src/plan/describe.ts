@@ -97,7 +97,7 @@ export function describePlan(ctx: PlanContext, layout: Layout): Plan {
   const reasons = [...ctx.reasons, weightsReason(ctx, layout.account)];
   if (resident === layers) {
     reasons.push(
-      `All ${layers} layers stay on the GPU with a ${layout.contextTokens}-token context.`,
+      `All ${layers} layers stay on the GPU with a context of ${layout.contextTokens} tokens.`,
     );
   } else {
     reasons.push(
@@ -148,7 +148,7 @@ export function noPlan(ctx: PlanContext, account: ModelAccount, problems: string
     plans.forEach((p) => {
       if (p.bytes.total > p.budget.usableBytes) {
         reasons.push(
-          `Will not run: even with every layer streamed and a ${ctx.contextFloor}-token context, ${p.name} needs ${mib(p.bytes.total)} (weights ${mib(p.bytes.weights)}, KV ${mib(p.bytes.kv)}, scratch ${mib(p.bytes.scratch)}, slots ${mib(p.bytes.slots)}) but only ${mib(p.budget.usableBytes)} is usable.`,
+          `Will not run: even with every layer streamed and a context of ${ctx.contextFloor} tokens, ${p.name} needs ${mib(p.bytes.total)} (weights ${mib(p.bytes.weights)}, KV ${mib(p.bytes.kv)}, scratch ${mib(p.bytes.scratch)}, slots ${mib(p.bytes.slots)}) but only ${mib(p.budget.usableBytes)} is usable.`,
         );
       }
     });
@@ -225,7 +225,7 @@ export function announceSmaller(ctx: PlanContext, plan: Plan, account: ModelAcco
   plan.smallerQuantization = found;
   plan.reasons.push(
     found
-      ? `A ${found.name} file of this model (about ${mib(found.weightBytes)} of weights) would fit entirely on the GPU with a ${ctx.contextFloor}-token context.`
+      ? `A ${found.name} file of this model (about ${mib(found.weightBytes)} of weights) would fit entirely on the GPU with a context of ${ctx.contextFloor} tokens.`
       : 'No smaller quantization the engine runs (down to Q4_0) would fit entirely; a smaller model would.',
   );
 }

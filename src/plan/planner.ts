@@ -137,7 +137,7 @@ export function planModel(
     layout = fullLayout(ctx, account, requestedContext);
     if (layout) break;
     reasons.push(
-      `${account.weights === 'file' ? 'Weights as stored' : 'INT8 (Q8_0) weights'} do not fit fully resident with a ${requestedContext}-token context.`,
+      `${account.weights === 'file' ? 'Weights as stored' : 'INT8 (Q8_0) weights'} do not fit fully resident with a context of ${requestedContext} tokens.`,
     );
   }
   const smallest = accounts[accounts.length - 1];

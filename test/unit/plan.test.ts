@@ -339,7 +339,7 @@ describe('decisions', () => {
     expect(none.fits).toBe('none');
     expect(none.layers.resident).toBe(0);
     expect(none.reasons.join(' ')).toMatch(
-      /Will not run: even with every layer streamed and a 4096-token context/,
+      /Will not run: even with every layer streamed and a context of 4096 tokens/,
     );
     expect(none.smallerQuantization).toBeNull();
     expect(none.reasons.at(-1)).toMatch(/No smaller quantization the engine runs/);
