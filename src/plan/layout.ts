@@ -29,7 +29,7 @@ export interface Layout {
   resident: number[];
 }
 
-/** Bytes per device for a layout; null when some device is over its usable budget. */
+/** Whether every device holds its part of the layout within its usable budget and limits. */
 export function layoutFits(
   ctx: PlanContext,
   account: ModelAccount,
