@@ -227,7 +227,7 @@ class Download {
   private async adopt(reply: RangeReply): Promise<void> {
     const old = this.manifest;
     await this.checkQuota(reply.total, reply.response);
-    if (old) await this.store.deleteChunks(this.id);
+    await this.writer?.flush().catch(() => undefined);
     const manifest = newManifest({
       id: this.id,
       source: { kind: 'url', url: this.options.url },
@@ -242,7 +242,10 @@ class Download {
     manifest.persisted = old?.persisted ?? (await this.askPersistence());
     this.manifest = manifest;
     this.writer = null;
+    // The manifest that lists no chunk lands before the old chunks go, so no manifest ever lists
+    // a chunk that is not there.
     await this.store.putManifest(manifest);
+    if (old) await this.store.deleteChunks(this.id);
   }
 
   /** A new writer at chunk `index`; false (body dropped) when the reply does not start there. */
@@ -262,9 +265,9 @@ class Download {
     const manifest = this.manifest!;
     await this.writer?.flush().catch(() => undefined);
     this.writer = null;
-    await this.store.deleteChunks(this.id);
     resetChunks(manifest);
     await this.store.putManifest(manifest);
+    await this.store.deleteChunks(this.id);
   }
 
   private async consume(response: Response, lastChunk: number): Promise<void> {

@@ -4,7 +4,7 @@
 import { browserEnvironment, openProbedDevice } from '../../gpu/probe';
 import { benchStoreReads, type ReadBenchResult } from '../../store/bench';
 import { StoreError } from '../../store/errors';
-import { storedBytes, type ModelManifest } from '../../store/manifest';
+import { storedBytes, type HeaderSummary, type ModelManifest } from '../../store/manifest';
 import { ModelLibrary, type StorageSummary } from '../../store/models';
 import type { Transfer, TransferProgress } from '../../store/transfer';
 
@@ -28,6 +28,8 @@ export interface StorageEntry {
   resumable: boolean;
   sha256: string | null;
   persisted: boolean | null;
+  /** What the model is (architecture, parameters, file type), as its adder described it. */
+  header: HeaderSummary | null;
 }
 
 /** More rows from elsewhere (WebLLM's cache): listed and deleted through their own helpers. */
@@ -70,6 +72,10 @@ export class StorageState {
 
   /** Loads the list; on the first call also resumes downloads a reload interrupted. */
   async load(): Promise<void> {
+    if (!this.resumedOnce) {
+      // Chunks left by a delete that a closed tab interrupted.
+      await this.library.store.sweepOrphans().catch(() => 0);
+    }
     await this.refresh();
     if (this.resumedOnce) return;
     this.resumedOnce = true;
@@ -96,12 +102,17 @@ export class StorageState {
     }
   }
 
-  addUrl(url: string, expectedSha256?: string): void {
+  /** `details` come from a catalogue entry: the size lets the quota check run before any request. */
+  addUrl(
+    url: string,
+    expectedSha256?: string,
+    details: { size?: number; header?: HeaderSummary } = {},
+  ): void {
     this.error = null;
     const sha = expectedSha256?.trim() || undefined;
     try {
       const transfer: Transfer = this.library.download(
-        { url: url.trim(), expectedSha256: sha },
+        { url: url.trim(), expectedSha256: sha, ...details },
         (p) => this.report(transfer, p),
       );
       this.start(transfer, true);
@@ -263,6 +274,7 @@ function entryFor(manifest: ModelManifest): StorageEntry {
     resumable: manifest.state !== 'complete' || manifest.damagedChunks.length > 0,
     sha256: manifest.sha256,
     persisted: manifest.persisted,
+    header: manifest.header,
   };
 }
 
