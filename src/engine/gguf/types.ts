@@ -70,6 +70,11 @@ export interface TensorInfo {
   offset: number;
   /** Bytes in the file. */
   bytes: number;
+  /**
+   * Set when the engine converts the tensor on load (F16 -> Q8_0): the type stored in the file.
+   * `type` and `bytes` are then as loaded, while `offset` still points into the file.
+   */
+  sourceType?: GGMLType;
 }
 
 export type Architecture = 'llama' | 'qwen2' | 'qwen3';

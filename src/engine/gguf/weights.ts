@@ -2,6 +2,7 @@
 // embedding) is read tensor by tensor in bounded chunks of whole rows, repacked, and written at
 // its place in the group's buffer. The same path builds a layer's host-side packed image, which is
 // what a streamed layer keeps in host memory and uploads into a slot buffer.
+import { quantizeRows } from './quantize-on-load';
 import { repackRows, vectorToF32 } from './repack';
 import type { GroupLayout } from './layout';
 import { storedBytes, type ModelSource } from './types';
@@ -48,7 +49,8 @@ export async function forEachPackedChunk(
     await sink(v.index * 4, new Uint8Array(f32.buffer));
   }
   for (const m of layout.matrices.values()) {
-    const srcRow = storedBytes(m.type, m.rowLength);
+    const sourceType = m.info.sourceType ?? m.type;
+    const srcRow = storedBytes(sourceType, m.rowLength);
     const rowsPerChunk = Math.max(1, Math.floor(chunkBytes / srcRow));
     for (const part of m.parts) {
       for (let r = 0; r < part.rows; r += rowsPerChunk) {
@@ -61,8 +63,10 @@ export async function forEachPackedChunk(
           m.info.name,
           options.signal,
         );
+        const stored =
+          sourceType === m.type ? src : quantizeRows(m.info, sourceType, m.rowLength, src);
         const out = new Uint8Array(rows * m.rowBytes);
-        repackRows(m.type, m.rowLength, src, out);
+        repackRows(m.type, m.rowLength, stored, out);
         await sink(part.offset + r * m.rowBytes, out);
       }
     }
