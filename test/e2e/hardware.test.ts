@@ -89,6 +89,28 @@ describe('Hardware view on SwiftShader', () => {
   });
 });
 
+describe('Calibration on SwiftShader', () => {
+  let browser: Browser;
+  beforeAll(async () => {
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  it('measures the software adapter with a small allocation and shows the rates', async () => {
+    const page = await browser.context.newPage();
+    await page.goto(`${server.url}#/hardware`);
+    await page.getByRole('button', { name: 'Measure this GPU now' }).click();
+    const result = page.getByTestId('calibration-result');
+    await expect.poll(() => result.isVisible(), { timeout: 120_000, interval: 500 }).toBe(true);
+    const text = (await result.textContent())!.replace(/\s+/g, ' ');
+    expect(text).toMatch(/512 MiB allocated \(all it was asked for\)/);
+    expect(text).toMatch(/uploads [\d.]+ [KMG]iB\/s, weight reads [\d.]+ [KMG]iB\/s/);
+    await page.close();
+  });
+});
+
 describe('Hardware view without WebGPU flags', () => {
   let browser: Browser;
   beforeAll(async () => {

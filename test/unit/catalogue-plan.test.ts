@@ -215,3 +215,30 @@ describe('WebLLM entries', () => {
     expect(noF16.reasons.join(' ')).toMatch(/lacks shader-f16/);
   });
 });
+
+describe('planInputs with calibration', () => {
+  const measured = (p: GPUPowerPreference) =>
+    p === 'high-performance'
+      ? { calibratedBytes: 3 * GiB, uploadBytesPerSecond: 7e9, computeBytesPerSecond: 9e10 }
+      : undefined;
+
+  it('uses the measured figures while the calibration setting is on', () => {
+    const { devices } = planInputs(twoGpus, DEFAULT_SETTINGS, 32, measured);
+    expect(devices[0].memoryBudget).toMatchObject({ value: 3 * GiB, source: 'calibration' });
+    expect(devices[0].uploadBandwidth).toMatchObject({ value: 7e9, source: 'measured' });
+    expect(devices[0].computeRate).toMatchObject({ value: 9e10, source: 'measured' });
+  });
+
+  it('ignores them when it is off, and a budget set by hand wins', () => {
+    const off = planInputs(twoGpus, { ...DEFAULT_SETTINGS, calibrationProbe: false }, 32, measured);
+    expect(off.devices[0].memoryBudget.source).toBe('estimate');
+    expect(off.devices[0].computeRate.source).toBe('estimate');
+    const user = planInputs(
+      twoGpus,
+      { ...DEFAULT_SETTINGS, budgetOverrideMiB: 1024 },
+      32,
+      measured,
+    );
+    expect(user.devices[0].memoryBudget).toMatchObject({ value: GiB, source: 'user' });
+  });
+});

@@ -7,6 +7,7 @@ import { planModel } from '../../plan/planner';
 import type { Plan } from '../../plan/types';
 import { idForFile, idForUrl } from '../../store/manifest';
 import type { ModelChoice } from '../../engine/client';
+import { calibrationState } from '../hardware/calibration.svelte';
 import { gpuState } from '../hardware/gpu.svelte';
 import { router } from '../router.svelte';
 import { session } from '../session.svelte';
@@ -59,7 +60,7 @@ export class ModelsState {
   addError = $state<string | null>(null);
   private running = 0;
   private readonly waiting: (() => void)[] = [];
-  private readonly plans = new WeakMap<ModelHeader, { key: object[]; outcome: PlanOutcome }>();
+  private readonly plans = new WeakMap<ModelHeader, { key: unknown[]; outcome: PlanOutcome }>();
 
   variantOf(model: CatalogueModel): CatalogueVariant {
     const quant = this.quant[model.id];
@@ -90,16 +91,18 @@ export class ModelsState {
     const report = gpuState.report;
     if (!report) return null;
     const settings = settingsState.value;
+    const figures = (p: GPUPowerPreference) => calibrationState.figuresFor(p);
+    const key = [report, settings, figures('high-performance'), figures('low-power')];
     const memo = this.plans.get(header);
-    if (memo && memo.key[0] === report && memo.key[1] === settings) return memo.outcome;
+    if (memo && memo.key.every((k, i) => k === key[i])) return memo.outcome;
     let outcome: PlanOutcome;
     try {
-      const { devices, wishes } = planInputs(report, settings, header.hparams.blockCount);
+      const { devices, wishes } = planInputs(report, settings, header.hparams.blockCount, figures);
       outcome = { plan: planModel(header, devices, wishes) };
     } catch (error) {
       outcome = { error: `The planner could not plan this model: ${describe(error)}` };
     }
-    this.plans.set(header, { key: [report, settings], outcome });
+    this.plans.set(header, { key, outcome });
     return outcome;
   }
 

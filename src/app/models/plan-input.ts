@@ -1,9 +1,10 @@
 // What the planner gets on this device: the adapters the person's GPU choice picks, described
-// with the probe's facts and the memory figures, and the wishes from the Settings view.
+// with the probe's facts, the memory figures and the calibration probe's measurements, and the
+// wishes from the Settings view.
 import type { AdapterReport, GpuReport } from '../../gpu/probe';
 import { adapterName } from '../../gpu/probe';
 import { DEFAULT_MARGIN } from '../../plan/budget';
-import { describeAdapter } from '../../plan/device';
+import { describeAdapter, type DeviceFigures } from '../../plan/device';
 import type { DeviceDescription, PlanWishes } from '../../plan/types';
 import type { Settings } from '../../store/settings';
 
@@ -15,11 +16,16 @@ export interface PlanInputs {
   wishes: PlanWishes;
 }
 
-function chosenAdapters(report: GpuReport, choice: Settings['gpuChoice']): AdapterReport[] {
+/** The adapters the planner plans for under the person's GPU choice. */
+export function chosenAdapters(report: GpuReport, choice: Settings['gpuChoice']): AdapterReport[] {
   if (report.sameAdapter || report.adapters.length < 2) return [report.adapters[0]];
   const by = (p: GPUPowerPreference) => report.adapters.find((a) => a.preferences.includes(p))!;
   if (choice === 'split') return [by('high-performance'), by('low-power')];
   return [by(choice)];
+}
+
+export function deviceMemoryGiB(report: GpuReport): number | undefined {
+  return report.hostMemory ? report.hostMemory.bytes / GiB : undefined;
 }
 
 /** Layers `[0, k)` on the first device and `[k, total)` on the second, as the person pinned them. */
@@ -31,13 +37,22 @@ export function pinnedSplit(layerSplit: number, blockCount: number): [number, nu
   ];
 }
 
-export function planInputs(report: GpuReport, settings: Settings, blockCount: number): PlanInputs {
-  const adapters = chosenAdapters(report, settings.gpuChoice);
-  const devices = adapters.map((a) =>
+/**
+ * `calibrated` gives the calibration probe's figures per adapter (keyed by its first power
+ * preference); they count only while the calibration setting is on.
+ */
+export function planInputs(
+  report: GpuReport,
+  settings: Settings,
+  blockCount: number,
+  calibrated: (preference: GPUPowerPreference) => DeviceFigures | undefined = () => undefined,
+): PlanInputs {
+  const devices = chosenAdapters(report, settings.gpuChoice).map((a) =>
     describeAdapter(
       { name: adapterName(a.info), adapterClass: a.class, limits: a.limits, features: a.features },
       {
-        deviceMemoryGiB: report.hostMemory ? report.hostMemory.bytes / GiB : undefined,
+        ...(settings.calibrationProbe ? calibrated(a.preferences[0]) : undefined),
+        deviceMemoryGiB: deviceMemoryGiB(report),
         userBudgetBytes:
           settings.budgetOverrideMiB === null ? undefined : settings.budgetOverrideMiB * MiB,
       },
