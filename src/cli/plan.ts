@@ -1,10 +1,10 @@
 // `npm run --silent plan -- --model PATH_OR_URL [--device FILE.json | --budget-mb N] [--context N]
 //  [--f16 on|off] --json`: plans a model from its header alone (a header-only file works; for a URL
 // only the header's byte ranges are requested). Without --device it plans for this machine's
-// WebGPU adapter through dawn.node. --device and --budget-mb may each be given twice for two GPUs.
+// WebGPU adapter through dawn.node. For two GPUs, --device takes two files separated by a comma
+// (and --budget-mb one figure for both, or two separated by a comma).
 import { readFile } from 'node:fs/promises';
 import { totalmem } from 'node:os';
-import { parseArgs } from 'node:util';
 import { parseHeader } from '../engine/gguf/header.ts';
 import { openUrlSource } from '../engine/gguf/source.ts';
 import { openFileSource } from '../engine/gguf/source-node.ts';
@@ -14,18 +14,17 @@ import { planJson } from '../plan/contract.ts';
 import { describeAdapter, parseDeviceFile, withUserBudget } from '../plan/device.ts';
 import { planModel } from '../plan/planner.ts';
 import type { DeviceDescription, PlanWishes } from '../plan/types.ts';
+import { CliUsageError, parseCliArgs, printJson, requireValue } from './args.ts';
 
 const USAGE =
-  'usage: npm run --silent plan -- --model PATH_OR_URL [--device FILE.json | --budget-mb N] ' +
-  '[--context N] [--f16 on|off] [--weights auto|file|q8_0] --json';
-
-class UsageError extends Error {}
+  'usage: npm run --silent plan -- --model PATH_OR_URL [--device FILE.json[,FILE2.json] | ' +
+  '--budget-mb N[,N2]] [--context N] [--f16 on|off] [--weights auto|file|q8_0] --json';
 
 function positiveInt(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1)
-    throw new UsageError(`${flag} needs a positive whole number, got "${value}".`);
+    throw new CliUsageError(`${flag} needs a positive whole number, got "${value}".`);
   return n;
 }
 
@@ -34,7 +33,7 @@ async function readModelHeader(model: string): Promise<ModelHeader> {
     return parseHeader(await openUrlSource(model), { allowMissingData: true });
   }
   const source = await openFileSource(model).catch((err: Error) => {
-    throw new UsageError(`Cannot open the model file ${model}: ${err.message}`);
+    throw new CliUsageError(`Cannot open the model file ${model}: ${err.message}`);
   });
   try {
     return await parseHeader(source, { allowMissingData: true });
@@ -49,7 +48,7 @@ async function thisMachine(): Promise<DeviceDescription> {
   const deviceMemory = Math.round(totalmem() / 2 ** 30);
   const result = await probeGpu({ gpu: nodeGpu(), deviceMemory });
   if (result.status !== 'ok') {
-    throw new UsageError(
+    throw new CliUsageError(
       `${result.message} Pass --device FILE.json (see devices/README.md) to plan for another GPU.`,
     );
   }
@@ -73,14 +72,14 @@ async function devicesFrom(files: string[], budgetsMb: number[]): Promise<Device
           try {
             json = JSON.parse(await readFile(file, 'utf8'));
           } catch (err) {
-            throw new UsageError(`Cannot read device file ${file}: ${(err as Error).message}`);
+            throw new CliUsageError(`Cannot read device file ${file}: ${(err as Error).message}`);
           }
           return parseDeviceFile(json, file);
         }),
       )
     : [await thisMachine()];
   if (budgetsMb.length > 1 && budgetsMb.length !== devices.length) {
-    throw new UsageError(
+    throw new CliUsageError(
       `${budgetsMb.length} --budget-mb values for ${devices.length} device(s): give one, or one per device.`,
     );
   }
@@ -90,41 +89,38 @@ async function devicesFrom(files: string[], budgetsMb: number[]): Promise<Device
   });
 }
 
+function list(value: string | undefined): string[] {
+  return value === undefined ? [] : value.split(',').filter((part) => part !== '');
+}
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      model: { type: 'string' },
-      device: { type: 'string', multiple: true },
-      'budget-mb': { type: 'string', multiple: true },
-      context: { type: 'string' },
-      f16: { type: 'string' },
-      weights: { type: 'string' },
-      json: { type: 'boolean' },
-    },
-    strict: true,
+  const args = parseCliArgs(process.argv.slice(2), USAGE, {
+    flags: ['json'],
+    values: ['model', 'device', 'budget-mb', 'context', 'f16', 'weights'],
   });
-  if (!values.model) throw new UsageError(`--model is required.\n${USAGE}`);
-  if (values.f16 !== undefined && values.f16 !== 'on' && values.f16 !== 'off') {
-    throw new UsageError(`--f16 takes on or off, got "${values.f16}".`);
+  const model = requireValue(args, 'model', USAGE);
+  const f16 = args.values.f16;
+  if (f16 !== undefined && f16 !== 'on' && f16 !== 'off') {
+    throw new CliUsageError(`--f16 takes on or off, got "${f16}".`);
   }
-  const weights = values.weights ?? 'auto';
+  const weights = args.values.weights ?? 'auto';
   if (weights !== 'auto' && weights !== 'file' && weights !== 'q8_0') {
-    throw new UsageError(`--weights takes auto, file or q8_0, got "${weights}".`);
+    throw new CliUsageError(`--weights takes auto, file or q8_0, got "${weights}".`);
   }
-  if ((values.device?.length ?? 0) > 2)
-    throw new UsageError('At most two --device files (two GPUs).');
-  const budgetsMb = (values['budget-mb'] ?? []).map((v) => positiveInt(v, '--budget-mb')!);
+  const deviceFiles = list(args.values.device);
+  if (deviceFiles.length > 2) throw new CliUsageError('At most two device files (two GPUs).');
+  const budgetsMb = list(args.values['budget-mb']).map((v) => positiveInt(v, '--budget-mb')!);
   const wishes: PlanWishes = {
-    contextTokens: positiveInt(values.context, '--context'),
-    compute: values.f16 === 'on' ? 'f16' : values.f16 === 'off' ? 'f32' : 'auto',
+    contextTokens: positiveInt(args.values.context, '--context'),
+    compute: f16 === 'on' ? 'f16' : f16 === 'off' ? 'f32' : 'auto',
     weights,
     margin: budgetsMb.length ? NO_MARGIN : DEFAULT_MARGIN,
   };
-  const header = await readModelHeader(values.model);
-  const devices = await devicesFrom(values.device ?? [], budgetsMb);
+  const header = await readModelHeader(model);
+  const devices = await devicesFrom(deviceFiles, budgetsMb);
   const plan = planModel(header, devices, wishes);
-  if (values.json) {
-    process.stdout.write(`${JSON.stringify(planJson(plan))}\n`);
+  if (args.flags.has('json')) {
+    await printJson(planJson(plan));
     return;
   }
   const lines = [
@@ -134,13 +130,13 @@ async function main(): Promise<void> {
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
+// Exits explicitly: a Dawn instance opened to probe this machine would keep the process alive.
 main().then(
   () => process.exit(0),
   (err: unknown) => {
-    const code = (err as { code?: string }).code ?? '';
+    const usage = err instanceof CliUsageError;
     process.stderr.write(`plan: ${err instanceof Error ? err.message : String(err)}\n`);
-    const usage = err instanceof UsageError || code.startsWith('ERR_PARSE_ARGS');
-    if (usage) process.stderr.write(`${USAGE}\n`);
+    if (usage && !(err as Error).message.includes(USAGE)) process.stderr.write(`${USAGE}\n`);
     process.exit(usage ? 2 : 1);
   },
 );

@@ -140,21 +140,44 @@ describe('plan CLI', { timeout: 60_000 }, () => {
     expect(f32.precision.compute).toBe('f32');
   });
 
-  it('plans two devices given twice', async () => {
+  it('plans two devices given as two comma-separated files, with one budget each', async () => {
     const model = shapeFile('Llama-3.1-8B-Q4_K_M');
-    const out = await plan([
-      '--model',
-      model,
-      '--device',
-      'devices/discrete-4gb.json',
-      '--device',
-      'devices/unified-16gb.json',
-      '--json',
-    ]);
+    const devices = 'devices/discrete-4gb.json,devices/unified-16gb.json';
+    const out = await plan(['--model', model, '--device', devices, '--json']);
     const printed = JSON.parse(out.stdout);
     expect(printed.layers.devices).toHaveLength(2);
     expect(printed.layers.devices[0].layers[0]).toBe(0);
     expect(printed.layers.devices[1].layers).toEqual([printed.layers.devices[0].layers[1] + 1, 31]);
+    const budgets = await plan([
+      '--model',
+      model,
+      '--device',
+      devices,
+      '--budget-mb',
+      '3000,3000',
+      '--context',
+      '4096',
+      '--json',
+    ]);
+    const split = JSON.parse(budgets.stdout);
+    expect(split.layers.devices.map((d: { layers: number[] }) => d.layers)).toEqual([
+      [0, 15],
+      [16, 31],
+    ]);
+    expect(split.reasons[0]).toMatch(
+      /Memory budget on 4 GB discrete GPU: 2.93 GiB \(user: set by you\); 0.0 MiB kept free/,
+    );
+    const wrong = await plan([
+      '--model',
+      model,
+      '--device',
+      devices,
+      '--budget-mb',
+      '1,2,3',
+      '--json',
+    ]);
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toMatch(/3 --budget-mb values for 2 device/);
   });
 
   it('refuses bad arguments and unreadable files with a message and a usage exit code', async () => {
@@ -171,7 +194,7 @@ describe('plan CLI', { timeout: 60_000 }, () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--f16 takes on or off/);
     expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toMatch(/usage: npm run --silent plan/);
+    expect(unknown.stderr).toMatch(/unknown option --frobnicate\nusage: npm run --silent plan/);
     expect(notGguf.code).toBe(1);
     expect(notGguf.stderr).toMatch(/plan: .+/);
   });
