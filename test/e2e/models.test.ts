@@ -60,7 +60,31 @@ it('plans a model added by URL from its header, then downloads it with progress 
   const actions = card.getByTestId('model-actions');
   await expect.poll(() => actions.getAttribute('data-stored'), { timeout: 60_000 }).toBe('true');
   await expect.poll(() => card.getByRole('button', { name: 'Use in chat' }).isEnabled()).toBe(true);
+  expect(bytesSent('largest-q4_k_m.gguf')).toBeGreaterThanOrEqual(modelBytes.byteLength);
+
+  await card.getByRole('button', { name: 'Use in chat' }).click();
+  await expect.poll(() => page.evaluate(() => location.hash)).toBe('#/chat');
   expect(errors).toEqual([]);
+  await page.close();
+});
+
+it('plans a GGUF file picked from disk and imports it into the store', async () => {
+  const page = await browser.context.newPage();
+  await openModels(page);
+  const bytes = fixtureBytes(FIXTURES.find((f) => f.id === 'qwen2-q5_0')!);
+  await page.getByLabel('GGUF file to add').setInputFiles({
+    name: 'picked-qwen2-q5_0.gguf',
+    mimeType: 'application/octet-stream',
+    buffer: Buffer.from(bytes),
+  });
+  const card = page.getByTestId('custom-model').filter({ hasText: 'picked-qwen2-q5_0.gguf' });
+  await expect
+    .poll(() => card.getByTestId('plan').getAttribute('data-fits'), { timeout: 30_000 })
+    .toBe('full');
+  await card.getByRole('button', { name: /^Import into this browser/ }).click();
+  await expect
+    .poll(() => card.getByTestId('model-actions').getAttribute('data-stored'), { timeout: 60_000 })
+    .toBe('true');
   await page.close();
 });
 
