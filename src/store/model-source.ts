@@ -1,7 +1,7 @@
 // A stored model as a ModelSource: the engine reads tensors by offset and length, and only the
 // chunks under the range are read from IndexedDB. The two most recent chunks stay in memory (a
 // tensor often straddles a chunk boundary; reading tensors in file order then touches each chunk
-// once), so a 4 GB model never needs more than two chunks of JavaScript memory.
+// once), plus the next chunk read ahead, so a 4 GB model needs three chunks of JavaScript memory.
 import type { ModelSource } from '../engine/gguf/types';
 import { StoreError } from './errors';
 import { sha256Hex } from './hash';
@@ -14,6 +14,8 @@ export interface StoreSourceOptions {
   verify?: boolean;
   /** Chunks kept in memory. */
   cacheChunks?: number;
+  /** Read and check the next chunk while the caller works on this one (sequential loads). */
+  readAhead?: boolean;
 }
 
 export class StoreModelSource implements ModelSource {
@@ -23,6 +25,9 @@ export class StoreModelSource implements ModelSource {
   private readonly verified = new Set<number>();
   private readonly verify: boolean;
   private readonly cacheChunks: number;
+  private readonly readAhead: boolean;
+  /** The one chunk being read ahead (its read may still be in flight). */
+  private ahead: { index: number; bytes: Promise<Uint8Array> } | null = null;
 
   private constructor(
     private readonly store: ModelStore,
@@ -33,6 +38,7 @@ export class StoreModelSource implements ModelSource {
     this.size = manifest.size;
     this.verify = options.verify ?? true;
     this.cacheChunks = Math.max(1, options.cacheChunks ?? 2);
+    this.readAhead = options.readAhead ?? true;
   }
 
   /** Opens a complete model and records it as used now. */
@@ -91,6 +97,27 @@ export class StoreModelSource implements ModelSource {
       this.cache.set(index, cached);
       return cached;
     }
+    const ahead = this.ahead?.index === index ? this.ahead.bytes : null;
+    const bytes = await (ahead ?? this.readChecked(index));
+    // Read ahead: while the caller uploads this chunk, the next one is read and hashed.
+    const next = index + 1;
+    if (this.readAhead && next < this.manifest.chunks.length && !this.cache.has(next)) {
+      if (this.ahead?.index !== next) {
+        const read = this.readChecked(next);
+        read.catch(() => undefined);
+        this.ahead = { index: next, bytes: read };
+      }
+    } else if (this.ahead?.index === index) {
+      this.ahead = null;
+    }
+    this.cache.set(index, bytes);
+    while (this.cache.size > this.cacheChunks) {
+      this.cache.delete(this.cache.keys().next().value as number);
+    }
+    return bytes;
+  }
+
+  private async readChecked(index: number): Promise<Uint8Array> {
     const bytes = await this.store.getChunk(this.manifest.id, index);
     if (this.verify && !this.verified.has(index)) {
       const { start, end } = chunkSpan(this.manifest, index);
@@ -108,10 +135,6 @@ export class StoreModelSource implements ModelSource {
         );
       }
       this.verified.add(index);
-    }
-    this.cache.set(index, bytes);
-    while (this.cache.size > this.cacheChunks) {
-      this.cache.delete(this.cache.keys().next().value as number);
     }
     return bytes;
   }
