@@ -1,6 +1,7 @@
 // The app's top-level views. Each view is one component under src/app/; register it with one line
 // in `views`. The navigation shows them in VIEW_ORDER, then any others in registration order.
 import type { Component } from 'svelte';
+import ChatView from './chat/ChatView.svelte';
 import HardwareView from './hardware/HardwareView.svelte';
 import ModelsView from './models/ModelsView.svelte';
 import SettingsView from './settings/SettingsView.svelte';
@@ -13,6 +14,7 @@ export interface View {
 }
 
 export const views: View[] = [
+  { id: 'chat', label: 'Chat', component: ChatView },
   { id: 'models', label: 'Models', component: ModelsView },
   { id: 'hardware', label: 'Hardware', component: HardwareView },
   { id: 'settings', label: 'Settings', component: SettingsView },

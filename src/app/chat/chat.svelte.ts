@@ -193,7 +193,8 @@ export class ChatState {
       for await (const event of events) {
         if (event.type === 'token') {
           live.text += event.text;
-          live.tokens += 1;
+          // The GGUF engine sends leftover text with id -1; WebLLM sends no ids at all.
+          if (event.id >= 0 || engine.kind === 'webllm') live.tokens += 1;
         } else {
           const s = event.stats;
           stats = {

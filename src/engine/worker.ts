@@ -1,0 +1,216 @@
+// The engine's module Web Worker: loads a GGUF model from a URL, a picked file or the store, and
+// answers the page's requests (messages.ts), so loading and decoding never block the page.
+import type { ChatEngine, GenerationStats, LoadProgress } from './engine';
+import { blobSource, openUrlSource } from './gguf/source';
+import type { ModelSource } from './gguf/types';
+import {
+  EngineError,
+  toEngineFailure,
+  type GgufLoadOptions,
+  type GgufSourceRef,
+  type WorkerRequest,
+  type WorkerResponse,
+} from './messages';
+import { browserEnvironment, openProbedDevice } from '../gpu/probe';
+import { ChatTemplate } from './gguf/chat-template';
+import { GgufEngine, type TextCodec } from './gguf/engine';
+import { GgufTokenizer, TokenStreamDecoder } from './gguf/tokenizer';
+import type { ModelHeader } from './gguf/types';
+import { ModelStore } from '../store/model-store';
+import { StoreModelSource } from '../store/model-source';
+
+export interface HostedEngine {
+  engine: ChatEngine;
+  /** Settles if the GPU device is lost; the engine is unusable from then on. */
+  lost?: Promise<{ reason: string; message: string }>;
+}
+
+export type GgufEngineLoader = (
+  source: ModelSource,
+  options: GgufLoadOptions,
+  onProgress: (progress: LoadProgress) => void,
+  signal: AbortSignal,
+) => Promise<HostedEngine>;
+
+export interface WorkerScopeLike {
+  postMessage(message: WorkerResponse): void;
+  addEventListener(type: 'message', listener: (event: MessageEvent<WorkerRequest>) => void): void;
+}
+
+export async function openSource(ref: GgufSourceRef): Promise<ModelSource> {
+  switch (ref.type) {
+    case 'url':
+      return openUrlSource(ref.url);
+    case 'file':
+      return blobSource(ref.file, ref.name);
+    case 'store':
+      return StoreModelSource.open(new ModelStore(), ref.modelId);
+  }
+}
+
+/** Answers the page's requests with one engine at a time. */
+export function serveEngine(
+  scope: WorkerScopeLike,
+  loadGguf: GgufEngineLoader,
+  open: (ref: GgufSourceRef) => Promise<ModelSource> = openSource,
+): void {
+  let engine: ChatEngine | null = null;
+  let deviceLost: EngineError | null = null;
+  let loading: AbortController | null = null;
+  const chats = new Map<number, AbortController>();
+  const post = (message: WorkerResponse) => scope.postMessage(message);
+  const fail = (id: number, error: unknown) =>
+    post({ type: 'error', id, error: toEngineFailure(error) });
+  const loaded = (): ChatEngine => {
+    if (deviceLost) throw deviceLost;
+    if (!engine) throw new EngineError('not-loaded', 'No model is loaded: choose one first.');
+    return engine;
+  };
+
+  async function load(id: number, ref: GgufSourceRef, options: GgufLoadOptions): Promise<void> {
+    loading?.abort();
+    const controller = new AbortController();
+    loading = controller;
+    const previous = engine;
+    engine = null;
+    await previous?.unload();
+    deviceLost = null;
+    const source = await open(ref);
+    const hosted = await loadGguf(
+      source,
+      options,
+      (progress) => post({ type: 'progress', id, progress }),
+      controller.signal,
+    );
+    const next = hosted.engine;
+    if (controller.signal.aborted) {
+      await next.unload();
+      throw new EngineError('aborted', 'Loading was cancelled.');
+    }
+    engine = next;
+    hosted.lost?.then((loss) => {
+      if (engine !== next || loss.reason === 'destroyed') return;
+      engine = null;
+      const failure = toEngineFailure(`GPU device lost: ${loss.message || loss.reason}`);
+      deviceLost = new EngineError(failure.kind, failure.message);
+      for (const controller of chats.values()) controller.abort();
+    });
+    post({
+      type: 'loaded',
+      id,
+      model: { kind: 'gguf', name: source.name, contextTokens: next.contextTokens },
+    });
+  }
+
+  async function chat(id: number, request: Extract<WorkerRequest, { type: 'chat' }>) {
+    const controller = new AbortController();
+    chats.set(id, controller);
+    let generated = 0;
+    try {
+      const events = loaded().chat(request.messages, {
+        ...request.options,
+        signal: controller.signal,
+      });
+      for await (const event of events) {
+        if (event.type === 'token') {
+          if (event.id >= 0) generated += 1;
+          post({ type: 'token', id, token: event });
+        } else {
+          post({ type: 'done', id, stats: event.stats });
+        }
+      }
+    } catch (error) {
+      if (!controller.signal.aborted) throw error;
+      // An engine may end an interrupted run by throwing; the page still gets the partial count.
+      const stats: GenerationStats = {
+        promptTokens: 0,
+        generatedTokens: generated,
+        prefillTokensPerSecond: 0,
+        decodeTokensPerSecond: 0,
+        stopReason: 'aborted',
+      };
+      post({ type: 'done', id, stats });
+    } finally {
+      chats.delete(id);
+    }
+  }
+
+  async function handle(request: WorkerRequest): Promise<void> {
+    switch (request.type) {
+      case 'load':
+        return load(request.id, request.source, request.options);
+      case 'chat':
+        return chat(request.id, request);
+      case 'stop':
+        chats.get(request.target)?.abort();
+        return;
+      case 'countTokens':
+        post({
+          type: 'count',
+          id: request.id,
+          tokens: await loaded().countChatTokens(request.messages),
+        });
+        return;
+      case 'unload': {
+        const current = engine;
+        engine = null;
+        for (const controller of chats.values()) controller.abort();
+        await current?.unload();
+        post({ type: 'unloaded', id: request.id });
+        return;
+      }
+    }
+  }
+
+  scope.addEventListener('message', (event) => {
+    handle(event.data).catch((error: unknown) => fail(event.data.id, error));
+  });
+}
+
+/** Text in and out through the model's own tokenizer and chat template, all from the GGUF. */
+export function ggufTextCodec(header: ModelHeader): TextCodec {
+  const tokenizer = new GgufTokenizer(header.metadata);
+  const template = new ChatTemplate(header.metadata, tokenizer);
+  return {
+    encode: (text, options) => tokenizer.encode(text, options),
+    decode: (ids) => tokenizer.decode(ids),
+    endOfGeneration: tokenizer.endOfGeneration,
+    addBos: tokenizer.addBos,
+    renderChat: (messages) => template.render(messages),
+    streamDecoder: () => new TokenStreamDecoder(tokenizer),
+  };
+}
+
+const PRECISION = { auto: 'auto', on: 'f16', off: 'f32' } as const;
+
+/** Opens this worker's own GPU device and loads the model onto it. */
+async function loadGgufEngine(
+  source: ModelSource,
+  options: GgufLoadOptions,
+  onProgress: (progress: LoadProgress) => void,
+  signal: AbortSignal,
+): Promise<HostedEngine> {
+  const gpu = browserEnvironment().gpu;
+  if (!gpu) throw new EngineError('no-webgpu', toEngineFailure('WebGPU is not available').message);
+  const device = await openProbedDevice(gpu, 'high-performance', {
+    disableF16: options.f16 === 'off',
+    label: 'layerwise-engine',
+  });
+  try {
+    const engine = await GgufEngine.load(device, source, {
+      contextTokens: options.contextTokens,
+      precision: PRECISION[options.f16],
+      codec: ggufTextCodec,
+      signal,
+      onProgress,
+    });
+    return { engine, lost: device.lost };
+  } catch (error) {
+    device.device.destroy();
+    throw error;
+  }
+}
+
+if (typeof WorkerGlobalScope !== 'undefined' && self instanceof WorkerGlobalScope) {
+  serveEngine(self as unknown as WorkerScopeLike, loadGgufEngine);
+}

@@ -1,0 +1,358 @@
+// The Chat view in headless Chromium on SwiftShader with a fixture GGUF served by the local test
+// server: streaming, stop, regenerate, export/import, inert Markdown, no network during a turn,
+// and a reload that keeps the conversation and the model.
+import { readFileSync } from 'node:fs';
+import type { Page, Request } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureFixture } from '../fixtures/gguf/ensure';
+import { startFixtureServer, type FixtureServer } from '../fixtures/server';
+import { DEFAULT_SYSTEM_PROMPT, type StoredMessage } from '../../src/store/conversations';
+import { launchBrowser, serveBuiltApp, type AppServer, type Browser } from './browser';
+import { nodeGreedy } from './worker-node-engine';
+
+const FIXTURE = 'llama-spm-f16';
+const SESSION_KEY = 'layerwise:session-model';
+
+let app: AppServer;
+let files: FixtureServer;
+let browser: Browser;
+let modelUrl: string;
+
+beforeAll(async () => {
+  files = await startFixtureServer();
+  modelUrl = files.setFile(`${FIXTURE}.gguf`, readFileSync(ensureFixture(FIXTURE)));
+  app = await serveBuiltApp();
+  browser = await launchBrowser();
+});
+afterAll(async () => {
+  await browser?.close();
+  await app?.close();
+  await files?.close();
+});
+
+function watchErrors(page: Page): Error[] {
+  const errors: Error[] = [];
+  page.on('pageerror', (error) => errors.push(error));
+  return errors;
+}
+
+function fixtureChoice(contextTokens = 256) {
+  return {
+    kind: 'gguf',
+    id: FIXTURE,
+    label: `${FIXTURE}.gguf`,
+    source: { type: 'url', url: modelUrl },
+    options: { contextTokens, f16: 'auto' },
+  };
+}
+
+/** Opens the chat with a model chosen, as the Models view would choose it. */
+async function openChat(choice: object = fixtureChoice(), page?: Page): Promise<Page> {
+  page ??= await browser.context.newPage();
+  await page.goto(`${app.url}#/hardware`);
+  await page.evaluate(([key, value]) => localStorage.setItem(key, value), [
+    SESSION_KEY,
+    JSON.stringify(choice),
+  ] as const);
+  // A hash change keeps the document: reload so the session reads the stored choice.
+  await page.goto(`${app.url}#/chat`);
+  await page.reload();
+  await page.locator('button.new').click();
+  await expect.poll(() => page.url()).toMatch(/#\/chat\/[\w-]+$/);
+  return page;
+}
+
+async function loadModel(page: Page): Promise<void> {
+  await page.getByRole('button', { name: 'Load now' }).click();
+  await expect
+    .poll(() => page.locator('.model-bar .ready').textContent(), { timeout: 120_000 })
+    .toMatch(/loaded · 256-token context/);
+}
+
+async function setMaxTokens(page: Page, tokens: number): Promise<void> {
+  await page.locator('summary', { hasText: 'System prompt and sampling' }).click();
+  const field = page.getByLabel('Longest answer (tokens)');
+  await field.fill(String(tokens));
+  await field.dispatchEvent('change');
+  await page.locator('summary', { hasText: 'System prompt and sampling' }).click();
+}
+
+async function send(page: Page, text: string): Promise<void> {
+  const input = page.locator('#chat-input');
+  await input.fill(text);
+  await input.press('Enter');
+}
+
+const answers = (page: Page) => page.locator('article.message.assistant:not(.streaming)');
+
+async function waitForAnswer(page: Page, count: number): Promise<void> {
+  await expect.poll(() => page.locator('article.streaming').count(), { timeout: 120_000 }).toBe(0);
+  await expect.poll(() => answers(page).count()).toBe(count);
+}
+
+describe('chat flow', () => {
+  it('streams an answer with stats, makes no network request during the turn, and keeps all on reload', async () => {
+    const page = await openChat();
+    const errors = watchErrors(page);
+    await loadModel(page);
+    await setMaxTokens(page, 12);
+    const requests: Request[] = [];
+    page.on('request', (r) => requests.push(r));
+    await send(page, 'Hello there');
+    await expect.poll(() => page.locator('article.streaming').count()).toBe(1);
+    await waitForAnswer(page, 1);
+    page.removeAllListeners('request');
+    expect(requests.map((r) => r.url())).toEqual([]);
+
+    const answer = answers(page).first();
+    await expect.poll(() => answer.locator('.token-count').textContent()).toBe('12 tokens');
+    // The same conversation through the engine in Node gives the same greedy answer.
+    const expected = await nodeGreedy(
+      ensureFixture(FIXTURE),
+      [
+        { role: 'system', content: DEFAULT_SYSTEM_PROMPT },
+        { role: 'user', content: 'Hello there' },
+      ],
+      12,
+      256,
+    );
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Export JSON' }).click(),
+    ]);
+    const stored = JSON.parse(readFileSync((await download.path())!, 'utf8')).conversation;
+    const storedAnswer = Object.values(stored.messages as Record<string, StoredMessage>).find(
+      (m) => m.role === 'assistant',
+    );
+    expect(storedAnswer?.content).toBe(expected.text);
+    expect(await answer.locator('.stop-reason').textContent()).toBe(
+      'reached the answer length limit',
+    );
+    const text = await answer.locator('.markdown').innerText();
+    expect(text.length).toBeGreaterThan(0);
+
+    const url = page.url();
+    await page.reload();
+    await expect
+      .poll(() => page.locator('article.message.user').first().textContent())
+      .toContain('Hello there');
+    expect(page.url()).toBe(url);
+    expect(await answers(page).first().locator('.markdown').innerText()).toBe(text);
+    expect(await page.locator('.model-bar .model-name').textContent()).toBe(`${FIXTURE}.gguf`);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('stops on Esc leaving a partial answer marked stopped, and regenerates into a sibling branch', async () => {
+    const page = await openChat();
+    await loadModel(page);
+    await setMaxTokens(page, 200);
+    await send(page, 'Tell me a long story');
+    const streaming = page.locator('article.streaming .live');
+    await expect
+      .poll(async () => Number((await streaming.textContent())?.match(/\d+/)?.[0] ?? 0))
+      .toBeGreaterThanOrEqual(3);
+    await page.keyboard.press('Escape');
+    await waitForAnswer(page, 1);
+    const stopped = answers(page).first();
+    expect(await stopped.locator('.stop-reason').textContent()).toBe('stopped');
+    const generated = Number(
+      (await stopped.locator('.token-count').textContent())?.match(/\d+/)?.[0],
+    );
+    expect(generated).toBeGreaterThanOrEqual(3);
+    expect(generated).toBeLessThan(200);
+    expect(await stopped.evaluate((el) => el.classList.contains('stopped'))).toBe(true);
+
+    await setMaxTokens(page, 6);
+    await stopped.getByRole('button', { name: 'Regenerate' }).click();
+    await waitForAnswer(page, 1);
+    const regenerated = answers(page).first();
+    expect(await regenerated.locator('.branch-position').textContent()).toBe('2/2');
+    expect(await regenerated.locator('.stop-reason').textContent()).toBe(
+      'reached the answer length limit',
+    );
+    await regenerated.getByRole('button', { name: 'Previous version' }).click();
+    await expect
+      .poll(() => answers(page).first().locator('.branch-position').textContent())
+      .toBe('1/2');
+    expect(await answers(page).first().locator('.stop-reason').textContent()).toBe('stopped');
+    await page.close();
+  });
+});
+
+describe('offline', () => {
+  it('chats with a stored model after an offline reload', async () => {
+    const page = await browser.context.newPage();
+    const errors = watchErrors(page);
+    await page.goto(`${app.url}#/storage`);
+    await page.getByLabel('GGUF file URL').fill(modelUrl);
+    await page.getByRole('button', { name: 'Download', exact: true }).click();
+    const row = page.locator(`tr[data-state="complete"]`, { hasText: `${FIXTURE}.gguf` });
+    await expect.poll(() => row.count(), { timeout: 60_000 }).toBe(1);
+
+    await page.goto(`${app.url}#/chat`);
+    await page.reload();
+    await page.locator('button.new').click();
+    const picker = page.getByLabel('Model', { exact: true });
+    // The stored copy, listed with its size, not the URL choice left by the tests before.
+    const stored = picker.locator('option', { hasText: `${FIXTURE}.gguf (` });
+    await expect.poll(() => stored.count()).toBe(1);
+    await picker.selectOption((await stored.getAttribute('value'))!);
+    await expect
+      .poll(() => page.locator('.model-bar .ready').count(), { timeout: 120_000 })
+      .toBe(1);
+    await setMaxTokens(page, 4);
+    await send(page, 'Before going offline');
+    await waitForAnswer(page, 1);
+
+    // The first visit installs the service worker; once it controls the page, the shell is cached.
+    await page.evaluate(async () => {
+      await navigator.serviceWorker.ready;
+    });
+    await page.reload();
+    await expect.poll(() => page.evaluate(() => !!navigator.serviceWorker.controller)).toBe(true);
+
+    await browser.context.setOffline(true);
+    try {
+      await page.reload();
+      await expect
+        .poll(() => page.locator('article.message.user').first().textContent())
+        .toContain('Before going offline');
+      await send(page, 'And now offline');
+      await waitForAnswer(page, 2);
+      const last = answers(page).nth(1);
+      expect(await last.locator('.stop-reason').textContent()).toBe(
+        'reached the answer length limit',
+      );
+    } finally {
+      await browser.context.setOffline(false);
+    }
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+});
+
+describe('WebLLM path', () => {
+  it('fetches WebLLM only once an MLC model is loaded, and explains a failed load', async () => {
+    const page = await browser.context.newPage();
+    const scripts: string[] = [];
+    page.on('request', (r) => scripts.push(new URL(r.url()).pathname));
+    await openChat(fixtureChoice(), page);
+    await loadModel(page);
+    expect(scripts.filter((p) => /webllm-|mlc\.worker-/.test(p))).toEqual([]);
+
+    await openChat(
+      {
+        kind: 'webllm',
+        id: 'SmolLM2-360M-Instruct-q4f32_1-MLC',
+        label: 'SmolLM2 360M (MLC)',
+        modelId: 'SmolLM2-360M-Instruct-q4f32_1-MLC',
+        contextWindowSize: 1024,
+      },
+      page,
+    );
+    expect(scripts.filter((p) => /webllm-|mlc\.worker-/.test(p))).toEqual([]);
+    await page.getByRole('button', { name: 'Load now' }).click();
+    const error = page.locator('.model-bar .error-text');
+    await expect.poll(() => error.count(), { timeout: 60_000 }).toBe(1);
+    expect(scripts.filter((p) => /webllm-/.test(p))).toHaveLength(1);
+    expect(scripts.filter((p) => /mlc\.worker-/.test(p))).toHaveLength(1);
+    expect(await error.textContent()).toMatch(/download failed|network/i);
+    await page.close();
+  });
+});
+
+describe('conversation files and untrusted output', () => {
+  it('exports JSON and imports it back exactly', async () => {
+    const page = await openChat();
+    await loadModel(page);
+    await setMaxTokens(page, 5);
+    await send(page, 'First question');
+    await waitForAnswer(page, 1);
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Export JSON' }).click(),
+    ]);
+    const exported = readFileSync((await download.path())!, 'utf8');
+    const original = JSON.parse(exported).conversation;
+    expect(Object.keys(original.messages)).toHaveLength(2);
+
+    page.once('dialog', (d) => d.accept());
+    await page.getByRole('button', { name: `Delete ${original.title}` }).click();
+    const listed = page.locator('nav.conversations li', { hasText: original.title });
+    await expect.poll(() => listed.count()).toBe(0);
+
+    await page.getByLabel('Import a conversation (JSON)').setInputFiles({
+      name: 'conversation.json',
+      mimeType: 'application/json',
+      buffer: Buffer.from(exported),
+    });
+    await expect.poll(() => page.url()).toContain(original.id);
+    const [again] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Export JSON' }).click(),
+    ]);
+    expect(readFileSync((await again.path())!, 'utf8')).toBe(exported);
+    await page.close();
+  });
+
+  it('renders model output with an onerror image, a script and a javascript: link inert', async () => {
+    const page = await openChat();
+    const errors = watchErrors(page);
+    const hostile =
+      'Look <img src=x onerror="window.__pwned=1"> <script>window.__pwned=2</script> ' +
+      '[click me](javascript:window.__pwned=3) and <a href="javascript:window.__pwned=4">raw</a>\n\n' +
+      '```html\n<img src=x onerror="window.__pwned=5">\n```';
+    const id = 'hostile-output';
+    const exported = JSON.stringify({
+      format: 'layerwise-conversation',
+      version: 1,
+      conversation: {
+        id,
+        title: 'Hostile output',
+        systemPrompt: '',
+        sampling: {
+          temperature: 0,
+          topK: 0,
+          topP: 1,
+          minP: 0,
+          repetitionPenalty: 1,
+          repetitionLastN: 64,
+          seed: 0,
+        },
+        maxTokens: 16,
+        modelId: null,
+        messages: {
+          q: { id: 'q', parentId: null, role: 'user', content: 'Say something', createdAt: 1 },
+          a: { id: 'a', parentId: 'q', role: 'assistant', content: hostile, createdAt: 2 },
+        },
+        currentLeaf: 'a',
+        createdAt: 1,
+        updatedAt: 2,
+      },
+    });
+    await page.getByLabel('Import a conversation (JSON)').setInputFiles({
+      name: 'hostile.json',
+      mimeType: 'application/json',
+      buffer: Buffer.from(exported),
+    });
+    const answer = answers(page).first();
+    await expect.poll(() => answer.locator('.markdown').count()).toBe(1);
+    const markdown = answer.locator('.markdown');
+    expect(await markdown.locator('img, script, iframe').count()).toBe(0);
+    expect(await markdown.locator('[onerror], [onclick]').count()).toBe(0);
+    const hrefs = await markdown
+      .locator('a')
+      .evaluateAll((as) => as.map((a) => a.getAttribute('href')));
+    expect(hrefs.filter((h) => h && /^\s*javascript:/i.test(h))).toEqual([]);
+    expect(await markdown.innerText()).toContain('<img src=x onerror="window.__pwned=1">');
+    expect(await markdown.locator('.code-block code').innerText()).toBe(
+      '<img src=x onerror="window.__pwned=5">',
+    );
+    await markdown.getByText('click me').click();
+    await page.waitForTimeout(200);
+    expect(await page.evaluate(() => (window as { __pwned?: number }).__pwned)).toBeUndefined();
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+});

@@ -1,0 +1,120 @@
+// The GGUF engine in its module Web Worker in headless Chromium (SwiftShader), driven through the
+// page-side client: the same greedy tokens as the engine in Node (dawn.node, SwiftShader), load
+// progress, stop, clear load errors, and a page that keeps running while the worker works.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Page } from 'playwright-core';
+import { build, preview, type PreviewServer } from 'vite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ChatMessage } from '../../src/engine/engine';
+import { ensureFixture } from '../fixtures/gguf/ensure';
+import { startFixtureServer, type FixtureServer } from '../fixtures/server';
+import { launchBrowser, type Browser } from './browser';
+import type { WorkerTestApi } from './worker-page/main';
+import { nodeGreedy } from './worker-node-engine';
+
+const FIXTURES = ['llama-spm-f16', 'qwen2-q8_0'];
+const MESSAGES: ChatMessage[] = [
+  { role: 'system', content: 'You are terse.' },
+  { role: 'user', content: 'The quick brown fox' },
+];
+const MAX_TOKENS = 12;
+const CONTEXT = 256;
+
+let outDir: string;
+let server: PreviewServer;
+let pageUrl: string;
+let files: FixtureServer;
+let browser: Browser;
+let page: Page;
+const urls: Record<string, string> = {};
+
+beforeAll(async () => {
+  const root = resolve(import.meta.dirname, 'worker-page');
+  outDir = await mkdtemp(join(tmpdir(), 'layerwise-worker-page-'));
+  await build({
+    root,
+    base: './',
+    configFile: false,
+    logLevel: 'warn',
+    worker: { format: 'es' },
+    build: { outDir, emptyOutDir: true, target: 'es2022' },
+  });
+  server = await preview({
+    root,
+    configFile: false,
+    logLevel: 'warn',
+    build: { outDir },
+    preview: { host: '127.0.0.1', port: 0, strictPort: false, open: false },
+  });
+  pageUrl = server.resolvedUrls!.local[0];
+  files = await startFixtureServer();
+  for (const id of FIXTURES)
+    urls[id] = files.setFile(`${id}.gguf`, readFileSync(ensureFixture(id)));
+  files.setFile('not-a-model.gguf', new TextEncoder().encode('this is not a GGUF file at all'));
+  browser = await launchBrowser();
+  page = await browser.context.newPage();
+  await page.goto(pageUrl);
+  await page.waitForSelector('body[data-ready="true"]', { state: 'attached' });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await files?.close();
+  await new Promise<void>((r) => (server ? server.httpServer.close(() => r()) : r()));
+  if (outDir) await rm(outDir, { recursive: true, force: true });
+});
+
+type Api = WorkerTestApi;
+
+describe('GGUF engine in the browser worker', () => {
+  it.each(FIXTURES)('%s: greedy tokens equal the Node engine', async (id) => {
+    const expected = await nodeGreedy(ensureFixture(id), MESSAGES, MAX_TOKENS, CONTEXT);
+    const run = await page.evaluate(
+      ([url, messages, max, context]) =>
+        (window as unknown as { engineTest: Api }).engineTest.greedy(url, messages, max, context),
+      [urls[id], MESSAGES, MAX_TOKENS, CONTEXT] as const,
+    );
+    expect(expected.ids.filter((t) => t >= 0).length).toBe(MAX_TOKENS);
+    expect(run.ids).toEqual(expected.ids);
+    expect(run.text).toBe(expected.text);
+    expect(run.promptTokens).toBe(expected.promptTokens);
+    expect(run.stats?.generatedTokens).toBe(MAX_TOKENS);
+    expect(run.contextTokens).toBe(CONTEXT);
+    expect(run.progress.length).toBeGreaterThan(0);
+    for (const p of run.progress) {
+      expect(['download', 'cache', 'upload', 'compile']).toContain(p.stage);
+      expect(p.loaded).toBeLessThanOrEqual(p.total);
+    }
+    // Loading and decoding happen in the worker: the page's own timers keep firing.
+    expect(run.longestStallMs).toBeLessThan(250);
+  });
+
+  it('stops when asked and answers again afterwards', async () => {
+    const result = await page.evaluate(
+      ([url, messages]) =>
+        (window as unknown as { engineTest: Api }).engineTest.stopAfter(url, messages, 3),
+      [urls[FIXTURES[0]], MESSAGES] as const,
+    );
+    expect(result.stats?.stopReason).toBe('aborted');
+    expect(result.ids.length).toBeGreaterThanOrEqual(3);
+    expect(result.ids.length).toBeLessThan(400);
+    expect(result.again).toBeGreaterThan(0);
+  });
+
+  it('names the problem when a model cannot be loaded', async () => {
+    const missing = await page.evaluate(
+      (url) => (window as unknown as { engineTest: Api }).engineTest.loadFailure(url),
+      `${files.url}/models/missing.gguf`,
+    );
+    expect(missing).toMatchObject({ kind: 'network', message: expect.stringMatching(/404/) });
+    const broken = await page.evaluate(
+      (url) => (window as unknown as { engineTest: Api }).engineTest.loadFailure(url),
+      `${files.url}/models/not-a-model.gguf`,
+    );
+    expect(broken?.kind).toBe('bad-model');
+    expect(broken?.message).toMatch(/GGUF/);
+  });
+});
