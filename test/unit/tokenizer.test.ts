@@ -27,6 +27,17 @@ const TEXTS = [
   '<|im_start|>user\nHi there<|im_end|>\n<|im_start|>assistant\n',
   '<|start_header_id|>user<|end_header_id|>\n\nHello<|eot_id|>',
   '<s>[INST] Hi [/INST] Hello </s>',
+  'a\r\nb\r\n\r\n',
+  'x\u00a0y \u00a0 z\u3000full\u3000width zero\u200bwidth',
+  '日本語のテキスト、한국어 텍스트 مرحبا بالعالم ١٢٣٤',
+  'ﬁne café naïve \u0301e\u0301 Ǆǅǆ',
+  '\t\ttabs\t here  \t',
+  '   ',
+  ' \n ',
+  "DON'T I'M YOU'LL",
+  '$100 + <tag> = ~5^2 | x ...!!!???',
+  '🙂🙂🙂 🏳️‍🌈',
+  'x'.repeat(300),
 ];
 
 describe.each(FIXTURES.filter((f) => f.id !== 'pair-q8_0').map((f) => f.id))(
