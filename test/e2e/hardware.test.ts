@@ -136,7 +136,9 @@ describe('Hardware view without WebGPU flags', () => {
     const text = (await problem.textContent()) ?? '';
     expect(text).toMatch(/hardware acceleration/);
     expect(text).toContain('chrome://flags/#enable-unsafe-webgpu');
-    await expect.poll(() => page.getByRole('link', { name: /No WebGPU/ }).isVisible()).toBe(true);
+    await expect
+      .poll(() => page.getByRole('link', { name: 'No GPU adapter: how to fix' }).isVisible())
+      .toBe(true);
     expect(errors).toEqual([]);
     await page.close();
   });
