@@ -88,6 +88,8 @@ export function engineBufferPlan(h: ModelHparams, options: BufferPlanOptions): E
   scratch('history', MAX_PENALTY_TOKENS * 4);
   scratch('result', RESULT_WORDS * 4);
   scratch('readback', RESULT_WORDS * 4, 'readback');
+  // Where the hidden state crosses to the next device when layers are split across two.
+  scratch('hidden.readback', chunk * h.embeddingLength * f32, 'readback');
   scratch('step', STEP_UNIFORM_BYTES, 'uniform');
   scratch('sampling', SAMPLING_UNIFORM_BYTES, 'uniform');
   const kvBytes = buffers.filter((b) => b.category === 'kv').reduce((a, b) => a + b.bytes, 0);

@@ -54,6 +54,8 @@ export interface ModelLoadOptions {
   lanesPerRow?: number;
   /** Layers this device runs and how many stay resident; default all, all resident. */
   placement?: LayerPlacement;
+  /** Compiled kernels of this device to reuse (reloading with another plan); default new. */
+  pipelines?: PipelineCache;
   /** Counts every buffer of this device; default a new one. */
   allocator?: GpuAllocator;
   signal?: AbortSignal;
@@ -127,7 +129,7 @@ export class GgufModel {
       computePrecision: options.computePrecision,
       prefillChunk: options.prefillChunk,
     });
-    this.cache = new PipelineCache(device);
+    this.cache = options.pipelines ?? new PipelineCache(device);
     this.placement = options.placement ?? fullPlacement(h.blockCount);
     checkPlacement(this.placement, h.blockCount);
     this.allocator = options.allocator ?? new GpuAllocator(device, 'device 0');

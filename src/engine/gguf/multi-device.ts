@@ -1,0 +1,97 @@
+// A model split across devices: each part runs a contiguous range of layers on its own device
+// and holds those layers' weights and KV cache. The first part embeds the tokens; the last runs
+// the output layer and the sampler. Per pass the hidden state crosses each boundary once: the
+// part before copies it into a mappable buffer, the host reads it and writes it into the next
+// part's hidden buffer, so the devices may sit on different adapters.
+import type { AllocatedBytes } from './allocator';
+import type { PassModel } from './generate';
+import type { GgufModel, PassCounters } from './model';
+import type { ModelHparams } from './types';
+
+export class SplitModel implements PassModel {
+  constructor(readonly parts: GgufModel[]) {
+    if (parts.length < 2) throw new RangeError('a split model needs at least two parts');
+    parts.forEach((part, i) => {
+      const p = part.placement;
+      const expectFirst = i === 0 ? 0 : parts[i - 1].placement.last + 1;
+      if (p.first !== expectFirst || p.holdsEmbedding !== (i === 0)) {
+        throw new RangeError(
+          `part ${i} runs layers ${p.first}..${p.last}; parts must cover the layers in order, ` +
+            'the first one embedding the tokens',
+        );
+      }
+      if (p.holdsOutput !== (i === parts.length - 1)) {
+        throw new RangeError(`only the last part runs the output layer (part ${i} does not)`);
+      }
+    });
+  }
+
+  private get last(): GgufModel {
+    return this.parts[this.parts.length - 1];
+  }
+
+  get hparams(): ModelHparams {
+    return this.parts[0].hparams;
+  }
+
+  get prefillChunk(): number {
+    return this.parts[0].prefillChunk;
+  }
+
+  get options(): { contextTokens: number } {
+    return this.last.options;
+  }
+
+  writeInputs(tokens: number[], position: number): void {
+    for (const part of this.parts) part.writeInputs(tokens, position);
+  }
+
+  writeSampling(words: ArrayBuffer, history: Uint32Array | null): void {
+    this.last.writeSampling(words, history);
+  }
+
+  async runPass(ntok: number, sample: boolean, topLogits: boolean): Promise<PassCounters> {
+    const total: PassCounters = { dispatches: 0, weightBytes: 0, submissions: 0, uploadBytes: 0 };
+    const add = (c: PassCounters) => {
+      total.dispatches += c.dispatches;
+      total.weightBytes += c.weightBytes;
+      total.submissions += c.submissions;
+      total.uploadBytes += c.uploadBytes;
+    };
+    const bytes = ntok * this.hparams.embeddingLength * 4;
+    for (let i = 0; i + 1 < this.parts.length; i++) {
+      const part = this.parts[i];
+      const hidden = part.scratch.get('hidden')!;
+      const crossing = part.scratch.get('hidden.readback')!;
+      add(
+        part.submitPass(ntok, false, false, (encoder) =>
+          encoder.copyBufferToBuffer(hidden, 0, crossing, 0, bytes),
+        ),
+      );
+      await crossing.mapAsync(GPUMapMode.READ, 0, bytes);
+      const state = crossing.getMappedRange(0, bytes).slice(0);
+      crossing.unmap();
+      const next = this.parts[i + 1];
+      next.device.queue.writeBuffer(next.scratch.get('hidden')!, 0, state);
+    }
+    add(await this.last.runPass(ntok, sample, topLogits));
+    return total;
+  }
+
+  readResult(): Promise<Uint32Array> {
+    return this.last.readResult();
+  }
+
+  readLogits(): Promise<Float32Array> {
+    return this.last.readLogits();
+  }
+
+  /** Bytes allocated on each part's device, by category. */
+  get allocated(): AllocatedBytes[] {
+    return this.parts.map((p) => p.allocator.allocated);
+  }
+
+  destroy(): void {
+    for (const part of this.parts) part.destroy();
+  }
+}

@@ -1,0 +1,200 @@
+// Loading a model exactly as a plan says: weight precision (quantizing to Q8_0 on load), context,
+// compute precision, and per device its layer range and resident layers, every buffer counted by
+// that device's allocator. A device lost or out of memory during the load is reported with the
+// plan that failed, and `loadWithSmallerBudget` re-plans with budgets 10% lower and tries again.
+import type { Plan } from '../../plan/types';
+import { GpuAllocator, type AllocatedBytes } from './allocator';
+import type { PassModel } from './generate';
+import type { PipelineCache } from './kernels/pipeline';
+import { GgufModel } from './model';
+import { SplitModel } from './multi-device';
+import { tensorsForLoad } from './quantize-on-load';
+import type { ModelHeader, ModelSource } from './types';
+
+export type PlanLoadFailure = 'no-plan' | 'out-of-memory' | 'device-lost' | 'invalid';
+
+export class PlanLoadError extends Error {
+  override name = 'PlanLoadError';
+  constructor(
+    readonly plan: Plan,
+    readonly failure: PlanLoadFailure,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export interface PlannedLoadOptions {
+  prefillChunk?: number;
+  maxBindingBytes?: number;
+  lanesPerRow?: number;
+  /** One per device, to reuse compiled kernels across loads. */
+  pipelines?: PipelineCache[];
+  signal?: AbortSignal;
+  onProgress?: (loaded: number, total: number) => void;
+}
+
+export interface PlannedModel {
+  plan: Plan;
+  /** What generation runs: the single part, or the parts chained across devices. */
+  model: PassModel;
+  parts: GgufModel[];
+  /** Bytes allocated per device, by category, in the plan's device order. */
+  allocated(): AllocatedBytes[];
+  destroy(): void;
+}
+
+function planSummary(plan: Plan): string {
+  const l = plan.layers;
+  return (
+    `${l.resident} of ${l.total} layers resident on ${l.devices.map((d) => d.name).join(' + ')}, ` +
+    `${plan.precision.weights === 'q8_0' ? 'INT8 (Q8_0)' : 'file'} weights, ` +
+    `${plan.contextTokens}-token context, ${(plan.bytes.gpu.total / 2 ** 20).toFixed(1)} MiB on the GPU`
+  );
+}
+
+async function loadPart(
+  device: GPUDevice,
+  plan: Plan,
+  index: number,
+  source: ModelSource,
+  header: ModelHeader,
+  options: PlannedLoadOptions,
+): Promise<GgufModel> {
+  const dp = plan.layers.devices[index];
+  let lost: GPUDeviceLostInfo | null = null;
+  const lostSignal = device.lost.then((info) => {
+    lost = info;
+    return info;
+  });
+  const fail = (failure: PlanLoadFailure, what: string, cause?: unknown) =>
+    new PlanLoadError(
+      plan,
+      failure,
+      `Loading the model on ${dp.name} failed: ${what}. The plan was: ${planSummary(plan)}. ` +
+        (failure === 'out-of-memory' || failure === 'device-lost'
+          ? 'Try again with a smaller memory budget (10% lower), fewer resident layers or a shorter context.'
+          : 'Check the plan against this device.'),
+      { cause },
+    );
+  device.pushErrorScope('validation');
+  device.pushErrorScope('out-of-memory');
+  const allocator = new GpuAllocator(device, dp.name);
+  let part: GgufModel | null = null;
+  let error: unknown = null;
+  try {
+    part = await Promise.race([
+      GgufModel.load(device, source, header, {
+        contextTokens: plan.contextTokens,
+        computePrecision: plan.precision.compute,
+        prefillChunk: options.prefillChunk,
+        maxBindingBytes: options.maxBindingBytes,
+        lanesPerRow: options.lanesPerRow,
+        pipelines: options.pipelines?.[index],
+        placement: {
+          first: dp.layers[0],
+          last: dp.layers[1],
+          resident: dp.resident,
+          holdsEmbedding: dp.holdsEmbedding,
+          holdsOutput: dp.holdsOutput,
+        },
+        allocator,
+        signal: options.signal,
+        onProgress: options.onProgress,
+      }),
+      lostSignal.then((info): never => {
+        throw fail('device-lost', `the GPU device was lost (${info.reason}: ${info.message})`);
+      }),
+    ]);
+    await Promise.race([device.queue.onSubmittedWorkDone(), lostSignal]);
+  } catch (e) {
+    error = e;
+  }
+  const [oom, invalid] = lost
+    ? [null, null]
+    : [await device.popErrorScope(), await device.popErrorScope()];
+  const info = lost as GPUDeviceLostInfo | null;
+  let failure: PlanLoadError | null = null;
+  if (info)
+    failure = fail(
+      'device-lost',
+      `the GPU device was lost (${info.reason}: ${info.message})`,
+      error,
+    );
+  else if (oom) failure = fail('out-of-memory', `the GPU ran out of memory (${oom.message})`, oom);
+  else if (invalid)
+    failure = fail('invalid', `the GPU rejected a buffer (${invalid.message})`, invalid);
+  if (failure || error) {
+    part?.destroy();
+    allocator.destroyAll();
+    throw failure ?? error;
+  }
+  return part!;
+}
+
+/** Loads `source` on `devices` (one per device of the plan) as `plan` says. */
+export async function loadPlanned(
+  devices: GPUDevice[],
+  source: ModelSource,
+  header: ModelHeader,
+  plan: Plan,
+  options: PlannedLoadOptions = {},
+): Promise<PlannedModel> {
+  if (plan.fits === 'none') {
+    throw new PlanLoadError(plan, 'no-plan', `There is no plan to load: ${plan.reasons.join(' ')}`);
+  }
+  if (devices.length !== plan.layers.devices.length) {
+    throw new RangeError(
+      `the plan splits the model across ${plan.layers.devices.length} device(s) but ${devices.length} were given`,
+    );
+  }
+  const loadHeader = { ...header, tensors: tensorsForLoad(header.tensors, plan.precision.weights) };
+  const parts: GgufModel[] = [];
+  try {
+    for (let i = 0; i < devices.length; i++) {
+      parts.push(await loadPart(devices[i], plan, i, source, loadHeader, options));
+    }
+  } catch (error) {
+    for (const part of parts) part.destroy();
+    throw error;
+  }
+  const model: PassModel = parts.length === 1 ? parts[0] : new SplitModel(parts);
+  return {
+    plan,
+    model,
+    parts,
+    allocated: () => parts.map((p) => p.allocator.allocated),
+    destroy: () => parts.forEach((p) => p.destroy()),
+  };
+}
+
+/** Per-device budgets 10% below those `plan` was made with. */
+export function budgetsTenPercentLower(plan: Plan): number[] {
+  return plan.layers.devices.map((d) => Math.floor(d.budget.budget.value * 0.9));
+}
+
+/**
+ * Loads with `plan`; when the device runs out of memory or is lost, re-plans with budgets 10%
+ * lower (`replan` receives them, one per device) and tries again, up to `attempts` loads.
+ */
+export async function loadWithSmallerBudget<T>(
+  plan: Plan,
+  load: (plan: Plan) => Promise<T>,
+  replan: (budgets: number[]) => Plan,
+  attempts = 3,
+): Promise<T> {
+  let current = plan;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await load(current);
+    } catch (error) {
+      const retry =
+        error instanceof PlanLoadError &&
+        (error.failure === 'out-of-memory' || error.failure === 'device-lost') &&
+        attempt < attempts;
+      if (!retry) throw error;
+      current = replan(budgetsTenPercentLower(current));
+    }
+  }
+}
