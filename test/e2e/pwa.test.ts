@@ -1,4 +1,5 @@
 import { readdir, readFile } from 'node:fs/promises';
+import { gzipSync } from 'node:zlib';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { launchBrowser, serveBuiltApp, type AppServer, type Browser } from './browser';
@@ -44,6 +45,24 @@ it('precaches every shell file and leaves WebLLM out', async () => {
     expect(precached.has(`assets/${file}`), file).toBe(!webllm);
   }
   expect(precached.has('index.html')).toBe(true);
+});
+
+it('keeps WebLLM out of the first load and the shell JavaScript small', async () => {
+  const html = await readFile(join(dist, 'index.html'), 'utf8');
+  const scripts = [
+    ...html.matchAll(
+      /<(?:script[^>]*src|link[^>]*rel="modulepreload"[^>]*href)="\.\/([^"]+\.js)"/g,
+    ),
+  ].map((m) => m[1]);
+  expect(scripts.length).toBeGreaterThan(0);
+  let gzipBytes = 0;
+  for (const script of scripts) {
+    expect(script).not.toMatch(/webllm|mlc\.worker/);
+    const code = await readFile(join(dist, script));
+    gzipBytes += gzipSync(code).length;
+  }
+  // WebLLM alone is over 2 MB gzipped: this bound also fails if it slips into the first load.
+  expect(gzipBytes).toBeLessThan(160 * 1024);
 });
 
 it('loads the app shell from the service worker when offline', async () => {
