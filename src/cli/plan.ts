@@ -9,6 +9,7 @@ import { parseHeader } from '../engine/gguf/header.ts';
 import { openUrlSource } from '../engine/gguf/source.ts';
 import { openFileSource } from '../engine/gguf/source-node.ts';
 import type { ModelHeader } from '../engine/gguf/types.ts';
+import { mib } from '../plan/accounting.ts';
 import { DEFAULT_MARGIN, NO_MARGIN } from '../plan/budget.ts';
 import { planJson } from '../plan/contract.ts';
 import { describeAdapter, parseDeviceFile, withUserBudget } from '../plan/device.ts';
@@ -126,6 +127,10 @@ async function main(): Promise<void> {
   const lines = [
     `${header.hparams.name}: ${plan.fits === 'full' ? 'runs fully on the GPU' : plan.fits === 'partial' ? `runs with ${plan.layers.resident} of ${plan.layers.total} layers on the GPU` : 'will not run'}`,
     ...plan.reasons.map((r) => `- ${r}`),
+    ...plan.layers.devices.map((d) => {
+      const b = d.bytes;
+      return `GPU ${d.name}: layers ${d.layers[0]}-${d.layers[1]}, weights ${mib(b.weights)} + KV ${mib(b.kv)} + scratch ${mib(b.scratch)} + slots ${mib(b.slots)} = ${mib(b.total)} of ${mib(d.budget.usableBytes)} usable; host ${mib(d.hostWeights)}`;
+    }),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 }
