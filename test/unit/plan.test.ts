@@ -322,6 +322,56 @@ describe('decisions', () => {
     },
   );
 
+  it.each(REAL_SHAPES.map((s) => s.id))(
+    '%s: every plan for random budgets and wishes is consistent',
+    async (id) => {
+      const header = await realShapeHeader(id);
+      const h = header.hparams;
+      const next = random(id.length * 31);
+      const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)];
+      for (let i = 0; i < 60; i++) {
+        const wishes: PlanWishes = {
+          contextTokens: pick([undefined, 2048, 4096, 8192, 32768]),
+          contextFloor: pick([undefined, 1024, 4096]),
+          weights: pick(['auto', 'file', 'q8_0'] as const),
+          qualityFloor: pick(['int8', 'as-stored'] as const),
+          compute: pick(['auto', 'f32'] as const),
+        };
+        const budget = 2 ** (28 + next() * 7);
+        const plan = planModel(header, [gpu(budget)], wishes);
+        const what = `${id} ${JSON.stringify(wishes)} budget ${budget}`;
+        const requested = Math.min(wishes.contextTokens ?? h.contextLength, h.contextLength);
+        const floor = Math.min(wishes.contextFloor ?? 4096, requested);
+        expect(plan.contextTokens, what).toBeGreaterThanOrEqual(floor);
+        expect(plan.contextTokens, what).toBeLessThanOrEqual(requested);
+        expect(plan.kvBytesPerToken).toBe(kvFormula(header));
+        if (wishes.weights === 'file') expect(plan.precision.weights).toBe('file');
+        if (wishes.weights === 'q8_0') expect(plan.precision.weights).toBe('q8_0');
+        if (wishes.weights === 'auto' && wishes.qualityFloor === 'as-stored') {
+          expect(plan.precision.weights).toBe('file');
+        }
+        if (plan.fits === 'none') {
+          expect(plan.layers.resident).toBe(0);
+          expect(plan.reasons.join(' ')).toMatch(/Will not run/);
+          continue;
+        }
+        const g = plan.bytes.gpu;
+        expect(g.total, what).toBe(g.weights + g.kv + g.scratch + g.slots);
+        expect(g.total, what).toBeLessThanOrEqual(plan.layers.devices[0].budget.usableBytes);
+        expect(g.kv).toBe(plan.contextTokens * kvFormula(header));
+        expect(plan.layers.resident + plan.layers.streamed).toBe(h.blockCount);
+        expect(plan.fits === 'full').toBe(plan.layers.streamed === 0);
+        expect(g.slots === 0).toBe(plan.layers.streamed === 0);
+        expect(plan.bytes.host.weights === 0).toBe(plan.layers.streamed === 0);
+        if (plan.fits === 'partial') expect(plan.contextTokens).toBe(floor);
+        expect(plan.predicted.decodeTokensPerSecond).toBeGreaterThan(0);
+        expect(plan.predicted.bound).toBe(
+          plan.predicted.uploadSeconds > plan.predicted.computeSeconds ? 'upload' : 'compute',
+        );
+      }
+    },
+  );
+
   it('a budget below the smallest runnable configuration gives none, with the reason', async () => {
     const header = await realShapeHeader('Llama-3.1-8B-Q4_K_M');
     const account = accountModel(header, 'file', desktop.limits.maxStorageBufferBindingSize);
