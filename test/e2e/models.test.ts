@@ -46,7 +46,9 @@ it('plans a model added by URL from its header, then downloads it with progress 
   await expect
     .poll(() => card.getByTestId('plan').getAttribute('data-fits'), { timeout: 30_000 })
     .toBe('full');
-  expect(await card.getByTestId('verdict').textContent()).toMatch(/Runs fully on the GPU.*tok\/s/s);
+  const verdict = (await card.getByTestId('verdict').textContent())!;
+  expect(verdict).toMatch(/Runs fully on the GPU.*tok\/s/s);
+  const plannedContext = /([\d,]+) tokens of context/.exec(verdict)![1].replace(/,/g, '');
   // The plan came from the header alone: no request fetched the weights.
   expect(bytesSent('largest-q4_k_m.gguf')).toBeLessThan(modelBytes.byteLength);
   expect(files.requests.every((r) => r.range !== null)).toBe(true);
@@ -64,6 +66,13 @@ it('plans a model added by URL from its header, then downloads it with progress 
 
   await card.getByRole('button', { name: 'Use in chat' }).click();
   await expect.poll(() => page.evaluate(() => location.hash)).toBe('#/chat');
+  // The engine accepts the plan's choices (context, precision, resident layers) for the stored copy.
+  await expect
+    .poll(() => page.locator('.model-bar .ready').count(), { timeout: 120_000, interval: 500 })
+    .toBe(1);
+  expect(await page.locator('.model-bar .ready').textContent()).toContain(
+    `${plannedContext}-token context`,
+  );
   expect(errors).toEqual([]);
   await page.close();
 });
