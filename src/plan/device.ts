@@ -208,3 +208,23 @@ export function figuresFromCalibration(result: {
     roundTripSeconds: result.roundTripSeconds,
   };
 }
+
+/** The same device with its budget lowered by `fraction`, e.g. to retry after an out-of-memory error. */
+export function lowerBudget(
+  device: DeviceDescription,
+  fraction: number,
+  why: string,
+): DeviceDescription {
+  if (!(fraction > 0 && fraction < 1)) {
+    throw new RangeError(`A budget can be lowered by a fraction between 0 and 1, not ${fraction}.`);
+  }
+  const b = device.memoryBudget;
+  return {
+    ...device,
+    memoryBudget: {
+      value: Math.floor(b.value * (1 - fraction)),
+      source: b.source,
+      detail: `${b.detail}, lowered ${Math.round(fraction * 100)}% ${why}`,
+    },
+  };
+}

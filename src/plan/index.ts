@@ -12,6 +12,7 @@ export {
 export {
   describeAdapter,
   figuresFromCalibration,
+  lowerBudget,
   parseDeviceFile,
   withUserBudget,
   type AdapterFacts,

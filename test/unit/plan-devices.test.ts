@@ -4,7 +4,12 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { accountModel } from '../../src/plan/accounting.ts';
 import { budgetReport, estimateBudget, marginBytes, NO_MARGIN } from '../../src/plan/budget.ts';
-import { describeAdapter, parseDeviceFile, withUserBudget } from '../../src/plan/device.ts';
+import {
+  describeAdapter,
+  lowerBudget,
+  parseDeviceFile,
+  withUserBudget,
+} from '../../src/plan/device.ts';
 import { planModel } from '../../src/plan/planner.ts';
 import type { DeviceDescription } from '../../src/plan/types.ts';
 import { REAL_SHAPES, realShape, realShapeFile, realShapeHeader } from '../fixtures/real-shapes.ts';
@@ -78,6 +83,22 @@ describe('budget', () => {
     expect(budgetReport({ value: GiB, source: 'user', detail: '' }, NO_MARGIN).usableBytes).toBe(
       GiB,
     );
+  });
+
+  it('lowers a budget by a fraction for a retry, keeping where it came from', async () => {
+    const device = withUserBudget(base, 10 * GiB);
+    const lower = lowerBudget(device, 0.1, 'after an out-of-memory error while loading');
+    expect(lower.memoryBudget).toEqual({
+      value: Math.floor(9 * GiB),
+      source: 'user',
+      detail: 'set by you, lowered 10% after an out-of-memory error while loading',
+    });
+    expect(() => lowerBudget(device, 1, 'x')).toThrow(/between 0 and 1/);
+    const header = await realShapeHeader('Llama-3.1-8B-Q4_K_M');
+    const before = planModel(header, [device]);
+    const after = planModel(header, [lower]);
+    expect(after.bytes.gpu.total).toBeLessThanOrEqual(after.layers.devices[0].budget.usableBytes);
+    expect(after.contextTokens).toBeLessThan(before.contextTokens);
   });
 
   it('reports each figure and its source in the reasons', async () => {
