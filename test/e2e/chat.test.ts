@@ -239,6 +239,10 @@ describe('WebLLM path', () => {
     page.on('request', (r) => scripts.push(new URL(r.url()).pathname));
     await openChat(fixtureChoice(), page);
     await loadModel(page);
+    // Listing the Storage view's models does not fetch WebLLM before it has ever been used.
+    await page.goto(`${app.url}#/storage`);
+    await expect.poll(() => page.locator('#models-heading').count()).toBe(1);
+    await page.waitForTimeout(500);
     expect(scripts.filter((p) => /webllm-|mlc\.worker-/.test(p))).toEqual([]);
 
     await openChat(
