@@ -177,10 +177,24 @@ describe('sources', () => {
   let server: Server;
   let base: string;
   let requests: string[] = [];
+  let served = 0;
+  // A large vocabulary makes a header of several of the parser's 2 MB read-ahead chunks.
+  const bigVocab = headerOnlyModel(REAL_SHAPES['Llama-3.1-8B-Q4_K_M'], {
+    'tokenizer.ggml.model': 'gpt2',
+    'tokenizer.ggml.tokens': arr(
+      ValueType.STRING,
+      Array.from({ length: 64000 }, (_, i) => `tok${i}`),
+    ),
+    'tokenizer.ggml.merges': arr(
+      ValueType.STRING,
+      Array.from({ length: 100000 }, (_, i) => `m${i} e${i}`),
+    ),
+  });
   beforeAll(async () => {
-    const file = bytes();
+    const small = bytes();
     server = createServer((req, res) => {
       requests.push(`${req.url} ${req.headers.range ?? ''}`);
+      const file = req.url === '/big.gguf' ? bigVocab : small;
       const range = req.headers.range?.match(/bytes=(\d+)-(\d+)/);
       if (req.url === '/missing.gguf') return res.writeHead(404).end();
       if (req.url === '/norange.gguf' || !range) return res.writeHead(200).end(Buffer.from(file));
@@ -188,6 +202,7 @@ describe('sources', () => {
       const end = Math.min(Number(range[2]), file.byteLength - 1);
       const short = req.url === '/short.gguf' && start > 0 ? 1 : 0;
       res.writeHead(206, { 'content-range': `bytes ${start}-${end}/${file.byteLength}` });
+      served += end + 1 - short - start;
       res.end(Buffer.from(file.subarray(start, end + 1 - short)));
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -209,6 +224,15 @@ describe('sources', () => {
     expect(chunks).toHaveLength(1);
     expect(chunks[0]).toEqual(bytes().subarray(info.offset, info.offset + info.bytes));
   });
+
+  it('reads a multi-megabyte header over HTTP once, not once per pass', async () => {
+    served = 0;
+    const source = await openUrlSource(`${base}/big.gguf`);
+    const header = await parseHeader(source, { allowMissingData: true });
+    expect((header.metadata['tokenizer.ggml.tokens'] as string[]).length).toBe(64000);
+    expect(bigVocab.byteLength).toBeGreaterThan(3e6);
+    expect(served).toBeLessThanOrEqual(bigVocab.byteLength + 1);
+  }, 60_000);
 
   it('reports a server without Range support, a missing file and a short read', async () => {
     await expect(openUrlSource(`${base}/norange.gguf`)).rejects.toMatchObject({

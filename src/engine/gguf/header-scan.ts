@@ -24,6 +24,8 @@ const STRING = 8;
 const ARRAY = 9;
 const FIRST_READ = 1 << 20;
 
+const utf8 = new TextDecoder();
+
 class HeaderReader {
   private bytes = new Uint8Array(0);
   private view = new DataView(this.bytes.buffer);
@@ -36,6 +38,16 @@ class HeaderReader {
 
   remaining(): number {
     return this.source.size - this.pos;
+  }
+
+  /** Everything read so far: the whole header and some read-ahead. */
+  prefix(): Uint8Array {
+    return this.bytes;
+  }
+
+  /** True when the next `n` bytes are already in memory (no await needed). */
+  has(n: number): boolean {
+    return this.pos + n <= this.bytes.byteLength;
   }
 
   async need(n: number, what: string): Promise<void> {
@@ -73,7 +85,7 @@ class HeaderReader {
   }
 
   text(length: number): string {
-    const s = new TextDecoder().decode(this.bytes.subarray(this.pos, this.pos + length));
+    const s = utf8.decode(this.bytes.subarray(this.pos, this.pos + length));
     this.pos += length;
     return s;
   }
@@ -115,6 +127,16 @@ async function readString(r: HeaderReader, source: ModelSource, what: string): P
   return r.text(Number(length));
 }
 
+/** Steps over a string value without decoding it: vocabularies hold hundreds of thousands. */
+async function skipString(r: HeaderReader, source: ModelSource, key: string): Promise<void> {
+  if (!r.has(8)) await r.need(8, `a string in "${key}"`);
+  const length = r.u64();
+  if (length > BigInt(r.remaining()))
+    throw overrun(source, `a string length in "${key}"`, length, length, key);
+  if (!r.has(Number(length))) await r.need(Number(length), `a string in "${key}"`);
+  r.pos += Number(length);
+}
+
 async function skipValue(
   r: HeaderReader,
   source: ModelSource,
@@ -122,10 +144,7 @@ async function skipValue(
   key: string,
   depth = 0,
 ): Promise<void> {
-  if (type === STRING) {
-    await readString(r, source, `the string value of "${key}"`);
-    return;
-  }
+  if (type === STRING) return skipString(r, source, key);
   const size = SCALAR_BYTES[type];
   if (size !== undefined) {
     await r.need(size, `the value of "${key}"`);
@@ -160,11 +179,18 @@ async function skipValue(
     r.pos += Number(count) * itemSize;
     return;
   }
+  if (itemType === STRING) {
+    for (let i = 0; i < Number(count); i++) await skipString(r, source, key);
+    return;
+  }
   for (let i = 0; i < Number(count); i++) await skipValue(r, source, itemType, key, depth + 1);
 }
 
-/** Validates the header's structure; throws a GgufFormatError naming the first problem. */
-export async function scanHeader(source: ModelSource, signal?: AbortSignal): Promise<void> {
+/**
+ * Validates the header's structure, throwing a GgufFormatError naming the first problem, and
+ * returns the bytes it read (the whole header, often more) so the parser need not read them again.
+ */
+export async function scanHeader(source: ModelSource, signal?: AbortSignal): Promise<Uint8Array> {
   const r = new HeaderReader(source, signal);
   await r.need(24, 'the 24-byte GGUF preamble');
   const magic = r.text(4);
@@ -219,4 +245,5 @@ export async function scanHeader(source: ModelSource, signal?: AbortSignal): Pro
     }
     r.pos += 12;
   }
+  return r.prefix();
 }

@@ -39,7 +39,7 @@ function truncated(source: ModelSource, what: string): GgufFormatError {
  * 2 MB chunks; past the end it gets an empty body once (a legitimate read-ahead), and a second
  * request past the end means the parser has run off the file.
  */
-function sourceFetch(source: ModelSource, signal?: AbortSignal): typeof fetch {
+function sourceFetch(source: ModelSource, prefix: Uint8Array, signal?: AbortSignal): typeof fetch {
   let pastEnd = 0;
   return (async (_input: unknown, init?: RequestInit) => {
     const range = new Headers(init?.headers).get('Range')?.match(/bytes=(\d+)-(\d+)/);
@@ -51,8 +51,12 @@ function sourceFetch(source: ModelSource, signal?: AbortSignal): typeof fetch {
       if (++pastEnd > 1) throw truncated(source, 'the end of its header');
       return new Response(new Uint8Array(0), { status: 206, headers });
     }
-    const bytes = await source.read(start, end - start, signal);
-    return new Response(bytes.slice(), { status: 206, headers });
+    const bytes = new Uint8Array(end - start);
+    const cached = Math.max(0, Math.min(end, prefix.byteLength) - start);
+    if (cached > 0) bytes.set(prefix.subarray(start, start + cached));
+    if (cached < bytes.byteLength)
+      bytes.set(await source.read(start + cached, bytes.byteLength - cached, signal), cached);
+    return new Response(bytes, { status: 206, headers });
   }) as typeof fetch;
 }
 
@@ -159,10 +163,10 @@ export async function parseHeader(
   source: ModelSource,
   options: ParseHeaderOptions = {},
 ): Promise<ModelHeader> {
-  await scanHeader(source, options.signal);
+  const prefix = await scanHeader(source, options.signal);
   let parsed;
   try {
-    parsed = await gguf(SOURCE_URI, { fetch: sourceFetch(source, options.signal) });
+    parsed = await gguf(SOURCE_URI, { fetch: sourceFetch(source, prefix, options.signal) });
   } catch (err) {
     throw libraryError(source, err);
   }
