@@ -216,6 +216,95 @@ describe('Storage view downloads', () => {
   });
 });
 
+describe('Storage view repairs and interruptions', () => {
+  it('re-downloads alone a chunk damaged at rest, found by Verify', async () => {
+    const bytes = generateBytes(SIZE, 12);
+    const url = files.setFile('heal.gguf', bytes);
+    await startDownload(page, url);
+    await waitForState(page, url, 'complete');
+    await page.evaluate(
+      ([id, index]) =>
+        new Promise<void>((resolve, reject) => {
+          const open = indexedDB.open('layerwise-chunks');
+          open.onerror = () => reject(open.error);
+          open.onsuccess = () => {
+            const tx = open.result.transaction('chunks', 'readwrite');
+            const store = tx.objectStore('chunks');
+            const get = store.get([id, index]);
+            get.onsuccess = () => {
+              const bad = (get.result as Uint8Array).slice();
+              bad[1000] ^= 0x55;
+              store.put(bad, [id, index]);
+            };
+            tx.oncomplete = () => {
+              open.result.close();
+              resolve();
+            };
+            tx.onerror = () => reject(tx.error);
+          };
+        }),
+      [url, 17] as const,
+    );
+    const before = files.requests.length;
+    await row(page, url).getByRole('button', { name: 'Verify' }).click();
+    await expect
+      .poll(() => page.locator('.verify-result').textContent())
+      .toBe('Damaged chunks: 17. Downloading them again.');
+    await expect
+      .poll(() => files.requests.slice(before).map((r) => r.range), { timeout: 30_000 })
+      .toEqual([`bytes=${17 * C}-${18 * C - 1}`]);
+    await waitForState(page, url, 'complete');
+    expect((await readStoredModel(page, url)).sha256).toBe(sha256(bytes));
+  });
+
+  it('waits while the browser is offline and continues when it is back online', async () => {
+    const bytes = generateBytes(SIZE, 13);
+    const url = files.setFile('offline.gguf', bytes);
+    files.faults = { bytesPerSecond: 1_000_000 };
+    await startDownload(page, url);
+    await waitForChunks(page, url, 3);
+    await browser.context.setOffline(true);
+    files.dropConnections();
+    const transfer = page.locator(`li[data-transfer-id="${url}"]`);
+
+    try {
+      await expect
+        .poll(() => transfer.getAttribute('data-status'), { timeout: 30_000 })
+        .toBe('offline');
+      expect(await transfer.locator('.message').textContent()).toMatch(
+        /continues when the connection is back/,
+      );
+      const offlineRequests = files.requests.length;
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      // No retries are spent while the browser says it is offline.
+      expect(files.requests.length).toBe(offlineRequests);
+    } finally {
+      await browser.context.setOffline(false);
+    }
+    files.faults = {};
+    await waitForState(page, url, 'complete');
+    expect((await readStoredModel(page, url)).sha256).toBe(sha256(bytes));
+  });
+
+  it('imports a .gguf dropped on the drop zone', async () => {
+    const bytes = generateBytes(SIZE / 2, 14);
+    const dataTransfer = await page.evaluateHandle((data) => {
+      const transfer = new DataTransfer();
+      transfer.items.add(new File([new Uint8Array(data)], 'dropped.gguf'));
+      return transfer;
+    }, Array.from(bytes));
+    await page
+      .getByRole('region', { name: /Drop a \.gguf file here/ })
+      .dispatchEvent('drop', { dataTransfer });
+    const id = `file:dropped.gguf:${bytes.length}`;
+    await waitForState(page, id, 'complete');
+    expect(await readStoredModel(page, id)).toMatchObject({
+      state: 'complete',
+      sha256: sha256(bytes),
+    });
+  });
+});
+
 describe('quota', () => {
   it('stops cleanly when the quota runs out mid-download, leaving other models and conversations unchanged', async () => {
     // A browser of its own, with the quota overridden before this origin writes anything:
