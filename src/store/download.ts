@@ -205,7 +205,7 @@ class Download {
       } else if (reply.start !== start) {
         // A 200 carries the whole file from byte 0: take it rather than mix two transfers.
         await this.startOver();
-        await this.startWriting(reply, 0);
+        if (!(await this.startWriting(reply, 0))) continue;
         await this.consume(reply.response, manifest.chunks.length - 1);
       } else {
         if (!continuing) await this.startWriting(reply, first);
@@ -342,7 +342,16 @@ class Download {
       );
     }
     if (!response.body) throw new StoreError('network', 'The server sent no body.', true);
-    return { response, ...describe(response) };
+    const reply = { response, ...describe(response) };
+    if (response.status === 206 && reply.start !== start) {
+      await response.body.cancel();
+      throw new StoreError(
+        'bad-input',
+        `The server sent bytes from ${reply.start} when asked for bytes from ${start}: it does not ` +
+          'handle Range requests correctly, so this file cannot be stored from it.',
+      );
+    }
+    return reply;
   }
 
   private async checkQuota(bytes: number, response?: Response): Promise<void> {

@@ -287,6 +287,23 @@ describe('downloadModel', () => {
     expect(m.sha256).toBe(sha256(bytes));
   });
 
+  it('refuses a server that answers a different range than the one asked for', async () => {
+    const body = generateBytes(100, 17);
+    const fetchWrongRange: typeof fetch = async () =>
+      new Response(body as Uint8Array<ArrayBuffer>, {
+        status: 206,
+        headers: { 'Content-Range': 'bytes 50-149/1000', ETag: '"x"' },
+      });
+    const store = freshStore();
+    const error = await download(store, testEnv(), {
+      url: 'http://127.0.0.1:9/models/odd.gguf',
+      fetch: fetchWrongRange,
+    }).catch((e) => e);
+    expect(error.code).toBe('bad-input');
+    expect(error.message).toMatch(/sent bytes from 50 when asked for bytes from 0/);
+    expect(await store.listManifests()).toEqual([]);
+  });
+
   it('lets one download of a model run at a time', async () => {
     const url = server.setFile('lock.gguf', generateBytes(SIZE, 15));
     const store = freshStore();
