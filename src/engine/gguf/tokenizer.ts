@@ -6,7 +6,7 @@
 
 import { Tokenizer } from '@huggingface/tokenizers';
 import { GgufFormatError } from './errors.ts';
-import { byteLevelPreTokenizer } from './pretokenizers.ts';
+import { byteLevelPreTokenizer, ignoresMerges } from './pretokenizers.ts';
 
 export const TokenType = {
   normal: 1,
@@ -222,7 +222,7 @@ export class GgufTokenizer {
             type: 'BPE',
             vocab,
             merges,
-            ignore_merges: pre === 'llama-bpe' || pre === 'llama3',
+            ignore_merges: ignoresMerges(typeof pre === 'string' ? pre : undefined),
             byte_fallback: false,
           },
         },

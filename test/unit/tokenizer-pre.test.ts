@@ -1,0 +1,69 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SUPPORTED_PRE_TOKENIZERS } from '../../src/engine/gguf/pretokenizers.ts';
+import { GgufTokenizer } from '../../src/engine/gguf/tokenizer.ts';
+import { FIXTURE_DIR, generatorVersion } from '../fixtures/gguf/ensure.ts';
+import { FIXTURES, buildFixture } from '../fixtures/gguf/models.ts';
+import { closeOracle, preload, tokenize } from '../fixtures/llama-oracle.ts';
+import { str, writeGguf, type MetaInput } from '../fixtures/gguf/writer.ts';
+
+// Every `tokenizer.ggml.pre` the tokenizer accepts, checked against llama.cpp on a tiny model that
+// carries it (and one without the key: llama.cpp's default).
+const TEXT = [
+  "Hello world! It's 2026; we'll run 1234567 steps.",
+  '你好，世界 🙂 café\n\n\n  indented   code() {\n\treturn x+1;\n}',
+  '$100 + <tag> = ~5^2 | x ...!!!??? [a](b) @user #tag',
+].join('\n');
+
+const base = buildFixture({
+  ...FIXTURES.find((f) => f.id === 'qwen2-q8_0')!,
+  id: 'pre',
+  embd: 64,
+  ff: 128,
+  heads: 2,
+  headsKv: 1,
+  layers: 1,
+});
+
+function variant(pre: string | undefined): { path: string; metadata: Record<string, unknown> } {
+  const metadata: Record<string, MetaInput> = { ...base.metadata };
+  if (pre === undefined) delete metadata['tokenizer.ggml.pre'];
+  else metadata['tokenizer.ggml.pre'] = str(pre);
+  const path = join(FIXTURE_DIR, `pre-${pre ?? 'none'}.${generatorVersion()}.gguf`);
+  writeFileSync(path, writeGguf(metadata, base.tensors).bytes);
+  const plain: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(metadata)) {
+    plain[key] =
+      typeof value === 'object' ? ('values' in value ? value.values : value.value) : value;
+  }
+  return { path, metadata: plain };
+}
+
+const variants = [...SUPPORTED_PRE_TOKENIZERS, undefined];
+
+describe.each(variants.map((pre) => [pre ?? '(none)', pre]))('pre-tokenizer %s', (_name, pre) => {
+  let path: string;
+  let tokenizer: GgufTokenizer;
+  beforeAll(async () => {
+    mkdirSync(FIXTURE_DIR, { recursive: true });
+    const v = variant(pre);
+    path = v.path;
+    tokenizer = new GgufTokenizer(v.metadata);
+    await preload(path);
+  }, 60_000);
+
+  it('splits and merges as llama.cpp does', async () => {
+    expect(tokenizer.encode(TEXT, { addBos: false })).toEqual(await tokenize(path, TEXT));
+  });
+});
+
+describe('unknown pre-tokenizers', () => {
+  it('are refused with the key named', () => {
+    expect(
+      () => variant('no-such-pre') && new GgufTokenizer(variant('no-such-pre').metadata),
+    ).toThrow(/tokenizer\.ggml\.pre/);
+  });
+});
+
+afterAll(closeOracle);
