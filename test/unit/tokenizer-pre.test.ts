@@ -60,9 +60,9 @@ describe.each(variants.map((pre) => [pre ?? '(none)', pre]))('pre-tokenizer %s',
 
 describe('unknown pre-tokenizers', () => {
   it('are refused with the key named', () => {
-    expect(
-      () => variant('no-such-pre') && new GgufTokenizer(variant('no-such-pre').metadata),
-    ).toThrow(/tokenizer\.ggml\.pre/);
+    const { metadata } = variant('llama-bpe');
+    const unknown = { ...metadata, 'tokenizer.ggml.pre': 'no-such-pre' };
+    expect(() => new GgufTokenizer(unknown)).toThrow(/"no-such-pre" \(tokenizer\.ggml\.pre\)/);
   });
 });
 
