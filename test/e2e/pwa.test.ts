@@ -85,6 +85,8 @@ it('loads the app shell from the service worker when offline', async () => {
     await expect.poll(() => page.getByTestId('vendor').first().textContent()).toBe('google');
     await page.goto(`${server.url}#/settings`);
     await expect.poll(() => page.getByRole('heading', { name: 'Settings' }).isVisible()).toBe(true);
+    await page.goto(`${server.url}#/models`);
+    await expect.poll(() => page.getByText('Offline', { exact: true }).isVisible()).toBe(true);
   } finally {
     await browser.context.setOffline(false);
   }

@@ -58,9 +58,19 @@ export class ModelsState {
   headers = $state<Record<string, HeaderState>>({});
   custom = $state<CustomModel[]>([]);
   addError = $state<string | null>(null);
+  /** Follows the browser's online state, so an offline visit explains itself once. */
+  online = $state(globalThis.navigator?.onLine ?? true);
   private running = 0;
   private readonly waiting: (() => void)[] = [];
   private readonly plans = new WeakMap<ModelHeader, { key: unknown[]; outcome: PlanOutcome }>();
+
+  constructor() {
+    globalThis.addEventListener?.('online', () => {
+      this.online = true;
+      this.retryFailed();
+    });
+    globalThis.addEventListener?.('offline', () => (this.online = false));
+  }
 
   variantOf(model: CatalogueModel): CatalogueVariant {
     const quant = this.quant[model.id];
@@ -84,6 +94,14 @@ export class ModelsState {
   requestCatalogueHeader(model: CatalogueModel): void {
     const url = downloadUrl(this.variantOf(model));
     this.requestHeader(url, () => headerFromUrl(url));
+  }
+
+  /** Reads again the catalogue headers that failed, e.g. once the connection is back. */
+  retryFailed(): void {
+    for (const model of CATALOGUE) {
+      const url = downloadUrl(this.variantOf(model));
+      if (this.headers[url]?.status === 'error') this.requestCatalogueHeader(model);
+    }
   }
 
   /** The plan for a header on this device with the current settings; null until the probe is done. */
