@@ -5,7 +5,7 @@ import { SUPPORTED_PRE_TOKENIZERS } from '../../src/engine/gguf/pretokenizers.ts
 import { GgufTokenizer } from '../../src/engine/gguf/tokenizer.ts';
 import { FIXTURE_DIR, generatorVersion } from '../fixtures/gguf/ensure.ts';
 import { FIXTURES, buildFixture } from '../fixtures/gguf/models.ts';
-import { closeOracle, preload, tokenize } from '../fixtures/llama-oracle.ts';
+import { closeOracle, preload, tokenize, vocabularyFacts } from '../fixtures/llama-oracle.ts';
 import { str, writeGguf, type MetaInput } from '../fixtures/gguf/writer.ts';
 
 // Every `tokenizer.ggml.pre` the tokenizer accepts, checked against llama.cpp on a tiny model that
@@ -67,3 +67,31 @@ describe('unknown pre-tokenizers', () => {
 });
 
 afterAll(closeOracle);
+
+describe('BOS default when the file does not say', () => {
+  it.each(['llama-spm-f16', 'qwen2-q8_0'])(
+    '%s without tokenizer.ggml.add_bos_token',
+    async (id) => {
+      const small = buildFixture({
+        ...FIXTURES.find((f) => f.id === id)!,
+        embd: 64,
+        ff: 128,
+        heads: 2,
+        headsKv: 1,
+        layers: 1,
+      });
+      const metadata: Record<string, MetaInput> = { ...small.metadata };
+      delete metadata['tokenizer.ggml.add_bos_token'];
+      const path = join(FIXTURE_DIR, `nobos-${id}.${generatorVersion()}.gguf`);
+      mkdirSync(FIXTURE_DIR, { recursive: true });
+      writeFileSync(path, writeGguf(metadata, small.tensors).bytes);
+      const plain: Record<string, unknown> = {};
+      for (const [key, value] of Object.entries(metadata)) {
+        plain[key] =
+          typeof value === 'object' ? ('values' in value ? value.values : value.value) : value;
+      }
+      expect(new GgufTokenizer(plain).addBos).toBe((await vocabularyFacts(path)).addsBos);
+    },
+    60_000,
+  );
+});

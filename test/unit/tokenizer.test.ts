@@ -4,7 +4,7 @@ import { openFileSource } from '../../src/engine/gguf/source-node.ts';
 import { GgufTokenizer, TokenStreamDecoder } from '../../src/engine/gguf/tokenizer.ts';
 import { ensureFixtures } from '../fixtures/gguf/ensure.ts';
 import { FIXTURES } from '../fixtures/gguf/models.ts';
-import { closeOracle, preload, tokenize } from '../fixtures/llama-oracle.ts';
+import { closeOracle, preload, tokenize, vocabularyFacts } from '../fixtures/llama-oracle.ts';
 
 const MIXED = [
   'Hello world! The quick brown fox jumps over the lazy dog.',
@@ -117,3 +117,22 @@ describe('TokenStreamDecoder', () => {
 });
 
 afterAll(closeOracle);
+
+describe('special tokens and BOS as llama.cpp sees them', () => {
+  it.each(FIXTURES.map((f) => f.id))(
+    '%s',
+    async (id) => {
+      const path = ensureFixtures()[id];
+      const source = await openFileSource(path);
+      const tokenizer = new GgufTokenizer((await parseHeader(source)).metadata);
+      await source.close();
+      const facts = await vocabularyFacts(path);
+      expect(facts.vocabSize).toBe(tokenizer.vocabSize);
+      expect(tokenizer.bos ?? null).toBe(facts.bos);
+      expect(tokenizer.eos ?? null).toBe(facts.eos);
+      expect(tokenizer.addBos).toBe(facts.addsBos);
+      expect([...tokenizer.endOfGeneration].sort((a, b) => a - b)).toEqual(facts.endOfGeneration);
+    },
+    60_000,
+  );
+});
