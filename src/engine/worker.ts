@@ -48,6 +48,21 @@ export async function openSource(ref: GgufSourceRef): Promise<ModelSource> {
   }
 }
 
+const READ_STAGE = { url: 'download', store: 'cache', file: 'upload' } as const;
+
+/**
+ * The engine reports bytes read from the source and written to the GPU as one count; what limits
+ * that stage is where the bytes come from (the network, IndexedDB, a local file). Once every byte
+ * is on the GPU, what remains is building the shader pipelines.
+ */
+export function stageFor(ref: GgufSourceRef, progress: LoadProgress): LoadProgress {
+  if (progress.stage !== 'upload') return progress;
+  if (progress.total > 0 && progress.loaded >= progress.total) {
+    return { stage: 'compile', loaded: 0, total: 1 };
+  }
+  return { ...progress, stage: READ_STAGE[ref.type] };
+}
+
 /** Answers the page's requests with one engine at a time. */
 export function serveEngine(
   scope: WorkerScopeLike,
@@ -79,7 +94,7 @@ export function serveEngine(
     const hosted = await loadGguf(
       source,
       options,
-      (progress) => post({ type: 'progress', id, progress }),
+      (progress) => post({ type: 'progress', id, progress: stageFor(ref, progress) }),
       controller.signal,
     );
     const next = hosted.engine;
