@@ -17,6 +17,7 @@ import {
 } from './manifest';
 import type { ModelStore } from './model-store';
 import { checkQuota, lockName, type StorageEnv } from './quota';
+import { requestRange, type RangeReply } from './range-request';
 import type { ProgressSink } from './transfer';
 
 export interface DownloadOptions {
@@ -36,18 +37,6 @@ export interface DownloadOptions {
   /** First wait after a failure; doubles each time, up to 30 s. */
   backoffMs?: number;
 }
-
-interface RangeReply {
-  response: Response;
-  /** File offset of the body's first byte. */
-  start: number;
-  total: number;
-  etag: string | null;
-  lastModified: string | null;
-  linkedSha256: string | null;
-}
-
-const RETRY_STATUSES = new Set([408, 425, 429, 500, 502, 503, 504]);
 
 export async function downloadModel(
   store: ModelStore,
@@ -303,55 +292,14 @@ class Download {
     }
   }
 
+  /** A range of the file; when the server says the range is past its end, the whole new file. */
   private async request(start: number, last: number | null): Promise<RangeReply> {
-    let response: Response;
     try {
-      response = await this.fetch(this.options.url, {
-        headers: { Range: `bytes=${start}-${last ?? ''}` },
-        cache: 'no-store',
-        signal: this.signal,
-      });
+      return await requestRange(this.fetch, this.options.url, start, last, this.signal);
     } catch (error) {
-      if (this.signal.aborted || isAbort(error)) throw error;
-      throw new StoreError(
-        'network',
-        `Could not reach ${new URL(this.options.url).host}: ${(error as Error).message}.`,
-        true,
-      );
+      if (!(error instanceof StoreError) || error.code !== 'changed' || start === 0) throw error;
+      return requestRange(this.fetch, this.options.url, 0, null, this.signal);
     }
-    if (response.status === 416) {
-      await response.body?.cancel();
-      throw new StoreError(
-        'changed',
-        `The server says byte ${start} is past the end of the file: it changed. Delete the model and download it again.`,
-      );
-    }
-    if (response.status !== 200 && response.status !== 206) {
-      await response.body?.cancel();
-      const retryAfter = Number(response.headers.get('Retry-After'));
-      throw new StoreError(
-        'http',
-        `The server answered ${response.status} ${response.statusText} for ${nameFromUrl(this.options.url)}.` +
-          (response.status === 404
-            ? ' Check the URL.'
-            : response.status === 401 || response.status === 403
-              ? ' The file needs a login or is not public.'
-              : ''),
-        RETRY_STATUSES.has(response.status),
-        Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : null,
-      );
-    }
-    if (!response.body) throw new StoreError('network', 'The server sent no body.', true);
-    const reply = { response, ...describe(response) };
-    if (response.status === 206 && reply.start !== start) {
-      await response.body.cancel();
-      throw new StoreError(
-        'bad-input',
-        `The server sent bytes from ${reply.start} when asked for bytes from ${start}: it does not ` +
-          'handle Range requests correctly, so this file cannot be stored from it.',
-      );
-    }
-    return reply;
   }
 
   private async checkQuota(bytes: number, response?: Response): Promise<void> {
@@ -366,34 +314,6 @@ class Download {
   private async askPersistence(): Promise<boolean | null> {
     return (await this.env.persisted()) || this.env.persist();
   }
-}
-
-function describe(response: Response): Omit<RangeReply, 'response'> {
-  const etag = response.headers.get('ETag');
-  const lastModified = response.headers.get('Last-Modified');
-  const linked =
-    response.headers.get('X-Linked-Etag')?.replace(/^W\//, '').replace(/"/g, '') ?? null;
-  const linkedSha256 = linked && isSha256Hex(linked) ? linked.toLowerCase() : null;
-  if (response.status === 200) {
-    const total = Number(
-      response.headers.get('Content-Length') ?? response.headers.get('X-Linked-Size'),
-    );
-    if (!Number.isFinite(total) || total <= 0) {
-      throw new StoreError(
-        'bad-input',
-        'The server did not say how large the file is (no Content-Length), so it cannot be stored in resumable chunks.',
-      );
-    }
-    return { start: 0, total, etag, lastModified, linkedSha256 };
-  }
-  const match = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(response.headers.get('Content-Range') ?? '');
-  if (!match) {
-    throw new StoreError(
-      'bad-input',
-      'The server answered a Range request without a readable Content-Range header (is it exposed to this page through CORS?).',
-    );
-  }
-  return { start: Number(match[1]), total: Number(match[3]), etag, lastModified, linkedSha256 };
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

@@ -149,6 +149,27 @@ describe('downloadModel', () => {
     expect(sha256(await readAll(store, m.id, 11))).toBe(sha256(fresh));
   });
 
+  it('starts over when the file shrank below the resume point (416)', async () => {
+    const url = server.setFile('shrank.gguf', generateBytes(SIZE, 18));
+    const store = freshStore();
+    const env = testEnv();
+    server.faults = { cutAfterBytes: 6 * C + 10, cutTimes: 1 };
+    await expect(download(store, env, { url, retries: 0 })).rejects.toMatchObject({
+      code: 'network',
+    });
+    const smaller = generateBytes(3 * C + 1, 19);
+    server.setFile('shrank.gguf', smaller);
+    server.requests.length = 0;
+    const m = await download(store, env, { url });
+    expect(server.requests.map((r) => [r.range, r.status])).toEqual([
+      [`bytes=${6 * C}-`, 416],
+      ['bytes=0-', 206],
+    ]);
+    expect(m.size).toBe(smaller.length);
+    expect(sha256(await readAll(store, url, 4))).toBe(sha256(smaller));
+    expect(await store.chunkIndices(url)).toEqual([0, 1, 2, 3]);
+  });
+
   it('starts over from the 200 body when the server ignores Range on resume', async () => {
     const bytes = generateBytes(SIZE, 8);
     const url = server.setFile('norange.gguf', bytes);
