@@ -26,18 +26,23 @@ const base = buildFixture({
   layers: 1,
 });
 
+/** Metadata as a parsed header holds it: plain values instead of the writer's typed ones. */
+function plainValues(metadata: Record<string, MetaInput>): Record<string, unknown> {
+  const plain: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(metadata)) {
+    plain[key] =
+      typeof value === 'object' ? ('values' in value ? value.values : value.value) : value;
+  }
+  return plain;
+}
+
 function variant(pre: string | undefined): { path: string; metadata: Record<string, unknown> } {
   const metadata: Record<string, MetaInput> = { ...base.metadata };
   if (pre === undefined) delete metadata['tokenizer.ggml.pre'];
   else metadata['tokenizer.ggml.pre'] = str(pre);
   const path = join(FIXTURE_DIR, `pre-${pre ?? 'none'}.${generatorVersion()}.gguf`);
   writeFileSync(path, writeGguf(metadata, base.tensors).bytes);
-  const plain: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(metadata)) {
-    plain[key] =
-      typeof value === 'object' ? ('values' in value ? value.values : value.value) : value;
-  }
-  return { path, metadata: plain };
+  return { path, metadata: plainValues(metadata) };
 }
 
 const variants = [...SUPPORTED_PRE_TOKENIZERS, undefined];
@@ -85,12 +90,9 @@ describe('BOS default when the file does not say', () => {
       const path = join(FIXTURE_DIR, `nobos-${id}.${generatorVersion()}.gguf`);
       mkdirSync(FIXTURE_DIR, { recursive: true });
       writeFileSync(path, writeGguf(metadata, small.tensors).bytes);
-      const plain: Record<string, unknown> = {};
-      for (const [key, value] of Object.entries(metadata)) {
-        plain[key] =
-          typeof value === 'object' ? ('values' in value ? value.values : value.value) : value;
-      }
-      expect(new GgufTokenizer(plain).addBos).toBe((await vocabularyFacts(path)).addsBos);
+      expect(new GgufTokenizer(plainValues(metadata)).addBos).toBe(
+        (await vocabularyFacts(path)).addsBos,
+      );
     },
     60_000,
   );
