@@ -58,6 +58,12 @@ export interface ProbeFailure {
 
 export type ProbeResult = GpuReport | ProbeFailure;
 
+/** What naming and classifying an adapter need: its info fields without the subgroup sizes. */
+export type AdapterNames = Pick<
+  AdapterIdentity,
+  'vendor' | 'architecture' | 'device' | 'description' | 'isFallbackAdapter'
+>;
+
 /** The parts of `navigator` the probe reads, so tests and Node can pass their own. */
 export interface ProbeEnvironment {
   gpu: GPU | undefined | null;
@@ -88,7 +94,7 @@ const AMD_INTEGRATED =
   /radeon\(tm\) graphics|radeon graphics|vega \d+ graphics|\b\d{3,4}m\b|\d{4}s\b/i;
 
 export function classifyAdapter(
-  info: AdapterIdentity,
+  info: AdapterNames,
   role: 'only' | 'high-performance' | 'low-power' = 'only',
 ): { class: AdapterClass; reason: string } {
   const names = `${info.vendor} ${info.architecture} ${info.device} ${info.description}`;
@@ -230,7 +236,7 @@ async function memoryFigures(
 }
 
 /** A name a person recognises: the description where the browser gives one, else vendor and architecture. */
-export function adapterName(info: AdapterIdentity): string {
+export function adapterName(info: Omit<AdapterNames, 'isFallbackAdapter'>): string {
   return (
     info.description ||
     [info.vendor, info.architecture].filter(Boolean).join(' ') ||

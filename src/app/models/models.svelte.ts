@@ -55,7 +55,8 @@ export class ModelsState {
   kind = $state<KindFilter>('all');
   /** The quantization shown per catalogue model id. */
   quant = $state<Record<string, string>>({});
-  headers = $state<Record<string, HeaderState>>({});
+  /** Raw: headers are large and never change once read, so they need no deep reactivity. */
+  headers = $state.raw<Record<string, HeaderState>>({});
   custom = $state<CustomModel[]>([]);
   addError = $state<string | null>(null);
   /** Follows the browser's online state, so an offline visit explains itself once. */
@@ -80,15 +81,22 @@ export class ModelsState {
   /** Reads the header behind `key` once; later calls return at once. */
   requestHeader(key: string, read: () => Promise<ModelHeader>): void {
     if (this.headers[key] && this.headers[key].status !== 'error') return;
-    this.headers[key] = { status: 'loading' };
+    this.setHeader(key, { status: 'loading' });
     void this.limited(read).then(
-      (header) => (this.headers[key] = { status: 'ready', header }),
+      (header) => this.setHeader(key, { status: 'ready', header }),
       (error: unknown) =>
-        (this.headers[key] = {
+        this.setHeader(key, {
           status: 'error',
           message: `Could not read the model's header: ${describe(error)}`,
         }),
     );
+  }
+
+  private setHeader(key: string, state: HeaderState | null): void {
+    const next = { ...this.headers };
+    if (state) next[key] = state;
+    else delete next[key];
+    this.headers = next;
   }
 
   requestCatalogueHeader(model: CatalogueModel): void {
@@ -129,7 +137,7 @@ export class ModelsState {
     return state?.status === 'ready' ? this.planFor(state.header) : null;
   }
 
-  /** The largest catalogue model whose shown variant runs fully on the GPU, among those planned. */
+  /** The largest catalogue model (then the largest variant) that runs fully on the GPU, among those planned. */
   get suggestion(): { model: CatalogueModel; variant: CatalogueVariant; plan: Plan } | null {
     let best: { model: CatalogueModel; variant: CatalogueVariant; plan: Plan } | null = null;
     for (const model of CATALOGUE) {
@@ -180,7 +188,7 @@ export class ModelsState {
 
   removeCustom(id: string): void {
     this.custom = this.custom.filter((c) => c.id !== id);
-    delete this.headers[id];
+    this.setHeader(id, null);
   }
 
   /** The store's entry for a model id, if it is stored or being stored. */
