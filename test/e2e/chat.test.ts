@@ -62,11 +62,11 @@ async function openChat(choice: object = fixtureChoice(), page?: Page): Promise<
   return page;
 }
 
-async function loadModel(page: Page): Promise<void> {
+async function loadModel(page: Page, contextTokens = 256): Promise<void> {
   await page.getByRole('button', { name: 'Load now' }).click();
   await expect
     .poll(() => page.locator('.model-bar .ready').textContent(), { timeout: 120_000 })
-    .toMatch(/loaded · 256-token context/);
+    .toBe(`loaded · ${contextTokens}-token context`);
 }
 
 async function setMaxTokens(page: Page, tokens: number): Promise<void> {
@@ -176,6 +176,53 @@ describe('chat flow', () => {
       .poll(() => answers(page).first().locator('.branch-position').textContent())
       .toBe('1/2');
     expect(await answers(page).first().locator('.stop-reason').textContent()).toBe('stopped');
+    await page.close();
+  });
+});
+
+describe('editing and long conversations', () => {
+  it('keeps Shift+Enter as a newline, resends an edited question as a branch, and says what no longer fits', async () => {
+    const page = await openChat(fixtureChoice(160));
+    await loadModel(page, 160);
+    await setMaxTokens(page, 8);
+    const input = page.locator('#chat-input');
+    await input.fill('first line');
+    await input.press('Shift+Enter');
+    await input.pressSequentially('second line');
+    expect(await input.inputValue()).toBe('first line\nsecond line');
+    expect(await page.locator('article.message').count()).toBe(0);
+    await input.press('Enter');
+    await waitForAnswer(page, 1);
+    expect(await page.locator('article.message.user .user-text').innerText()).toBe(
+      'first line\nsecond line',
+    );
+
+    const question = page.locator('article.message.user').first();
+    await question.getByRole('button', { name: 'Edit' }).click();
+    await question.getByLabel('Edit your message').fill('an edited question');
+    await question.getByRole('button', { name: 'Send edited' }).click();
+    await waitForAnswer(page, 1);
+    const edited = page.locator('article.message.user').first();
+    expect(await edited.locator('.user-text').innerText()).toBe('an edited question');
+    expect(await edited.locator('.branch-position').textContent()).toBe('2/2');
+    await edited.getByRole('button', { name: 'Previous version' }).click();
+    await expect
+      .poll(() => page.locator('article.message.user .user-text').first().innerText())
+      .toBe('first line\nsecond line');
+
+    // This vocabulary spends a token on almost every letter, so each of these takes about a third
+    // of the 160-token context: the oldest turns must go.
+    const long = 'tell me about the quick brown fox and the lazy dog in the sun';
+    for (let i = 0; i < 3; i++) {
+      await send(page, `${long} ${i}`);
+      await waitForAnswer(page, i + 2);
+    }
+    const notice = page.locator('.conversation .notice.warning');
+    expect(await notice.textContent()).toMatch(
+      /Left out \d+ earlier messages? \(from "first line second line.*160-token context; the system prompt was kept\./,
+    );
+    const last = answers(page).last();
+    expect(await last.locator('.stats').textContent()).toMatch(/\d+ earlier messages? left out/);
     await page.close();
   });
 });
