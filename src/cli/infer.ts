@@ -101,7 +101,7 @@ async function main(): Promise<void> {
     await printJson(out);
     await engine.unload();
   } finally {
-    await source.close?.();
+    await source.close();
   }
 }
 

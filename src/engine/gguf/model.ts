@@ -52,6 +52,8 @@ export interface ModelLoadOptions {
   maxBindingBytes?: number;
   /** Threads per output row in the matmul kernels (see `defaultLanesPerRow`). */
   lanesPerRow?: number;
+  /** Round matmul inputs as llama.cpp's CPU backend does (default off; see `activationRounding`). */
+  roundActivations?: boolean;
   /** Layers this device runs and how many stay resident; default all, all resident. */
   placement?: LayerPlacement;
   /** Compiled kernels of this device to reuse (reloading with another plan); default new. */
@@ -286,6 +288,7 @@ export class GgufModel {
     weightBytes: number,
   ): Promise<Dispatch> {
     spec.lanesPerRow = this.options.lanesPerRow;
+    spec.roundActivations = this.options.roundActivations ?? false;
     const kernel = await this.cache.get(matmulKernel(spec), label);
     const bindGroup = this.cache.bindGroup(
       kernel,

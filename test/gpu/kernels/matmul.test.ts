@@ -9,6 +9,7 @@ import {
 import { PipelineCache } from '../../../src/engine/gguf/kernels/pipeline';
 import type { ComputePrecision } from '../../../src/engine/gguf/buffer-plan';
 import { memoryGroup, type MemoryGroup } from '../reference/memory-group';
+import { roundActivations } from '../reference/dequant';
 
 const K = 512;
 const LANES = [1, 4, 16, 64, 2, 8, 32];
@@ -180,6 +181,53 @@ describe.each(configs)('matmul kernels on %s, %s compute', (adapter, precision) 
       }
     },
   );
+
+  it('inputs rounded as llama.cpp does for F16, BF16, Q8_0, Q4_K and Q6_K weights', async () => {
+    const types = [GGMLType.F16, GGMLType.BF16, GGMLType.Q8_0, GGMLType.Q4_K, GGMLType.Q6_K];
+    const rows = 9;
+    const tensors = [
+      { name: 'norm', type: GGMLType.F32, dims: [K] },
+      ...types.map((type, i) => ({ name: `w${i}`, type, dims: [K, rows] })),
+    ];
+    const group = await memoryGroup(tensors, 5);
+    const names = types.map((_, i) => `w${i}`);
+    const ntok = 3;
+    const stride = rows * types.length;
+    const x = randomX(ntok, 6);
+    const y = await run(adapter as 'lavapipe', precision, {
+      spec: {
+        precision,
+        inputLength: K,
+        inputStride: K,
+        outputStride: stride,
+        mode: 'plain',
+        segments: segmentsOf(group, names),
+        normIndex: group.layout.vectors.get('norm')!.index,
+        eps: 1e-5,
+        lanesPerRow: 4,
+        roundActivations: true,
+      },
+      names,
+      group,
+      x,
+      ntok,
+      y0: new Float32Array(ntok * stride),
+    });
+    for (let t = 0; t < ntok; t++) {
+      const xn = normed(group, x, t, 'norm');
+      types.forEach((type, i) => {
+        const xr = roundActivations(type, xn);
+        for (let r = 0; r < rows; r++) {
+          const [ref, abs] = referenceDot(group, `w${i}`, xr, r);
+          const got = y[t * stride + i * rows + r];
+          expect(
+            Math.abs(got - ref) / (abs + 1e-30),
+            `${typeName(type)} token ${t} row ${r}`,
+          ).toBeLessThan(tol);
+        }
+      });
+    }
+  });
 
   it('residual add and SwiGLU over mixed types', async () => {
     const ff = 24;

@@ -165,3 +165,61 @@ export function randomTensorBytes(type: GGMLType, count: number, next: () => num
   }
   return bytes;
 }
+
+function f32(v: number): number {
+  return Math.fround(v);
+}
+
+/** Round half to even, as the AVX2 quantizers (and WGSL's round) do. */
+function roundEven(v: number): number {
+  const r = Math.round(v);
+  return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/**
+ * A matmul input as llama.cpp's CPU backend hands it to the dot product for `type` weights:
+ * f16 / bf16 for those types, Q8_0 blocks for the 32-value quants, Q8_K blocks for K-quants.
+ */
+export function roundActivations(type: GGMLType, x: Float64Array): Float64Array {
+  const out = new Float64Array(x.length);
+  if (type === GGMLType.F16) {
+    for (let i = 0; i < x.length; i++) out[i] = f16BitsToF32(f32ToF16Bits(x[i]));
+    return out;
+  }
+  if (type === GGMLType.BF16) {
+    const u = new Uint32Array(1);
+    const f = new Float32Array(u.buffer);
+    for (let i = 0; i < x.length; i++) {
+      f[0] = x[i];
+      u[0] = (u[0] + 0x7fff + ((u[0] >>> 16) & 1)) & 0xffff0000;
+      out[i] = f[0];
+    }
+    return out;
+  }
+  const kquant = type === GGMLType.Q4_K || type === GGMLType.Q5_K || type === GGMLType.Q6_K;
+  const block = kquant ? 256 : 32;
+  for (let b = 0; b < x.length; b += block) {
+    let amax = 0;
+    let max = 0;
+    for (let j = b; j < b + block; j++) {
+      const v = f32(x[j]);
+      if (Math.abs(v) > amax) {
+        amax = Math.abs(v);
+        max = v;
+      }
+    }
+    for (let j = b; j < b + block; j++) {
+      const v = f32(x[j]);
+      if (kquant) {
+        const iscale = amax ? f32(-127 / max) : 0;
+        const d = amax ? f32(1 / iscale) : 0;
+        out[j] = Math.min(127, roundEven(f32(iscale * v))) * d;
+      } else {
+        const d = f16BitsToF32(f32ToF16Bits(f32(amax / 127)));
+        const id = amax ? f32(127 / amax) : 0;
+        out[j] = roundEven(f32(v * id)) * d;
+      }
+    }
+  }
+  return out;
+}

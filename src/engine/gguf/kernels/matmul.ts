@@ -5,6 +5,7 @@
 // several weight tensors in one dispatch (q, k, v), a bias, a residual add, and gate/up + SwiGLU.
 import type { ComputePrecision } from '../buffer-plan';
 import { partedDequant, prelude, weightBindings, type WeightPart } from './dequant';
+import { GGMLType } from '../types';
 
 export type BindingKind = 'uniform' | 'read' | 'rw';
 
@@ -39,6 +40,37 @@ export interface MatmulSpec {
   lastTokenOnly?: boolean;
   /** Threads that share one output row (a power of two dividing the workgroup). */
   lanesPerRow?: number;
+  /**
+   * Round the input as llama.cpp's CPU backend does before each product (see `activationRounding`),
+   * so logits agree with it closely; off computes with the f32 input as is.
+   */
+  roundActivations?: boolean;
+}
+
+/**
+ * How llama.cpp's CPU backend converts the input of a matrix product for each weight type: to
+ * f16 or bf16 for those weights, to 8-bit blocks of 32 with an f16 scale (Q8_0) for the 32-value
+ * quants, to 8-bit blocks of 256 with an f32 scale (Q8_K) for the K-quants.
+ */
+export type ActivationRounding = 'none' | 'f16' | 'bf16' | 'q8_0' | 'q8_k';
+
+export function activationRounding(type: GGMLType): ActivationRounding {
+  switch (type) {
+    case GGMLType.F16:
+      return 'f16';
+    case GGMLType.BF16:
+      return 'bf16';
+    case GGMLType.Q8_0:
+    case GGMLType.Q4_0:
+    case GGMLType.Q5_0:
+      return 'q8_0';
+    case GGMLType.Q4_K:
+    case GGMLType.Q5_K:
+    case GGMLType.Q6_K:
+      return 'q8_k';
+    default:
+      return 'none';
+  }
 }
 
 export const MATMUL_WORKGROUP = 64;
@@ -112,7 +144,7 @@ export function matmulKernel(spec: MatmulSpec): KernelSource {
     ? `let wg = deq_s0(row, g);\n        let wu = deq_s1(row, g);`
     : `let w = deq_any(seg, r, g);`;
   const accumulate = swiglu
-    ? `acc[t] += f32(dot(wg[0], xa) + dot(wg[1], xb));\n          acc2[t] += f32(dot(wu[0], xa) + dot(wu[1], xb));`
+    ? `acc[t] += f32(dot(wg[0], xa) + dot(wg[1], xb));\n          acc2[t] += f32(dot(wu[0], ua) + dot(wu[1], ub));`
     : `acc[t] += f32(dot(w[0], xa) + dot(w[1], xb));`;
   const store =
     spec.mode === 'swiglu'
@@ -120,6 +152,32 @@ export function matmulKernel(spec: MatmulSpec): KernelSource {
       : spec.mode === 'residual'
         ? `y[o] = y[o] + acc[t];`
         : `y[o] = acc[t] + bias(seg, r);`;
+  const rounding = spec.segments.map((seg) =>
+    spec.roundActivations ? activationRounding(seg.parts[0].type) : 'none',
+  );
+  const q80 = rounding.includes('q8_0');
+  const q8k = rounding.includes('q8_k');
+  const roundFn = (mode: ActivationRounding, v: string) => {
+    switch (mode) {
+      case 'f16':
+        return `quantizeToF16(${v})`;
+      case 'bf16':
+        return `round_bf16(${v})`;
+      case 'q8_0':
+        return `round_q8_0(${v}, t, g)`;
+      case 'q8_k':
+        return `round_q8_k(${v}, t, g)`;
+      default:
+        return v;
+    }
+  };
+  const roundFns = rounding
+    .map(
+      (mode, i) =>
+        `fn round_s${i}(t: u32, g: u32, v: vec4f) -> vec4f {\n  return ${roundFn(mode, 'v')};\n}`,
+    )
+    .join('\n');
+  const roundBody = ifChain(spec, (_, i) => `round_s${i}(t, g, v)`);
   const lanes = spec.lanesPerRow ?? DEFAULT_LANES_PER_ROW;
   const rowsPerGroup = MATMUL_WORKGROUP / lanes;
   const normIndex = spec.normIndex ?? 0;
@@ -143,12 +201,45 @@ var<workgroup> red2: array<vec4f, ${MATMUL_WORKGROUP}>;
 
 ${fns.join('\n')}
 ${deqAny}
-fn norm_weights(g: u32) -> array<vec4f, 2> {
-  let i = ${normIndex}u + g * 8u;
-  return array<vec4f, 2>(
-    vec4f(vecs[i], vecs[i + 1u], vecs[i + 2u], vecs[i + 3u]),
-    vec4f(vecs[i + 4u], vecs[i + 5u], vecs[i + 6u], vecs[i + 7u]),
-  );
+${q80 ? `var<workgroup> q80_scales: array<vec2f, ${MATMUL_TOKENS * (K / 32)}>;` : ''}
+${q8k ? `var<workgroup> q8k_scales: array<vec2f, ${MATMUL_TOKENS * Math.ceil(K / 256)}>;` : ''}
+
+fn round_bf16(v: vec4f) -> vec4f {
+  let u = bitcast<vec4u>(v);
+  return bitcast<vec4f>((u + vec4u(0x7fffu) + ((u >> vec4u(16u)) & vec4u(1u))) & vec4u(0xffff0000u));
+}
+${
+  q80
+    ? `fn round_q8_0(v: vec4f, t: u32, g: u32) -> vec4f {
+  let s = q80_scales[t * ${K / 32}u + g / 4u];
+  return round(v * s.y) * s.x;
+}`
+    : ''
+}
+${
+  q8k
+    ? `fn round_q8_k(v: vec4f, t: u32, g: u32) -> vec4f {
+  let s = q8k_scales[t * ${Math.ceil(K / 256)}u + g / 32u];
+  return min(round(v * s.y), vec4f(127.0)) * s.x;
+}`
+    : ''
+}
+${roundFns}
+fn round_input(seg: u32, t: u32, g: u32, v: vec4f) -> vec4f {
+${roundBody}
+}
+
+// Values g * 8 .. g * 8 + 7 of the token's input, RMS-normalized when the kernel folds a norm.
+fn input(token: u32, g: u32, scale: f32) -> array<vec4f, 2> {
+  let xi = token * XS + g * 2u;
+  ${
+    norm
+      ? `let i = ${normIndex}u + g * 8u;
+  let n0 = vec4f(vecs[i], vecs[i + 1u], vecs[i + 2u], vecs[i + 3u]);
+  let n1 = vec4f(vecs[i + 4u], vecs[i + 5u], vecs[i + 6u], vecs[i + 7u]);
+  return array<vec4f, 2>(x[xi] * n0 * scale, x[xi + 1u] * n1 * scale);`
+      : 'return array<vec4f, 2>(x[xi], x[xi + 1u]);'
+  }
 }
 
 // LANES threads share a row and split its blocks; partial sums meet in workgroup memory with two
@@ -185,15 +276,66 @@ ${swiglu ? '' : segmentSelect(spec)}
     workgroupBarrier();`
         : ''
     }
+${
+  q80 || q8k
+    ? `    // Per-block scales of the (normalized) input, as llama.cpp quantizes it.
+    for (var b = tid; b < ${q80 ? K / 32 : Math.ceil(K / 256)}u * NT; b += WG) {
+      let t = b % NT;
+      if (t0 + t < ntok) {
+        ${
+          q80
+            ? `let blk32 = b / NT;
+        var amax = 0.0;
+        for (var gg = blk32 * 4u; gg < blk32 * 4u + 4u; gg++) {
+          let v = input(first + t0 + t, gg, scale[t]);
+          amax = max(amax, max(max(abs(v[0].x), abs(v[0].y)), max(abs(v[0].z), abs(v[0].w))));
+          amax = max(amax, max(max(abs(v[1].x), abs(v[1].y)), max(abs(v[1].z), abs(v[1].w))));
+        }
+        q80_scales[t * ${K / 32}u + blk32] = vec2f(quantizeToF16(amax / 127.0), select(0.0, 127.0 / amax, amax != 0.0));`
+            : ''
+        }
+        ${
+          q8k
+            ? `let blk256 = b / NT;
+        if (blk256 < ${Math.ceil(K / 256)}u) {
+          var amax = 0.0;
+          var signed_max = 0.0;
+          for (var gg = blk256 * 32u; gg < min(blk256 * 32u + 32u, GROUPS); gg++) {
+            let v = input(first + t0 + t, gg, scale[t]);
+            for (var h = 0u; h < 2u; h++) {
+              for (var c = 0u; c < 4u; c++) {
+                if (abs(v[h][c]) > amax) {
+                  amax = abs(v[h][c]);
+                  signed_max = v[h][c];
+                }
+              }
+            }
+          }
+          let iscale = select(0.0, -127.0 / signed_max, amax != 0.0);
+          q8k_scales[t * ${Math.ceil(K / 256)}u + blk256] = vec2f(select(0.0, 1.0 / iscale, amax != 0.0), iscale);
+        }`
+            : ''
+        }
+      }
+    }
+    workgroupBarrier();`
+    : ''
+}
     var acc = vec4f(0.0);
     var acc2 = vec4f(0.0);
     for (var g = lane; g < GROUPS; g += LANES) {
       ${weights}
-      ${norm ? 'let nw = norm_weights(g);' : ''}
       for (var t = 0u; t < NT && t0 + t < ntok; t++) {
-        let xi = (first + t0 + t) * XS + g * 2u;
-        let xa = vec4<T>(x[xi]${norm ? ' * nw[0] * scale[t]' : ''});
-        let xb = vec4<T>(x[xi + 1u]${norm ? ' * nw[1] * scale[t]' : ''});
+        let v = input(first + t0 + t, g, scale[t]);
+        ${
+          swiglu
+            ? `let xa = vec4<T>(round_s0(t, g, v[0]));
+        let xb = vec4<T>(round_s0(t, g, v[1]));
+        let ua = vec4<T>(round_s1(t, g, v[0]));
+        let ub = vec4<T>(round_s1(t, g, v[1]));`
+            : `let xa = vec4<T>(round_input(seg, t, g, v[0]));
+        let xb = vec4<T>(round_input(seg, t, g, v[1]));`
+        }
         ${accumulate}
       }
     }

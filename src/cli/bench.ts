@@ -1,0 +1,78 @@
+// npm run bench -- --model PATH [--adapter swiftshader|lavapipe] [--f16 auto|on|off]
+//   [--prompt-length N] [--tokens N] [--context N]
+// Loads the model on dawn.node, prefills a fixed prompt, decodes greedily, and prints a table of
+// load time, prefill and decode tokens/s, weight bytes read per decode token against the model's
+// weight bytes, dispatches and submissions per decode token, with the device named.
+import { openFileSource } from '../engine/gguf/source-node';
+import { GREEDY } from '../engine/engine';
+import { loadCliEngine, numberFlag, parseCliArgs, CliUsageError } from './engine-cli';
+
+const USAGE =
+  'usage: npm run bench -- --model PATH [--adapter swiftshader|lavapipe] [--f16 auto|on|off] ' +
+  '[--prompt-length N] [--tokens N] [--context N]';
+
+function mib(bytes: number): string {
+  return `${(bytes / 2 ** 20).toFixed(2)} MiB`;
+}
+
+async function main(): Promise<void> {
+  const args = parseCliArgs(process.argv.slice(2), USAGE, {
+    flags: [],
+    values: ['model', 'adapter', 'f16', 'prompt-length', 'tokens', 'context', 'binding-cap'],
+  });
+  if (!args.values.model) throw new CliUsageError(`--model is required\n${USAGE}`);
+  const source = await openFileSource(args.values.model);
+  try {
+    const { engine, device } = await loadCliEngine(source, args);
+    const promptLength = numberFlag(args, 'prompt-length', 64);
+    const decodeTokens = numberFlag(args, 'tokens', 32);
+    const vocab = engine.model.outputRows;
+    const prompt = Array.from({ length: promptLength }, (_, i) => (i * 7919 + 13) % vocab);
+    let generated = 0;
+    for await (const token of engine.generateTokens(prompt, {
+      maxTokens: decodeTokens,
+      sampling: GREEDY,
+    })) {
+      if (token.id >= 0) generated++;
+    }
+    const stats = engine.lastStats!;
+    const tensorBytes = engine.header.tensors.reduce((a, t) => a + t.bytes, 0);
+    const embedding = engine.header.tensors.find((t) => t.name === 'token_embd.weight')?.bytes ?? 0;
+    const info = device.adapterInfo;
+    const rows: [string, string][] = [
+      ['device', `${info.vendor} ${info.architecture} ${info.device || info.description}`.trim()],
+      [
+        'model',
+        `${source.name} (${engine.header.hparams.architecture}, ${mib(tensorBytes)} of weights)`,
+      ],
+      ['compute precision', engine.precision],
+      ['load', `${engine.loadMs.toFixed(0)} ms`],
+      ['prefill', `${stats.prefillTokensPerSecond.toFixed(2)} tok/s (${promptLength} tokens)`],
+      ['decode', `${stats.decodeTokensPerSecond.toFixed(2)} tok/s (${generated} tokens)`],
+      [
+        'weights read per token',
+        `${mib(stats.weightBytesPerToken)} of ${mib(tensorBytes)} in the file ` +
+          `(${mib(tensorBytes - embedding)} outside the token embedding)`,
+      ],
+      ['KV read per token', mib(stats.kvBytesPerToken)],
+      [
+        'dispatches per token',
+        `${stats.dispatchesPerToken} (${engine.header.hparams.blockCount} layers)`,
+      ],
+      ['submissions per token', String(stats.submissionsPerToken)],
+    ];
+    const width = Math.max(...rows.map(([k]) => k.length));
+    process.stdout.write(rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n') + '\n');
+    await engine.unload();
+  } finally {
+    await source.close();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(error instanceof CliUsageError ? 2 : 1);
+  },
+);

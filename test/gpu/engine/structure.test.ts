@@ -1,0 +1,119 @@
+// Structure that makes decoding fast on real GPUs, checked on the largest fixture by counting what
+// the engine actually submits: one queue submission and at most 8 dispatches per layer per decode
+// token, each weight read once; and row splitting under a small binding cap changes no logit.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureFixture } from '../../fixtures/gguf/ensure';
+import { openTestDevice } from '../harness';
+import { greedyRun, loadFixtureModel } from './oracle-helpers';
+import { TokenGenerator } from '../../../src/engine/gguf/generate';
+import { GREEDY } from '../../../src/engine/engine';
+import type { EngineDevice } from '../../../src/gpu/device';
+
+const FIXTURE = 'largest-q4_k_m';
+
+interface Counts {
+  submissions: number;
+  dispatches: number;
+}
+
+/** Counts queue submissions and compute dispatches the device receives. */
+function instrument(device: GPUDevice): Counts {
+  const counts: Counts = { submissions: 0, dispatches: 0 };
+  const queue = device.queue;
+  const submit = queue.submit.bind(queue);
+  queue.submit = (buffers: Iterable<GPUCommandBuffer>) => {
+    counts.submissions++;
+    submit(buffers);
+  };
+  const createEncoder = device.createCommandEncoder.bind(device);
+  device.createCommandEncoder = (descriptor?: GPUCommandEncoderDescriptor) => {
+    const encoder = createEncoder(descriptor);
+    const beginPass = encoder.beginComputePass.bind(encoder);
+    encoder.beginComputePass = (d?: GPUComputePassDescriptor) => {
+      const pass = beginPass(d);
+      const dispatch = pass.dispatchWorkgroups.bind(pass);
+      pass.dispatchWorkgroups = (x: number, y?: number, z?: number) => {
+        counts.dispatches++;
+        dispatch(x, y, z);
+      };
+      return pass;
+    };
+    return encoder;
+  };
+  return counts;
+}
+
+describe('decode structure on the largest fixture (SwiftShader, f32)', () => {
+  let engineDevice: EngineDevice;
+  let path: string;
+  beforeAll(async () => {
+    path = ensureFixture(FIXTURE);
+    engineDevice = await openTestDevice('swiftshader');
+  });
+  afterAll(() => engineDevice.device.destroy());
+
+  it('one submission and at most 8 dispatches per layer per decode token, each weight read once', async () => {
+    const device = engineDevice.device;
+    const model = await loadFixtureModel(device, path, { lanesPerRow: 1 });
+    const counts = instrument(device);
+    const generator = new TokenGenerator(model);
+    const perToken: Counts[] = [];
+    let stats: { weightBytesPerToken: number } | undefined;
+    let before = { ...counts };
+    const prompt = [1, 2, 3, 4, 5, 6, 7, 8];
+    for await (const token of generator.generate(
+      prompt,
+      { maxTokens: 6, sampling: GREEDY },
+      (s) => (stats = s),
+    )) {
+      expect(token.id).toBeGreaterThanOrEqual(0);
+      perToken.push({
+        submissions: counts.submissions - before.submissions,
+        dispatches: counts.dispatches - before.dispatches,
+      });
+      before = { ...counts };
+    }
+    // The first entry is the prefill; each later one is exactly one decode token.
+    const decode = perToken.slice(1);
+    expect(decode).toHaveLength(5);
+    const layers = model.hparams.blockCount;
+    for (const c of decode) {
+      expect(c.submissions).toBe(1);
+      // Embedding, output layer and sampler are outside the layers.
+      expect((c.dispatches - 3) / layers).toBeLessThanOrEqual(8);
+    }
+    // Untied, so the output layer is not the embedding and every decode reads all but the embedding.
+    expect(model.header.tensors.some((t) => t.name === 'output.weight')).toBe(true);
+    const outsideEmbedding = model.header.tensors
+      .filter((t) => t.name !== 'token_embd.weight')
+      .reduce((a, t) => a + t.bytes, 0);
+    expect(Math.abs(stats!.weightBytesPerToken - outsideEmbedding) / outsideEmbedding).toBeLessThan(
+      0.05,
+    );
+    model.destroy();
+  });
+
+  it('splitting big tensors by rows under a small binding cap gives identical logits', async () => {
+    const device = engineDevice.device;
+    const prompt = [5, 9, 14, 20];
+    const whole = await loadFixtureModel(device, path, { lanesPerRow: 1 });
+    const expected = await greedyRun(whole, prompt, 4);
+    whole.destroy();
+    const split = await loadFixtureModel(device, path, {
+      lanesPerRow: 1,
+      maxBindingBytes: 64 * 1024,
+    });
+    const parts = [
+      ...split.embedding.matrices.values(),
+      ...split.head.matrices.values(),
+      ...split.layers[0].matrices.values(),
+    ].map((m) => m.parts.length);
+    expect(Math.max(...parts)).toBeGreaterThan(2);
+    const actual = await greedyRun(split, prompt, 4);
+    split.destroy();
+    expect(actual.tokens).toEqual(expected.tokens);
+    for (let i = 0; i < expected.logits.length; i++) {
+      expect(Array.from(actual.logits[i])).toEqual(Array.from(expected.logits[i]));
+    }
+  });
+});
