@@ -6,7 +6,7 @@ import { GgufTokenizer } from '../../src/engine/gguf/tokenizer.ts';
 import { FIXTURE_DIR, generatorVersion } from '../fixtures/gguf/ensure.ts';
 import { FIXTURES, buildFixture } from '../fixtures/gguf/models.ts';
 import { closeOracle, preload, tokenize, vocabularyFacts } from '../fixtures/llama-oracle.ts';
-import { str, writeGguf, type MetaInput } from '../fixtures/gguf/writer.ts';
+import { arr, str, ValueType, writeGguf, type MetaInput } from '../fixtures/gguf/writer.ts';
 
 // Every `tokenizer.ggml.pre` the tokenizer accepts, checked against llama.cpp on a tiny model that
 // carries it (and one without the key: llama.cpp's default).
@@ -96,4 +96,40 @@ describe('BOS default when the file does not say', () => {
     },
     60_000,
   );
+});
+
+describe('user-defined and control tokens in a SentencePiece vocabulary', () => {
+  it('user-defined tokens split always, control tokens only when parsing special tokens', async () => {
+    const small = buildFixture({
+      ...FIXTURES.find((f) => f.id === 'llama-spm-f16')!,
+      embd: 64,
+      ff: 128,
+      heads: 2,
+      headsKv: 1,
+      layers: 1,
+    });
+    const tokens = [...(small.metadata['tokenizer.ggml.tokens'] as { values: string[] }).values];
+    const types = [...(small.metadata['tokenizer.ggml.token_type'] as { values: number[] }).values];
+    const [userId, controlId] = [tokens.length - 2, tokens.length - 1];
+    tokens[userId] = '<|user|>';
+    types[userId] = 4;
+    tokens[controlId] = '<|ctrl|>';
+    types[controlId] = 3;
+    const metadata: Record<string, MetaInput> = {
+      ...small.metadata,
+      'tokenizer.ggml.tokens': arr(ValueType.STRING, tokens),
+      'tokenizer.ggml.token_type': arr(ValueType.INT32, types),
+    };
+    const path = join(FIXTURE_DIR, `spm-user.${generatorVersion()}.gguf`);
+    mkdirSync(FIXTURE_DIR, { recursive: true });
+    writeFileSync(path, writeGguf(metadata, small.tensors).bytes);
+    const tokenizer = new GgufTokenizer(plainValues(metadata));
+    const text = 'hi<|user|>there <|ctrl|> x<|user|><|user|> end';
+    for (const special of [true, false]) {
+      const ids = tokenizer.encode(text, { addBos: false, parseSpecial: special });
+      expect(ids).toEqual(await tokenize(path, text, { special }));
+      expect(ids.includes(userId)).toBe(true);
+      expect(ids.includes(controlId)).toBe(special);
+    }
+  }, 60_000);
 });
