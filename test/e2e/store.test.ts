@@ -103,6 +103,24 @@ describe('Storage view downloads', () => {
     expect(getRanges('/models/flip.gguf').map((r) => r.range)).toEqual(['bytes=0-', 'bytes=0-']);
   });
 
+  it('follows a Hugging Face-style redirect to another origin, resuming through it', async () => {
+    const bytes = generateBytes(SIZE, 15);
+    files.setFile('hf.gguf', bytes);
+    const url = files.resolveUrl('hf.gguf');
+    files.faults = { cutAfterBytes: 700_000, cutTimes: 1 };
+    // The 302's X-Linked-Etag is invisible to fetch, so the SHA-256 comes from the caller.
+    await startDownload(page, url, sha256(bytes));
+    await waitForState(page, url, 'complete');
+    expect((await readStoredModel(page, url)).sha256).toBe(sha256(bytes));
+    const gets = files.requests.filter((r) => r.method === 'GET');
+    expect(gets.map((r) => [r.path, r.range, r.status])).toEqual([
+      ['/resolve/hf.gguf', 'bytes=0-', 302],
+      ['/models/hf.gguf', 'bytes=0-', 206],
+      ['/resolve/hf.gguf', 'bytes=700000-', 302],
+      ['/models/hf.gguf', 'bytes=700000-', 206],
+    ]);
+  });
+
   it('ends with a clear error when the bytes never match the stated SHA-256', async () => {
     const bytes = generateBytes(SIZE, 4);
     const url = files.setFile('wrong-hash.gguf', bytes, { linkedEtag: false });

@@ -10,6 +10,7 @@ import {
   storedBytes,
 } from '../../src/store/manifest';
 import { StoreModelSource } from '../../src/store/model-source';
+import { RateMeter, Transfer, type TransferProgress } from '../../src/store/transfer';
 import { verifyModel } from '../../src/store/verify';
 import { freshStore, readAll, recordingSink, testEnv } from './store-env';
 
@@ -242,5 +243,48 @@ describe('StoreModelSource', () => {
     expect(sha256(await source.read(0, C))).toBe(sha256(bytes.subarray(0, C)));
     await expect(source.read(C + 1, 4)).rejects.toMatchObject({ code: 'damaged' });
     expect((await store.getManifest(m.id))!.damagedChunks).toEqual([1]);
+  });
+});
+
+describe('Transfer progress', () => {
+  it('computes the rate over the recent window and the ETA from it', async () => {
+    const meter = new RateMeter(5000);
+    meter.add(0, 0);
+    meter.add(1000, 1_000_000);
+    meter.add(2000, 3_000_000);
+    expect(meter.bytesPerSecond()).toBe(1_500_000);
+    meter.add(9000, 3_000_000);
+    expect(meter.bytesPerSecond()).toBe(0);
+
+    let now = 0;
+    const seen: TransferProgress[] = [];
+    let release = () => {};
+    const transfer = new Transfer(
+      'id',
+      'model.gguf',
+      async (_signal, sink) => {
+        sink.bytes(0, 10_000);
+        now = 2000;
+        sink.bytes(4000, 10_000);
+        await new Promise<void>((resolve) => (release = resolve));
+        throw new Error('the disk went away');
+      },
+      async () => {},
+      (p) => seen.push(p),
+      () => now,
+    );
+    const run = transfer.run();
+    await new Promise((r) => setTimeout(r, 10));
+    expect(transfer.progress).toMatchObject({
+      status: 'running',
+      loaded: 4000,
+      total: 10_000,
+      bytesPerSecond: 2000,
+      etaSeconds: 3,
+    });
+    release();
+    await expect(run).rejects.toThrow('the disk went away');
+    expect(transfer.progress).toMatchObject({ status: 'error', message: 'the disk went away' });
+    expect(seen.map((p) => p.status)).toContain('running');
   });
 });
