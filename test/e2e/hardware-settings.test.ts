@@ -20,8 +20,18 @@ it('keeps settings across a reload and offers no GPU choice with one adapter', a
   await page.goto(`${server.url}#/settings`);
   await expect.poll(() => page.getByLabel('Memory margin').inputValue()).toBe('512');
 
+  // SwiftShader's budget is half of navigator.deviceMemory; the margin comes off it.
+  const budgetMiB =
+    (await page.evaluate(() => (navigator as { deviceMemory?: number }).deviceMemory!)) * 512;
+  const effective = page.getByTestId('effective-budget');
+  const usableMiB = (marginMiB: number) => budgetMiB - Math.max(budgetMiB / 10, marginMiB);
+  await expect.poll(() => effective.textContent()).toContain(`${usableMiB(512) / 1024} GiB usable`);
+
   await page.getByLabel('Memory margin').fill('1024');
   await page.getByLabel('Memory margin').press('Tab');
+  await expect
+    .poll(() => effective.textContent())
+    .toContain(`${usableMiB(1024) / 1024} GiB usable`);
   await page.getByRole('radio', { name: 'f32' }).check();
   await page.getByRole('radio', { name: 'INT8' }).check();
   const context = page.locator('#context-length');
