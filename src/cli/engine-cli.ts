@@ -5,6 +5,7 @@ import { requestNodeAdapter, type NodeAdapterName } from '../gpu/node-gpu';
 import { openEngineDevice, type EngineDevice } from '../gpu/device';
 import { GgufEngine, type PrecisionChoice } from '../engine/gguf/engine';
 import type { ModelSource } from '../engine/gguf/types';
+import { textCodec } from '../engine/gguf/text-codec';
 
 export class CliUsageError extends Error {
   override name = 'CliUsageError';
@@ -81,6 +82,7 @@ export async function loadCliEngine(
   const context = args.values.context;
   const engine = await GgufEngine.load(device, source, {
     precision: precisionChoice(args),
+    codec: textCodec,
     contextTokens: context === undefined ? undefined : numberFlag(args, 'context', 0),
     maxBindingBytes:
       args.values['binding-cap'] === undefined ? undefined : numberFlag(args, 'binding-cap', 0),

@@ -30,6 +30,8 @@ export interface TextCodec {
   readonly addBos: boolean;
   /** The conversation rendered through the chat template, with the generation prompt. */
   renderChat(messages: ChatMessage[]): string;
+  /** The rendered conversation's ids (special tokens parsed, BOS where the model wants one). */
+  encodeChat?(messages: ChatMessage[]): number[];
   /** Incremental decoding that only ever emits complete UTF-8 characters. */
   streamDecoder(): { push(id: number): string; flush(): string };
 }
@@ -144,6 +146,7 @@ export class GgufEngine implements ChatEngine {
 
   encodeChat(messages: ChatMessage[]): number[] {
     const codec = this.requireCodec();
+    if (codec.encodeChat) return codec.encodeChat(messages);
     return codec.encode(codec.renderChat(messages), { addBos: false, parseSpecial: true });
   }
 
