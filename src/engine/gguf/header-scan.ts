@@ -93,6 +93,23 @@ class HeaderReader {
 
 /** Beyond this a length or count is impossible in any real GGUF header, not merely cut short. */
 const PLAUSIBLE_BYTES = 2n ** 32n;
+// The header parser's own limits (@huggingface/gguf 0.4.6); refused here before reading that far.
+const MAX_STRING_BYTES = 10_000_000n;
+const MAX_ARRAY_LENGTH = 1_000_000n;
+
+function tooLarge(
+  source: ModelSource,
+  what: string,
+  value: bigint,
+  limit: bigint,
+  subject?: string,
+): GgufFormatError {
+  return new GgufFormatError(
+    'absurd-count',
+    `${source.name} declares ${what} of ${value}, above the ${limit} any model header needs: the header is damaged; download the file again.`,
+    subject,
+  );
+}
 
 /**
  * The header promises more than the file holds: an absurd promise is a damaged header, a
@@ -122,6 +139,8 @@ function overrun(
 async function readString(r: HeaderReader, source: ModelSource, what: string): Promise<string> {
   await r.need(8, what);
   const length = r.u64();
+  if (length > MAX_STRING_BYTES)
+    throw tooLarge(source, `a ${what} length`, length, MAX_STRING_BYTES);
   if (length > BigInt(r.remaining())) throw overrun(source, `a ${what} length`, length, length);
   await r.need(Number(length), what);
   return r.text(Number(length));
@@ -131,8 +150,12 @@ async function readString(r: HeaderReader, source: ModelSource, what: string): P
 async function skipString(r: HeaderReader, source: ModelSource, key: string): Promise<void> {
   if (!r.has(8)) await r.need(8, `a string in "${key}"`);
   const length = r.u64();
-  if (length > BigInt(r.remaining()))
+  if (length > MAX_STRING_BYTES) {
+    throw tooLarge(source, `a string length in "${key}"`, length, MAX_STRING_BYTES, key);
+  }
+  if (length > BigInt(r.remaining())) {
     throw overrun(source, `a string length in "${key}"`, length, length, key);
+  }
   if (!r.has(Number(length))) await r.need(Number(length), `a string in "${key}"`);
   r.pos += Number(length);
 }
@@ -170,6 +193,8 @@ async function skipValue(
       key,
     );
   }
+  if (count > MAX_ARRAY_LENGTH)
+    throw tooLarge(source, `an array "${key}" length`, count, MAX_ARRAY_LENGTH, key);
   const arrayBytes = count * BigInt(itemSize);
   if (arrayBytes > BigInt(r.remaining())) {
     throw overrun(source, `an array "${key}" length`, count, arrayBytes, key);
