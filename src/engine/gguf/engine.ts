@@ -18,6 +18,8 @@ import {
   type TokenGenerationOptions,
 } from './generate';
 import type { ComputePrecision } from './buffer-plan';
+import { loadPlanned, type PlannedModel } from './planned-load';
+import type { Plan } from '../../plan/types';
 import type { ModelHeader, ModelSource } from './types';
 
 /** What the engine needs from the tokenizer and chat template to turn text into tokens and back. */
@@ -93,8 +95,50 @@ export class GgufEngine implements ChatEngine {
     readonly precision: ComputePrecision,
     readonly loadMs: number,
     private readonly codec?: TextCodec,
+    /** Set when loaded from a plan: every device's part, and what each allocated. */
+    readonly planned?: PlannedModel,
   ) {
-    this.generator = new TokenGenerator(model);
+    this.generator = new TokenGenerator(planned?.model ?? model);
+  }
+
+  /**
+   * Loads as `plan` says: its weight precision (Q8_0 quantized on load), context, compute
+   * precision, and on each of `devices` (in the plan's order) its layers, streamed or resident.
+   * `model` is then the part that runs the output layer. Errors are `PlanLoadError`s with the plan.
+   */
+  static async loadPlanned(
+    devices: EngineDevice[],
+    source: ModelSource,
+    header: ModelHeader,
+    plan: Plan,
+    options: GgufEngineOptions = {},
+  ): Promise<GgufEngine> {
+    const start = performance.now();
+    const codec = options.codec ? await options.codec(header) : undefined;
+    const planned = await loadPlanned(
+      devices.map((d) => d.device),
+      source,
+      header,
+      plan,
+      {
+        prefillChunk: options.prefillChunk,
+        maxBindingBytes: options.maxBindingBytes,
+        lanesPerRow: options.lanesPerRow ?? defaultLanesPerRow(devices[0].adapterInfo),
+        signal: options.signal,
+        onProgress: (loaded, total) => options.onProgress?.({ stage: 'upload', loaded, total }),
+      },
+    );
+    await Promise.all(devices.map((d) => d.device.queue.onSubmittedWorkDone()));
+    const last = planned.parts[planned.parts.length - 1];
+    return new GgufEngine(
+      devices[devices.length - 1],
+      header,
+      last,
+      plan.precision.compute,
+      performance.now() - start,
+      codec,
+      planned,
+    );
   }
 
   static async load(
@@ -227,6 +271,7 @@ export class GgufEngine implements ChatEngine {
   }
 
   async unload(): Promise<void> {
-    this.model.destroy();
+    if (this.planned) this.planned.destroy();
+    else this.model.destroy();
   }
 }
