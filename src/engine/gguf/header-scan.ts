@@ -59,7 +59,12 @@ class HeaderReader {
     }
     const end = this.pos + n;
     if (end <= this.bytes.byteLength) return;
-    const target = Math.min(this.source.size, Math.max(end, this.bytes.byteLength * 2, FIRST_READ));
+    // Grow by half again: few copies, and little read past the header on a slow connection.
+    const loaded = this.bytes.byteLength;
+    const target = Math.min(
+      this.source.size,
+      Math.max(end, loaded + Math.max(FIRST_READ, loaded >> 1)),
+    );
     const more = await this.source.read(
       this.bytes.byteLength,
       target - this.bytes.byteLength,

@@ -35,28 +35,19 @@ function truncated(source: ModelSource, what: string): GgufFormatError {
 }
 
 /**
- * A fetch that answers the parser's Range requests from the source. The parser reads ahead in
- * 2 MB chunks; past the end it gets an empty body once (a legitimate read-ahead), and a second
- * request past the end means the parser has run off the file.
+ * A fetch that answers the parser's Range requests from the bytes the scan already read, which
+ * hold the whole header: the parser reads ahead in 2 MB chunks, and what lies past the header it
+ * never looks at, so it gets nothing from there and the source is not read twice.
  */
-function sourceFetch(source: ModelSource, prefix: Uint8Array, signal?: AbortSignal): typeof fetch {
-  let pastEnd = 0;
+function prefixFetch(prefix: Uint8Array, size: number): typeof fetch {
   return (async (_input: unknown, init?: RequestInit) => {
     const range = new Headers(init?.headers).get('Range')?.match(/bytes=(\d+)-(\d+)/);
     if (!range) throw new Error('header parser sent a request without a byte range');
     const start = Number(range[1]);
-    const end = Math.min(Number(range[2]) + 1, source.size);
-    const headers = { 'content-range': `bytes ${start}-${end - 1}/${source.size}` };
-    if (start >= source.size) {
-      if (++pastEnd > 1) throw truncated(source, 'the end of its header');
-      return new Response(new Uint8Array(0), { status: 206, headers });
-    }
-    const bytes = new Uint8Array(end - start);
-    const cached = Math.max(0, Math.min(end, prefix.byteLength) - start);
-    if (cached > 0) bytes.set(prefix.subarray(start, start + cached));
-    if (cached < bytes.byteLength)
-      bytes.set(await source.read(start + cached, bytes.byteLength - cached, signal), cached);
-    return new Response(bytes, { status: 206, headers });
+    const end = Math.min(Number(range[2]) + 1, prefix.byteLength);
+    const body = start < end ? prefix.slice(start, end) : new Uint8Array(0);
+    const headers = { 'content-range': `bytes ${start}-${start + body.byteLength - 1}/${size}` };
+    return new Response(body, { status: 206, headers });
   }) as typeof fetch;
 }
 
@@ -166,7 +157,7 @@ export async function parseHeader(
   const prefix = await scanHeader(source, options.signal);
   let parsed;
   try {
-    parsed = await gguf(SOURCE_URI, { fetch: sourceFetch(source, prefix, options.signal) });
+    parsed = await gguf(SOURCE_URI, { fetch: prefixFetch(prefix, source.size) });
   } catch (err) {
     throw libraryError(source, err);
   }
