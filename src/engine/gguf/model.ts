@@ -287,6 +287,14 @@ export class GgufModel {
     weights: BufferSlice[],
     weightBytes: number,
   ): Promise<Dispatch> {
+    const storage = 3 + weights.length;
+    if (storage > this.device.limits.maxStorageBuffersPerShaderStage) {
+      throw new Error(
+        `${label} needs ${storage} storage bindings (its weights are split into ${weights.length} ` +
+          `parts) but the device allows ${this.device.limits.maxStorageBuffersPerShaderStage}; ` +
+          'raise the binding cap or use a device with larger storage bindings.',
+      );
+    }
     spec.lanesPerRow = this.options.lanesPerRow;
     spec.roundActivations = this.options.roundActivations ?? false;
     const kernel = await this.cache.get(matmulKernel(spec), label);

@@ -27,13 +27,17 @@ export async function loadFixtureModel(
   options: Partial<ModelLoadOptions> = {},
 ): Promise<GgufModel> {
   const source = await openFileSource(path);
-  const header = await parseHeader(source);
-  checkSupported(header);
-  return GgufModel.load(device, source, header, {
-    contextTokens: 256,
-    computePrecision: 'f32',
-    ...options,
-  });
+  try {
+    const header = await parseHeader(source);
+    checkSupported(header);
+    return await GgufModel.load(device, source, header, {
+      contextTokens: 256,
+      computePrecision: 'f32',
+      ...options,
+    });
+  } finally {
+    await source.close();
+  }
 }
 
 export async function greedyRun(

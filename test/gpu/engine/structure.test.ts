@@ -101,14 +101,14 @@ describe('decode structure on the largest fixture (SwiftShader, f32)', () => {
     whole.destroy();
     const split = await loadFixtureModel(device, path, {
       lanesPerRow: 1,
-      maxBindingBytes: 64 * 1024,
+      maxBindingBytes: 256 * 1024,
     });
     const parts = [
       ...split.embedding.matrices.values(),
       ...split.head.matrices.values(),
       ...split.layers[0].matrices.values(),
     ].map((m) => m.parts.length);
-    expect(Math.max(...parts)).toBeGreaterThan(2);
+    expect(Math.max(...parts)).toBeGreaterThan(1);
     const actual = await greedyRun(split, prompt, 4);
     split.destroy();
     expect(actual.tokens).toEqual(expected.tokens);
