@@ -1,16 +1,20 @@
 // npm run --silent infer -- --model PATH [--prompt TEXT | --prompt-tokens 1,2,3] [--chat]
 //   [--max-tokens N] [--greedy | --temperature T --top-k K --top-p P --seed S] [--logits K]
-//   [--f16 auto|on|off] [--adapter swiftshader|lavapipe] [--context N] --json
-// Runs the GGUF engine on dawn.node and prints one JSON object (see README for the fields).
+//   [--f16 auto|on|off] [--adapter swiftshader|lavapipe] [--context N]
+//   [--resident-layers N] [--devices 1|2] [--weights file|q8_0] --json
+// Runs the GGUF engine on dawn.node as the planner plans it and prints one JSON object (see
+// README for the fields), with the plan and the bytes each device's allocator counted.
 import { openFileSource } from '../engine/gguf/source-node';
 import { GREEDY, type SamplingOptions } from '../engine/engine';
 import type { TokenLogit } from '../engine/gguf/generate';
-import { loadCliEngine, parseCliArgs, CliUsageError, numberFlag, printJson } from './engine-cli';
+import { parseCliArgs, CliUsageError, numberFlag, printJson } from './engine-cli';
+import { loadPlannedCliEngine, planReport, RESIDENCY_FLAGS, RESIDENCY_USAGE } from './planned-cli';
 
 const USAGE =
   'usage: npm run --silent infer -- --model PATH [--prompt TEXT | --prompt-tokens 1,2,3] [--chat] ' +
   '[--max-tokens N] [--greedy | --temperature T --top-k K --top-p P --seed S] [--logits K] ' +
-  '[--f16 auto|on|off] [--adapter swiftshader|lavapipe] [--context N] --json';
+  '[--f16 auto|on|off] [--adapter swiftshader|lavapipe] [--context N] ' +
+  `${RESIDENCY_USAGE} --json`;
 
 async function main(): Promise<void> {
   const args = parseCliArgs(process.argv.slice(2), USAGE, {
@@ -31,6 +35,7 @@ async function main(): Promise<void> {
       'adapter',
       'context',
       'binding-cap',
+      ...RESIDENCY_FLAGS,
     ],
   });
   if (!args.values.model) throw new CliUsageError(`--model is required\n${USAGE}`);
@@ -52,7 +57,8 @@ async function main(): Promise<void> {
         };
   const source = await openFileSource(args.values.model);
   try {
-    const { engine } = await loadCliEngine(source, args);
+    const loaded = await loadPlannedCliEngine(source, args);
+    const { engine } = loaded;
     let promptTokens: number[];
     if (args.values['prompt-tokens'] !== undefined) {
       promptTokens = args.values['prompt-tokens']
@@ -98,6 +104,9 @@ async function main(): Promise<void> {
       submissionsPerToken: stats.submissionsPerToken,
       kvBytesPerToken: stats.kvBytesPerToken,
     };
+    const report = planReport(loaded);
+    out.plan = report.plan;
+    out.allocated = report.allocated;
     await printJson(out);
     await engine.unload();
   } finally {
