@@ -11,6 +11,8 @@ import { launchBrowser, serveBuiltApp, type AppServer, type Browser } from './br
 import { nodeGreedy } from './worker-node-engine';
 
 const FIXTURE = 'llama-spm-f16';
+/** How long the page may take to show what it already has, on a busy two-core machine. */
+const UI_WAIT = { timeout: 15_000 };
 const SESSION_KEY = 'layerwise:session-model';
 
 let app: AppServer;
@@ -58,7 +60,7 @@ async function openChat(choice: object = fixtureChoice(), page?: Page): Promise<
   await page.goto(`${app.url}#/chat`);
   await page.reload();
   await page.locator('button.new').click();
-  await expect.poll(() => page.url()).toMatch(/#\/chat\/[\w-]+$/);
+  await expect.poll(() => page.url(), UI_WAIT).toMatch(/#\/chat\/[\w-]+$/);
   return page;
 }
 
@@ -66,7 +68,7 @@ async function loadModel(page: Page, contextTokens = 256): Promise<void> {
   await page.getByRole('button', { name: 'Load now' }).click();
   await expect
     .poll(() => page.locator('.model-bar .ready').textContent(), { timeout: 120_000 })
-    .toBe(`loaded · ${contextTokens}-token context`);
+    .toBe(`loaded · ${contextTokens.toLocaleString('en-US')}-token context`);
 }
 
 async function setMaxTokens(page: Page, tokens: number): Promise<void> {
@@ -85,9 +87,11 @@ async function send(page: Page, text: string): Promise<void> {
 
 const answers = (page: Page) => page.locator('article.message.assistant:not(.streaming)');
 
+/** Waits until no answer is streaming and `count` answers are on screen. */
 async function waitForAnswer(page: Page, count: number): Promise<void> {
-  await expect.poll(() => page.locator('article.streaming').count(), { timeout: 120_000 }).toBe(0);
-  await expect.poll(() => answers(page).count()).toBe(count);
+  const settled = async () =>
+    (await page.locator('article.streaming').count()) === 0 && (await answers(page).count());
+  await expect.poll(settled, { timeout: 120_000 }).toBe(count);
 }
 
 describe('chat flow', () => {
@@ -99,13 +103,14 @@ describe('chat flow', () => {
     const requests: Request[] = [];
     page.on('request', (r) => requests.push(r));
     await send(page, 'Hello there');
-    await expect.poll(() => page.locator('article.streaming').count()).toBe(1);
     await waitForAnswer(page, 1);
     page.removeAllListeners('request');
     expect(requests.map((r) => r.url())).toEqual([]);
 
     const answer = answers(page).first();
-    await expect.poll(() => answer.locator('.token-count').textContent()).toBe('12 tokens');
+    await expect
+      .poll(() => answer.locator('.token-count').textContent(), UI_WAIT)
+      .toBe('12 tokens');
     // The same conversation through the engine in Node gives the same greedy answer.
     const expected = await nodeGreedy(
       ensureFixture(FIXTURE),
@@ -134,7 +139,7 @@ describe('chat flow', () => {
     const url = page.url();
     await page.reload();
     await expect
-      .poll(() => page.locator('article.message.user').first().textContent())
+      .poll(() => page.locator('article.message.user').first().textContent(), UI_WAIT)
       .toContain('Hello there');
     expect(page.url()).toBe(url);
     expect(await answers(page).first().locator('.markdown').innerText()).toBe(text);
@@ -144,13 +149,16 @@ describe('chat flow', () => {
   });
 
   it('stops on Esc leaving a partial answer marked stopped, and regenerates into a sibling branch', async () => {
-    const page = await openChat();
-    await loadModel(page);
-    await setMaxTokens(page, 200);
+    const page = await openChat(fixtureChoice(1024));
+    await loadModel(page, 1024);
+    // Long enough that the answer is still running when Esc arrives, even on a fast machine.
+    await setMaxTokens(page, 900);
     await send(page, 'Tell me a long story');
     const streaming = page.locator('article.streaming .live');
     await expect
-      .poll(async () => Number((await streaming.textContent())?.match(/\d+/)?.[0] ?? 0))
+      .poll(async () => Number((await streaming.textContent())?.match(/\d+/)?.[0] ?? 0), {
+        timeout: 60_000,
+      })
       .toBeGreaterThanOrEqual(3);
     await page.keyboard.press('Escape');
     await waitForAnswer(page, 1);
@@ -160,7 +168,7 @@ describe('chat flow', () => {
       (await stopped.locator('.token-count').textContent())?.match(/\d+/)?.[0],
     );
     expect(generated).toBeGreaterThanOrEqual(3);
-    expect(generated).toBeLessThan(200);
+    expect(generated).toBeLessThan(900);
     expect(await stopped.evaluate((el) => el.classList.contains('stopped'))).toBe(true);
 
     await setMaxTokens(page, 6);
@@ -173,7 +181,7 @@ describe('chat flow', () => {
     );
     await regenerated.getByRole('button', { name: 'Previous version' }).click();
     await expect
-      .poll(() => answers(page).first().locator('.branch-position').textContent())
+      .poll(() => answers(page).first().locator('.branch-position').textContent(), UI_WAIT)
       .toBe('1/2');
     expect(await answers(page).first().locator('.stop-reason').textContent()).toBe('stopped');
     await page.close();
@@ -207,7 +215,7 @@ describe('editing and long conversations', () => {
     expect(await edited.locator('.branch-position').textContent()).toBe('2/2');
     await edited.getByRole('button', { name: 'Previous version' }).click();
     await expect
-      .poll(() => page.locator('article.message.user .user-text').first().innerText())
+      .poll(() => page.locator('article.message.user .user-text').first().innerText(), UI_WAIT)
       .toBe('first line\nsecond line');
 
     // This vocabulary spends a token on almost every letter, so each of these takes about a third
@@ -243,7 +251,7 @@ describe('offline', () => {
     const picker = page.getByLabel('Model', { exact: true });
     // The stored copy, listed with its size, not the URL choice left by the tests before.
     const stored = picker.locator('option', { hasText: `${FIXTURE}.gguf (` });
-    await expect.poll(() => stored.count()).toBe(1);
+    await expect.poll(() => stored.count(), UI_WAIT).toBe(1);
     await picker.selectOption((await stored.getAttribute('value'))!);
     await expect
       .poll(() => page.locator('.model-bar .ready').count(), { timeout: 120_000 })
@@ -257,13 +265,15 @@ describe('offline', () => {
       await navigator.serviceWorker.ready;
     });
     await page.reload();
-    await expect.poll(() => page.evaluate(() => !!navigator.serviceWorker.controller)).toBe(true);
+    await expect
+      .poll(() => page.evaluate(() => !!navigator.serviceWorker.controller), UI_WAIT)
+      .toBe(true);
 
     await browser.context.setOffline(true);
     try {
       await page.reload();
       await expect
-        .poll(() => page.locator('article.message.user').first().textContent())
+        .poll(() => page.locator('article.message.user').first().textContent(), UI_WAIT)
         .toContain('Before going offline');
       await send(page, 'And now offline');
       await waitForAnswer(page, 2);
@@ -288,7 +298,7 @@ describe('WebLLM path', () => {
     await loadModel(page);
     // Listing the Storage view's models does not fetch WebLLM before it has ever been used.
     await page.goto(`${app.url}#/storage`);
-    await expect.poll(() => page.locator('#models-heading').count()).toBe(1);
+    await expect.poll(() => page.locator('#models-heading').count(), UI_WAIT).toBe(1);
     await page.waitForTimeout(500);
     expect(scripts.filter((p) => /webllm-|mlc\.worker-/.test(p))).toEqual([]);
 
@@ -331,14 +341,14 @@ describe('conversation files and untrusted output', () => {
     page.once('dialog', (d) => d.accept());
     await page.getByRole('button', { name: `Delete ${original.title}` }).click();
     const listed = page.locator('nav.conversations li', { hasText: original.title });
-    await expect.poll(() => listed.count()).toBe(0);
+    await expect.poll(() => listed.count(), UI_WAIT).toBe(0);
 
     await page.getByLabel('Import a conversation (JSON)').setInputFiles({
       name: 'conversation.json',
       mimeType: 'application/json',
       buffer: Buffer.from(exported),
     });
-    await expect.poll(() => page.url()).toContain(original.id);
+    await expect.poll(() => page.url(), UI_WAIT).toContain(original.id);
     const [again] = await Promise.all([
       page.waitForEvent('download'),
       page.getByRole('button', { name: 'Export JSON' }).click(),
@@ -388,7 +398,7 @@ describe('conversation files and untrusted output', () => {
       buffer: Buffer.from(exported),
     });
     const answer = answers(page).first();
-    await expect.poll(() => answer.locator('.markdown').count()).toBe(1);
+    await expect.poll(() => answer.locator('.markdown').count(), UI_WAIT).toBe(1);
     const markdown = answer.locator('.markdown');
     expect(await markdown.locator('img, script, iframe').count()).toBe(0);
     expect(await markdown.locator('[onerror], [onclick]').count()).toBe(0);
