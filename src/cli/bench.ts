@@ -1,15 +1,18 @@
 // npm run bench -- --model PATH [--adapter swiftshader|lavapipe] [--f16 auto|on|off]
-//   [--prompt-length N] [--tokens N] [--context N]
+//   [--prompt-length N] [--tokens N] [--context N] [--resident-layers N [--weights file|q8_0]]
+// With --resident-layers: upload bandwidth, round trip and weight read rate measured first, then
+// the streamed bytes per token and the planner's predicted against the measured decode speed.
 // Loads the model on dawn.node, prefills a fixed prompt, decodes greedily, and prints a table of
 // load time, prefill and decode tokens/s, weight bytes read per decode token against the model's
 // weight bytes, dispatches and submissions per decode token, with the device named.
 import { openFileSource } from '../engine/gguf/source-node';
 import { GREEDY } from '../engine/engine';
 import { loadCliEngine, numberFlag, parseCliArgs, CliUsageError } from './engine-cli';
+import { printResidencyBench } from './residency-bench';
 
 const USAGE =
   'usage: npm run bench -- --model PATH [--adapter swiftshader|lavapipe] [--f16 auto|on|off] ' +
-  '[--prompt-length N] [--tokens N] [--context N]';
+  '[--prompt-length N] [--tokens N] [--context N] [--resident-layers N [--weights file|q8_0]]';
 
 function mib(bytes: number): string {
   return `${(bytes / 2 ** 20).toFixed(2)} MiB`;
@@ -18,11 +21,25 @@ function mib(bytes: number): string {
 async function main(): Promise<void> {
   const args = parseCliArgs(process.argv.slice(2), USAGE, {
     flags: [],
-    values: ['model', 'adapter', 'f16', 'prompt-length', 'tokens', 'context', 'binding-cap'],
+    values: [
+      'model',
+      'adapter',
+      'f16',
+      'prompt-length',
+      'tokens',
+      'context',
+      'binding-cap',
+      'resident-layers',
+      'weights',
+    ],
   });
   if (!args.values.model) throw new CliUsageError(`--model is required\n${USAGE}`);
   const source = await openFileSource(args.values.model);
   try {
+    if (args.values['resident-layers'] !== undefined) {
+      await printResidencyBench(source, args);
+      return;
+    }
     const { engine, device } = await loadCliEngine(source, args);
     const promptLength = numberFlag(args, 'prompt-length', 64);
     const decodeTokens = numberFlag(args, 'tokens', 32);

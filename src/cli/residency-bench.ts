@@ -10,8 +10,17 @@ import type { EngineDevice } from '../gpu/device';
 import { GgufEngine } from '../engine/gguf/engine';
 import { GREEDY } from '../engine/engine';
 import type { ModelHeader, ModelSource } from '../engine/gguf/types';
+import { checkSupported, parseHeader } from '../engine/gguf/header';
+import {
+  CliUsageError,
+  numberFlag,
+  openCliDevice,
+  precisionChoice,
+  type CliArgs,
+} from './engine-cli';
 
 const MiB = 2 ** 20;
+const DEFAULT_BENCH_CONTEXT = 4096;
 
 /** A device as the planner sees it, from what dawn.node (or the browser) reports of its adapter. */
 export function describeEngineDevice(
@@ -157,4 +166,89 @@ export async function calibrateEngine(setup: BenchSetup): Promise<Calibration> {
     roundTripSeconds,
     computeBytesPerSecond: bytesPerToken / computeSeconds,
   };
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / MiB).toFixed(2)} MiB`;
+}
+
+/**
+ * The bench table for `--resident-layers N`: calibration figures measured now, then the run with
+ * N layers resident: streamed bytes per token and the predicted beside the measured decode speed.
+ */
+export async function residencyBenchRows(
+  setup: BenchSetup,
+  resident: number,
+): Promise<[string, string][]> {
+  const calibration = await calibrateEngine(setup);
+  const run = await measureDecode(setup, calibration, resident);
+  const { plan, engine } = run;
+  const stats = engine.lastStats!;
+  const allocated = engine.planned!.allocated()[0];
+  await engine.unload();
+  const predicted = plan.predicted.decodeTokensPerSecond;
+  const off = (run.tokensPerSecond - predicted) / predicted;
+  return [
+    ['device', plan.layers.devices[0].name],
+    ['resident layers', `${plan.layers.resident} of ${plan.layers.total} (${plan.fits})`],
+    ['weights', plan.precision.weights === 'q8_0' ? 'INT8 (Q8_0, quantized on load)' : 'file'],
+    ['load', `${engine.loadMs.toFixed(0)} ms`],
+    ['prefill', `${stats.prefillTokensPerSecond.toFixed(2)} tok/s (${setup.promptLength} tokens)`],
+    ['upload bandwidth', `${(calibration.uploadBytesPerSecond / 1e9).toFixed(3)} GB/s (measured)`],
+    [
+      'weight read rate',
+      `${(calibration.computeBytesPerSecond / 1e9).toFixed(4)} GB/s (fully resident decode)`,
+    ],
+    ['round trip', `${(calibration.roundTripSeconds * 1000).toFixed(2)} ms (measured)`],
+    [
+      'streamed per token',
+      `${mib(run.uploadBytesPerToken)} in ${run.submissionsPerToken} submissions ` +
+        `(planned ${mib(plan.predicted.streamedBytesPerToken)})`,
+    ],
+    [
+      'GPU bytes',
+      `${mib(allocated.total)} allocated, ${mib(plan.bytes.gpu.total)} planned ` +
+        `(weights ${mib(allocated.weights)}, kv ${mib(allocated.kv)}, scratch ` +
+        `${mib(allocated.scratch)}, slots ${mib(allocated.slots)})`,
+    ],
+    [
+      'decode',
+      `${run.tokensPerSecond.toFixed(3)} tok/s measured, ${predicted.toFixed(3)} tok/s predicted ` +
+        `(${off >= 0 ? '+' : ''}${(off * 100).toFixed(1)}%, ${plan.predicted.bound}-bound)`,
+    ],
+  ];
+}
+
+/** `npm run bench -- --model PATH --resident-layers N [--weights file|q8_0]`: prints the table. */
+export async function printResidencyBench(source: ModelSource, args: CliArgs): Promise<void> {
+  const weights = args.values.weights ?? 'file';
+  if (weights !== 'file' && weights !== 'q8_0') {
+    throw new CliUsageError(`--weights must be file or q8_0, not "${weights}"`);
+  }
+  const header = await parseHeader(source);
+  checkSupported(header);
+  const resident = numberFlag(args, 'resident-layers', 0);
+  const layers = header.hparams.blockCount;
+  if (!Number.isInteger(resident) || resident < 0 || resident > layers) {
+    throw new CliUsageError(`--resident-layers must be a whole number from 0 to ${layers}`);
+  }
+  const device = await openCliDevice(args);
+  const context = Math.min(header.hparams.contextLength, DEFAULT_BENCH_CONTEXT);
+  const rows = await residencyBenchRows(
+    {
+      device,
+      source,
+      header,
+      wishes: {
+        contextTokens: numberFlag(args, 'context', context),
+        compute: precisionChoice(args),
+        weights,
+      },
+      promptLength: numberFlag(args, 'prompt-length', 16),
+      decodeTokens: numberFlag(args, 'tokens', 16),
+    },
+    resident,
+  );
+  const width = Math.max(...rows.map(([k]) => k.length));
+  process.stdout.write(rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n') + '\n');
 }
