@@ -5,7 +5,7 @@
 import type { ModelHeader } from '../../engine/gguf/types';
 import { planModel } from '../../plan/planner';
 import type { Plan } from '../../plan/types';
-import { idForFile, idForUrl } from '../../store/manifest';
+import { idForFile, idForUrl, type HeaderSummary } from '../../store/manifest';
 import type { ModelChoice } from '../../engine/client';
 import { calibrationState } from '../hardware/calibration.svelte';
 import { gpuState } from '../hardware/gpu.svelte';
@@ -41,6 +41,17 @@ const CONCURRENT_HEADER_READS = 2;
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** The few header facts the Storage view lists beside a stored model. */
+export function headerSummary(header: ModelHeader): HeaderSummary {
+  const h = header.hparams;
+  return {
+    name: h.name,
+    architecture: h.architecture,
+    layers: h.blockCount,
+    context: h.contextLength,
+  };
 }
 
 export function matchesQuery(text: string, query: string): boolean {
@@ -200,8 +211,12 @@ export class ModelsState {
     return storageState.transfers[id] ?? null;
   }
 
-  download(url: string, sha256: string | null): void {
-    storageState.addUrl(url, sha256 ?? undefined);
+  /** Stores a model; the known size lets the store check the quota before the first byte. */
+  download(url: string, sha256: string | null, bytes: number | null, header: ModelHeader | null) {
+    storageState.addUrl(url, sha256 ?? undefined, {
+      size: bytes ?? undefined,
+      header: header ? headerSummary(header) : undefined,
+    });
   }
 
   importFile(file: File): void {
