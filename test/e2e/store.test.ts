@@ -52,6 +52,7 @@ async function startDownload(p: Page, url: string, sha?: string): Promise<void> 
 }
 
 const row = (p: Page, id: string) => p.locator(`tr[data-model-id="${id}"]`);
+const transferItem = (p: Page, id: string) => p.locator(`li[data-transfer-id="${id}"]`);
 
 async function waitForState(p: Page, id: string, state: string, timeout = 60_000) {
   await expect
@@ -195,12 +196,14 @@ describe('Storage view downloads', () => {
     files.faults = { bytesPerSecond: 1_500_000 };
     await startDownload(page, other);
     await waitForChunks(page, other, 2);
+    await expect.poll(() => row(page, other).count()).toBe(1);
     await page
       .locator(`li[data-transfer-id="${other}"]`)
       .getByRole('button', { name: 'Cancel' })
       .click();
-    await expect.poll(() => row(page, other).count()).toBe(0);
+    await expect.poll(() => transferItem(page, other).count()).toBe(0);
     expect(await readStoredModel(page, other)).toMatchObject({ state: null, chunks: 0 });
+    expect(await row(page, other).count()).toBe(0);
   });
 
   it('lets only one tab download a model at a time', async () => {

@@ -62,6 +62,8 @@ export class StorageState {
   private readonly running = new Map<string, { transfer: Transfer; download: boolean }>();
   private readonly extraSources: ExtraEntrySource[] = [];
   private resumedOnce = false;
+  private refreshing: Promise<void> | null = null;
+  private queuedRefresh: Promise<void> | null = null;
 
   constructor(readonly library: ModelLibrary = new ModelLibrary()) {}
 
@@ -86,7 +88,21 @@ export class StorageState {
     }
   }
 
-  async refresh(): Promise<void> {
+  /** Re-reads the list; calls made while a read is running share one more read after it. */
+  refresh(): Promise<void> {
+    if (!this.refreshing) {
+      this.refreshing = this.read().finally(() => (this.refreshing = null));
+      return this.refreshing;
+    }
+    // The running read may predate the caller's change, so the caller waits for the next one.
+    this.queuedRefresh ??= this.refreshing.then(() => {
+      this.queuedRefresh = null;
+      return this.refresh();
+    });
+    return this.queuedRefresh;
+  }
+
+  private async read(): Promise<void> {
     try {
       const [manifests, summary, ...extra] = await Promise.all([
         this.library.list(),
@@ -253,7 +269,14 @@ export class StorageState {
   }
 
   private report(transfer: Transfer, progress: TransferProgress): void {
+    const previous = this.transfers[transfer.id];
     this.transfers[transfer.id] = { ...progress, name: transfer.name };
+    // The list shows a new model once its manifest exists (after the first bytes), and the
+    // stored size whenever the transfer changes state.
+    const listed = this.entries.some((e) => e.id === transfer.id);
+    if ((!listed && progress.loaded > 0) || previous?.status !== progress.status) {
+      void this.refresh();
+    }
   }
 }
 
