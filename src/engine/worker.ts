@@ -12,10 +12,12 @@ import {
   type WorkerResponse,
 } from './messages';
 import { browserEnvironment, openProbedDevice } from '../gpu/probe';
-import { ChatTemplate } from './gguf/chat-template';
-import { GgufEngine, type TextCodec } from './gguf/engine';
-import { GgufTokenizer, TokenStreamDecoder } from './gguf/tokenizer';
-import type { ModelHeader } from './gguf/types';
+import { GgufEngine } from './gguf/engine';
+import { checkSupported, parseHeader } from './gguf/header';
+import { textCodec } from './gguf/text-codec';
+import { describeAdapter, planModel, type DeviceDescription } from '../plan';
+import { adapterName, classifyAdapter } from '../gpu/probe';
+import type { EngineDevice } from '../gpu/device';
 import { ModelStore } from '../store/model-store';
 import { StoreModelSource } from '../store/model-source';
 
@@ -182,21 +184,67 @@ export function serveEngine(
   });
 }
 
-/** Text in and out through the model's own tokenizer and chat template, all from the GGUF. */
-export function ggufTextCodec(header: ModelHeader): TextCodec {
-  const tokenizer = new GgufTokenizer(header.metadata);
-  const template = new ChatTemplate(header.metadata, tokenizer);
-  return {
-    encode: (text, options) => tokenizer.encode(text, options),
-    decode: (ids) => tokenizer.decode(ids),
-    endOfGeneration: tokenizer.endOfGeneration,
-    addBos: tokenizer.addBos,
-    renderChat: (messages) => template.render(messages),
-    streamDecoder: () => new TokenStreamDecoder(tokenizer),
+const PRECISION = { auto: 'auto', on: 'f16', off: 'f32' } as const;
+
+/** The worker's device as the planner sees it (budget estimated from the adapter class). */
+function describeDevice(device: EngineDevice): DeviceDescription {
+  const info = device.adapterInfo as GPUAdapterInfo & { isFallbackAdapter?: boolean };
+  const identity = {
+    vendor: info.vendor,
+    architecture: info.architecture,
+    device: info.device,
+    description: info.description,
+    isFallbackAdapter: info.isFallbackAdapter === true,
+    subgroupMinSize: null,
+    subgroupMaxSize: null,
   };
+  return describeAdapter({
+    name: adapterName(identity),
+    adapterClass: classifyAdapter(identity).class,
+    limits: {
+      maxStorageBufferBindingSize: device.device.limits.maxStorageBufferBindingSize,
+      maxBufferSize: device.device.limits.maxBufferSize,
+    },
+    features: [...device.features],
+  });
 }
 
-const PRECISION = { auto: 'auto', on: 'f16', off: 'f32' } as const;
+/**
+ * Loads onto `device`. With the plan's resident layers or INT8 weights, the planner lays the
+ * model out and the engine carries that plan out; otherwise everything stays on the GPU.
+ */
+async function loadOnDevice(
+  device: EngineDevice,
+  source: ModelSource,
+  options: GgufLoadOptions,
+  onProgress: (progress: LoadProgress) => void,
+  signal: AbortSignal,
+): Promise<ChatEngine> {
+  const common = { codec: textCodec, signal, onProgress };
+  if (options.residentLayers === undefined && options.weights !== 'q8_0') {
+    return GgufEngine.load(device, source, {
+      ...common,
+      contextTokens: options.contextTokens,
+      precision: PRECISION[options.f16],
+    });
+  }
+  const header = await parseHeader(source);
+  checkSupported(header);
+  const plan = planModel(header, [describeDevice(device)], {
+    contextTokens: options.contextTokens,
+    contextFloor: options.contextTokens,
+    compute: PRECISION[options.f16],
+    weights: options.weights ?? 'file',
+    residentLayers: options.residentLayers,
+  });
+  if (plan.fits === 'none') {
+    throw new EngineError(
+      'out-of-memory',
+      `This model will not run here: ${plan.reasons.join(' ')}`,
+    );
+  }
+  return GgufEngine.loadPlanned([device], source, header, plan, common);
+}
 
 /** Opens this worker's own GPU device and loads the model onto it. */
 async function loadGgufEngine(
@@ -212,13 +260,7 @@ async function loadGgufEngine(
     label: 'layerwise-engine',
   });
   try {
-    const engine = await GgufEngine.load(device, source, {
-      contextTokens: options.contextTokens,
-      precision: PRECISION[options.f16],
-      codec: ggufTextCodec,
-      signal,
-      onProgress,
-    });
+    const engine = await loadOnDevice(device, source, options, onProgress, signal);
     return { engine, lost: device.lost };
   } catch (error) {
     device.device.destroy();

@@ -3,7 +3,7 @@
 import { GREEDY, type ChatMessage } from '../../src/engine/engine';
 import { GgufEngine } from '../../src/engine/gguf/engine';
 import { openFileSource } from '../../src/engine/gguf/source-node';
-import { ggufTextCodec } from '../../src/engine/worker';
+import { textCodec } from '../../src/engine/gguf/text-codec';
 import { openEngineDevice } from '../../src/gpu/device';
 import { requestNodeAdapter } from '../../src/gpu/node-gpu';
 
@@ -31,7 +31,7 @@ export async function nodeGreedy(
     const engine = await GgufEngine.load(device, source, {
       contextTokens,
       precision: 'f32',
-      codec: ggufTextCodec,
+      codec: textCodec,
     });
     const ids: number[] = [];
     let text = '';

@@ -70,6 +70,14 @@ afterAll(async () => {
 
 type Api = WorkerTestApi;
 
+const nodeRuns = new Map<string, ReturnType<typeof nodeGreedy>>();
+/** The Node engine's answer for a fixture, computed once per file. */
+function expectedFor(id: string) {
+  if (!nodeRuns.has(id))
+    nodeRuns.set(id, nodeGreedy(ensureFixture(id), MESSAGES, MAX_TOKENS, CONTEXT));
+  return nodeRuns.get(id)!;
+}
+
 describe('load stages', () => {
   it('names the read stage by where the bytes come from, then the shader build', () => {
     const upload = { stage: 'upload' as const, loaded: 10, total: 40 };
@@ -89,7 +97,7 @@ describe('load stages', () => {
 
 describe('GGUF engine in the browser worker', () => {
   it.each(FIXTURES)('%s: greedy tokens equal the Node engine', async (id) => {
-    const expected = await nodeGreedy(ensureFixture(id), MESSAGES, MAX_TOKENS, CONTEXT);
+    const expected = await expectedFor(id);
     const run = await page.evaluate(
       ([url, messages, max, context]) =>
         (window as unknown as { engineTest: Api }).engineTest.greedy(url, messages, max, context),
@@ -111,6 +119,19 @@ describe('GGUF engine in the browser worker', () => {
     }
     // Loading and decoding happen in the worker: the page's own timers keep firing.
     expect(run.longestStallMs).toBeLessThan(250);
+  });
+
+  it('carries out a plan with layers streamed from host memory, with the same tokens', async () => {
+    const id = FIXTURES[0];
+    const expected = await expectedFor(id);
+    const run = await page.evaluate(
+      ([url, messages, max, context]) =>
+        (window as unknown as { engineTest: Api }).engineTest.greedy(url, messages, max, context, {
+          residentLayers: 1,
+        }),
+      [urls[id], MESSAGES, MAX_TOKENS, CONTEXT] as const,
+    );
+    expect(run.ids).toEqual(expected.ids);
   });
 
   it('stops when asked and answers again afterwards', async () => {

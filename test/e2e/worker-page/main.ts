@@ -7,7 +7,7 @@ import {
   type GenerationStats,
   type LoadProgress,
 } from '../../../src/engine/engine';
-import { EngineError } from '../../../src/engine/messages';
+import { EngineError, type GgufLoadOptions } from '../../../src/engine/messages';
 
 export interface GreedyRun {
   ids: number[];
@@ -20,14 +20,19 @@ export interface GreedyRun {
   longestStallMs: number;
 }
 
-function load(url: string, contextTokens: number, onProgress: (p: LoadProgress) => void) {
+function load(
+  url: string,
+  contextTokens: number,
+  onProgress: (p: LoadProgress) => void,
+  placement: Pick<GgufLoadOptions, 'residentLayers' | 'weights'> = {},
+) {
   return loadEngine(
     {
       kind: 'gguf',
       id: url,
       label: url,
       source: { type: 'url', url },
-      options: { contextTokens, f16: 'off' },
+      options: { contextTokens, f16: 'off', ...placement },
     },
     onProgress,
   );
@@ -53,10 +58,11 @@ async function greedy(
   messages: ChatMessage[],
   maxTokens: number,
   contextTokens: number,
+  placement: Pick<GgufLoadOptions, 'residentLayers' | 'weights'> = {},
 ): Promise<GreedyRun> {
   const progress: LoadProgress[] = [];
   const stop = stallMeter();
-  const engine = await load(url, contextTokens, (p) => progress.push(p));
+  const engine = await load(url, contextTokens, (p) => progress.push(p), placement);
   const ids: number[] = [];
   let text = '';
   let stats: GenerationStats | null = null;
