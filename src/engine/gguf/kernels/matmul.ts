@@ -178,6 +178,26 @@ export function matmulKernel(spec: MatmulSpec): KernelSource {
     )
     .join('\n');
   const roundBody = ifChain(spec, (_, i) => `round_s${i}(t, g, v)`);
+  const tokenBody = `let v = input(first + t0 + t, g, scale[t]);
+        ${
+          swiglu
+            ? `let xa = vec4<T>(round_s0(t, g, v[0]));
+        let xb = vec4<T>(round_s0(t, g, v[1]));
+        let ua = vec4<T>(round_s1(t, g, v[0]));
+        let ub = vec4<T>(round_s1(t, g, v[1]));`
+            : `let xa = vec4<T>(round_input(seg, t, g, v[0]));
+        let xb = vec4<T>(round_input(seg, t, g, v[1]));`
+        }
+        ${accumulate}`;
+  // Unrolled with constant vector components: dynamic indexing of acc[t] sends some compilers
+  // (SwiftShader's among them) through memory on every step.
+  const unrolledTokens = ['x', 'y', 'z', 'w']
+    .slice(0, MATMUL_TOKENS)
+    .map(
+      (c, t) =>
+        `if (t0 + ${t}u < ntok) {\n        let t = ${t}u;\n        ${tokenBody.replace(/\[t\]/g, `.${c}`)}\n      }`,
+    )
+    .join('\n      ');
   const lanes = spec.lanesPerRow ?? DEFAULT_LANES_PER_ROW;
   const rowsPerGroup = MATMUL_WORKGROUP / lanes;
   const normIndex = spec.normIndex ?? 0;
@@ -325,19 +345,7 @@ ${
     var acc2 = vec4f(0.0);
     for (var g = lane; g < GROUPS; g += LANES) {
       ${weights}
-      for (var t = 0u; t < NT && t0 + t < ntok; t++) {
-        let v = input(first + t0 + t, g, scale[t]);
-        ${
-          swiglu
-            ? `let xa = vec4<T>(round_s0(t, g, v[0]));
-        let xb = vec4<T>(round_s0(t, g, v[1]));
-        let ua = vec4<T>(round_s1(t, g, v[0]));
-        let ub = vec4<T>(round_s1(t, g, v[1]));`
-            : `let xa = vec4<T>(round_input(seg, t, g, v[0]));
-        let xb = vec4<T>(round_input(seg, t, g, v[1]));`
-        }
-        ${accumulate}
-      }
+      ${unrolledTokens}
     }
     ${
       lanes > 1
