@@ -131,7 +131,7 @@ export class ChunkWriter {
 /**
  * Marks a model complete once every chunk is stored, after checking the whole file's SHA-256
  * against the expected one. The hash continues from the manifest's saved state, reading back from
- * the store only what was not hashed on the way in. A mismatch forgets every chunk.
+ * the store only what was not hashed on the way in. On a mismatch the caller decides what to keep.
  */
 export async function completeModel(
   store: ModelStore,

@@ -95,6 +95,16 @@ export async function importFile(
       throw error;
     }
     await writer?.flush();
-    return completeModel(store, manifest, sink, writer?.completeFileHash ?? null, signal);
+    try {
+      return await completeModel(store, manifest, sink, writer?.completeFileHash ?? null, signal);
+    } catch (error) {
+      if (!(error instanceof StoreError) || error.code !== 'hash-mismatch') throw error;
+      // The file is not the one expected: keeping its bytes would only block a correct import.
+      await store.deleteModel(id);
+      throw new StoreError(
+        'hash-mismatch',
+        `${error.message} The import was discarded: choose the file with that SHA-256.`,
+      );
+    }
   });
 }

@@ -126,7 +126,12 @@ describe('import', () => {
         signal,
         recordingSink(),
       ),
-    ).rejects.toMatchObject({ code: 'hash-mismatch' });
+    ).rejects.toMatchObject({
+      code: 'hash-mismatch',
+      message: expect.stringMatching(/import was discarded/),
+    });
+    expect(await store.listManifests()).toEqual([]);
+    expect(await store.chunkIndices(`file:y.gguf:${bytes.length}`)).toEqual([]);
   });
 
   it('refuses up front with the numbers when the file does not fit the quota, storing nothing', async () => {
