@@ -61,9 +61,11 @@ function setup(engine = new ScriptedEngine()) {
   const store = new ConversationStore(createStore(`chat-state-${stores}`, 'conversations'));
   const provider = {
     choice: { id: 'fixture', label: 'fixture.gguf' },
+    released: 0,
     ensureLoaded: async () => engine,
+    release: async () => void (provider.released += 1),
   };
-  return { chat: new ChatState(provider, store), store, engine };
+  return { chat: new ChatState(provider, store), store, engine, provider };
 }
 
 const contents = (chat: ChatState) => chat.path.map((m) => `${m.role}:${m.content.trim()}`);
@@ -174,7 +176,7 @@ describe('ChatState', () => {
   it('keeps a partial answer with the error when the engine fails mid-answer', async () => {
     const engine = new ScriptedEngine();
     engine.failWith = 'Device was lost: the GPU reset';
-    const { chat } = setup(engine);
+    const { chat, provider } = setup(engine);
     await chat.create();
     await chat.send('hi');
     const answer = chat.path[1];
@@ -182,6 +184,7 @@ describe('ChatState', () => {
     expect(answer.stats?.stopReason).toBe('error');
     expect(answer.stats?.error).toMatch(/GPU device was lost/);
     expect(chat.notice).toEqual({ tone: 'error', text: answer.stats?.error });
+    expect(provider.released).toBe(1);
   });
 
   it('keeps no empty answer when the model cannot load, and shows why', async () => {

@@ -29,6 +29,8 @@ export interface StreamingAnswer {
 export interface EngineProvider {
   ensureLoaded(): Promise<ChatEngine>;
   readonly choice: { id: string; label: string } | null;
+  /** Drops a loaded engine that can no longer work (its GPU device was lost). */
+  release?(): Promise<void>;
 }
 
 export type ConversationSettings = Pick<Conversation, 'systemPrompt' | 'maxTokens'> & {
@@ -217,6 +219,8 @@ export class ChatState {
         ...(failure.kind === 'aborted' ? {} : { error: failure.message }),
       };
       if (failure.kind !== 'aborted') this.notice = { tone: 'error', text: failure.message };
+      // The next message loads the model again on a fresh device.
+      if (failure.kind === 'device-lost') await this.provider.release?.();
     } finally {
       const text = live.text;
       if (this.streaming === live) this.streaming = null;
