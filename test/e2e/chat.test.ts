@@ -32,6 +32,23 @@ afterAll(async () => {
   await files?.close();
 });
 
+/** Fields every imported test conversation shares. */
+const exportedTemplate = JSON.stringify({
+  systemPrompt: '',
+  sampling: {
+    temperature: 0,
+    topK: 0,
+    topP: 1,
+    minP: 0,
+    repetitionPenalty: 1,
+    repetitionLastN: 64,
+    seed: 0,
+  },
+  modelId: null,
+  createdAt: 1,
+  updatedAt: 2,
+});
+
 function watchErrors(page: Page): Error[] {
   const errors: Error[] = [];
   page.on('pageerror', (error) => errors.push(error));
@@ -231,6 +248,70 @@ describe('editing and long conversations', () => {
     );
     const last = answers(page).last();
     expect(await last.locator('.stats').textContent()).toMatch(/\d+ earlier messages? left out/);
+    await page.close();
+  });
+});
+
+describe('long conversations', () => {
+  it('streams into the live answer only, leaving the other messages untouched', async () => {
+    const page = await openChat();
+    await loadModel(page);
+    const messages: Record<string, StoredMessage> = {};
+    let parentId: string | null = null;
+    for (let i = 0; i < 120; i++) {
+      const id = `m${i}`;
+      const role = i % 2 === 0 ? 'user' : 'assistant';
+      messages[id] = {
+        id,
+        parentId,
+        role,
+        content: `${role} turn ${i} with **some** text`,
+        createdAt: i,
+      };
+      parentId = id;
+    }
+    const conversation = {
+      ...JSON.parse(exportedTemplate),
+      id: 'long-conversation',
+      title: 'Long conversation',
+      maxTokens: 16,
+      messages,
+      currentLeaf: parentId,
+    };
+    await page.getByLabel('Import a conversation (JSON)').setInputFiles({
+      name: 'long.json',
+      mimeType: 'application/json',
+      buffer: Buffer.from(
+        JSON.stringify({ format: 'layerwise-conversation', version: 1, conversation }),
+      ),
+    });
+    await expect.poll(() => page.locator('article.message').count(), UI_WAIT).toBe(120);
+    // Counts changes outside the live answer while it has tokens on screen.
+    await page.evaluate(() => {
+      const w = window as unknown as { outside: number; seen: number };
+      w.outside = 0;
+      w.seen = 0;
+      new MutationObserver((records) => {
+        const live = document.querySelector('article.streaming');
+        const tokens = Number(live?.querySelector('.live')?.textContent?.match(/\d+/)?.[0] ?? 0);
+        if (!live || tokens < 2) return;
+        w.seen += 1;
+        w.outside += records.filter((r) => !live.contains(r.target) && r.target !== live).length;
+      }).observe(document.querySelector('.messages')!, {
+        subtree: true,
+        childList: true,
+        attributes: true,
+        characterData: true,
+      });
+    });
+    await send(page, 'one more');
+    await waitForAnswer(page, 61);
+    const counts = await page.evaluate(() => {
+      const w = window as unknown as { outside: number; seen: number };
+      return { outside: w.outside, seen: w.seen };
+    });
+    expect(counts.seen).toBeGreaterThan(3);
+    expect(counts.outside).toBe(0);
     await page.close();
   });
 });
