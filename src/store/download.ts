@@ -203,8 +203,18 @@ class Download {
     }
   }
 
+  /**
+   * Whether the reply is from another version of the file than the stored chunks. A SHA-256 the
+   * host states settles it. Without one in the reply, a SHA-256 the manifest already expects (a Hub
+   * file behind CDNs whose ETags differ from host to host) makes validators moot: mixed bytes would
+   * fail the final hash check anyway. Otherwise ETag, then Last-Modified decide.
+   */
   private changed(manifest: ModelManifest, reply: RangeReply): boolean {
     if (reply.total !== manifest.size) return true;
+    if (reply.linkedSha256 !== null && manifest.expectedSha256 !== null) {
+      return reply.linkedSha256 !== manifest.expectedSha256;
+    }
+    if (manifest.expectedSha256 !== null) return false;
     if (manifest.etag !== null && reply.etag !== null) return reply.etag !== manifest.etag;
     if (manifest.lastModified !== null && reply.lastModified !== null) {
       return reply.lastModified !== manifest.lastModified;

@@ -149,6 +149,26 @@ describe('downloadModel', () => {
     expect(sha256(await readAll(store, m.id, 11))).toBe(sha256(fresh));
   });
 
+  it('keeps its chunks when only the ETag differs for a file the caller pinned by SHA-256', async () => {
+    const bytes = generateBytes(SIZE, 20);
+    const url = server.setFile('cdn.gguf', bytes, { linkedEtag: false, etag: '"edge-a"' });
+    const store = freshStore();
+    const env = testEnv();
+    const pinned = sha256(bytes);
+    server.faults = { cutAfterBytes: 5 * C, cutTimes: 1 };
+    await expect(
+      download(store, env, { url, retries: 0, expectedSha256: pinned }),
+    ).rejects.toMatchObject({
+      code: 'network',
+    });
+    server.setFile('cdn.gguf', bytes, { linkedEtag: false, etag: '"edge-b"' });
+    server.requests.length = 0;
+    // Resumed as after a reload: the SHA-256 comes from the manifest, not from the caller.
+    const m = await download(store, env, { url });
+    expect(ranges('/models/cdn.gguf')).toEqual([`bytes=${5 * C}-`]);
+    expect(m.sha256).toBe(pinned);
+  });
+
   it('starts over when the file shrank below the resume point (416)', async () => {
     const url = server.setFile('shrank.gguf', generateBytes(SIZE, 18));
     const store = freshStore();
