@@ -6,7 +6,13 @@ import type { Page, Request } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureFixture } from '../fixtures/gguf/ensure';
 import { startFixtureServer, type FixtureServer } from '../fixtures/server';
-import { DEFAULT_SYSTEM_PROMPT, type StoredMessage } from '../../src/store/conversations';
+import { GREEDY } from '../../src/engine/engine';
+import {
+  DEFAULT_SYSTEM_PROMPT,
+  exportJson,
+  type Conversation,
+  type StoredMessage,
+} from '../../src/store/conversations';
 import { launchBrowser, serveBuiltApp, type AppServer, type Browser } from './browser';
 import { nodeGreedy } from './worker-node-engine';
 
@@ -32,22 +38,20 @@ afterAll(async () => {
   await files?.close();
 });
 
-/** Fields every imported test conversation shares. */
-const exportedTemplate = JSON.stringify({
-  systemPrompt: '',
-  sampling: {
-    temperature: 0,
-    topK: 0,
-    topP: 1,
-    minP: 0,
-    repetitionPenalty: 1,
-    repetitionLastN: 64,
-    seed: 0,
-  },
-  modelId: null,
-  createdAt: 1,
-  updatedAt: 2,
-});
+/** An export file around a conversation built by a test, with the fields every one shares. */
+function exportFile(
+  conversation: Pick<Conversation, 'id' | 'title' | 'messages' | 'currentLeaf' | 'maxTokens'>,
+): Buffer {
+  const full: Conversation = {
+    systemPrompt: '',
+    sampling: GREEDY,
+    modelId: null,
+    createdAt: 1,
+    updatedAt: 2,
+    ...conversation,
+  };
+  return Buffer.from(exportJson(full));
+}
 
 function watchErrors(page: Page): Error[] {
   const errors: Error[] = [];
@@ -270,20 +274,16 @@ describe('long conversations', () => {
       };
       parentId = id;
     }
-    const conversation = {
-      ...JSON.parse(exportedTemplate),
-      id: 'long-conversation',
-      title: 'Long conversation',
-      maxTokens: 16,
-      messages,
-      currentLeaf: parentId,
-    };
     await page.getByLabel('Import a conversation (JSON)').setInputFiles({
       name: 'long.json',
       mimeType: 'application/json',
-      buffer: Buffer.from(
-        JSON.stringify({ format: 'layerwise-conversation', version: 1, conversation }),
-      ),
+      buffer: exportFile({
+        id: 'long-conversation',
+        title: 'Long conversation',
+        maxTokens: 16,
+        messages,
+        currentLeaf: parentId,
+      }),
     });
     await expect.poll(() => page.locator('article.message').count(), UI_WAIT).toBe(120);
     // Counts changes outside the live answer while it has tokens on screen.
@@ -445,38 +445,19 @@ describe('conversation files and untrusted output', () => {
       'Look <img src=x onerror="window.__pwned=1"> <script>window.__pwned=2</script> ' +
       '[click me](javascript:window.__pwned=3) and <a href="javascript:window.__pwned=4">raw</a>\n\n' +
       '```html\n<img src=x onerror="window.__pwned=5">\n```';
-    const id = 'hostile-output';
-    const exported = JSON.stringify({
-      format: 'layerwise-conversation',
-      version: 1,
-      conversation: {
-        id,
+    await page.getByLabel('Import a conversation (JSON)').setInputFiles({
+      name: 'hostile.json',
+      mimeType: 'application/json',
+      buffer: exportFile({
+        id: 'hostile-output',
         title: 'Hostile output',
-        systemPrompt: '',
-        sampling: {
-          temperature: 0,
-          topK: 0,
-          topP: 1,
-          minP: 0,
-          repetitionPenalty: 1,
-          repetitionLastN: 64,
-          seed: 0,
-        },
         maxTokens: 16,
-        modelId: null,
         messages: {
           q: { id: 'q', parentId: null, role: 'user', content: 'Say something', createdAt: 1 },
           a: { id: 'a', parentId: 'q', role: 'assistant', content: hostile, createdAt: 2 },
         },
         currentLeaf: 'a',
-        createdAt: 1,
-        updatedAt: 2,
-      },
-    });
-    await page.getByLabel('Import a conversation (JSON)').setInputFiles({
-      name: 'hostile.json',
-      mimeType: 'application/json',
-      buffer: Buffer.from(exported),
+      }),
     });
     const answer = answers(page).first();
     await expect.poll(() => answer.locator('.markdown').count(), UI_WAIT).toBe(1);
