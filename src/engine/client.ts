@@ -118,6 +118,7 @@ export class WorkerEngine implements LoadedEngine {
     options.signal?.addEventListener('abort', stop, { once: true });
     const { signal: _signal, ...wire } = options;
     this.port.postMessage({ type: 'chat', id, messages, options: wire });
+    if (options.signal?.aborted) stop();
     let finished = false;
     try {
       for (;;) {
