@@ -1,5 +1,6 @@
 // npm run bench -- --model PATH [--adapter swiftshader|lavapipe] [--f16 auto|on|off]
-//   [--prompt-length N] [--tokens N] [--context N] [--resident-layers N [--weights file|q8_0]]
+//   [--prompt-length N] [--tokens N] [--context N] [--lanes N] [--resident-layers N [--weights file|q8_0]]
+// (--lanes: threads per matmul row, default 1 on CPU-backed adapters and 16 on GPUs)
 // With --resident-layers: upload bandwidth, round trip and weight read rate measured first, then
 // the streamed bytes per token and the planner's predicted against the measured decode speed.
 // Loads the model on dawn.node, prefills a fixed prompt, decodes greedily, and prints a table of
@@ -12,7 +13,7 @@ import { printResidencyBench } from './residency-bench';
 
 const USAGE =
   'usage: npm run bench -- --model PATH [--adapter swiftshader|lavapipe] [--f16 auto|on|off] ' +
-  '[--prompt-length N] [--tokens N] [--context N] [--resident-layers N [--weights file|q8_0]]';
+  '[--prompt-length N] [--tokens N] [--context N] [--lanes N] [--resident-layers N [--weights file|q8_0]]';
 
 function mib(bytes: number): string {
   return `${(bytes / 2 ** 20).toFixed(2)} MiB`;
@@ -31,6 +32,7 @@ async function main(): Promise<void> {
       'binding-cap',
       'resident-layers',
       'weights',
+      'lanes',
     ],
   });
   if (!args.values.model) throw new CliUsageError(`--model is required\n${USAGE}`);
@@ -45,6 +47,13 @@ async function main(): Promise<void> {
     const decodeTokens = numberFlag(args, 'tokens', 32);
     const vocab = engine.model.outputRows;
     const prompt = Array.from({ length: promptLength }, (_, i) => (i * 7919 + 13) % vocab);
+    // Warm-up: some drivers (lavapipe) compile each pipeline at its first dispatch.
+    for await (const token of engine.generateTokens(prompt.slice(0, 2), {
+      maxTokens: 2,
+      sampling: GREEDY,
+    })) {
+      void token;
+    }
     let generated = 0;
     for await (const token of engine.generateTokens(prompt, {
       maxTokens: decodeTokens,

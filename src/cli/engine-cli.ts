@@ -84,6 +84,7 @@ export async function loadCliEngine(
     precision: precisionChoice(args),
     codec: textCodec,
     contextTokens: context === undefined ? undefined : numberFlag(args, 'context', 0),
+    lanesPerRow: args.values.lanes === undefined ? undefined : numberFlag(args, 'lanes', 1),
     maxBindingBytes:
       args.values['binding-cap'] === undefined ? undefined : numberFlag(args, 'binding-cap', 0),
   });
