@@ -11,12 +11,11 @@ import {
   type WorkerRequest,
   type WorkerResponse,
 } from './messages';
-import { browserEnvironment, openProbedDevice } from '../gpu/probe';
 import { GgufEngine } from './gguf/engine';
 import { checkSupported, parseHeader } from './gguf/header';
 import { textCodec } from './gguf/text-codec';
 import { describeAdapter, planModel, type DeviceDescription } from '../plan';
-import { adapterName, classifyAdapter } from '../gpu/probe';
+import { adapterName, browserEnvironment, classifyAdapter, openProbedDevice } from '../gpu/probe';
 import type { EngineDevice } from '../gpu/device';
 import { ModelStore } from '../store/model-store';
 import { StoreModelSource } from '../store/model-source';
