@@ -7,6 +7,7 @@ import { openTestDevice } from '../harness';
 import { greedyRun, loadFixtureModel } from './oracle-helpers';
 import { TokenGenerator } from '../../../src/engine/gguf/generate';
 import { GREEDY } from '../../../src/engine/engine';
+import { engineBufferPlan } from '../../../src/engine/gguf/buffer-plan';
 import type { EngineDevice } from '../../../src/gpu/device';
 
 const FIXTURE = 'largest-q4_k_m';
@@ -55,6 +56,10 @@ describe('decode structure on the largest fixture (SwiftShader, f32)', () => {
   it('one submission and at most 8 dispatches per layer per decode token, each weight read once', async () => {
     const device = engineDevice.device;
     const model = await loadFixtureModel(device, path, { lanesPerRow: 1 });
+    // Every scratch and KV buffer is the planner's: engineBufferPlan with the load's options.
+    const plan = engineBufferPlan(model.hparams, { contextTokens: 256, computePrecision: 'f32' });
+    expect([...model.scratch.keys()].sort()).toEqual(plan.buffers.map((b) => b.name).sort());
+    for (const b of plan.buffers) expect(model.scratch.get(b.name)!.size, b.name).toBe(b.bytes);
     const counts = instrument(device);
     const generator = new TokenGenerator(model);
     const perToken: Counts[] = [];
