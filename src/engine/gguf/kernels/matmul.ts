@@ -281,10 +281,13 @@ ${swiglu ? '' : segmentSelect(spec)}
       norm
         ? `var ss = vec4f(0.0);
     for (var i = tid; i < K / 4u; i += WG) {
-      for (var t = 0u; t < NT && t0 + t < ntok; t++) {
-        let v = x[(first + t0 + t) * XS + i];
-        ss[t] += dot(v, v);
-      }
+      ${['x', 'y', 'z', 'w']
+        .slice(0, MATMUL_TOKENS)
+        .map(
+          (c, t) =>
+            `if (t0 + ${t}u < ntok) {\n        let v = x[(first + t0 + ${t}u) * XS + i];\n        ss.${c} += dot(v, v);\n      }`,
+        )
+        .join('\n      ')}
     }
     red[tid] = ss;
     workgroupBarrier();
