@@ -94,13 +94,25 @@ export function matmulWorkgroups(spec: MatmulSpec): [number, number] {
   return rowWorkgroups(Math.ceil(matmulRows(spec) / rowsPerGroup));
 }
 
-function segmentSelect(spec: MatmulSpec): string {
+/**
+ * Picks each row's segment. When every segment boundary falls on a workgroup boundary the choice
+ * is made from the workgroup's first row, so it is uniform across the workgroup and SIMD-style
+ * implementations (SwiftShader) run one segment's code instead of all of them masked.
+ */
+function segmentSelect(spec: MatmulSpec, rowsPerGroup: number): string {
   let start = 0;
-  const lines: string[] = [];
-  spec.segments.forEach((s, i) => {
-    if (i > 0) lines.push(`  if (row >= ${start}u) { seg = ${i}u; r = row - ${start}u; }`);
+  const starts: number[] = [];
+  spec.segments.forEach((s) => {
+    starts.push(start);
     start += s.rows;
   });
+  const aligned = starts.every((b) => b % rowsPerGroup === 0);
+  const by = aligned ? 'group_row' : 'row';
+  const lines = aligned ? [`  let group_row = unclamped - tid / LANES;`] : [];
+  starts.forEach((b, i) => {
+    if (i > 0) lines.push(`  if (${by} >= ${b}u) { seg = ${i}u; }`);
+  });
+  lines.push(`  r = row - segment_start(seg);`);
   return lines.join('\n');
 }
 
@@ -137,6 +149,7 @@ export function matmulKernel(spec: MatmulSpec): KernelSource {
     ? ''
     : `fn deq_any(seg: u32, r: u32, g: u32) -> array<vec4<T>, 2> {\n${ifChain(spec, (_, i) => `deq_s${i}(r, g)`)}\n}\n` +
       `fn out_column(seg: u32) -> u32 {\n${ifChain(spec, (s) => `${s.outColumn}u`)}\n}\n` +
+      `fn segment_start(seg: u32) -> u32 {\n${ifChain(spec, (_, i) => `${spec.segments.slice(0, i).reduce((a, x) => a + x.rows, 0)}u`)}\n}\n` +
       `fn bias(seg: u32, r: u32) -> f32 {\n${ifChain(spec, (s) =>
         s.biasIndex === undefined ? '0.0' : `vecs[${s.biasIndex}u + r]`,
       )}\n}\n`;
@@ -272,7 +285,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid:
   let row = min(unclamped, ROWS - 1u);
   var seg = 0u;
   var r = row;
-${swiglu ? '' : segmentSelect(spec)}
+${swiglu ? '' : segmentSelect(spec, rowsPerGroup)}
   let ntok = ${spec.lastTokenOnly ? '1u' : 'step.ntok'};
   let first = ${spec.lastTokenOnly ? 'step.ntok - 1u' : '0u'};
   for (var t0 = 0u; t0 < ntok; t0 += NT) {
