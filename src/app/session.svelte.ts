@@ -32,6 +32,9 @@ function storedOption(manifest: ModelManifest): StoredModelOption {
   };
 }
 
+/** How much less GPU memory a retry after an out-of-memory error plans with. */
+export const RETRY_REDUCTION = 0.1;
+
 export type SessionStatus = 'empty' | 'chosen' | 'loading' | 'ready' | 'error';
 
 function remembered(): ModelChoice | null {
@@ -128,6 +131,22 @@ export class Session {
       label: option.name,
       source: { type: 'store', modelId: option.id },
       options: { contextTokens, f16: f16[settings.computePrecision] },
+    });
+  }
+
+  /** After the GPU refused a plan: the same model planned within 10% less GPU memory. */
+  async retryWithLessMemory(): Promise<LoadedEngine> {
+    const failed = this.error?.plan;
+    const choice = this.choice;
+    if (!failed || choice?.kind !== 'gguf') {
+      throw new Error(
+        'Only a GGUF model whose plan the GPU refused can be retried with less memory.',
+      );
+    }
+    const { residentLayers: _forced, ...options } = choice.options;
+    return this.choose({
+      ...choice,
+      options: { ...options, budgetBytes: Math.floor(failed.gpuBytes * (1 - RETRY_REDUCTION)) },
     });
   }
 

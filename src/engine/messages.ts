@@ -22,6 +22,8 @@ export interface GgufLoadOptions {
   /** Transformer blocks kept on the GPU (the planner's choice); undefined keeps them all. */
   residentLayers?: number;
   weights?: 'file' | 'q8_0';
+  /** GPU bytes the plan may fill (margin already taken off): set when retrying with less memory. */
+  budgetBytes?: number;
 }
 
 export interface LoadedModel {
@@ -55,9 +57,18 @@ export type EngineErrorKind =
   | 'aborted'
   | 'unknown';
 
+/** The plan a load was carrying out when the GPU refused it. */
+export interface FailedPlan {
+  gpuBytes: number;
+  residentLayers: number;
+  totalLayers: number;
+  contextTokens: number;
+}
+
 export interface EngineFailure {
   kind: EngineErrorKind;
   message: string;
+  plan?: FailedPlan;
 }
 
 export type WorkerResponse =
@@ -72,11 +83,13 @@ export type WorkerResponse =
 /** An error whose kind survives the trip across postMessage. */
 export class EngineError extends Error {
   readonly kind: EngineErrorKind;
+  readonly plan?: FailedPlan;
 
-  constructor(kind: EngineErrorKind, message: string) {
+  constructor(kind: EngineErrorKind, message: string, plan?: FailedPlan) {
     super(message);
     this.name = 'EngineError';
     this.kind = kind;
+    if (plan) this.plan = plan;
   }
 }
 
@@ -123,7 +136,13 @@ function describe(error: unknown): string {
 
 /** Names the kind of failure and says what to do, keeping the original text for bug reports. */
 export function toEngineFailure(error: unknown): EngineFailure {
-  if (error instanceof EngineError) return { kind: error.kind, message: error.message };
+  if (error instanceof EngineError) {
+    return {
+      kind: error.kind,
+      message: error.message,
+      ...(error.plan ? { plan: error.plan } : {}),
+    };
+  }
   const text = describe(error);
   const kind = PATTERNS.find(([re]) => re.test(text))?.[1];
   if (kind === 'aborted') return { kind, message: 'Stopped.' };
@@ -136,5 +155,5 @@ export function toEngineFailure(error: unknown): EngineFailure {
 }
 
 export function toEngineError(failure: EngineFailure): EngineError {
-  return new EngineError(failure.kind, failure.message);
+  return new EngineError(failure.kind, failure.message, failure.plan);
 }

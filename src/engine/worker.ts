@@ -14,7 +14,13 @@ import {
 import { GgufEngine } from './gguf/engine';
 import { checkSupported, parseHeader } from './gguf/header';
 import { textCodec } from './gguf/text-codec';
-import { describeAdapter, planModel, type DeviceDescription } from '../plan';
+import {
+  describeAdapter,
+  NO_MARGIN,
+  planModel,
+  withUserBudget,
+  type DeviceDescription,
+} from '../plan';
 import { adapterName, browserEnvironment, classifyAdapter, openProbedDevice } from '../gpu/probe';
 import type { EngineDevice } from '../gpu/device';
 import { ModelStore } from '../store/model-store';
@@ -209,8 +215,9 @@ function describeDevice(device: EngineDevice): DeviceDescription {
 }
 
 /**
- * Loads onto `device`. With the plan's resident layers or INT8 weights, the planner lays the
- * model out and the engine carries that plan out; otherwise everything stays on the GPU.
+ * Loads onto `device`. With the plan's resident layers, INT8 weights or a budget to retry within,
+ * the planner lays the model out and the engine carries that plan out; otherwise everything stays
+ * on the GPU. A plan the GPU refuses is reported with the error, so the app can retry with less.
  */
 async function loadOnDevice(
   device: EngineDevice,
@@ -220,7 +227,11 @@ async function loadOnDevice(
   signal: AbortSignal,
 ): Promise<ChatEngine> {
   const common = { codec: textCodec, signal, onProgress };
-  if (options.residentLayers === undefined && options.weights !== 'q8_0') {
+  const planned =
+    options.residentLayers !== undefined ||
+    options.weights === 'q8_0' ||
+    options.budgetBytes !== undefined;
+  if (!planned) {
     return GgufEngine.load(device, source, {
       ...common,
       contextTokens: options.contextTokens,
@@ -229,20 +240,42 @@ async function loadOnDevice(
   }
   const header = await parseHeader(source);
   checkSupported(header);
-  const plan = planModel(header, [describeDevice(device)], {
-    contextTokens: options.contextTokens,
-    contextFloor: options.contextTokens,
-    compute: PRECISION[options.f16],
-    weights: options.weights ?? 'file',
-    residentLayers: options.residentLayers,
-  });
+  const retry = options.budgetBytes !== undefined;
+  const described = describeDevice(device);
+  const plan = planModel(
+    header,
+    [retry ? withUserBudget(described, options.budgetBytes!) : described],
+    {
+      contextTokens: options.contextTokens,
+      contextFloor: options.contextTokens,
+      compute: PRECISION[options.f16],
+      weights: options.weights ?? 'file',
+      ...(retry ? { margin: NO_MARGIN } : { residentLayers: options.residentLayers }),
+    },
+  );
   if (plan.fits === 'none') {
     throw new EngineError(
       'out-of-memory',
       `This model will not run here: ${plan.reasons.join(' ')}`,
     );
   }
-  return GgufEngine.loadPlanned([device], source, header, plan, common);
+  try {
+    return await GgufEngine.loadPlanned([device], source, header, plan, common);
+  } catch (error) {
+    const failure = toEngineFailure(error);
+    if (failure.kind !== 'out-of-memory' && failure.kind !== 'device-lost') throw error;
+    const failed = {
+      gpuBytes: plan.bytes.gpu.total,
+      residentLayers: plan.layers.resident,
+      totalLayers: plan.layers.total,
+      contextTokens: plan.contextTokens,
+    };
+    throw new EngineError(
+      failure.kind,
+      `${failure.message} The plan that failed: ${failed.residentLayers} of ${failed.totalLayers} layers on the GPU, a context of ${failed.contextTokens} tokens, ${Math.round(failed.gpuBytes / 2 ** 20)} MiB of GPU memory.`,
+      failed,
+    );
+  }
 }
 
 /** Opens this worker's own GPU device and loads the model onto it. */

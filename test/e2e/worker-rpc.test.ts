@@ -14,6 +14,9 @@ import {
 } from '../../src/engine/engine';
 import type { ModelSource } from '../../src/engine/gguf/types';
 import { serveEngine, type WorkerScopeLike } from '../../src/engine/worker';
+import { EngineError, type FailedPlan } from '../../src/engine/messages';
+import { Session } from '../../src/app/session.svelte';
+import type { ModelChoice } from '../../src/engine/client';
 
 class ScriptedEngine implements ChatEngine {
   readonly kind = 'gguf';
@@ -62,13 +65,18 @@ afterEach(() => {
   for (const port of ports.splice(0)) port.close();
 });
 
-function connect(engine: ScriptedEngine, lost?: Promise<{ reason: string; message: string }>) {
+function connect(
+  engine: ScriptedEngine,
+  lost?: Promise<{ reason: string; message: string }>,
+  refuse?: EngineError,
+) {
   const { port1, port2 } = new MessageChannel();
   ports.push(port1, port2);
   let terminated = 0;
   serveEngine(
     port2 as unknown as WorkerScopeLike,
     async (_source, _options, onProgress) => {
+      if (refuse) throw refuse;
       onProgress({ stage: 'upload', loaded: 2, total: 4 });
       onProgress({ stage: 'upload', loaded: 4, total: 4 });
       return { engine, lost };
@@ -176,5 +184,46 @@ describe('engine worker protocol', () => {
   it('says no model is loaded before a load', async () => {
     const { client } = connect(new ScriptedEngine());
     await expect(client.countChatTokens(MESSAGES)).rejects.toMatchObject({ kind: 'not-loaded' });
+  });
+});
+
+describe('retry with less memory', () => {
+  const failed: FailedPlan = {
+    gpuBytes: 1000 * 2 ** 20,
+    residentLayers: 20,
+    totalLayers: 28,
+    contextTokens: 4096,
+  };
+
+  it('passes the plan the GPU refused to the page', async () => {
+    const refusal = new EngineError('out-of-memory', 'The GPU ran out of memory.', failed);
+    const { client } = connect(new ScriptedEngine(), undefined, refusal);
+    await expect(
+      client.load({ type: 'url', url: 'x' }, { contextTokens: 128, f16: 'auto' }, () => {}),
+    ).rejects.toMatchObject({ kind: 'out-of-memory', plan: failed });
+  });
+
+  it('plans the same model again within 10% less GPU memory, without the forced layers', async () => {
+    const calls: ModelChoice[] = [];
+    const session = new Session(async (choice) => {
+      calls.push(choice);
+      if (calls.length === 1) throw new EngineError('out-of-memory', 'Refused.', failed);
+      return { ...new ScriptedEngine(), name: 'm', kind: 'gguf' } as never;
+    });
+    const choice: ModelChoice = {
+      kind: 'gguf',
+      id: 'm',
+      label: 'm.gguf',
+      source: { type: 'store', modelId: 'm' },
+      options: { contextTokens: 4096, f16: 'auto', residentLayers: 20, weights: 'file' },
+    };
+    await expect(session.choose(choice)).rejects.toMatchObject({ kind: 'out-of-memory' });
+    expect(session.error?.plan).toEqual(failed);
+    await session.retryWithLessMemory();
+    expect(calls[1]).toEqual({
+      ...choice,
+      options: { contextTokens: 4096, f16: 'auto', weights: 'file', budgetBytes: 900 * 2 ** 20 },
+    });
+    expect(session.status).toBe('ready');
   });
 });

@@ -132,6 +132,15 @@ describe('GGUF engine in the browser worker', () => {
       [urls[id], MESSAGES, MAX_TOKENS, CONTEXT] as const,
     );
     expect(run.ids).toEqual(expected.ids);
+    // A retry after an out-of-memory error plans within a budget instead of forced layers.
+    const retried = await page.evaluate(
+      ([url, messages, max, context]) =>
+        (window as unknown as { engineTest: Api }).engineTest.greedy(url, messages, max, context, {
+          budgetBytes: 256 * 2 ** 20,
+        }),
+      [urls[id], MESSAGES, MAX_TOKENS, CONTEXT] as const,
+    );
+    expect(retried.ids).toEqual(expected.ids);
   });
 
   it('stops when asked and answers again afterwards', async () => {

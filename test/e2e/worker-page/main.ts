@@ -24,7 +24,7 @@ function load(
   url: string,
   contextTokens: number,
   onProgress: (p: LoadProgress) => void,
-  placement: Pick<GgufLoadOptions, 'residentLayers' | 'weights'> = {},
+  placement: Pick<GgufLoadOptions, 'residentLayers' | 'weights' | 'budgetBytes'> = {},
 ) {
   return loadEngine(
     {
@@ -58,7 +58,7 @@ async function greedy(
   messages: ChatMessage[],
   maxTokens: number,
   contextTokens: number,
-  placement: Pick<GgufLoadOptions, 'residentLayers' | 'weights'> = {},
+  placement: Pick<GgufLoadOptions, 'residentLayers' | 'weights' | 'budgetBytes'> = {},
 ): Promise<GreedyRun> {
   const progress: LoadProgress[] = [];
   const stop = stallMeter();
