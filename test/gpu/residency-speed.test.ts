@@ -32,8 +32,8 @@ it('predicts decode tokens/s within 25% for 0, 1 and all layers resident', async
     header: opened.header,
     wishes: { contextTokens: 256, compute: 'f32', weights: 'file' },
     promptLength: 8,
-    decodeTokens: 16,
-    rounds: 3,
+    decodeTokens: 8,
+    rounds: 6,
     lanesPerRow: 1,
   };
   const { calibration, runs } = await benchResidencies(setup, [0, 1, LAYERS]);
