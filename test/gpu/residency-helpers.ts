@@ -12,21 +12,8 @@ import { TokenGenerator, type DecodeStats } from '../../src/engine/gguf/generate
 import { GREEDY } from '../../src/engine/engine';
 import type { ModelHeader } from '../../src/engine/gguf/types';
 import type { AllocatedBytes } from '../../src/engine/gguf/allocator';
-import type { TraceStep } from '../fixtures/llama-oracle';
-import { FIXTURES } from '../fixtures/gguf/models';
-import { GGMLType } from '../../src/engine/gguf/types';
 
 export const CONTEXT = 256;
-/**
- * The engine issue's tolerances, as the engine's own llama.cpp test holds them: 0.02 for float
- * weights; 0.06 for quantized ones, because llama.cpp's CPU backend rounds every quantized matrix
- * product's input to 8-bit blocks where the engine computes in f32 (test/gpu/engine/llama-oracle).
- */
-export function llamaTolerance(fixtureId: string): number {
-  const spec = FIXTURES.find((f) => f.id === fixtureId)!;
-  return spec.mix === GGMLType.F16 || spec.mix === GGMLType.BF16 ? 0.02 : 0.06;
-}
-
 export function describeTestDevice(device: GPUDevice, name: string): DeviceDescription {
   return describeAdapter(
     {
@@ -117,35 +104,4 @@ export function expectWithinTwoPercent(
       p === 0 ? 0 : 0.02,
     );
   }
-}
-
-export function softmax(logits: Float32Array): Float64Array {
-  let max = -Infinity;
-  for (const v of logits) max = Math.max(max, v);
-  const p = Float64Array.from(logits, (v) => Math.exp(v - max));
-  const sum = p.reduce((a, b) => a + b, 0);
-  return p.map((v) => v / sum);
-}
-
-/**
- * The engine issue's criterion: llama.cpp's top-5 probabilities within `tolerance` at every step,
- * and the greedy token equal to llama.cpp's up to the first step where its own top two are within
- * `tolerance` of each other. Returns the steps compared.
- */
-export function compareWithLlama(run: Run, reference: TraceStep[], tolerance: number): number {
-  let compared = 0;
-  for (let step = 0; step < reference.length; step++) {
-    const probabilities = softmax(run.logits[step]);
-    const top = reference[step].top;
-    for (const { id, probability } of top) {
-      expect(
-        Math.abs(probabilities[id] - probability),
-        `step ${step}: probability of token ${id}`,
-      ).toBeLessThanOrEqual(tolerance);
-    }
-    compared++;
-    if (top[0].probability - top[1].probability < tolerance) break;
-    expect(run.tokens[step], `greedy token at step ${step}`).toBe(reference[step].greedy);
-  }
-  return compared;
 }
