@@ -8,7 +8,8 @@
 // weight bytes, dispatches and submissions per decode token, with the device named.
 import { openFileSource } from '../engine/gguf/source-node';
 import { GREEDY } from '../engine/engine';
-import { loadCliEngine, numberFlag, parseCliArgs, CliUsageError } from './engine-cli';
+import { loadCliEngine } from './engine-cli';
+import { numberFlag, parseCliArgs, CliUsageError } from './args';
 import { printResidencyBench } from './residency-bench';
 
 const USAGE =

@@ -1,4 +1,4 @@
-// Shared by the infer and bench entry points: flag parsing, opening a dawn.node adapter, and
+// Shared by the infer and bench entry points: opening a dawn.node adapter, and
 // loading the GGUF engine with the model's tokenizer.
 import { existsSync } from 'node:fs';
 import { requestNodeAdapter, type NodeAdapterName } from '../gpu/node-gpu';
@@ -6,46 +6,7 @@ import { openEngineDevice, type EngineDevice } from '../gpu/device';
 import { GgufEngine, type PrecisionChoice } from '../engine/gguf/engine';
 import type { ModelSource } from '../engine/gguf/types';
 import { textCodec } from '../engine/gguf/text-codec';
-
-export class CliUsageError extends Error {
-  override name = 'CliUsageError';
-}
-
-export interface CliArgs {
-  flags: Set<string>;
-  values: Record<string, string | undefined>;
-}
-
-export function parseCliArgs(
-  argv: string[],
-  usage: string,
-  known: { flags: string[]; values: string[] },
-): CliArgs {
-  const args: CliArgs = { flags: new Set(), values: {} };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (!arg.startsWith('--')) throw new CliUsageError(`unexpected argument "${arg}"\n${usage}`);
-    const [name, inline] = arg.slice(2).split(/=(.*)/s, 2);
-    if (known.flags.includes(name)) {
-      args.flags.add(name);
-    } else if (known.values.includes(name)) {
-      const value = inline ?? argv[++i];
-      if (value === undefined) throw new CliUsageError(`--${name} needs a value\n${usage}`);
-      args.values[name] = value;
-    } else {
-      throw new CliUsageError(`unknown option --${name}\n${usage}`);
-    }
-  }
-  return args;
-}
-
-export function numberFlag(args: CliArgs, name: string, fallback: number): number {
-  const text = args.values[name];
-  if (text === undefined) return fallback;
-  const value = Number(text);
-  if (!Number.isFinite(value)) throw new CliUsageError(`--${name}: "${text}" is not a number`);
-  return value;
-}
+import { CliUsageError, numberFlag, type CliArgs } from './args';
 
 const ICD_FILES = [
   '/usr/share/vulkan/icd.d/lvp_icd.json',
@@ -89,12 +50,4 @@ export async function loadCliEngine(
       args.values['binding-cap'] === undefined ? undefined : numberFlag(args, 'binding-cap', 0),
   });
   return { engine, device };
-}
-
-export function printJson(value: unknown): Promise<void> {
-  return new Promise((resolve, reject) =>
-    process.stdout.write(`${JSON.stringify(value)}\n`, (error) =>
-      error ? reject(error) : resolve(),
-    ),
-  );
 }

@@ -7,7 +7,7 @@
 import { openFileSource } from '../engine/gguf/source-node';
 import { GREEDY, type SamplingOptions } from '../engine/engine';
 import type { TokenLogit } from '../engine/gguf/generate';
-import { parseCliArgs, CliUsageError, numberFlag, printJson } from './engine-cli';
+import { parseCliArgs, CliUsageError, numberFlag, printJson } from './args';
 import { loadPlannedCliEngine, planReport, RESIDENCY_FLAGS, RESIDENCY_USAGE } from './planned-cli';
 
 const USAGE =

@@ -9,13 +9,8 @@ import { textCodec } from '../engine/gguf/text-codec';
 import type { AllocatedBytes } from '../engine/gguf/allocator';
 import type { ModelSource } from '../engine/gguf/types';
 import type { EngineDevice } from '../gpu/device';
-import {
-  CliUsageError,
-  numberFlag,
-  openCliDevice,
-  precisionChoice,
-  type CliArgs,
-} from './engine-cli';
+import { openCliDevice, precisionChoice } from './engine-cli';
+import { CliUsageError, numberFlag, type CliArgs } from './args';
 import { describeEngineDevice } from './residency-bench';
 
 /** Value flags the residency options add to a CLI. */

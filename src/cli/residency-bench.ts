@@ -13,13 +13,8 @@ import type { ModelHeader, ModelSource } from '../engine/gguf/types';
 import type { DecodeStats } from '../engine/gguf/generate';
 import type { AllocatedBytes } from '../engine/gguf/allocator';
 import { checkSupported, parseHeader } from '../engine/gguf/header';
-import {
-  CliUsageError,
-  numberFlag,
-  openCliDevice,
-  precisionChoice,
-  type CliArgs,
-} from './engine-cli';
+import { openCliDevice, precisionChoice } from './engine-cli';
+import { CliUsageError, numberFlag, type CliArgs } from './args';
 
 const MiB = 2 ** 20;
 const DEFAULT_BENCH_CONTEXT = 4096;
