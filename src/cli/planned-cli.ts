@@ -11,7 +11,7 @@ import type { ModelSource } from '../engine/gguf/types';
 import type { EngineDevice } from '../gpu/device';
 import { openCliDevice, precisionChoice } from './engine-cli';
 import { CliUsageError, numberFlag, type CliArgs } from './args';
-import { describeEngineDevice } from './residency-bench';
+import { describeEngineDevice } from '../engine/device-description';
 
 /** Value flags the residency options add to a CLI. */
 export const RESIDENCY_FLAGS = ['resident-layers', 'devices', 'weights'];

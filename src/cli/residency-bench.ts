@@ -2,9 +2,9 @@
 // in the same run (upload bandwidth with writes the size of a streamed layer, the submission round
 // trip, and the engine's own weight read rate from a fully resident decode), then for each resident
 // layer count the planner's prediction with those figures beside the measured decode speed.
-import { describeAdapter, planModel } from '../plan';
-import type { DeviceDescription, DeviceFigures, Plan, PlanWishes } from '../plan';
-import { classifyAdapter, adapterName } from '../gpu/probe';
+import { planModel } from '../plan';
+import { describeEngineDevice } from '../engine/device-description';
+import type { DeviceFigures, Plan, PlanWishes } from '../plan';
 import { measureRoundTrip } from '../gpu/calibrate';
 import type { EngineDevice } from '../gpu/device';
 import { GgufEngine } from '../engine/gguf/engine';
@@ -18,36 +18,6 @@ import { CliUsageError, numberFlag, type CliArgs } from './args';
 
 const MiB = 2 ** 20;
 const DEFAULT_BENCH_CONTEXT = 4096;
-
-/** A device as the planner sees it, from what dawn.node (or the browser) reports of its adapter. */
-export function describeEngineDevice(
-  device: EngineDevice,
-  figures: DeviceFigures = {},
-  suffix = '',
-): DeviceDescription {
-  const info = device.adapterInfo as GPUAdapterInfo & { isFallbackAdapter?: boolean };
-  const identity = {
-    vendor: info.vendor,
-    architecture: info.architecture,
-    device: info.device,
-    description: info.description,
-    isFallbackAdapter: info.isFallbackAdapter === true,
-    subgroupMinSize: null,
-    subgroupMaxSize: null,
-  };
-  return describeAdapter(
-    {
-      name: `${adapterName(identity)}${suffix}`,
-      adapterClass: classifyAdapter(identity).class,
-      limits: {
-        maxStorageBufferBindingSize: device.device.limits.maxStorageBufferBindingSize,
-        maxBufferSize: device.device.limits.maxBufferSize,
-      },
-      features: [...device.features],
-    },
-    figures,
-  );
-}
 
 /**
  * Bytes per second of streaming as the engine streams: writes of `writeBytes` alternating between

@@ -14,14 +14,9 @@ import {
 import { GgufEngine } from './gguf/engine';
 import { checkSupported, parseHeader } from './gguf/header';
 import { textCodec } from './gguf/text-codec';
-import {
-  describeAdapter,
-  NO_MARGIN,
-  planModel,
-  withUserBudget,
-  type DeviceDescription,
-} from '../plan';
-import { adapterName, browserEnvironment, classifyAdapter, openProbedDevice } from '../gpu/probe';
+import { NO_MARGIN, planModel, withUserBudget } from '../plan';
+import { browserEnvironment, openProbedDevice } from '../gpu/probe';
+import { describeEngineDevice } from './device-description';
 import type { EngineDevice } from '../gpu/device';
 import { ModelStore } from '../store/model-store';
 import { StoreModelSource } from '../store/model-source';
@@ -191,29 +186,6 @@ export function serveEngine(
 
 const PRECISION = { auto: 'auto', on: 'f16', off: 'f32' } as const;
 
-/** The worker's device as the planner sees it (budget estimated from the adapter class). */
-function describeDevice(device: EngineDevice): DeviceDescription {
-  const info = device.adapterInfo as GPUAdapterInfo & { isFallbackAdapter?: boolean };
-  const identity = {
-    vendor: info.vendor,
-    architecture: info.architecture,
-    device: info.device,
-    description: info.description,
-    isFallbackAdapter: info.isFallbackAdapter === true,
-    subgroupMinSize: null,
-    subgroupMaxSize: null,
-  };
-  return describeAdapter({
-    name: adapterName(identity),
-    adapterClass: classifyAdapter(identity).class,
-    limits: {
-      maxStorageBufferBindingSize: device.device.limits.maxStorageBufferBindingSize,
-      maxBufferSize: device.device.limits.maxBufferSize,
-    },
-    features: [...device.features],
-  });
-}
-
 /**
  * Loads onto `device`. With the plan's resident layers, INT8 weights or a budget to retry within,
  * the planner lays the model out and the engine carries that plan out; otherwise everything stays
@@ -241,7 +213,7 @@ async function loadOnDevice(
   const header = await parseHeader(source);
   checkSupported(header);
   const retry = options.budgetBytes !== undefined;
-  const described = describeDevice(device);
+  const described = describeEngineDevice(device);
   const plan = planModel(
     header,
     [retry ? withUserBudget(described, options.budgetBytes!) : described],
