@@ -5,6 +5,7 @@ import type { ChatEngine, SamplingOptions } from '../../engine/engine';
 import {
   ConversationStore,
   addMessage,
+  children,
   currentPath,
   exportJson,
   exportMarkdown,
@@ -45,6 +46,17 @@ export class ChatState {
   /** What the last turn had to leave out to fit the context, or why it failed. */
   notice = $state<{ tone: 'info' | 'warning' | 'error'; text: string } | null>(null);
   path = $derived(this.conversation ? currentPath(this.conversation) : []);
+  /** Sibling positions for the branch arrows, recomputed when the tree changes (not per token). */
+  branches = $derived.by(() => {
+    const c = this.conversation;
+    const info: Record<string, { index: number; count: number }> = {};
+    if (!c) return info;
+    for (const m of this.path) {
+      const list = children(c, m.parentId);
+      info[m.id] = { index: list.findIndex((s) => s.id === m.id), count: list.length };
+    }
+    return info;
+  });
   private controller: AbortController | null = null;
 
   constructor(

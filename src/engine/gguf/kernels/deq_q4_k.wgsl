@@ -1,18 +1,6 @@
 // Q4_K blocks (36 words): f16 d and dmin, 12 bytes of 6-bit scales and mins for eight
-// sub-blocks of 32, 128 bytes of nibbles (each 64 values: 32 low nibbles, then 32 high).
-fn $F_byte(b: u32, k: u32) -> u32 {
-  return ($W[b + 1u + (k >> 2u)] >> ((k & 3u) * 8u)) & 255u;
-}
-
-fn $F_scale_min(b: u32, j: u32) -> vec2f {
-  if (j < 4u) {
-    return vec2f(f32($F_byte(b, j) & 63u), f32($F_byte(b, j + 4u) & 63u));
-  }
-  let sc = ($F_byte(b, j + 4u) & 15u) | (($F_byte(b, j - 4u) >> 6u) << 4u);
-  let m = ($F_byte(b, j + 4u) >> 4u) | (($F_byte(b, j) >> 6u) << 4u);
-  return vec2f(f32(sc), f32(m));
-}
-
+// sub-blocks of 32 (read by deq_k_scales.wgsl), 128 bytes of nibbles (each 64 values: 32 low
+// nibbles, then 32 high).
 fn $F(row: u32, g: u32) -> array<vec4<T>, 2> {
   let b = row * $ROW + (g >> 5u) * 36u;
   let gi = g & 31u;

@@ -1,18 +1,5 @@
 // Q5_K blocks (44 words): f16 d and dmin, 12 bytes of 6-bit scales and mins, 32 bytes of high
 // bits (bit j of byte l belongs to sub-block j), 128 bytes of nibbles laid out as in Q4_K.
-fn $F_byte(b: u32, k: u32) -> u32 {
-  return ($W[b + 1u + (k >> 2u)] >> ((k & 3u) * 8u)) & 255u;
-}
-
-fn $F_scale_min(b: u32, j: u32) -> vec2f {
-  if (j < 4u) {
-    return vec2f(f32($F_byte(b, j) & 63u), f32($F_byte(b, j + 4u) & 63u));
-  }
-  let sc = ($F_byte(b, j + 4u) & 15u) | (($F_byte(b, j - 4u) >> 6u) << 4u);
-  let m = ($F_byte(b, j + 4u) >> 4u) | (($F_byte(b, j) >> 6u) << 4u);
-  return vec2f(f32(sc), f32(m));
-}
-
 fn $F(row: u32, g: u32) -> array<vec4<T>, 2> {
   let b = row * $ROW + (g >> 5u) * 44u;
   let gi = g & 31u;

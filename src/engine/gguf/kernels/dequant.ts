@@ -11,6 +11,7 @@ import q4_0 from './deq_q4_0.wgsl?raw';
 import q5_0 from './deq_q5_0.wgsl?raw';
 import q4_k from './deq_q4_k.wgsl?raw';
 import q5_k from './deq_q5_k.wgsl?raw';
+import kScales from './deq_k_scales.wgsl?raw';
 import q6_k from './deq_q6_k.wgsl?raw';
 import type { ComputePrecision } from '../buffer-plan';
 
@@ -21,8 +22,8 @@ const SOURCES: Partial<Record<GGMLType, { src: string; values: number }>> = {
   [GGMLType.Q8_0]: { src: q8_0, values: 32 },
   [GGMLType.Q4_0]: { src: q4_0, values: 32 },
   [GGMLType.Q5_0]: { src: q5_0, values: 32 },
-  [GGMLType.Q4_K]: { src: q4_k, values: 256 },
-  [GGMLType.Q5_K]: { src: q5_k, values: 256 },
+  [GGMLType.Q4_K]: { src: kScales + q4_k, values: 256 },
+  [GGMLType.Q5_K]: { src: kScales + q5_k, values: 256 },
   [GGMLType.Q6_K]: { src: q6_k, values: 256 },
 };
 
