@@ -2,14 +2,45 @@
 // Debian's chromium (which also ships SwiftShader's Vulkan ICD) and Mesa 25's lavapipe
 // from bookworm-backports. As root on Debian it installs what is missing; otherwise it
 // stops with the exact commands to run.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 const LAVAPIPE_ICD = '/usr/share/vulkan/icd.d/lvp_icd.json';
 const BACKPORTS_LIST = '/etc/apt/sources.list.d/bookworm-backports.list';
-const BACKPORTS_LINE = 'deb http://deb.debian.org/debian bookworm-backports main';
+
+/**
+ * The Debian mirror this machine already uses for bookworm, read from its own apt sources
+ * (one-line `.list` files and deb822 `.sources` files), so backports come from the same place.
+ */
+function debianMirror() {
+  const files = ['/etc/apt/sources.list'];
+  const dir = '/etc/apt/sources.list.d';
+  if (existsSync(dir)) {
+    for (const name of readdirSync(dir)) {
+      if (name.endsWith('.list') || name.endsWith('.sources')) files.push(`${dir}/${name}`);
+    }
+  }
+  for (const file of files) {
+    if (!existsSync(file)) continue;
+    const text = readFileSync(file, 'utf8');
+    for (const line of text.split('\n')) {
+      const oneLine = /^\s*deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+bookworm\s/.exec(line);
+      if (oneLine) return oneLine[1];
+    }
+    for (const stanza of text.split(/\n\s*\n/)) {
+      const uris = /^URIs:\s*(\S+)/m.exec(stanza);
+      const suites = /^Suites:(.*)$/m.exec(stanza);
+      const types = /^Types:(.*)$/m.exec(stanza);
+      if (!uris || !suites || !types) continue;
+      if (types[1].split(/\s+/).includes('deb') && suites[1].split(/\s+/).includes('bookworm')) {
+        return uris[1];
+      }
+    }
+  }
+  return null;
+}
 
 function mesaVersion() {
   try {
@@ -26,9 +57,19 @@ const needsChromium = !existsSync(CHROMIUM) || !existsSync(SWIFTSHADER_ICD);
 const needsLavapipe = !existsSync(LAVAPIPE_ICD) || mesaVersion() < 25;
 if (!needsChromium && !needsLavapipe) process.exit(0);
 
+const mirror = needsLavapipe ? debianMirror() : null;
+if (needsLavapipe && !mirror) {
+  console.error(
+    'The GPU tests need mesa-vulkan-drivers 25 from bookworm-backports, but no Debian bookworm ' +
+      'source was found in /etc/apt to take the mirror from. Add a bookworm-backports line for ' +
+      `your mirror to ${BACKPORTS_LIST}, then run npm test again.`,
+  );
+  process.exit(1);
+}
+const backportsLine = mirror ? ['deb', mirror, 'bookworm-backports', 'main'].join(' ') : '';
 const commands = [];
 if (needsLavapipe) {
-  commands.push(`echo '${BACKPORTS_LINE}' > ${BACKPORTS_LIST}`);
+  commands.push(`echo '${backportsLine}' > ${BACKPORTS_LIST}`);
 }
 commands.push('apt-get update');
 if (needsChromium) commands.push('DEBIAN_FRONTEND=noninteractive apt-get install -y chromium');
@@ -54,7 +95,7 @@ if (!isDebian || !isRoot) {
 console.log('Installing system packages for the GPU and browser tests...');
 if (needsLavapipe) {
   const present = existsSync(BACKPORTS_LIST) ? readFileSync(BACKPORTS_LIST, 'utf8') : '';
-  if (!present.includes(BACKPORTS_LINE)) writeFileSync(BACKPORTS_LIST, BACKPORTS_LINE + '\n');
+  if (!present.includes(backportsLine)) writeFileSync(BACKPORTS_LIST, backportsLine + '\n');
 }
 for (const command of commands.filter((c) => !c.startsWith('echo'))) {
   console.log(`$ ${command}`);
