@@ -1,7 +1,9 @@
 // Conversations in IndexedDB (through an idb-keyval custom store): one record per conversation
 // holding its whole message tree, so branches from regenerate and edit-and-resend survive.
-import { createStore, del, get, set, values, type UseStore } from 'idb-keyval';
+import { createStore, del, delMany, entries, get, keys, set, type UseStore } from 'idb-keyval';
 import { GREEDY, type SamplingOptions, type StopReason } from '../engine/engine';
+import { checkConversation } from './conversation-schema';
+import { formatBytes } from './errors';
 
 export type MessageRole = 'user' | 'assistant';
 
@@ -72,29 +74,68 @@ export function newConversation(
   };
 }
 
+/** The largest export file read: a conversation past this is refused before it is read. */
+export const MAX_IMPORT_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Conversations in one database, their list entries in another: the list and the start of the
+ * Chat view read only the small summaries, and a conversation's messages are read when it opens.
+ */
 export class ConversationStore {
   private readonly db: UseStore;
+  private readonly summaries: UseStore;
 
-  constructor(db: UseStore = createStore('layerwise-conversations', 'conversations')) {
-    this.db = db;
+  constructor(name = 'layerwise-conversations') {
+    this.db = createStore(name, 'conversations');
+    this.summaries = createStore(`${name}-summaries`, 'summaries');
   }
 
+  /** Newest first, from the summaries alone; conversations without one (older data) get one. */
   async list(): Promise<ConversationSummary[]> {
-    const all = await values<Conversation>(this.db);
-    return all.map(summarize).sort((a, b) => b.updatedAt - a.updatedAt);
+    const [ids, listed] = await Promise.all([
+      keys<string>(this.db),
+      entries<string, ConversationSummary>(this.summaries),
+    ]);
+    const byId = new Map(listed);
+    const found: ConversationSummary[] = [];
+    for (const id of ids) {
+      let summary = byId.get(id);
+      if (!summary) {
+        summary = await this.summarizeStored(id);
+        if (!summary) continue;
+      }
+      found.push(summary);
+      byId.delete(id);
+    }
+    // Summaries whose conversation is gone: a delete interrupted between the two databases.
+    if (byId.size > 0) await delMany([...byId.keys()], this.summaries);
+    return found.sort((a, b) => b.updatedAt - a.updatedAt);
   }
 
-  get(id: string): Promise<Conversation | undefined> {
-    return get<Conversation>(id, this.db);
+  /** The conversation, checked; throws naming the damaged field when the stored record is wrong. */
+  async get(id: string): Promise<Conversation | undefined> {
+    const raw = await get<unknown>(id, this.db);
+    if (raw === undefined) return undefined;
+    const checked = checkConversation(raw);
+    if ('problem' in checked) {
+      throw new Error(
+        `The stored conversation ${id} is damaged (${checked.problem}). Export it, delete it, ` +
+          'and import a corrected copy.',
+      );
+    }
+    return checked.conversation as Conversation;
   }
 
   /** Stores a snapshot: the caller's object may be a reactive proxy, which IndexedDB cannot clone. */
-  save(conversation: Conversation): Promise<void> {
-    return set(conversation.id, JSON.parse(JSON.stringify(conversation)), this.db);
+  async save(conversation: Conversation): Promise<void> {
+    const snapshot = JSON.parse(JSON.stringify(conversation)) as Conversation;
+    await set(snapshot.id, snapshot, this.db);
+    await set(snapshot.id, summarize(snapshot), this.summaries);
   }
 
-  delete(id: string): Promise<void> {
-    return del(id, this.db);
+  async delete(id: string): Promise<void> {
+    await del(id, this.db);
+    await del(id, this.summaries);
   }
 
   async rename(id: string, title: string, now = Date.now()): Promise<Conversation> {
@@ -107,27 +148,58 @@ export class ConversationStore {
     return conversation;
   }
 
-  /** Case-insensitive match on titles and on the text of every message, branches included. */
+  /**
+   * Case-insensitive match on titles and on the text of every message, branches included. Reads
+   * one conversation at a time, so a search never holds the whole history.
+   */
   async search(query: string): Promise<ConversationSummary[]> {
     const needle = query.trim().toLowerCase();
-    const all = await values<Conversation>(this.db);
-    return all
-      .filter(
-        (c) =>
-          !needle ||
-          c.title.toLowerCase().includes(needle) ||
-          Object.values(c.messages).some((m) => m.content.toLowerCase().includes(needle)),
-      )
-      .map(summarize)
-      .sort((a, b) => b.updatedAt - a.updatedAt);
+    const all = await this.list();
+    if (!needle) return all;
+    const matching: ConversationSummary[] = [];
+    for (const summary of all) {
+      if (summary.title.toLowerCase().includes(needle)) {
+        matching.push(summary);
+        continue;
+      }
+      const raw = await get<Partial<Conversation>>(summary.id, this.db);
+      const messages = raw?.messages && typeof raw.messages === 'object' ? raw.messages : {};
+      const hit = Object.values(messages).some(
+        (m) => typeof m?.content === 'string' && m.content.toLowerCase().includes(needle),
+      );
+      if (hit) matching.push(summary);
+    }
+    return matching;
   }
 
   /** Adds an exported conversation; an id already in use gets a fresh one so nothing is overwritten. */
   async import(text: string): Promise<Conversation> {
     const conversation = parseExport(text);
-    if (await this.get(conversation.id)) conversation.id = crypto.randomUUID();
+    if (await get(conversation.id, this.db)) conversation.id = crypto.randomUUID();
     await this.save(conversation);
     return conversation;
+  }
+
+  /** Reads an export file, refusing one too large to be a conversation before reading it. */
+  async importFile(file: Blob): Promise<Conversation> {
+    if (file.size > MAX_IMPORT_BYTES) {
+      throw new Error(
+        `This file is ${formatBytes(file.size)}; a conversation export may be at most ` +
+          `${formatBytes(MAX_IMPORT_BYTES)}. Choose a single exported conversation.`,
+      );
+    }
+    return this.import(await file.text());
+  }
+
+  private async summarizeStored(id: string): Promise<ConversationSummary | undefined> {
+    const raw = await get<unknown>(id, this.db);
+    const checked = checkConversation(raw);
+    const summary =
+      'conversation' in checked
+        ? summarize(checked.conversation as Conversation)
+        : { id, title: `Damaged conversation ${id}`, updatedAt: 0, messageCount: 0 };
+    await set(id, summary, this.summaries);
+    return summary;
   }
 }
 
@@ -146,6 +218,11 @@ export function exportJson(conversation: Conversation): string {
 
 /** Reads an export back, refusing anything that is not one, so a wrong file never lands half-read. */
 export function parseExport(text: string): Conversation {
+  if (text.length > MAX_IMPORT_BYTES) {
+    throw new Error(
+      `This export is larger than ${formatBytes(MAX_IMPORT_BYTES)}: choose a single exported conversation.`,
+    );
+  }
   let data: unknown;
   try {
     data = JSON.parse(text);
@@ -163,26 +240,13 @@ export function parseExport(text: string): Conversation {
       `This export has version ${String(envelope.version)}; this app reads version ${EXPORT_VERSION}.`,
     );
   }
-  const c = envelope.conversation as Conversation;
-  const problem = validate(c);
-  if (problem) throw new Error(`The conversation in this file is damaged: ${problem}.`);
-  return c;
-}
-
-function validate(c: Conversation): string | null {
-  if (!c || typeof c !== 'object') return 'no conversation object';
-  if (typeof c.id !== 'string' || typeof c.title !== 'string') return 'id or title missing';
-  if (typeof c.systemPrompt !== 'string') return 'system prompt missing';
-  if (!c.sampling || typeof c.sampling.temperature !== 'number') return 'sampling settings missing';
-  if (!c.messages || typeof c.messages !== 'object') return 'messages missing';
-  for (const [id, m] of Object.entries(c.messages)) {
-    if (m.id !== id) return `message ${id} has a different id inside`;
-    if (m.role !== 'user' && m.role !== 'assistant') return `message ${id} has role ${m.role}`;
-    if (typeof m.content !== 'string') return `message ${id} has no text`;
-    if (m.parentId !== null && !c.messages[m.parentId]) return `message ${id} has a missing parent`;
+  const checked = checkConversation(envelope.conversation);
+  if ('problem' in checked) {
+    throw new Error(
+      `The conversation in this file is damaged, so nothing was imported: ${checked.problem}.`,
+    );
   }
-  if (c.currentLeaf !== null && !c.messages[c.currentLeaf]) return 'the current message is missing';
-  return null;
+  return checked.conversation as Conversation;
 }
 
 /** The branch on screen as Markdown: what a person would paste into a note. */
@@ -200,15 +264,25 @@ export function exportMarkdown(conversation: Conversation): string {
 // The message tree. Siblings share a parent; the conversation shows one path from a root to
 // `currentLeaf`, and switching a branch follows each message's newest child down to a leaf.
 
+/**
+ * Root first. The walk takes at most one step per message, so a tree that loops (refused when
+ * read, but a caller may hand in anything) ends instead of spinning.
+ */
 export function pathTo(conversation: Conversation, leafId: string | null): StoredMessage[] {
   const path: StoredMessage[] = [];
-  for (let id = leafId; id !== null;) {
-    const message = conversation.messages[id];
+  const limit = Object.keys(conversation.messages).length;
+  for (let id = leafId; id !== null && path.length < limit;) {
+    const message = messageOf(conversation, id);
     if (!message) break;
     path.push(message);
     id = message.parentId;
   }
   return path.reverse();
+}
+
+/** The message with this id; never an `Object.prototype` member standing in for one. */
+function messageOf(conversation: Conversation, id: string): StoredMessage | undefined {
+  return Object.hasOwn(conversation.messages, id) ? conversation.messages[id] : undefined;
 }
 
 export function currentPath(conversation: Conversation): StoredMessage[] {
@@ -227,7 +301,8 @@ export function siblings(
   conversation: Conversation,
   messageId: string,
 ): { list: StoredMessage[]; index: number } {
-  const message = conversation.messages[messageId];
+  const message = messageOf(conversation, messageId);
+  if (!message) return { list: [], index: -1 };
   const list = children(conversation, message.parentId);
   return { list, index: list.findIndex((m) => m.id === messageId) };
 }
@@ -239,7 +314,7 @@ export function addMessage(
   message: Pick<StoredMessage, 'role' | 'content'> & Partial<StoredMessage>,
   now = Date.now(),
 ): StoredMessage {
-  if (parentId !== null && !conversation.messages[parentId]) {
+  if (parentId !== null && !messageOf(conversation, parentId)) {
     throw new Error(`Cannot reply to message ${parentId}: it is not in this conversation.`);
   }
   const stored: StoredMessage = {
@@ -257,7 +332,7 @@ export function addMessage(
 /** Shows the branch through `messageId`, down its newest descendants. */
 export function selectBranch(conversation: Conversation, messageId: string): void {
   let leaf = messageId;
-  for (;;) {
+  for (let depth = Object.keys(conversation.messages).length; depth > 0; depth--) {
     const below = children(conversation, leaf);
     if (below.length === 0) break;
     leaf = below[below.length - 1].id;

@@ -1,7 +1,6 @@
 // The Chat view's state class against a scripted engine and fake-indexeddb: turns, stop, regenerate,
 // edit-and-resend, branch switching, context trimming and failures, as stored.
 import 'fake-indexeddb/auto';
-import { createStore } from 'idb-keyval';
 import { describe, expect, it } from 'vitest';
 import { ChatState } from '../../src/app/chat/chat.svelte';
 import type {
@@ -58,7 +57,7 @@ class ScriptedEngine implements ChatEngine {
 let stores = 0;
 function setup(engine = new ScriptedEngine()) {
   stores += 1;
-  const store = new ConversationStore(createStore(`chat-state-${stores}`, 'conversations'));
+  const store = new ConversationStore(`chat-state-${stores}`);
   const provider = {
     choice: { id: 'fixture', label: 'fixture.gguf' },
     released: 0,
@@ -195,7 +194,7 @@ describe('ChatState', () => {
         ensureLoaded: () =>
           Promise.reject(new EngineError('out-of-memory', 'Too big for this GPU.')),
       },
-      new ConversationStore(createStore('chat-state-failing', 'conversations')),
+      new ConversationStore('chat-state-failing'),
     );
     await failing.create();
     await failing.send('hi');

@@ -1,5 +1,4 @@
 import 'fake-indexeddb/auto';
-import { createStore } from 'idb-keyval';
 import { describe, expect, it } from 'vitest';
 import {
   ConversationStore,
@@ -19,7 +18,7 @@ import {
 let storeCount = 0;
 function freshStore(): ConversationStore {
   storeCount += 1;
-  return new ConversationStore(createStore(`conversations-test-${storeCount}`, 'conversations'));
+  return new ConversationStore(`conversations-test-${storeCount}`);
 }
 
 /** user -> assistant, then a regenerated assistant sibling, then an edited user sibling. */
@@ -142,7 +141,7 @@ describe('import validation', () => {
     envelope.version = 1;
     const first = Object.keys(envelope.conversation.messages)[1];
     envelope.conversation.messages[first].parentId = 'gone';
-    expect(() => parseExport(JSON.stringify(envelope))).toThrow(/missing parent/);
+    expect(() => parseExport(JSON.stringify(envelope))).toThrow(/parentId: no message "gone"/);
   });
 });
 

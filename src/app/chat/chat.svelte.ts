@@ -72,8 +72,15 @@ export class ChatState {
     this.list = await this.store.search(this.query);
   }
 
+  /** False when there is no such conversation, or when it is damaged (the notice says how). */
   async open(id: string): Promise<boolean> {
-    const found = await this.store.get(id);
+    let found: Conversation | undefined;
+    try {
+      found = await this.store.get(id);
+    } catch (error) {
+      this.notice = { tone: 'error', text: error instanceof Error ? error.message : String(error) };
+      return false;
+    }
     if (!found) return false;
     this.stop();
     this.conversation = found;
@@ -163,7 +170,15 @@ export class ChatState {
   }
 
   async importJson(text: string): Promise<Conversation> {
-    const imported = await this.store.import(text);
+    return this.opened(await this.store.import(text));
+  }
+
+  /** Imports an export file; one too large is refused before it is read. */
+  async importFile(file: Blob): Promise<Conversation> {
+    return this.opened(await this.store.importFile(file));
+  }
+
+  private async opened(imported: Conversation): Promise<Conversation> {
     this.stop();
     this.conversation = imported;
     await this.refreshList();
