@@ -4,6 +4,7 @@
 import { ENGINE_TYPES, typeName, type ModelHeader } from '../engine/gguf/types.ts';
 import {
   engineBuffers,
+  kvBytesPerTokenOf,
   packModel,
   tensorsOnLoad,
   type EngineBuffer,
@@ -20,9 +21,9 @@ export interface ModelAccount extends PackedModel {
   packingProblem: string | null;
 }
 
+/** KV bytes per token of context, as the engine's buffer plan sizes the f16 cache. */
 export function kvBytesPerToken(header: ModelHeader): number {
-  const h = header.hparams;
-  return h.blockCount * h.headCountKv * (h.keyLength + h.valueLength) * 2;
+  return kvBytesPerTokenOf(header.hparams);
 }
 
 export function accountModel(

@@ -10,6 +10,8 @@ import {
   packedLayerBytes,
 } from '../engine/gguf/buffer-plan.ts';
 import { tensorsForLoad } from '../engine/gguf/quantize-on-load.ts';
+/** KV bytes per token of context (f16 cache by default, as the planner sizes it). */
+export { kvBytesPerToken as kvBytesPerTokenOf } from '../engine/gguf/buffer-plan.ts';
 import type { GGMLType, ModelHparams, TensorInfo } from '../engine/gguf/types.ts';
 import type { ComputePrecision, WeightPrecision } from './types.ts';
 

@@ -4,6 +4,8 @@
 // model. Facts gathered from the repos in November 2026; variants whose size or name was unverified are left
 // out, and so are files split into parts (the single-file copy from another repo is used instead).
 
+import type { Architecture } from '../../engine/gguf/architectures';
+
 export interface License {
   id: string;
   name: string;
@@ -25,7 +27,7 @@ export interface CatalogueModel {
   family: string;
   /** Parameters in billions, for sorting and the size filter. */
   billions: number;
-  architecture: 'llama' | 'qwen2' | 'qwen3';
+  architecture: Architecture;
   license: License;
   /** Smallest first; the first one recommended where nothing else is known. */
   variants: CatalogueVariant[];

@@ -55,6 +55,11 @@ export function qkvWidth(h: ModelHparams): number {
   return h.headCount * h.keyLength + h.headCountKv * (h.keyLength + h.valueLength);
 }
 
+/** KV bytes per cached token over all layers, at `kvElement` bytes per stored value. */
+export function kvBytesPerToken(h: ModelHparams, kvElement = 2): number {
+  return h.blockCount * h.headCountKv * (h.keyLength + h.valueLength) * kvElement;
+}
+
 export function engineBufferPlan(h: ModelHparams, options: BufferPlanOptions): EngineBufferPlan {
   const chunk = options.prefillChunk ?? DEFAULT_PREFILL_CHUNK;
   const ctx = options.contextTokens;
@@ -101,7 +106,7 @@ export function engineBufferPlan(h: ModelHparams, options: BufferPlanOptions): E
     kvBytes,
     scratchBytes,
     totalBytes: kvBytes + scratchBytes,
-    kvBytesPerToken: h.blockCount * h.headCountKv * (h.keyLength + h.valueLength) * kvElement,
+    kvBytesPerToken: kvBytesPerToken(h, kvElement),
     prefillChunk: chunk,
     kvValueOffset: keyBytes,
   };

@@ -1,10 +1,14 @@
 // Model hyper-parameters from GGUF metadata for the architectures the engine runs, with the
 // defaults llama.cpp applies when a key is absent.
 
+import {
+  ARCHITECTURES,
+  ARCHITECTURE_NAMES,
+  isArchitecture,
+  type Architecture,
+} from './architectures.ts';
 import { GgufFormatError } from './errors.ts';
-import type { Architecture, ModelHparams, RopeScaling, TensorInfo } from './types.ts';
-
-export const ARCHITECTURES: readonly Architecture[] = ['llama', 'qwen2', 'qwen3'];
+import type { ModelHparams, RopeScaling, TensorInfo } from './types.ts';
 
 function num(metadata: Record<string, unknown>, key: string, fallback?: number): number {
   const value = metadata[key];
@@ -46,27 +50,29 @@ function positiveInt(
 
 export function architectureOf(metadata: Record<string, unknown>): Architecture {
   const arch = metadata['general.architecture'];
-  if (typeof arch !== 'string' || !(ARCHITECTURES as readonly string[]).includes(arch)) {
+  if (!isArchitecture(arch)) {
     throw new GgufFormatError(
       'unknown-architecture',
-      `Architecture "${String(arch)}" (general.architecture) is not supported: this engine runs ${ARCHITECTURES.join(', ')} models; choose one of those.`,
+      `Architecture "${String(arch)}" (general.architecture) is not supported: this engine runs ${ARCHITECTURE_NAMES.join(', ')} models; choose one of those.`,
       'general.architecture',
     );
   }
-  return arch as Architecture;
+  return arch;
 }
 
 function ropeScaling(
   metadata: Record<string, unknown>,
-  arch: string,
+  arch: Architecture,
   tensors: TensorInfo[],
 ): RopeScaling {
+  const allowed: readonly string[] = ARCHITECTURES[arch].ropeScalings;
   const type = metadata[`${arch}.rope.scaling.type`];
   const factor = num(metadata, `${arch}.rope.scaling.factor`, 1);
   const originalContextLength = metadata[`${arch}.rope.scaling.original_context_length`];
   const original = originalContextLength === undefined ? undefined : Number(originalContextLength);
   // Llama 3.x files carry their scaling as per-frequency factors in `rope_freqs.weight`.
-  if (type === 'llama3' || tensors.some((t) => t.name === 'rope_freqs.weight')) {
+  const llama3 = type === 'llama3' || tensors.some((t) => t.name === 'rope_freqs.weight');
+  if (llama3 && allowed.includes('llama3')) {
     return {
       type: 'llama3',
       factor,
@@ -75,13 +81,15 @@ function ropeScaling(
       originalContextLength: original,
     };
   }
-  if (type === 'linear' || (type === undefined && factor !== 1)) {
+  if ((type === 'linear' || (type === undefined && factor !== 1)) && allowed.includes('linear')) {
     return { type: 'linear', factor, originalContextLength: original };
   }
-  if (type === undefined || type === 'none') return { type: 'none', factor: 1 };
+  if (!llama3 && (type === 'none' || (type === undefined && factor === 1))) {
+    return { type: 'none', factor: 1 };
+  }
   throw new GgufFormatError(
     'bad-metadata',
-    `RoPE scaling "${String(type)}" (${arch}.rope.scaling.type) is not supported: the engine handles none, linear and llama3.`,
+    `RoPE scaling "${String(type ?? (llama3 ? 'llama3' : 'linear'))}" (${arch}.rope.scaling.type) is not supported for ${arch}: the engine handles none${allowed.map((a) => `, ${a}`).join('')}.`,
     `${arch}.rope.scaling.type`,
   );
 }
@@ -91,6 +99,7 @@ export function deriveHparams(
   tensors: TensorInfo[],
 ): ModelHparams {
   const arch = architectureOf(metadata);
+  const spec = ARCHITECTURES[arch];
   const embd = positiveInt(metadata, `${arch}.embedding_length`);
   const heads = positiveInt(metadata, `${arch}.attention.head_count`);
   const headsKv = positiveInt(metadata, `${arch}.attention.head_count_kv`, heads);
@@ -131,10 +140,10 @@ export function deriveHparams(
     valueLength,
     contextLength: positiveInt(metadata, `${arch}.context_length`, 2048),
     vocabSize,
-    rmsEpsilon: num(metadata, `${arch}.attention.layer_norm_rms_epsilon`, 1e-5),
+    rmsEpsilon: num(metadata, `${arch}.attention.layer_norm_rms_epsilon`, spec.normEpsilon),
     ropeTheta: num(metadata, `${arch}.rope.freq_base`, 10000),
     ropeDims,
-    ropePairing: arch === 'llama' ? 'adjacent' : 'neox',
+    ropePairing: spec.ropePairing,
     ropeScaling: ropeScaling(metadata, arch, tensors),
     tiedEmbeddings: !tensors.some((t) => t.name === 'output.weight'),
   };

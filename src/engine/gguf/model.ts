@@ -1,38 +1,19 @@
-// The forward pass on the GPU. Weights: one buffer per transformer layer, one for the head
-// (output norm, rope factors, output layer) and one for the token embedding, each laid out by
-// `groupLayout`. Scratch and KV buffers come from `engineBufferPlan`. Pipelines and bind groups
-// are built once at load; a pass is recorded as a list of dispatches, so a decode token is one
-// compute pass, one queue submission, and 6 dispatches per layer.
+// A loaded model on one GPU: its buffers, the submission of passes and the readback of results.
+// Weights: one buffer per transformer layer, one for the head (output norm, rope factors, output
+// layer) and one for the token embedding, each laid out by `groupLayout`. Scratch and KV buffers
+// come from `engineBufferPlan`. The dispatches of a pass come from `buildGraph` once at load, so a
+// decode token is one compute pass and one queue submission.
 import {
   engineBufferPlan,
-  qkvWidth,
   RESULT_WORDS,
   type ComputePrecision,
   type EngineBufferPlan,
 } from './buffer-plan';
-import {
-  groupLayout,
-  headTensors,
-  layerTensors,
-  type GroupLayout,
-  type PackedMatrix,
-} from './layout';
-import {
-  matmulKernel,
-  matmulWorkgroups,
-  type MatmulSegment,
-  type MatmulSpec,
-} from './kernels/matmul';
-import { embedKernel } from './kernels/embed';
-import {
-  attentionKernel,
-  ropeKernel,
-  ropeTable,
-  sampleKernel,
-  topLogitsKernel,
-} from './kernels/fixed';
-import { PipelineCache, type BufferSlice, type Kernel } from './kernels/pipeline';
+import { groupLayout, headTensors, layerTensors, type GroupLayout } from './layout';
+import { ropeTable } from './kernels/fixed';
+import { PipelineCache } from './kernels/pipeline';
 import { GpuAllocator, type AllocationCategory } from './allocator';
+import { buildGraph, outputMatrix, type Dispatch, type Graph } from './graph';
 import {
   checkPlacement,
   fullPlacement,
@@ -64,17 +45,6 @@ export interface ModelLoadOptions {
   onProgress?: (loaded: number, total: number) => void;
 }
 
-export interface Dispatch {
-  kernel: Kernel;
-  bindGroup: GPUBindGroup;
-  workgroups: [number, number, number];
-  /** Dispatched once per token of the pass along y (rope, attention). */
-  perToken?: boolean;
-  /** Weight bytes this dispatch reads (for decode accounting). */
-  weightBytes: number;
-  label: string;
-}
-
 export interface PassCounters {
   dispatches: number;
   weightBytes: number;
@@ -86,19 +56,11 @@ export interface PassCounters {
 /** Buffers of the plan, by name. */
 type Scratch = Map<string, GPUBuffer>;
 
-function matrixBytes(m: PackedMatrix): number {
-  return m.parts.reduce((a, p) => a + p.bytes, 0);
-}
-
 export class GgufModel {
   readonly layers: GroupLayout[];
   readonly head: GroupLayout;
   readonly embedding: GroupLayout;
-  private layerDispatches: Dispatch[][] = [];
-  private embedDispatch?: Dispatch;
-  private outputDispatch?: Dispatch;
-  private sampleDispatch?: Dispatch;
-  private topLogitsDispatch?: Dispatch;
+  private graph: Graph = { layers: [] };
   private embeddingWeights?: GPUBuffer;
   private headWeights?: GPUBuffer;
   private readonly layerWeights = new Map<number, GPUBuffer>();
@@ -238,304 +200,34 @@ export class GgufModel {
     return vectorToF32(info, bytes);
   }
 
-  private get embeddingBuffer(): GPUBuffer {
-    return this.embeddingWeights!;
-  }
-
   /** A resident layer's buffer, or the slot a streamed layer runs from. */
   private layerBuffer(i: number): GPUBuffer {
     return this.layerWeights.get(i) ?? this.stream!.slotOf(i);
   }
 
-  private get headBuffer(): GPUBuffer {
-    return this.headWeights!;
-  }
-
-  private buf(name: string): BufferSlice {
-    return { buffer: this.scratch.get(name)! };
-  }
-
-  private segments(group: GroupLayout, names: string[], biases: boolean): MatmulSegment[] {
-    let column = 0;
-    return names.map((name) => {
-      const m = group.matrices.get(name);
-      if (!m) throw new Error(`tensor ${name} is missing from the model`);
-      const bias = biases ? group.vectors.get(name.replace(/\.weight$/, '.bias')) : undefined;
-      const segment = {
-        parts: m.parts.map((p) => ({ type: m.type, rowStart: p.rowStart, rows: p.rows })),
-        rows: m.rows,
-        outColumn: column,
-        biasIndex: bias?.index,
-      };
-      column += m.rows;
-      return segment;
-    });
-  }
-
-  private weightSlices(buffer: GPUBuffer, group: GroupLayout, names: string[]): BufferSlice[] {
-    return names.flatMap((n) =>
-      group.matrices.get(n)!.parts.map((p) => ({ buffer, offset: p.offset, size: p.bytes })),
-    );
-  }
-
-  private async matmul(
-    spec: MatmulSpec,
-    label: string,
-    x: BufferSlice,
-    vecs: BufferSlice,
-    y: BufferSlice,
-    weights: BufferSlice[],
-    weightBytes: number,
-  ): Promise<Dispatch> {
-    const storage = 3 + weights.length;
-    if (storage > this.device.limits.maxStorageBuffersPerShaderStage) {
-      throw new Error(
-        `${label} needs ${storage} storage bindings (its weights are split into ${weights.length} ` +
-          `parts) but the device allows ${this.device.limits.maxStorageBuffersPerShaderStage}; ` +
-          'raise the binding cap or use a device with larger storage bindings.',
-      );
-    }
-    spec.lanesPerRow = this.options.lanesPerRow;
-    spec.roundActivations = this.options.roundActivations ?? false;
-    const kernel = await this.cache.get(matmulKernel(spec), label);
-    const bindGroup = this.cache.bindGroup(
-      kernel,
-      [this.buf('step'), x, vecs, y, ...weights],
-      label,
-    );
-    const [wx, wy] = matmulWorkgroups(spec);
-    return { kernel, bindGroup, workgroups: [wx, wy, 1], weightBytes, label };
-  }
-
   private async build(): Promise<void> {
-    const h = this.hparams;
-    const precision = this.options.computePrecision;
-    const eps = h.rmsEpsilon;
-    const qkvStride = qkvWidth(h);
-    const kv = (i: number) => this.scratch.get(`kv.${i}`)!;
-    const kvKeyBytes = this.plan.kvValueOffset;
-    for (let i = this.placement.first; i <= this.placement.last; i++) {
-      const group = this.layers[i];
-      const buffer = this.layerBuffer(i);
-      const vecs = { buffer, offset: 0, size: group.vectorBytes };
-      const p = `blk.${i}.`;
-      const names = (...n: string[]) => n.map((x) => `${p}${x}.weight`);
-      const bytes = (...n: string[]) =>
-        names(...n).reduce((a, x) => a + matrixBytes(group.matrices.get(x)!), 0) +
-        group.vectorBytes;
-      const qkv = names('attn_q', 'attn_k', 'attn_v');
-      const vector = (n: string) => group.vectors.get(`${p}${n}.weight`)?.index;
-      const dispatches: Dispatch[] = [];
-      dispatches.push(
-        await this.matmul(
-          {
-            precision,
-            inputLength: h.embeddingLength,
-            inputStride: h.embeddingLength,
-            outputStride: qkvStride,
-            mode: 'plain',
-            segments: this.segments(group, qkv, true),
-            normIndex: vector('attn_norm'),
-            eps,
-          },
-          `${p}qkv`,
-          this.buf('hidden'),
-          vecs,
-          this.buf('qkv'),
-          this.weightSlices(buffer, group, qkv),
-          bytes('attn_q', 'attn_k', 'attn_v'),
-        ),
-      );
-      const kvBuffer = kv(i);
-      const kSlice = { buffer: kvBuffer, offset: 0, size: kvKeyBytes };
-      const vSlice = { buffer: kvBuffer, offset: kvKeyBytes, size: kvBuffer.size - kvKeyBytes };
-      const rope = await this.cache.get(
-        ropeKernel(h, { qNormIndex: vector('attn_q_norm'), kNormIndex: vector('attn_k_norm') }),
-        'rope',
-      );
-      dispatches.push({
-        kernel: rope,
-        bindGroup: this.cache.bindGroup(rope, [
-          this.buf('step'),
-          this.buf('qkv'),
-          vecs,
-          this.buf('rope'),
-          kSlice,
-          vSlice,
-        ]),
-        workgroups: [h.headCount + 2 * h.headCountKv, 1, 1],
-        perToken: true,
-        weightBytes: 0,
-        label: `${p}rope`,
-      });
-      const attention = await this.cache.get(attentionKernel(h), 'attention');
-      dispatches.push({
-        kernel: attention,
-        bindGroup: this.cache.bindGroup(attention, [
-          this.buf('step'),
-          this.buf('qkv'),
-          kSlice,
-          vSlice,
-          this.buf('attention'),
-        ]),
-        workgroups: [h.headCount, 1, 1],
-        perToken: true,
-        weightBytes: 0,
-        label: `${p}attention`,
-      });
-      const out = names('attn_output');
-      dispatches.push(
-        await this.matmul(
-          {
-            precision,
-            inputLength: h.headCount * h.valueLength,
-            inputStride: h.headCount * h.valueLength,
-            outputStride: h.embeddingLength,
-            mode: 'residual',
-            segments: this.segments(group, out, false),
-          },
-          `${p}attn_output`,
-          this.buf('attention'),
-          vecs,
-          this.buf('hidden'),
-          this.weightSlices(buffer, group, out),
-          bytes('attn_output') - group.vectorBytes,
-        ),
-      );
-      const gateUp = names('ffn_gate', 'ffn_up');
-      dispatches.push(
-        await this.matmul(
-          {
-            precision,
-            inputLength: h.embeddingLength,
-            inputStride: h.embeddingLength,
-            outputStride: h.feedForwardLength,
-            mode: 'swiglu',
-            segments: this.segments(group, gateUp, false),
-            normIndex: vector('ffn_norm'),
-            eps,
-          },
-          `${p}ffn_gate_up`,
-          this.buf('hidden'),
-          vecs,
-          this.buf('ffn'),
-          this.weightSlices(buffer, group, gateUp),
-          bytes('ffn_gate', 'ffn_up') - group.vectorBytes,
-        ),
-      );
-      const down = names('ffn_down');
-      dispatches.push(
-        await this.matmul(
-          {
-            precision,
-            inputLength: h.feedForwardLength,
-            inputStride: h.feedForwardLength,
-            outputStride: h.embeddingLength,
-            mode: 'residual',
-            segments: this.segments(group, down, false),
-          },
-          `${p}ffn_down`,
-          this.buf('ffn'),
-          vecs,
-          this.buf('hidden'),
-          this.weightSlices(buffer, group, down),
-          bytes('ffn_down') - group.vectorBytes,
-        ),
-      );
-      this.layerDispatches.push(dispatches);
-    }
-    if (this.placement.holdsEmbedding) await this.buildEmbedding();
-    if (this.placement.holdsOutput) await this.buildHead();
-  }
-
-  private async buildEmbedding(): Promise<void> {
-    const h = this.hparams;
-    const precision = this.options.computePrecision;
-    const embd = this.embedding.matrices.get('token_embd.weight')!;
-    const embedParts = embd.parts.map((p) => ({
-      type: embd.type,
-      rowStart: p.rowStart,
-      rows: p.rows,
-    }));
-    const embed = await this.cache.get(
-      embedKernel(precision, embedParts, h.embeddingLength, embd.rows),
-      'embed',
-    );
-    this.embedDispatch = {
-      kernel: embed,
-      bindGroup: this.cache.bindGroup(embed, [
-        this.buf('step'),
-        this.buf('tokens'),
-        this.buf('hidden'),
-        ...this.weightSlices(this.embeddingBuffer, this.embedding, ['token_embd.weight']),
-      ]),
-      workgroups: [0, 1, 1],
-      weightBytes: embd.rowBytes,
-      label: 'embed',
-    };
-  }
-
-  private async buildHead(): Promise<void> {
-    const h = this.hparams;
-    const precision = this.options.computePrecision;
-    const tied = !this.head.matrices.has('output.weight');
-    const outGroup = tied ? this.embedding : this.head;
-    const outName = tied ? 'token_embd.weight' : 'output.weight';
-    const outBuffer = tied ? this.embeddingBuffer : this.headBuffer;
-    const out = outGroup.matrices.get(outName)!;
-    this.outputDispatch = await this.matmul(
-      {
-        precision,
-        inputLength: h.embeddingLength,
-        inputStride: h.embeddingLength,
-        outputStride: out.rows,
-        mode: 'plain',
-        segments: this.segments(outGroup, [outName], false),
-        normIndex: this.head.vectors.get('output_norm.weight')?.index,
-        eps: h.rmsEpsilon,
-        lastTokenOnly: true,
-      },
-      'output',
-      this.buf('hidden'),
-      { buffer: this.headBuffer, offset: 0, size: this.head.vectorBytes },
-      this.buf('logits'),
-      this.weightSlices(outBuffer, outGroup, [outName]),
-      matrixBytes(out) + this.head.vectorBytes,
-    );
-    const sample = await this.cache.get(sampleKernel(out.rows), 'sample');
-    this.sampleDispatch = {
-      kernel: sample,
-      bindGroup: this.cache.bindGroup(sample, [
-        this.buf('sampling'),
-        this.buf('logits'),
-        this.buf('history'),
-        this.buf('sampling.work'),
-        this.buf('result'),
-      ]),
-      workgroups: [1, 1, 1],
-      weightBytes: 0,
-      label: 'sample',
-    };
-    const top = await this.cache.get(topLogitsKernel(out.rows), 'top-logits');
-    this.topLogitsDispatch = {
-      kernel: top,
-      bindGroup: this.cache.bindGroup(top, [
-        this.buf('sampling'),
-        this.buf('logits'),
-        this.buf('result'),
-      ]),
-      workgroups: [1, 1, 1],
-      weightBytes: 0,
-      label: 'top-logits',
-    };
+    this.graph = await buildGraph({
+      device: this.device,
+      cache: this.cache,
+      hparams: this.hparams,
+      plan: this.plan,
+      placement: this.placement,
+      computePrecision: this.options.computePrecision,
+      lanesPerRow: this.options.lanesPerRow,
+      roundActivations: this.options.roundActivations ?? false,
+      layers: this.layers,
+      head: this.head,
+      embedding: this.embedding,
+      layerBuffer: (i) => this.layerBuffer(i),
+      headBuffer: this.headWeights,
+      embeddingBuffer: this.embeddingWeights,
+      scratch: this.scratch,
+    });
   }
 
   /** Logit rows of the output layer (the vocabulary the sampler draws from). */
   get outputRows(): number {
-    const tied = !this.head.matrices.has('output.weight');
-    return (tied ? this.embedding : this.head).matrices.get(
-      tied ? 'token_embd.weight' : 'output.weight',
-    )!.rows;
+    return outputMatrix(this.head, this.embedding).rows;
   }
 
   /**
@@ -571,17 +263,18 @@ export class GgufModel {
         counters.dispatches++;
         counters.weightBytes += d.weightBytes * (d.label === 'embed' ? ntok : 1);
       };
-      if (isFirst && this.embedDispatch) run(this.embedDispatch, ntok, 1);
+      const graph = this.graph;
+      if (isFirst && graph.embed) run(graph.embed, ntok, 1);
       for (let layer = from; layer <= to; layer++) {
-        for (const d of this.layerDispatches[layer - p.first]) {
+        for (const d of graph.layers[layer - p.first]) {
           run(d, d.workgroups[0], d.perToken ? ntok : d.workgroups[1]);
         }
       }
-      if (isLast && logits && this.outputDispatch) {
-        const out = this.outputDispatch;
+      if (isLast && logits && graph.output) {
+        const out = graph.output;
         run(out, out.workgroups[0], out.workgroups[1]);
-        run(this.sampleDispatch!, 1, 1);
-        if (topLogits) run(this.topLogitsDispatch!, 1, 1);
+        run(graph.sample!, 1, 1);
+        if (topLogits) run(graph.topLogits!, 1, 1);
       }
       pass.end();
       if (isLast) finish?.(encoder);

@@ -1,6 +1,7 @@
 // The tensors each architecture needs, with the shapes its hyper-parameters imply, so a file that
 // lacks one or has it in the wrong shape is refused before anything is allocated or uploaded.
 
+import { ARCHITECTURES } from './architectures.ts';
 import { GgufFormatError } from './errors.ts';
 import type { ModelHparams, TensorInfo } from './types.ts';
 
@@ -11,38 +12,51 @@ interface Expected {
 }
 
 export function expectedTensors(h: ModelHparams): Expected[] {
+  const spec = ARCHITECTURES[h.architecture];
   const qWidth = h.headCount * h.keyLength;
   const kWidth = h.headCountKv * h.keyLength;
   const vWidth = h.headCountKv * h.valueLength;
+  const embd = h.embeddingLength;
+  const ff = h.feedForwardLength;
   const list: Expected[] = [
-    { name: 'token_embd.weight', dims: [h.embeddingLength, h.vocabSize] },
-    { name: 'output_norm.weight', dims: [h.embeddingLength] },
-    { name: 'output.weight', dims: [h.embeddingLength, h.vocabSize], optional: true },
+    { name: 'token_embd.weight', dims: [embd, h.vocabSize] },
+    { name: 'output_norm.weight', dims: [embd] },
+    { name: 'output.weight', dims: [embd, h.vocabSize], optional: true },
     { name: 'rope_freqs.weight', dims: [h.ropeDims / 2], optional: true },
   ];
-  const biasOptional = h.architecture !== 'qwen2';
   for (let i = 0; i < h.blockCount; i++) {
     const b = `blk.${i}.`;
-    list.push(
-      { name: `${b}attn_norm.weight`, dims: [h.embeddingLength] },
-      { name: `${b}attn_q.weight`, dims: [h.embeddingLength, qWidth] },
-      { name: `${b}attn_k.weight`, dims: [h.embeddingLength, kWidth] },
-      { name: `${b}attn_v.weight`, dims: [h.embeddingLength, vWidth] },
-      { name: `${b}attn_output.weight`, dims: [h.headCount * h.valueLength, h.embeddingLength] },
-      { name: `${b}ffn_norm.weight`, dims: [h.embeddingLength] },
-      { name: `${b}ffn_gate.weight`, dims: [h.embeddingLength, h.feedForwardLength] },
-      { name: `${b}ffn_up.weight`, dims: [h.embeddingLength, h.feedForwardLength] },
-      { name: `${b}ffn_down.weight`, dims: [h.feedForwardLength, h.embeddingLength] },
-      { name: `${b}attn_q.bias`, dims: [qWidth], optional: biasOptional },
-      { name: `${b}attn_k.bias`, dims: [kWidth], optional: biasOptional },
-      { name: `${b}attn_v.bias`, dims: [vWidth], optional: biasOptional },
-    );
-    if (h.architecture === 'qwen3') {
-      list.push(
-        { name: `${b}attn_q_norm.weight`, dims: [h.keyLength] },
-        { name: `${b}attn_k_norm.weight`, dims: [h.keyLength] },
-      );
+    const add = (name: string, dims: number[], optional = false) =>
+      list.push({ name: `${b}${name}`, dims, optional });
+    add('attn_norm.weight', [embd]);
+    if (spec.fusedQkv) add('attn_qkv.weight', [embd, qWidth + kWidth + vWidth]);
+    else {
+      add('attn_q.weight', [embd, qWidth]);
+      add('attn_k.weight', [embd, kWidth]);
+      add('attn_v.weight', [embd, vWidth]);
     }
+    if (spec.qkvBias !== 'none') {
+      const optional = spec.qkvBias === 'optional';
+      add('attn_q.bias', [qWidth], optional);
+      add('attn_k.bias', [kWidth], optional);
+      add('attn_v.bias', [vWidth], optional);
+    }
+    if (spec.qkNorm) {
+      add('attn_q_norm.weight', [h.keyLength]);
+      add('attn_k_norm.weight', [h.keyLength]);
+    }
+    add('attn_output.weight', [h.headCount * h.valueLength, embd]);
+    add('ffn_norm.weight', [embd]);
+    if (spec.postNorms) {
+      add('post_attention_norm.weight', [embd]);
+      add('post_ffw_norm.weight', [embd]);
+    }
+    if (spec.fusedGateUp) add('ffn_up.weight', [embd, 2 * ff]);
+    else {
+      if (spec.gatedFfn) add('ffn_gate.weight', [embd, ff]);
+      add('ffn_up.weight', [embd, ff]);
+    }
+    add('ffn_down.weight', [ff, embd]);
   }
   return list;
 }

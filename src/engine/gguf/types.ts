@@ -1,5 +1,6 @@
 // Shared vocabulary of the GGUF engine, the planner and the store: tensor types and their
 // block layouts, tensor descriptions, model hyper-parameters, and a random-access byte source.
+import type { Architecture } from './architectures.ts';
 
 /** ggml tensor type ids as stored in GGUF (ggml.h `enum ggml_type`). */
 export enum GGMLType {
@@ -77,7 +78,7 @@ export interface TensorInfo {
   sourceType?: GGMLType;
 }
 
-export type Architecture = 'llama' | 'qwen2' | 'qwen3';
+export type { Architecture };
 
 export interface RopeScaling {
   /** Llama 3.x "llama3" scaling, applied through `rope_freqs.weight` when the file has it. */
@@ -104,7 +105,7 @@ export interface ModelHparams {
   rmsEpsilon: number;
   ropeTheta: number;
   ropeDims: number;
-  /** `adjacent` for llama (pairs 2i, 2i+1), `neox` for qwen2/qwen3 (pairs i, i + d/2). */
+  /** From the architecture's entry in `ARCHITECTURES`. */
   ropePairing: 'adjacent' | 'neox';
   ropeScaling: RopeScaling;
   /** No `output.weight`: the token embedding doubles as the output layer. */

@@ -1,0 +1,365 @@
+// The forward pass as a list of dispatches, built once at load from the model's architecture entry
+// (`ARCHITECTURES`), its packed weight groups and the engine's buffers: per layer the fused
+// norm + q/k/v product, q/k norm + RoPE + KV store, attention, the output projection with its
+// residual add, the FFN (norm + gate/up + activation) and its down projection with the residual
+// add; then the token embedding, the output layer and the sampler.
+import { ARCHITECTURES, type ArchitectureSpec } from './architectures';
+import { qkvWidth, type ComputePrecision, type EngineBufferPlan } from './buffer-plan';
+import type { GroupLayout, PackedMatrix } from './layout';
+import {
+  matmulKernel,
+  matmulWorkgroups,
+  type MatmulSegment,
+  type MatmulSpec,
+} from './kernels/matmul';
+import { embedKernel } from './kernels/embed';
+import { attentionKernel, ropeKernel, sampleKernel, topLogitsKernel } from './kernels/fixed';
+import type { BufferSlice, Kernel, PipelineCache } from './kernels/pipeline';
+import type { LayerPlacement } from './residency';
+import type { ModelHparams } from './types';
+
+export interface Dispatch {
+  kernel: Kernel;
+  bindGroup: GPUBindGroup;
+  workgroups: [number, number, number];
+  /** Dispatched once per token of the pass along y (rope, attention). */
+  perToken?: boolean;
+  /** Weight bytes this dispatch reads (for decode accounting). */
+  weightBytes: number;
+  label: string;
+}
+
+/** What the graph is built over: the loaded model's layouts, buffers and options. */
+export interface GraphInputs {
+  device: GPUDevice;
+  cache: PipelineCache;
+  hparams: ModelHparams;
+  plan: EngineBufferPlan;
+  placement: LayerPlacement;
+  computePrecision: ComputePrecision;
+  lanesPerRow?: number;
+  roundActivations: boolean;
+  layers: GroupLayout[];
+  head: GroupLayout;
+  embedding: GroupLayout;
+  /** A resident layer's buffer, or the slot a streamed layer runs from. */
+  layerBuffer(layer: number): GPUBuffer;
+  headBuffer?: GPUBuffer;
+  embeddingBuffer?: GPUBuffer;
+  /** Scratch, activation and KV buffers of the plan, by name. */
+  scratch: ReadonlyMap<string, GPUBuffer>;
+}
+
+export interface Graph {
+  /** Per layer of the placement, first to last. */
+  layers: Dispatch[][];
+  embed?: Dispatch;
+  output?: Dispatch;
+  sample?: Dispatch;
+  topLogits?: Dispatch;
+}
+
+export function matrixBytes(m: PackedMatrix): number {
+  return m.parts.reduce((a, p) => a + p.bytes, 0);
+}
+
+/** The output layer: `output.weight`, or the token embedding when the model ties them. */
+export function outputMatrix(head: GroupLayout, embedding: GroupLayout): PackedMatrix {
+  return head.matrices.get('output.weight') ?? embedding.matrices.get('token_embd.weight')!;
+}
+
+function segments(group: GroupLayout, names: string[], biases: boolean): MatmulSegment[] {
+  let column = 0;
+  return names.map((name) => {
+    const m = group.matrices.get(name);
+    if (!m) throw new Error(`tensor ${name} is missing from the model`);
+    const bias = biases ? group.vectors.get(name.replace(/\.weight$/, '.bias')) : undefined;
+    const segment = {
+      parts: m.parts.map((p) => ({ type: m.type, rowStart: p.rowStart, rows: p.rows })),
+      rows: m.rows,
+      outColumn: column,
+      biasIndex: bias?.index,
+    };
+    column += m.rows;
+    return segment;
+  });
+}
+
+function weightSlices(buffer: GPUBuffer, group: GroupLayout, names: string[]): BufferSlice[] {
+  return names.flatMap((n) =>
+    group.matrices.get(n)!.parts.map((p) => ({ buffer, offset: p.offset, size: p.bytes })),
+  );
+}
+
+/** Features of an architecture entry the dispatches below do not carry out yet. */
+function unsupportedFeatures(spec: ArchitectureSpec): string[] {
+  const missing: string[] = [];
+  if (spec.norm !== 'rms') missing.push('LayerNorm');
+  if (spec.postNorms) missing.push('post-attention/FFN norms');
+  if (spec.activation !== 'silu') missing.push(`${spec.activation} activation`);
+  if (!spec.gatedFfn) missing.push('ungated FFN');
+  if (spec.fusedQkv || spec.fusedGateUp) missing.push('fused tensors');
+  if (spec.embeddingScale !== 'none') missing.push('embedding scale');
+  if (spec.softCaps) missing.push('soft-caps');
+  return missing;
+}
+
+class GraphBuilder {
+  private readonly h: ModelHparams;
+  constructor(private readonly g: GraphInputs) {
+    this.h = g.hparams;
+  }
+
+  private buf(name: string): BufferSlice {
+    return { buffer: this.g.scratch.get(name)! };
+  }
+
+  private async matmul(
+    spec: MatmulSpec,
+    label: string,
+    x: BufferSlice,
+    vecs: BufferSlice,
+    y: BufferSlice,
+    weights: BufferSlice[],
+    weightBytes: number,
+  ): Promise<Dispatch> {
+    const limit = this.g.device.limits.maxStorageBuffersPerShaderStage;
+    const storage = 3 + weights.length;
+    if (storage > limit) {
+      throw new Error(
+        `${label} needs ${storage} storage bindings (its weights are split into ${weights.length} ` +
+          `parts) but the device allows ${limit}; ` +
+          'raise the binding cap or use a device with larger storage bindings.',
+      );
+    }
+    spec.lanesPerRow = this.g.lanesPerRow;
+    spec.roundActivations = this.g.roundActivations;
+    const kernel = await this.g.cache.get(matmulKernel(spec), label);
+    const bindGroup = this.g.cache.bindGroup(
+      kernel,
+      [this.buf('step'), x, vecs, y, ...weights],
+      label,
+    );
+    const [wx, wy] = matmulWorkgroups(spec);
+    return { kernel, bindGroup, workgroups: [wx, wy, 1], weightBytes, label };
+  }
+
+  private fixed(
+    kernel: Kernel,
+    slices: BufferSlice[],
+    workgroups: number,
+    label: string,
+  ): Dispatch {
+    return {
+      kernel,
+      bindGroup: this.g.cache.bindGroup(kernel, slices, label),
+      workgroups: [workgroups, 1, 1],
+      perToken: true,
+      weightBytes: 0,
+      label,
+    };
+  }
+
+  async layer(i: number): Promise<Dispatch[]> {
+    const h = this.h;
+    const precision = this.g.computePrecision;
+    const eps = h.rmsEpsilon;
+    const group = this.g.layers[i];
+    const buffer = this.g.layerBuffer(i);
+    const vecs = { buffer, offset: 0, size: group.vectorBytes };
+    const p = `blk.${i}.`;
+    const names = (...n: string[]) => n.map((x) => `${p}${x}.weight`);
+    const bytes = (...n: string[]) =>
+      names(...n).reduce((a, x) => a + matrixBytes(group.matrices.get(x)!), 0);
+    const vector = (n: string) => group.vectors.get(`${p}${n}.weight`)?.index;
+    const qkv = names('attn_q', 'attn_k', 'attn_v');
+    const kv = this.g.scratch.get(`kv.${i}`)!;
+    const kvKeyBytes = this.g.plan.kvValueOffset;
+    const kSlice = { buffer: kv, offset: 0, size: kvKeyBytes };
+    const vSlice = { buffer: kv, offset: kvKeyBytes, size: kv.size - kvKeyBytes };
+    const rope = await this.g.cache.get(
+      ropeKernel(h, { qNormIndex: vector('attn_q_norm'), kNormIndex: vector('attn_k_norm') }),
+      'rope',
+    );
+    const attention = await this.g.cache.get(attentionKernel(h), 'attention');
+    const out = names('attn_output');
+    const gateUp = names('ffn_gate', 'ffn_up');
+    const down = names('ffn_down');
+    return [
+      await this.matmul(
+        {
+          precision,
+          inputLength: h.embeddingLength,
+          inputStride: h.embeddingLength,
+          outputStride: qkvWidth(h),
+          mode: 'plain',
+          segments: segments(group, qkv, true),
+          normIndex: vector('attn_norm'),
+          eps,
+        },
+        `${p}qkv`,
+        this.buf('hidden'),
+        vecs,
+        this.buf('qkv'),
+        weightSlices(buffer, group, qkv),
+        bytes('attn_q', 'attn_k', 'attn_v') + group.vectorBytes,
+      ),
+      this.fixed(
+        rope,
+        [this.buf('step'), this.buf('qkv'), vecs, this.buf('rope'), kSlice, vSlice],
+        h.headCount + 2 * h.headCountKv,
+        `${p}rope`,
+      ),
+      this.fixed(
+        attention,
+        [this.buf('step'), this.buf('qkv'), kSlice, vSlice, this.buf('attention')],
+        h.headCount,
+        `${p}attention`,
+      ),
+      await this.matmul(
+        {
+          precision,
+          inputLength: h.headCount * h.valueLength,
+          inputStride: h.headCount * h.valueLength,
+          outputStride: h.embeddingLength,
+          mode: 'residual',
+          segments: segments(group, out, false),
+        },
+        `${p}attn_output`,
+        this.buf('attention'),
+        vecs,
+        this.buf('hidden'),
+        weightSlices(buffer, group, out),
+        bytes('attn_output'),
+      ),
+      await this.matmul(
+        {
+          precision,
+          inputLength: h.embeddingLength,
+          inputStride: h.embeddingLength,
+          outputStride: h.feedForwardLength,
+          mode: 'swiglu',
+          segments: segments(group, gateUp, false),
+          normIndex: vector('ffn_norm'),
+          eps,
+        },
+        `${p}ffn_gate_up`,
+        this.buf('hidden'),
+        vecs,
+        this.buf('ffn'),
+        weightSlices(buffer, group, gateUp),
+        bytes('ffn_gate', 'ffn_up'),
+      ),
+      await this.matmul(
+        {
+          precision,
+          inputLength: h.feedForwardLength,
+          inputStride: h.feedForwardLength,
+          outputStride: h.embeddingLength,
+          mode: 'residual',
+          segments: segments(group, down, false),
+        },
+        `${p}ffn_down`,
+        this.buf('ffn'),
+        vecs,
+        this.buf('hidden'),
+        weightSlices(buffer, group, down),
+        bytes('ffn_down'),
+      ),
+    ];
+  }
+
+  async embed(): Promise<Dispatch> {
+    const embd = this.g.embedding.matrices.get('token_embd.weight')!;
+    const parts = embd.parts.map((p) => ({ type: embd.type, rowStart: p.rowStart, rows: p.rows }));
+    const kernel = await this.g.cache.get(
+      embedKernel(this.g.computePrecision, parts, this.h.embeddingLength, embd.rows),
+      'embed',
+    );
+    return {
+      kernel,
+      bindGroup: this.g.cache.bindGroup(kernel, [
+        this.buf('step'),
+        this.buf('tokens'),
+        this.buf('hidden'),
+        ...weightSlices(this.g.embeddingBuffer!, this.g.embedding, ['token_embd.weight']),
+      ]),
+      workgroups: [0, 1, 1],
+      weightBytes: embd.rowBytes,
+      label: 'embed',
+    };
+  }
+
+  async head(): Promise<Pick<Graph, 'output' | 'sample' | 'topLogits'>> {
+    const { head, embedding } = this.g;
+    const tied = !head.matrices.has('output.weight');
+    const outGroup = tied ? embedding : head;
+    const outName = tied ? 'token_embd.weight' : 'output.weight';
+    const outBuffer = tied ? this.g.embeddingBuffer! : this.g.headBuffer!;
+    const out = outputMatrix(head, embedding);
+    const output = await this.matmul(
+      {
+        precision: this.g.computePrecision,
+        inputLength: this.h.embeddingLength,
+        inputStride: this.h.embeddingLength,
+        outputStride: out.rows,
+        mode: 'plain',
+        segments: segments(outGroup, [outName], false),
+        normIndex: head.vectors.get('output_norm.weight')?.index,
+        eps: this.h.rmsEpsilon,
+        lastTokenOnly: true,
+      },
+      'output',
+      this.buf('hidden'),
+      { buffer: this.g.headBuffer!, offset: 0, size: head.vectorBytes },
+      this.buf('logits'),
+      weightSlices(outBuffer, outGroup, [outName]),
+      matrixBytes(out) + head.vectorBytes,
+    );
+    const sampleKernelCompiled = await this.g.cache.get(sampleKernel(out.rows), 'sample');
+    const sample: Dispatch = {
+      kernel: sampleKernelCompiled,
+      bindGroup: this.g.cache.bindGroup(sampleKernelCompiled, [
+        this.buf('sampling'),
+        this.buf('logits'),
+        this.buf('history'),
+        this.buf('sampling.work'),
+        this.buf('result'),
+      ]),
+      workgroups: [1, 1, 1],
+      weightBytes: 0,
+      label: 'sample',
+    };
+    const top = await this.g.cache.get(topLogitsKernel(out.rows), 'top-logits');
+    const topLogits: Dispatch = {
+      kernel: top,
+      bindGroup: this.g.cache.bindGroup(top, [
+        this.buf('sampling'),
+        this.buf('logits'),
+        this.buf('result'),
+      ]),
+      workgroups: [1, 1, 1],
+      weightBytes: 0,
+      label: 'top-logits',
+    };
+    return { output, sample, topLogits };
+  }
+}
+
+export async function buildGraph(inputs: GraphInputs): Promise<Graph> {
+  const architecture = inputs.hparams.architecture;
+  const missing = unsupportedFeatures(ARCHITECTURES[architecture]);
+  if (missing.length) {
+    throw new Error(
+      `The ${architecture} entry needs ${missing.join(', ')}, which the graph builder does not carry out.`,
+    );
+  }
+  const builder = new GraphBuilder(inputs);
+  const graph: Graph = { layers: [] };
+  for (let i = inputs.placement.first; i <= inputs.placement.last; i++) {
+    graph.layers.push(await builder.layer(i));
+  }
+  if (inputs.placement.holdsEmbedding) graph.embed = await builder.embed();
+  if (inputs.placement.holdsOutput) Object.assign(graph, await builder.head());
+  return graph;
+}
