@@ -1,6 +1,6 @@
 // Cuts a stream of a file's bytes into the manifest's chunks and stores each one with its hash.
 // Shared by downloads and imports; also completes a model once every chunk is stored.
-import { StoreError, formatBytes, isQuotaExceeded } from './errors';
+import { StoreError, checkGgufMagic, formatBytes, isQuotaExceeded } from './errors';
 import { Sha256, sha256Hex, type Sha256State } from './hash';
 import { chunkSpan, needsChunk, storedBytes, type ModelManifest } from './manifest';
 import type { ModelStore } from './model-store';
@@ -76,6 +76,8 @@ export class ChunkWriter {
     const index = this.index;
     const bytes = this.buffer;
     const end = chunkSpan(this.manifest, index).end;
+    // Checked before the first chunk is stored, so a page that is not a model never lands.
+    if (index === 0) checkGgufMagic(bytes, this.manifest.name);
     const hashState = this.fileHash && end % 64 === 0 ? this.fileHash.save() : null;
     // One write in flight while the next chunk fills: the network keeps flowing during the write.
     await this.pendingWrite;

@@ -112,6 +112,10 @@ class Download {
       } catch (error) {
         if (this.signal.aborted || isAbort(error)) throw error;
         if (!(error instanceof StoreError)) throw error;
+        if (error.code === 'not-gguf') {
+          await this.discardIfEmpty();
+          throw error;
+        }
         if (error.code === 'hash-mismatch') {
           await this.startOver();
           if (this.hashRetried) {
@@ -176,7 +180,7 @@ class Download {
         const reply = await this.request(0, null);
         await this.adopt(reply);
         if (!(await this.startWriting(reply, 0))) continue;
-        await this.consume(reply.response, this.manifest!.chunks.length - 1);
+        await this.consume(reply, this.manifest!.chunks.length - 1);
         continue;
       }
       const run = missingRuns(manifest)[0];
@@ -190,15 +194,15 @@ class Download {
       if (this.changed(manifest, reply)) {
         await this.adopt(reply);
         if (!(await this.startWriting(reply, 0))) continue;
-        await this.consume(reply.response, this.manifest!.chunks.length - 1);
+        await this.consume(reply, this.manifest!.chunks.length - 1);
       } else if (reply.start !== start) {
         // A 200 carries the whole file from byte 0: take it rather than mix two transfers.
         await this.startOver();
         if (!(await this.startWriting(reply, 0))) continue;
-        await this.consume(reply.response, manifest.chunks.length - 1);
+        await this.consume(reply, manifest.chunks.length - 1);
       } else {
         if (!continuing) await this.startWriting(reply, first);
-        await this.consume(reply.response, end - 1);
+        await this.consume(reply, end - 1);
       }
     }
   }
@@ -207,7 +211,8 @@ class Download {
    * Whether the reply is from another version of the file than the stored chunks. A SHA-256 the
    * host states settles it. Without one in the reply, a SHA-256 the manifest already expects (a Hub
    * file behind CDNs whose ETags differ from host to host) makes validators moot: mixed bytes would
-   * fail the final hash check anyway. Otherwise ETag, then Last-Modified decide.
+   * fail the final hash check anyway. Otherwise ETag, then Last-Modified decide; one that was
+   * given at first and is missing now counts as a change.
    */
   private changed(manifest: ModelManifest, reply: RangeReply): boolean {
     if (reply.total !== manifest.size) return true;
@@ -215,10 +220,9 @@ class Download {
       return reply.linkedSha256 !== manifest.expectedSha256;
     }
     if (manifest.expectedSha256 !== null) return false;
-    if (manifest.etag !== null && reply.etag !== null) return reply.etag !== manifest.etag;
-    if (manifest.lastModified !== null && reply.lastModified !== null) {
-      return reply.lastModified !== manifest.lastModified;
-    }
+    // A validator the first answer gave and this one lacks proves nothing: treat it as changed.
+    if (manifest.etag !== null) return reply.etag !== manifest.etag;
+    if (manifest.lastModified !== null) return reply.lastModified !== manifest.lastModified;
     return false;
   }
 
@@ -269,21 +273,22 @@ class Download {
     await this.store.deleteChunks(this.id);
   }
 
-  private async consume(response: Response, lastChunk: number): Promise<void> {
+  /** Stores the reply's body up to the end of `lastChunk`; a body longer than promised is refused. */
+  private async consume(reply: RangeReply, lastChunk: number): Promise<void> {
     const writer = this.writer!;
-    const reader = response.body!.getReader();
+    const reader = reply.response.body!.getReader();
     try {
       for (;;) {
-        let chunk: ReadableStreamReadResult<Uint8Array>;
-        try {
-          chunk = await reader.read();
-        } catch (error) {
-          if (this.signal.aborted || isAbort(error)) throw error;
-          throw new StoreError('network', `The connection broke at byte ${writer.position}.`, true);
-        }
+        const chunk = await this.read(reader, writer.position);
         if (chunk.done) break;
+        if (writer.position + chunk.value.length > reply.end + 1) await this.refuseLongBody(reply);
         await writer.push(chunk.value, lastChunk);
         if (writer.chunkIndex > lastChunk) break;
+      }
+      // The body must end with the file: bytes past it mean the headers described another file.
+      if (writer.chunkIndex > lastChunk && reply.end === this.manifest!.size - 1) {
+        const after = await this.read(reader, writer.position);
+        if (!after.done && after.value.length > 0) await this.refuseLongBody(reply);
       }
     } catch (error) {
       // Let the chunk already handed to IndexedDB land (or fail with its own reason) first.
@@ -299,6 +304,37 @@ class Download {
         `The connection closed early at byte ${writer.position}.`,
         true,
       );
+    }
+  }
+
+  private async read(
+    reader: ReadableStreamDefaultReader<Uint8Array>,
+    position: number,
+  ): Promise<ReadableStreamReadResult<Uint8Array>> {
+    try {
+      return await reader.read();
+    } catch (error) {
+      if (this.signal.aborted || isAbort(error)) throw error;
+      throw new StoreError('network', `The connection broke at byte ${position}.`, true);
+    }
+  }
+
+  /** Drops what this file stored and refuses the host: its body runs past its stated end. */
+  private async refuseLongBody(reply: RangeReply): Promise<never> {
+    await this.startOver();
+    throw new StoreError(
+      'bad-input',
+      `The server sent more than bytes ${reply.start}-${reply.end} of ${reply.total} it stated, so ` +
+        'nothing from it was kept: the host is misconfigured; download the file from another host.',
+    );
+  }
+
+  /** A model refused before any chunk was stored leaves no entry behind. */
+  private async discardIfEmpty(): Promise<void> {
+    await this.writer?.flush().catch(() => undefined);
+    const manifest = await this.store.getManifest(this.id);
+    if (manifest && manifest.chunks.every((hash) => hash === null)) {
+      await this.store.deleteModel(this.id);
     }
   }
 

@@ -10,6 +10,7 @@ export type StoreErrorCode =
   | 'hash-mismatch' // the stored bytes do not hash to what the host or caller stated
   | 'damaged' // a stored chunk no longer matches its hash
   | 'missing' // no such model, or it is not complete
+  | 'not-gguf' // the bytes are not a GGUF file (an HTML page, a wrong file)
   | 'bad-input'; // the request itself cannot work (bad URL, bad chunk size, no size stated)
 
 export class StoreError extends Error {
@@ -49,4 +50,21 @@ export function formatBytes(bytes: number): string {
   }
   const digits = unit === 0 || value >= 100 ? 0 : value >= 10 ? 1 : 2;
   return `${Number(value.toFixed(digits))} ${units[unit]}`;
+}
+
+/** The four bytes every GGUF file starts with. */
+const GGUF_MAGIC = [0x47, 0x47, 0x55, 0x46];
+
+/** Refuses bytes that do not start as a GGUF file does, quoting what they start with instead. */
+export function checkGgufMagic(first: Uint8Array, name: string): void {
+  if (first.length >= 4 && GGUF_MAGIC.every((byte, i) => first[i] === byte)) return;
+  const shown = new TextDecoder()
+    .decode(first.subarray(0, 16))
+    .replace(/[^\x20-\x7e]/g, '.')
+    .trim();
+  throw new StoreError(
+    'not-gguf',
+    `${name} is not a GGUF model: it starts with "${shown}" instead of "GGUF" (an HTML page or ` +
+      'another kind of file). Nothing was stored: check the address or choose the .gguf file.',
+  );
 }

@@ -2,7 +2,7 @@
 // chunk of the file is in memory at once. Importing the same file again fills in missing or
 // damaged chunks only.
 import { ChunkWriter, completeModel } from './chunk-writer';
-import { StoreError } from './errors';
+import { StoreError, checkGgufMagic } from './errors';
 import {
   chunkSpan,
   idForFile,
@@ -52,6 +52,7 @@ export async function importFile(
       `"${options.expectedSha256}" is not a SHA-256 (64 hex digits).`,
     );
   }
+  checkGgufMagic(new Uint8Array(await file.slice(0, 16).arrayBuffer()), file.name);
   const id = idForFile(file.name, file.size);
   return env.withLock(lockName(id), async () => {
     let manifest = await store.getManifest(id);

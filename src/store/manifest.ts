@@ -5,7 +5,10 @@ import { Sha256, type Sha256State } from './hash';
 export type ModelSourceRef =
   { kind: 'url'; url: string } | { kind: 'file'; name: string; lastModified: number };
 
-/** `partial`: some chunks are missing; `verifying`: chunk hashes are being checked. */
+/**
+ * `partial`: some chunks are missing; `verifying`: written by older versions while chunk hashes
+ * were checked, and read back as what the chunks say (`settledState`).
+ */
 export type ModelState = 'partial' | 'complete' | 'verifying';
 
 /**
@@ -140,4 +143,12 @@ export function idForFile(name: string, size: number): string {
 export function nameFromUrl(url: string): string {
   const path = new URL(url).pathname;
   return decodeURIComponent(path.slice(path.lastIndexOf('/') + 1)) || url;
+}
+
+/** The state a manifest's chunks support: one left `verifying` by an interrupted check settles. */
+export function settledState(manifest: ModelManifest): ModelState {
+  if (manifest.state !== 'verifying') return manifest.state;
+  const whole =
+    manifest.chunks.every((hash) => hash !== null) && manifest.damagedChunks.length === 0;
+  return whole && manifest.sha256 !== null ? 'complete' : 'partial';
 }

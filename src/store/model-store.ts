@@ -14,7 +14,7 @@ import {
   type UseStore,
 } from 'idb-keyval';
 import { StoreError } from './errors';
-import type { ModelManifest } from './manifest';
+import { settledState, type ModelManifest } from './manifest';
 
 type ChunkKey = [string, number];
 
@@ -24,8 +24,9 @@ export class ModelStore {
     private readonly chunks: UseStore = createStore('layerwise-chunks', 'chunks'),
   ) {}
 
-  getManifest(id: string): Promise<ModelManifest | undefined> {
-    return get<ModelManifest>(id, this.manifests);
+  async getManifest(id: string): Promise<ModelManifest | undefined> {
+    const manifest = await get<ModelManifest>(id, this.manifests);
+    return manifest && settled(manifest);
   }
 
   putManifest(manifest: ModelManifest): Promise<void> {
@@ -33,7 +34,7 @@ export class ModelStore {
   }
 
   async listManifests(): Promise<ModelManifest[]> {
-    const all = await values<ModelManifest>(this.manifests);
+    const all = (await values<ModelManifest>(this.manifests)).map(settled);
     return all.sort((a, b) => a.createdAt - b.createdAt);
   }
 
@@ -95,4 +96,8 @@ export class ModelStore {
     );
     return (found as ChunkKey[]).map(([, index]) => index);
   }
+}
+
+function settled(manifest: ModelManifest): ModelManifest {
+  return { ...manifest, state: settledState(manifest) };
 }

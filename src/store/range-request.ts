@@ -6,8 +6,9 @@ import { isSha256Hex, nameFromUrl } from './manifest';
 
 export interface RangeReply {
   response: Response;
-  /** File offset of the body's first byte. */
+  /** File offsets of the body's first and last byte. */
   start: number;
+  end: number;
   total: number;
   etag: string | null;
   lastModified: string | null;
@@ -62,7 +63,13 @@ export async function requestRange(
     );
   }
   if (!response.body) throw new StoreError('network', 'The server sent no body.', true);
-  const reply = { response, ...describe(response) };
+  let reply: RangeReply;
+  try {
+    reply = { response, ...describe(response) };
+  } catch (error) {
+    await response.body.cancel();
+    throw error;
+  }
   if (response.status === 206 && reply.start !== start) {
     await response.body.cancel();
     throw new StoreError(
@@ -90,7 +97,7 @@ function describe(response: Response): Omit<RangeReply, 'response'> {
         'The server did not say how large the file is (no Content-Length), so it cannot be stored in resumable chunks.',
       );
     }
-    return { start: 0, total, etag, lastModified, linkedSha256 };
+    return { start: 0, end: total - 1, total, etag, lastModified, linkedSha256 };
   }
   const match = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(response.headers.get('Content-Range') ?? '');
   if (!match) {
@@ -99,5 +106,27 @@ function describe(response: Response): Omit<RangeReply, 'response'> {
       'The server answered a Range request without a readable Content-Range header (is it exposed to this page through CORS?).',
     );
   }
-  return { start: Number(match[1]), total: Number(match[3]), etag, lastModified, linkedSha256 };
+  const [start, end, total] = [Number(match[1]), Number(match[2]), Number(match[3])];
+  if (total <= 0 || end < start || end >= total) {
+    throw new StoreError(
+      'bad-input',
+      `The server's Content-Range "${match[0]}" is not a range of a file, so nothing from it is ` +
+        'stored: the host is misconfigured; download the file from another host.',
+    );
+  }
+  checkLength(response, end - start + 1, `its Content-Range (${match[0]})`);
+  return { start, end, total, etag, lastModified, linkedSha256 };
+}
+
+/** A body whose stated length differs from the bytes the headers promise is refused unread. */
+function checkLength(response: Response, expected: number, promise: string): void {
+  const stated = response.headers.get('Content-Length');
+  if (stated === null || response.headers.get('Content-Encoding')) return;
+  if (Number(stated) !== expected) {
+    throw new StoreError(
+      'bad-input',
+      `The server sends ${stated} bytes where ${promise} promises ${expected}, so nothing from ` +
+        'it is stored: the host is misconfigured; download the file from another host.',
+    );
+  }
 }

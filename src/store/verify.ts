@@ -23,8 +23,7 @@ export async function verifyModel(
   return env.withLock(lockName(id), async () => {
     const manifest = await store.getManifest(id);
     if (!manifest) throw new StoreError('missing', `No stored model ${id}.`);
-    manifest.state = 'verifying';
-    await store.putManifest(manifest);
+    // "Verifying" is reported, never stored: a reload in the middle must not leave it behind.
     sink.status('verifying');
     const damaged = new Set(manifest.damagedChunks);
     let checked = 0;

@@ -3,7 +3,7 @@
 // docs/performance.md records.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { launchBrowser, serveBuiltApp, type AppServer, type Browser } from './browser';
-import { generateBytes, sha256, startFixtureServer, type FixtureServer } from '../fixtures/server';
+import { modelBytes, sha256, startFixtureServer, type FixtureServer } from '../fixtures/server';
 import { readStoredModel } from './store-page';
 
 const SIZE = 64 * 1024 * 1024;
@@ -24,7 +24,7 @@ afterAll(async () => {
 });
 
 it('reports store-to-GPU and raw IndexedDB read throughput for a 64 MiB model in 16 MiB chunks', async () => {
-  const bytes = generateBytes(SIZE, 77);
+  const bytes = modelBytes(SIZE, 77);
   const url = files.setFile('bench.gguf', bytes);
   const page = await browser.context.newPage();
   await page.goto(`${app.url}#/storage`);

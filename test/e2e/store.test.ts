@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { launchBrowser, serveBuiltApp, type AppServer, type Browser } from './browser';
-import { generateBytes, sha256, startFixtureServer, type FixtureServer } from '../fixtures/server';
+import { modelBytes, sha256, startFixtureServer, type FixtureServer } from '../fixtures/server';
 import {
   CHUNK_BYTES_SETTING,
   getRecord,
@@ -77,7 +77,7 @@ async function waitForChunks(p: Page, id: string, atLeast: number) {
 
 describe('Storage view downloads', () => {
   it('stores a file in one Range request, verified, byte for byte', async () => {
-    const bytes = generateBytes(SIZE, 1);
+    const bytes = modelBytes(SIZE, 1);
     const url = files.setFile('plain.gguf', bytes);
     await startDownload(page, url);
     await waitForState(page, url, 'complete');
@@ -88,7 +88,7 @@ describe('Storage view downloads', () => {
   });
 
   it('survives a connection cut after N bytes by continuing from the last byte received', async () => {
-    const bytes = generateBytes(SIZE, 2);
+    const bytes = modelBytes(SIZE, 2);
     const url = files.setFile('cut.gguf', bytes);
     files.faults = { cutAfterBytes: 1_000_000, cutTimes: 1 };
     await startDownload(page, url);
@@ -103,7 +103,7 @@ describe('Storage view downloads', () => {
   });
 
   it('downloads again when one flipped byte fails the X-Linked-Etag SHA-256', async () => {
-    const bytes = generateBytes(SIZE, 3);
+    const bytes = modelBytes(SIZE, 3);
     const url = files.setFile('flip.gguf', bytes);
     files.faults = { flipOffset: 2_000_000, flipTimes: 1 };
     await startDownload(page, url);
@@ -113,7 +113,7 @@ describe('Storage view downloads', () => {
   });
 
   it('follows a Hugging Face-style redirect to another origin, resuming through it', async () => {
-    const bytes = generateBytes(SIZE, 15);
+    const bytes = modelBytes(SIZE, 15);
     files.setFile('hf.gguf', bytes);
     const url = files.resolveUrl('hf.gguf');
     files.faults = { cutAfterBytes: 700_000, cutTimes: 1 };
@@ -134,9 +134,9 @@ describe('Storage view downloads', () => {
   });
 
   it('ends with a clear error when the bytes never match the stated SHA-256', async () => {
-    const bytes = generateBytes(SIZE, 4);
+    const bytes = modelBytes(SIZE, 4);
     const url = files.setFile('wrong-hash.gguf', bytes, { linkedEtag: false });
-    await startDownload(page, url, sha256(generateBytes(16, 99)));
+    await startDownload(page, url, sha256(modelBytes(16, 99)));
     const transfer = page.locator('[data-status="error"] .message');
     await expect
       .poll(() => transfer.textContent(), { timeout: 60_000 })
@@ -147,7 +147,7 @@ describe('Storage view downloads', () => {
   it('resumes after a reload from the last complete chunk, and starts over if Range is then ignored', async () => {
     for (const ignoreRange of [false, true]) {
       const name = ignoreRange ? 'reload-norange.gguf' : 'reload.gguf';
-      const bytes = generateBytes(SIZE, ignoreRange ? 6 : 5);
+      const bytes = modelBytes(SIZE, ignoreRange ? 6 : 5);
       const url = files.setFile(name, bytes);
       files.faults = { bytesPerSecond: 1_500_000 };
       await startDownload(page, url);
@@ -176,7 +176,7 @@ describe('Storage view downloads', () => {
   });
 
   it('pauses, resumes and cancels from the progress controls', async () => {
-    const bytes = generateBytes(SIZE, 7);
+    const bytes = modelBytes(SIZE, 7);
     const url = files.setFile('controls.gguf', bytes);
     files.faults = { bytesPerSecond: 1_500_000 };
     await startDownload(page, url);
@@ -207,7 +207,7 @@ describe('Storage view downloads', () => {
   });
 
   it('lets only one tab download a model at a time', async () => {
-    const bytes = generateBytes(SIZE, 8);
+    const bytes = modelBytes(SIZE, 8);
     const url = files.setFile('tabs.gguf', bytes);
     files.faults = { bytesPerSecond: 1_000_000 };
     await startDownload(page, url);
@@ -227,7 +227,7 @@ describe('Storage view downloads', () => {
   });
 
   it('imports a .gguf from the file picker in chunks, and verifies it on request', async () => {
-    const bytes = generateBytes(SIZE, 9);
+    const bytes = modelBytes(SIZE, 9);
     await page.locator('input[type="file"]').setInputFiles({
       name: 'local.gguf',
       mimeType: 'application/octet-stream',
@@ -250,7 +250,7 @@ describe('Storage view downloads', () => {
 
 describe('Storage view repairs and interruptions', () => {
   it('re-downloads alone a chunk damaged at rest, found by Verify', async () => {
-    const bytes = generateBytes(SIZE, 12);
+    const bytes = modelBytes(SIZE, 12);
     const url = files.setFile('heal.gguf', bytes);
     await startDownload(page, url);
     await waitForState(page, url, 'complete');
@@ -290,7 +290,7 @@ describe('Storage view repairs and interruptions', () => {
   });
 
   it('waits while the browser is offline and continues when it is back online', async () => {
-    const bytes = generateBytes(SIZE, 13);
+    const bytes = modelBytes(SIZE, 13);
     const url = files.setFile('offline.gguf', bytes);
     files.faults = { bytesPerSecond: 1_000_000 };
     await startDownload(page, url);
@@ -319,7 +319,7 @@ describe('Storage view repairs and interruptions', () => {
   });
 
   it('imports a .gguf dropped on the drop zone', async () => {
-    const bytes = generateBytes(SIZE / 2, 14);
+    const bytes = modelBytes(SIZE / 2, 14);
     const dataTransfer = await page.evaluateHandle((data) => {
       const transfer = new DataTransfer();
       transfer.items.add(new File([new Uint8Array(data)], 'dropped.gguf'));
@@ -350,7 +350,7 @@ describe('quota', () => {
       const origin = new URL(app.url).origin;
       await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: 9 * 1024 * 1024 });
       await openStorage(p);
-      const keep = generateBytes(SIZE, 10);
+      const keep = modelBytes(SIZE, 10);
       const keepUrl = files.setFile('keep.gguf', keep);
       await startDownload(p, keepUrl);
       await waitForState(p, keepUrl, 'complete');
@@ -362,7 +362,7 @@ describe('quota', () => {
       await putRecord(p, 'layerwise-conversations', 'conversations', 'c1', conversation);
       const before = await getRecord(p, 'layerwise-conversations', 'conversations', 'c1');
 
-      const big = generateBytes(3 * SIZE, 11);
+      const big = modelBytes(3 * SIZE, 11);
       const bigUrl = files.setFile('big.gguf', big);
       await startDownload(p, bigUrl);
       const transfer = p.locator(`li[data-transfer-id="${bigUrl}"]`);

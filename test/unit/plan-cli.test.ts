@@ -241,4 +241,44 @@ describe('plan CLI', { timeout: 60_000 }, () => {
       expect(fetched).toBeLessThan(32 * MiB);
     });
   });
+
+  describe('from a host whose answers run past the range asked for', () => {
+    let server: Server;
+    let url = '';
+    let sent = 0;
+    const header = realShapeFile(realShape('Llama-3.1-8B-Q4_K_M'));
+    const size = realShape('Llama-3.1-8B-Q4_K_M').publishedBytes;
+    /** Far more than any header read: a client that buffers whole bodies gets this much each time. */
+    const BODY_BYTES = 48 * MiB;
+
+    beforeAll(async () => {
+      // The right Content-Range, then the file's bytes from there on, well past the range's end.
+      server = createServer(async (req, res) => {
+        const start = Number(/bytes=(\d+)-/.exec(req.headers.range ?? '')?.[1] ?? 0);
+        res.writeHead(206, { 'content-range': `bytes ${start}-${start}/${size}` });
+        const piece = new Uint8Array(256 * 1024);
+        for (let offset = start; offset < start + BODY_BYTES && !res.destroyed;) {
+          piece.fill(0);
+          if (offset < header.length) {
+            piece.set(header.subarray(offset, Math.min(offset + piece.length, header.length)));
+          }
+          offset += piece.length;
+          sent += piece.length;
+          if (!res.write(piece)) await new Promise((resolve) => res.once('drain', resolve));
+        }
+        res.end();
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/model.gguf`;
+    });
+    afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+    it('reads only the bytes asked for, never buffering an endless body', async () => {
+      const out = await plan(['--model', url, '--device', 'devices/discrete-8gb.json', '--json']);
+      expect(out.code, out.stderr).toBe(0);
+      expect(JSON.parse(out.stdout)).toMatchObject({ fits: 'full', layers: { total: 32 } });
+      // What the sockets buffered before each cancel, not whole bodies.
+      expect(sent).toBeLessThan(BODY_BYTES);
+    });
+  });
 });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { generateBytes, sha256, startFixtureServer, type FixtureServer } from '../fixtures/server';
+import { modelBytes, sha256, startFixtureServer, type FixtureServer } from '../fixtures/server';
 import { downloadModel, type DownloadOptions } from '../../src/store/download';
 import { StoreError } from '../../src/store/errors';
 import { ModelLibrary } from '../../src/store/models';
@@ -41,7 +41,7 @@ function ranges(path: string) {
 
 describe('downloadModel', () => {
   it('stores the file in one Range request, verified against X-Linked-Etag, with chunk hashes', async () => {
-    const bytes = generateBytes(SIZE, 1);
+    const bytes = modelBytes(SIZE, 1);
     const url = server.setFile('one.gguf', bytes);
     const store = freshStore();
     const env = testEnv();
@@ -59,7 +59,7 @@ describe('downloadModel', () => {
   });
 
   it('resumes after a failed session from the first missing chunk', async () => {
-    const bytes = generateBytes(SIZE, 2);
+    const bytes = modelBytes(SIZE, 2);
     const url = server.setFile('resume.gguf', bytes);
     const store = freshStore();
     const env = testEnv();
@@ -80,7 +80,7 @@ describe('downloadModel', () => {
   });
 
   it('retries a broken connection from the exact byte it reached', async () => {
-    const bytes = generateBytes(SIZE, 3);
+    const bytes = modelBytes(SIZE, 3);
     const url = server.setFile('cut.gguf', bytes);
     const store = freshStore();
     server.faults = { cutAfterBytes: 5 * C + 1234, cutTimes: 1 };
@@ -93,7 +93,7 @@ describe('downloadModel', () => {
   });
 
   it('downloads again after a flipped byte fails the file hash, and gives up if it happens twice', async () => {
-    const bytes = generateBytes(SIZE, 4);
+    const bytes = modelBytes(SIZE, 4);
     const url = server.setFile('flip.gguf', bytes);
     const store = freshStore();
     server.faults = { flipOffset: 4 * C + 7, flipTimes: 1 };
@@ -114,9 +114,9 @@ describe('downloadModel', () => {
   });
 
   it('checks a caller-provided SHA-256 when the host states none', async () => {
-    const bytes = generateBytes(SIZE, 5);
+    const bytes = modelBytes(SIZE, 5);
     const url = server.setFile('nolink.gguf', bytes, { linkedEtag: false });
-    const wrong = sha256(generateBytes(10, 1));
+    const wrong = sha256(modelBytes(10, 1));
     const error = await download(freshStore(), testEnv(), { url, expectedSha256: wrong }).catch(
       (e) => e,
     );
@@ -130,7 +130,7 @@ describe('downloadModel', () => {
   });
 
   it('starts over when the ETag changed between sessions, never mixing versions', async () => {
-    const old = generateBytes(SIZE, 6);
+    const old = modelBytes(SIZE, 6);
     const url = server.setFile('etag.gguf', old);
     const store = freshStore();
     const env = testEnv();
@@ -139,7 +139,7 @@ describe('downloadModel', () => {
       code: 'network',
     });
     expect((await store.getManifest(url))!.chunks.filter((c) => c)).toHaveLength(4);
-    const fresh = generateBytes(SIZE, 7);
+    const fresh = modelBytes(SIZE, 7);
     server.setFile('etag.gguf', fresh);
     server.requests.length = 0;
     const m = await download(store, env, { url });
@@ -150,7 +150,7 @@ describe('downloadModel', () => {
   });
 
   it('keeps its chunks when only the ETag differs for a file the caller pinned by SHA-256', async () => {
-    const bytes = generateBytes(SIZE, 20);
+    const bytes = modelBytes(SIZE, 20);
     const url = server.setFile('cdn.gguf', bytes, { linkedEtag: false, etag: '"edge-a"' });
     const store = freshStore();
     const env = testEnv();
@@ -170,14 +170,14 @@ describe('downloadModel', () => {
   });
 
   it('starts over when the file shrank below the resume point (416)', async () => {
-    const url = server.setFile('shrank.gguf', generateBytes(SIZE, 18));
+    const url = server.setFile('shrank.gguf', modelBytes(SIZE, 18));
     const store = freshStore();
     const env = testEnv();
     server.faults = { cutAfterBytes: 6 * C + 10, cutTimes: 1 };
     await expect(download(store, env, { url, retries: 0 })).rejects.toMatchObject({
       code: 'network',
     });
-    const smaller = generateBytes(3 * C + 1, 19);
+    const smaller = modelBytes(3 * C + 1, 19);
     server.setFile('shrank.gguf', smaller);
     server.requests.length = 0;
     const m = await download(store, env, { url });
@@ -191,7 +191,7 @@ describe('downloadModel', () => {
   });
 
   it('starts over from the 200 body when the server ignores Range on resume', async () => {
-    const bytes = generateBytes(SIZE, 8);
+    const bytes = modelBytes(SIZE, 8);
     const url = server.setFile('norange.gguf', bytes);
     const store = freshStore();
     const env = testEnv();
@@ -214,7 +214,7 @@ describe('downloadModel', () => {
   });
 
   it('refuses up front with the numbers when the quota cannot hold the file, storing nothing', async () => {
-    const url = server.setFile('quota.gguf', generateBytes(SIZE, 9));
+    const url = server.setFile('quota.gguf', modelBytes(SIZE, 9));
     const store = freshStore();
     const env = testEnv(SIZE, 1000);
     const error = await download(store, env, { url }).catch((e) => e);
@@ -227,9 +227,9 @@ describe('downloadModel', () => {
   });
 
   it('stops cleanly when the browser refuses a write, keeping chunks and other models, then resumes', async () => {
-    const keep = generateBytes(3 * C, 10);
+    const keep = modelBytes(3 * C, 10);
     const keepUrl = server.setFile('keep.gguf', keep);
-    const bytes = generateBytes(SIZE, 11);
+    const bytes = modelBytes(SIZE, 11);
     const url = server.setFile('full.gguf', bytes);
     const store = freshStore();
     const env = testEnv();
@@ -268,7 +268,7 @@ describe('downloadModel', () => {
   });
 
   it('re-downloads only a chunk found damaged at rest', async () => {
-    const bytes = generateBytes(SIZE, 12);
+    const bytes = modelBytes(SIZE, 12);
     const url = server.setFile('heal.gguf', bytes);
     const store = freshStore();
     const env = testEnv();
@@ -298,7 +298,7 @@ describe('downloadModel', () => {
     }).catch((e) => e);
     expect(missing.code).toBe('http');
     expect(missing.message).toMatch(/answered 404 .* Check the URL/);
-    const bytes = generateBytes(SIZE, 13);
+    const bytes = modelBytes(SIZE, 13);
     const url = server.setFile('busy.gguf', bytes);
     server.faults = { status: 503, statusTimes: 2 };
     const m = await download(store, testEnv(), { url });
@@ -309,7 +309,7 @@ describe('downloadModel', () => {
   });
 
   it('waits for the connection to come back instead of spending retries while offline', async () => {
-    const bytes = generateBytes(SIZE, 14);
+    const bytes = modelBytes(SIZE, 14);
     const url = server.setFile('offline.gguf', bytes);
     const env = testEnv();
     let online = false;
@@ -329,7 +329,7 @@ describe('downloadModel', () => {
   });
 
   it('refuses a server that answers a different range than the one asked for', async () => {
-    const body = generateBytes(100, 17);
+    const body = modelBytes(100, 17);
     const fetchWrongRange: typeof fetch = async () =>
       new Response(body as Uint8Array<ArrayBuffer>, {
         status: 206,
@@ -346,7 +346,7 @@ describe('downloadModel', () => {
   });
 
   it('lets one download of a model run at a time', async () => {
-    const url = server.setFile('lock.gguf', generateBytes(SIZE, 15));
+    const url = server.setFile('lock.gguf', modelBytes(SIZE, 15));
     const store = freshStore();
     const env = testEnv();
     server.faults = { bytesPerSecond: 400_000 };
@@ -360,7 +360,7 @@ describe('downloadModel', () => {
 
 describe('ModelLibrary transfers', () => {
   it('pauses, resumes from the store, and cancels by deleting what was stored', async () => {
-    const bytes = generateBytes(SIZE, 16);
+    const bytes = modelBytes(SIZE, 16);
     const url = server.setFile('pause.gguf', bytes);
     const library = new ModelLibrary(freshStore(), testEnv(), () => C);
     server.faults = { bytesPerSecond: 200_000 };

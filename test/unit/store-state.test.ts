@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { generateBytes, sha256, startFixtureServer, type FixtureServer } from '../fixtures/server';
+import { modelBytes, sha256, startFixtureServer, type FixtureServer } from '../fixtures/server';
 import { downloadModel } from '../../src/store/download';
 import { ModelLibrary } from '../../src/store/models';
 import { StorageState, type StorageEntry } from '../../src/app/storage/storage.svelte';
@@ -23,7 +23,7 @@ afterAll(async () => {
 
 describe('StorageState', () => {
   it('resumes on load a download that was running when the page went away', async () => {
-    const bytes = generateBytes(6 * C + 9, 21);
+    const bytes = modelBytes(6 * C + 9, 21);
     const url = server.setFile('state-resume.gguf', bytes);
     const library = new ModelLibrary(freshStore(), testEnv(), () => C);
     server.faults = { cutAfterBytes: 2 * C + 5, cutTimes: 1 };

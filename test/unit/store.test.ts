@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { generateBytes, sha256 } from '../fixtures/server';
+import { modelBytes, sha256 } from '../fixtures/server';
 import { StoreError } from '../../src/store/errors';
 import { importFile } from '../../src/store/import';
 import {
@@ -55,8 +55,8 @@ describe('ModelStore', () => {
   it('deletes one model without touching another, and sweeps chunks left without a manifest', async () => {
     const store = freshStore();
     const env = testEnv();
-    const a = generateBytes(3 * C + 1, 1);
-    const b = generateBytes(2 * C, 2);
+    const a = modelBytes(3 * C + 1, 1);
+    const b = modelBytes(2 * C, 2);
     await importFile(
       store,
       env,
@@ -88,7 +88,7 @@ describe('import', () => {
   it('stores a file chunk by chunk with per-chunk and whole-file SHA-256', async () => {
     const store = freshStore();
     const env = testEnv();
-    const bytes = generateBytes(7 * C + 123, 3);
+    const bytes = modelBytes(7 * C + 123, 3);
     const sink = recordingSink();
     const m = await importFile(
       store,
@@ -112,7 +112,7 @@ describe('import', () => {
   it('refuses a file that is not .gguf and a file whose SHA-256 is not the expected one', async () => {
     const store = freshStore();
     const env = testEnv();
-    const bytes = generateBytes(2 * C, 4);
+    const bytes = modelBytes(2 * C, 4);
     const signal = new AbortController().signal;
     await expect(
       importFile(store, env, namedBlob(bytes, 'x.bin'), { chunkBytes: C }, signal, recordingSink()),
@@ -137,7 +137,7 @@ describe('import', () => {
   it('refuses up front with the numbers when the file does not fit the quota, storing nothing', async () => {
     const store = freshStore();
     const env = testEnv(3 * C, C);
-    const bytes = generateBytes(3 * C, 5);
+    const bytes = modelBytes(3 * C, 5);
     const error = await importFile(
       store,
       env,
@@ -155,7 +155,7 @@ describe('import', () => {
   it('reports a chunk damaged at rest and replaces only that chunk on re-import', async () => {
     const store = freshStore();
     const env = testEnv();
-    const bytes = generateBytes(5 * C, 6);
+    const bytes = modelBytes(5 * C, 6);
     const file = namedBlob(bytes, 'd.gguf');
     const signal = new AbortController().signal;
     const m = await importFile(store, env, file, { chunkBytes: C }, signal, recordingSink());
@@ -184,7 +184,7 @@ describe('import', () => {
 describe('StoreModelSource', () => {
   it('reads any range equal to the source bytes, fetching only the chunks under it', async () => {
     const store = freshStore();
-    const bytes = generateBytes(9 * C + 77, 7);
+    const bytes = modelBytes(9 * C + 77, 7);
     const m = await importFile(
       store,
       testEnv(),
@@ -201,7 +201,7 @@ describe('StoreModelSource', () => {
     };
     const source = await StoreModelSource.open(store, m.id);
     expect(source.size).toBe(bytes.length);
-    const rng = generateBytes(400, 8);
+    const rng = modelBytes(400, 8);
     for (let i = 0; i < 100; i++) {
       const offset = ((rng[i * 4] << 8) | rng[i * 4 + 1]) % bytes.length;
       const length = Math.min(
@@ -232,7 +232,7 @@ describe('StoreModelSource', () => {
 
   it('refuses a chunk whose bytes changed on disk and marks it damaged', async () => {
     const store = freshStore();
-    const bytes = generateBytes(3 * C, 9);
+    const bytes = modelBytes(3 * C, 9);
     const m = await importFile(
       store,
       testEnv(),

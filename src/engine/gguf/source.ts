@@ -86,6 +86,29 @@ async function rangeRequest(
   return response;
 }
 
+/**
+ * At most `length` bytes of a response body; the rest is never read, so a server that sends more
+ * than it was asked for (even an endless body) costs no more memory than the request.
+ */
+async function readBody(response: Response, length: number): Promise<Uint8Array> {
+  const out = new Uint8Array(length);
+  let filled = 0;
+  const reader = response.body?.getReader();
+  if (!reader) return out.subarray(0, 0);
+  try {
+    while (filled < length) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      const piece = value.subarray(0, length - filled);
+      out.set(piece, filled);
+      filled += piece.length;
+    }
+  } finally {
+    await reader.cancel().catch(() => undefined);
+  }
+  return out.subarray(0, filled);
+}
+
 /** Opens an HTTP(S) model file; its size comes from the `Content-Range` of a one-byte request. */
 export async function openUrlSource(
   url: string,
@@ -93,7 +116,7 @@ export async function openUrlSource(
 ): Promise<ModelSource> {
   const probe = await rangeRequest(url, 0, 0, options);
   const total = probe.headers.get('content-range')?.match(/\/\s*(\d+)\s*$/)?.[1];
-  await probe.arrayBuffer();
+  await readBody(probe, 1);
   const size = total === undefined ? NaN : Number(total);
   if (!Number.isSafeInteger(size)) {
     throw new SourceReadError(
@@ -109,7 +132,7 @@ export async function openUrlSource(
       checkRange(name, size, offset, length);
       if (length === 0) return new Uint8Array(0);
       const response = await rangeRequest(url, offset, offset + length - 1, options, signal);
-      const bytes = new Uint8Array(await response.arrayBuffer());
+      const bytes = await readBody(response, length);
       if (bytes.byteLength !== length) {
         throw new SourceReadError(
           'short-read',
