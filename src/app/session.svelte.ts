@@ -16,6 +16,8 @@ export const FALLBACK_CONTEXT_TOKENS = 4096;
 export interface StoredModelOption {
   id: string;
   name: string;
+  /** What the picker shows: the name, and where it came from when another has the same name. */
+  label: string;
   size: number;
   contextLength: number | null;
 }
@@ -27,9 +29,35 @@ function storedOption(manifest: ModelManifest): StoredModelOption {
   return {
     id: manifest.id,
     name: manifest.name,
+    label: manifest.name,
     size: manifest.size,
     contextLength: typeof declared === 'number' ? declared : null,
   };
+}
+
+/**
+ * Options whose names collide are told apart by where their bytes came from (host and folder of
+ * the URL, or the imported file) and, if that is shared too, by the start of their SHA-256.
+ */
+export function distinguish(manifests: ModelManifest[]): StoredModelOption[] {
+  const options = manifests.map(storedOption);
+  const named = (o: StoredModelOption) => options.filter((x) => x.label === o.label).length > 1;
+  const clashing = options.filter(named);
+  for (const option of clashing) {
+    const manifest = manifests.find((m) => m.id === option.id)!;
+    option.label = `${option.name} · ${origin(manifest)}`;
+  }
+  for (const option of options.filter(named)) {
+    const manifest = manifests.find((m) => m.id === option.id)!;
+    option.label += ` · ${manifest.sha256?.slice(0, 8) ?? manifest.id}`;
+  }
+  return options;
+}
+
+function origin(manifest: ModelManifest): string {
+  if (manifest.source.kind === 'file') return 'imported file';
+  const url = new URL(manifest.source.url);
+  return `${url.host}${url.pathname.slice(0, url.pathname.lastIndexOf('/'))}`;
 }
 
 /** How much less GPU memory a retry after an out-of-memory error plans with. */
@@ -113,7 +141,7 @@ export class Session {
 
   async refreshStored(library = new ModelLibrary()): Promise<void> {
     const manifests = await library.list();
-    this.stored = manifests.filter((m) => m.state === 'complete').map(storedOption);
+    this.stored = distinguish(manifests.filter((m) => m.state === 'complete'));
   }
 
   /** Chooses a stored GGUF model with the context from Settings, else what the model allows up to 4096. */

@@ -4,7 +4,7 @@ import { configuredChunkBytes } from './config';
 import { downloadModel, type DownloadOptions } from './download';
 import { StoreError } from './errors';
 import { importFile, type ImportableFile, type ImportOptions } from './import';
-import { idForFile, idForUrl, type ModelManifest } from './manifest';
+import { idForFile, idForUrl, storedBytes, type ModelManifest } from './manifest';
 import { StoreModelSource, type StoreSourceOptions } from './model-source';
 import { ModelStore } from './model-store';
 import { browserEnv, lockName, type StorageEnv } from './quota';
@@ -47,6 +47,7 @@ export class ModelLibrary {
         downloadModel(this.store, this.env, { ...options, id, chunkBytes }, signal, sink),
       () => this.remove(id),
       onProgress,
+      () => this.storedBytes(id),
     );
   }
 
@@ -63,6 +64,7 @@ export class ModelLibrary {
         importFile(this.store, this.env, file, { ...options, chunkBytes }, signal, sink),
       () => this.remove(idForFile(file.name, file.size)),
       onProgress,
+      () => this.storedBytes(idForFile(file.name, file.size)),
     );
   }
 
@@ -77,6 +79,11 @@ export class ModelLibrary {
   /** Deletes a model and its chunks; refused while another tab transfers it. */
   remove(id: string): Promise<void> {
     return this.env.withLock(lockName(id), () => this.store.deleteModel(id));
+  }
+
+  async storedBytes(id: string): Promise<number> {
+    const manifest = await this.store.getManifest(id);
+    return manifest ? storedBytes(manifest) : 0;
   }
 
   open(id: string, options?: StoreSourceOptions): Promise<StoreModelSource> {

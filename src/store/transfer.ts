@@ -65,6 +65,8 @@ export class Transfer {
     private readonly task: TransferTask,
     private readonly discard: () => Promise<void>,
     private readonly onProgress: (progress: TransferProgress) => void = () => {},
+    /** Bytes the store holds for this model: what a paused transfer shows and resumes from. */
+    private readonly storedBytes: () => Promise<number> = async () => this.progress.loaded,
     private readonly now: () => number = () => Date.now(),
   ) {
     this.progress = {
@@ -122,7 +124,15 @@ export class Transfer {
             this.set({ status: 'cancelled', message: null, loaded: 0 });
             return { kind: 'cancelled' };
           }
-          this.set({ status: 'paused', message: null, bytesPerSecond: 0, etaSeconds: null });
+          // Bytes of a chunk not yet complete are not kept: show what a resume starts from.
+          const loaded = await this.storedBytes().catch(() => this.progress.loaded);
+          this.set({
+            status: 'paused',
+            message: null,
+            loaded,
+            bytesPerSecond: 0,
+            etaSeconds: null,
+          });
           return { kind: 'paused' };
         },
       )

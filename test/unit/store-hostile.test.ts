@@ -13,6 +13,7 @@ import { downloadModel } from '../../src/store/download';
 import { importFile } from '../../src/store/import';
 import { newManifest } from '../../src/store/manifest';
 import { ModelStore } from '../../src/store/model-store';
+import { ModelLibrary } from '../../src/store/models';
 import { verifyModel } from '../../src/store/verify';
 import { freshStore, readAll, recordingSink, testEnv } from './store-env';
 
@@ -163,5 +164,28 @@ describe('Verify interrupted by a reload', () => {
     expect((await store.getManifest('x'))?.state).toBe('partial');
     await store.putManifest({ ...manifest, chunks: ['a', 'b'], sha256: 'c', state: 'verifying' });
     expect((await store.listManifests())[0].state).toBe('complete');
+  });
+});
+
+describe('pause', () => {
+  it('shows one size when paused mid-chunk, the stored one, and resumes from it', async () => {
+    // Chunks that do not divide the server's 64 KiB pieces, so a pause lands mid-chunk.
+    const chunk = 157 * 64;
+    const bytes = modelBytes(20 * chunk, 28);
+    const url = server.setFile('pause-size.gguf', bytes);
+    const library = new ModelLibrary(freshStore(), testEnv(), () => chunk);
+    server.faults = { bytesPerSecond: 200_000 };
+    const transfer = library.download({ url, backoffMs: 1 });
+    const running = transfer.run();
+    await expect.poll(() => transfer.progress.loaded).toBeGreaterThan(0);
+    transfer.pause();
+    expect(await running).toEqual({ kind: 'paused' });
+    const stored = await library.storedBytes(url);
+    expect(stored % chunk).toBe(0);
+    expect(transfer.progress).toMatchObject({ status: 'paused', loaded: stored });
+    server.faults = {};
+    server.requests.length = 0;
+    expect((await transfer.run()).kind).toBe('complete');
+    expect(server.requests.map((r) => r.range)).toEqual([`bytes=${stored}-`]);
   });
 });

@@ -276,6 +276,7 @@ describe('Transfer progress', () => {
       },
       async () => {},
       (p) => seen.push(p),
+      undefined,
       () => now,
     );
     const run = transfer.run();

@@ -1,8 +1,9 @@
 // Reads GGUF headers for planning: from a URL with Range requests (a few MB for the vocabulary,
-// never the weights) or from a local file. The parser is loaded on first use so it stays out of
+// never the weights), from a local file, or from a stored model's chunks. The parser is loaded on first use so it stays out of
 // the app shell. Headers of pinned URLs are kept in localStorage without the vocabulary, because
 // the planner needs only the shapes and a pinned revision never changes.
 import type { ModelHeader } from '../../engine/gguf/types';
+import type { ModelLibrary } from '../../store/models';
 
 const CACHE_PREFIX = 'layerwise:plan-header:';
 
@@ -35,8 +36,17 @@ function remember(url: string, header: ModelHeader): void {
   }
 }
 
-export async function headerFromUrl(url: string, signal?: AbortSignal): Promise<ModelHeader> {
-  const hit = isPinned(url) ? cached(url) : null;
+/**
+ * `remember`: keep the header even if the URL is not pinned to a revision (catalogue files, whose
+ * shapes the planner needs and which are read once, not at every visit).
+ */
+export async function headerFromUrl(
+  url: string,
+  options: { signal?: AbortSignal; remember?: boolean } = {},
+): Promise<ModelHeader> {
+  const { signal } = options;
+  const keep = isPinned(url) || options.remember === true;
+  const hit = keep ? cached(url) : null;
   if (hit) return hit;
   const [{ openUrlSource }, { parseHeader }] = await Promise.all([
     import('../../engine/gguf/source'),
@@ -56,8 +66,14 @@ export async function headerFromUrl(url: string, signal?: AbortSignal): Promise<
     throw error;
   }
   const header = planningHeader(await parseHeader(source, { signal }));
-  if (isPinned(url)) remember(url, header);
+  if (keep) remember(url, header);
   return header;
+}
+
+/** The header of a stored model, read from its chunks: for models whose host cannot be planned from. */
+export async function headerFromStore(library: ModelLibrary, id: string): Promise<ModelHeader> {
+  const { parseHeader } = await import('../../engine/gguf/header');
+  return planningHeader(await parseHeader(await library.open(id)));
 }
 
 export async function headerFromFile(file: File): Promise<ModelHeader> {

@@ -5,7 +5,7 @@
 import type { ModelHeader } from '../../engine/gguf/types';
 import { planModel } from '../../plan/planner';
 import type { Plan } from '../../plan/types';
-import { idForFile, idForUrl, type HeaderSummary } from '../../store/manifest';
+import { idForFile, idForUrl, isSha256Hex, type HeaderSummary } from '../../store/manifest';
 import type { ModelChoice } from '../../engine/client';
 import { calibrationState } from '../hardware/calibration.svelte';
 import { gpuState } from '../hardware/gpu.svelte';
@@ -14,17 +14,20 @@ import { session } from '../session.svelte';
 import { settingsState } from '../settings/settings.svelte';
 import { storageState } from '../storage/storage.svelte';
 import { CATALOGUE, downloadUrl, type CatalogueModel, type CatalogueVariant } from './catalogue';
-import { headerFromFile, headerFromUrl, parseModelUrl } from './header-loader';
+import { headerFromFile, headerFromStore, headerFromUrl, parseModelUrl } from './header-loader';
 import { planInputs } from './plan-input';
 
 export type HeaderState =
   | { status: 'loading' }
   | { status: 'ready'; header: ModelHeader }
-  | { status: 'error'; message: string };
+  /** Not read because the browser is offline; read when the connection is back. */
+  | { status: 'offline' }
+  /** `noRange`: the host sends only whole files, so the model can be stored but not planned first. */
+  | { status: 'error'; message: string; noRange: boolean };
 
 export type PlanOutcome = { plan: Plan } | { error: string };
 
-/** A model the person added by URL or picked from disk, before or after storing it. */
+/** A model the person added by URL or picked from disk, or one found in the store. */
 export interface CustomModel {
   /** The store id it gets: the URL without query, or name and size for a file. */
   id: string;
@@ -32,7 +35,50 @@ export interface CustomModel {
   bytes: number | null;
   url: string | null;
   file: File | null;
+  /** The whole file's SHA-256 the person gave, checked once the download completes. */
+  sha256: string | null;
+  /** `stored`: listed because it is in the store, not because it was added in this list. */
+  listed: 'added' | 'stored';
 }
+
+/** Models added by URL, kept across reloads (a picked File cannot be; imported ones are stored). */
+const ADDED_KEY = 'layerwise:added-models';
+
+function loadAdded(): CustomModel[] {
+  try {
+    const parsed: unknown = JSON.parse(globalThis.localStorage?.getItem(ADDED_KEY) ?? '[]');
+    if (!Array.isArray(parsed)) return [];
+    return parsed.flatMap((item: { url?: unknown; label?: unknown; sha256?: unknown }) => {
+      if (typeof item?.url !== 'string') return [];
+      const parsedUrl = parseModelUrl(item.url);
+      if ('error' in parsedUrl) return [];
+      const sha = typeof item.sha256 === 'string' && isSha256Hex(item.sha256) ? item.sha256 : null;
+      return [addedModel(parsedUrl.href, parsedUrl.label, sha)];
+    });
+  } catch {
+    return [];
+  }
+}
+
+function saveAdded(models: CustomModel[]): void {
+  const kept = models
+    .filter((m) => m.url !== null && m.listed === 'added')
+    .map((m) => ({ url: m.url, label: m.label, sha256: m.sha256 }));
+  try {
+    globalThis.localStorage?.setItem(ADDED_KEY, JSON.stringify(kept));
+  } catch {
+    // A refused localStorage only means the list lasts for this visit.
+  }
+}
+
+function addedModel(href: string, label: string, sha256: string | null): CustomModel {
+  return { id: idForUrl(href), label, bytes: null, url: href, file: null, sha256, listed: 'added' };
+}
+
+/** Store ids of every catalogue file: those are listed in the catalogue, not among added ones. */
+const CATALOGUE_IDS = new Set(
+  CATALOGUE.flatMap((m) => m.variants.map((v) => idForUrl(downloadUrl(v)))),
+);
 
 export type FitFilter = 'all' | 'runs' | 'full';
 export type KindFilter = 'all' | 'gguf' | 'webllm';
@@ -68,7 +114,7 @@ export class ModelsState {
   quant = $state<Record<string, string>>({});
   /** Raw: headers are large and never change once read, so they need no deep reactivity. */
   headers = $state.raw<Record<string, HeaderState>>({});
-  custom = $state<CustomModel[]>([]);
+  custom = $state<CustomModel[]>(loadAdded());
   addError = $state<string | null>(null);
   /** Follows the browser's online state, so an offline visit explains itself once. */
   online = $state(globalThis.navigator?.onLine ?? true);
@@ -89,9 +135,23 @@ export class ModelsState {
     return model.variants.find((v) => v.quant === quant) ?? model.variants[0];
   }
 
-  /** Reads the header behind `key` once; later calls return at once. */
-  requestHeader(key: string, read: () => Promise<ModelHeader>): void {
-    if (this.headers[key] && this.headers[key].status !== 'error') return;
+  /**
+   * Reads the header behind `key` once; later calls return at once, so a visit never repeats a
+   * read. `force` reads again one that failed or waited for the network (Try again, back online).
+   * While offline a read that needs the network is not tried: the card says it waits.
+   */
+  requestHeader(
+    key: string,
+    read: () => Promise<ModelHeader>,
+    options: { network: boolean; force?: boolean },
+  ): void {
+    const current = this.headers[key];
+    const retry = current?.status === 'error' || current?.status === 'offline';
+    if (current && !(options.force && retry)) return;
+    if (options.network && !this.online) {
+      this.setHeader(key, { status: 'offline' });
+      return;
+    }
     this.setHeader(key, { status: 'loading' });
     void this.limited(read).then(
       (header) => this.setHeader(key, { status: 'ready', header }),
@@ -99,6 +159,7 @@ export class ModelsState {
         this.setHeader(key, {
           status: 'error',
           message: `Could not read the model's header: ${describe(error)}`,
+          noRange: (error as { code?: unknown } | null)?.code === 'no-range-support',
         }),
     );
   }
@@ -110,17 +171,73 @@ export class ModelsState {
     this.headers = next;
   }
 
-  requestCatalogueHeader(model: CatalogueModel): void {
+  requestCatalogueHeader(model: CatalogueModel, force = false): void {
     const url = downloadUrl(this.variantOf(model));
-    this.requestHeader(url, () => headerFromUrl(url));
+    this.requestHeader(url, () => headerFromUrl(url, { remember: true }), { network: true, force });
   }
 
-  /** Reads again the catalogue headers that failed, e.g. once the connection is back. */
+  /** Reads the header of a stored model from the store: no network, and the plan it gives is exact. */
+  requestStoredHeader(id: string, force = false): void {
+    this.requestHeader(id, () => headerFromStore(storageState.library, id), {
+      network: false,
+      force,
+    });
+  }
+
+  /** Reads again the headers that failed or waited for the network, once the connection is back. */
   retryFailed(): void {
     for (const model of CATALOGUE) {
-      const url = downloadUrl(this.variantOf(model));
-      if (this.headers[url]?.status === 'error') this.requestCatalogueHeader(model);
+      const state = this.headers[downloadUrl(this.variantOf(model))];
+      if (state?.status === 'error' || state?.status === 'offline') {
+        this.requestCatalogueHeader(model, true);
+      }
     }
+    for (const model of this.custom) {
+      const state = this.headers[model.id];
+      if (model.url && (state?.status === 'error' || state?.status === 'offline')) {
+        this.readCustomHeader(model, true);
+      }
+    }
+  }
+
+  /** The header of an added or stored model: from the store once complete, else from its source. */
+  readCustomHeader(model: CustomModel, force = false): void {
+    if (this.stored(model.id)?.state === 'complete') {
+      this.requestStoredHeader(model.id, force);
+    } else if (model.url) {
+      const url = model.url;
+      this.requestHeader(model.id, () => headerFromUrl(url), { network: true, force });
+    } else if (model.file) {
+      const file = model.file;
+      this.requestHeader(model.id, () => headerFromFile(file), { network: false, force });
+    }
+  }
+
+  /** Stored GGUF models that neither the catalogue nor the added list shows. */
+  get storedOnly(): CustomModel[] {
+    return storageState.entries
+      .filter((e) => e.kind === 'gguf' && !CATALOGUE_IDS.has(e.id))
+      .filter((e) => !this.custom.some((c) => c.id === e.id))
+      .map((e) => ({
+        id: e.id,
+        label: e.name,
+        bytes: e.size,
+        url: e.source.startsWith('http') ? e.source : null,
+        file: null,
+        sha256: null,
+        listed: 'stored' as const,
+      }));
+  }
+
+  /** The smallest catalogue download: what a first visit is pointed to. */
+  get firstModel(): { model: CatalogueModel; variant: CatalogueVariant } {
+    let best: { model: CatalogueModel; variant: CatalogueVariant } | null = null;
+    for (const model of CATALOGUE) {
+      for (const variant of model.variants) {
+        if (!best || variant.bytes < best.variant.bytes) best = { model, variant };
+      }
+    }
+    return best!;
   }
 
   /** The plan for a header on this device with the current settings; null until the probe is done. */
@@ -171,34 +288,48 @@ export class ModelsState {
     return this.fit === 'full' ? outcome.plan.fits === 'full' : outcome.plan.fits !== 'none';
   }
 
-  addUrl(text: string): void {
+  addUrl(text: string, sha256 = ''): void {
     this.addError = null;
     const parsed = parseModelUrl(text);
     if ('error' in parsed) {
       this.addError = parsed.error;
       return;
     }
-    const id = idForUrl(parsed.href);
-    if (!this.custom.some((c) => c.id === id)) {
-      this.custom = [
-        ...this.custom,
-        { id, label: parsed.label, bytes: null, url: parsed.href, file: null },
-      ];
+    const sha = sha256.trim().toLowerCase() || null;
+    if (sha !== null && !isSha256Hex(sha)) {
+      this.addError = `"${sha256.trim()}" is not a SHA-256: give the 64 hex digits the host lists, or leave it empty.`;
+      return;
     }
-    this.requestHeader(id, () => headerFromUrl(parsed.href));
+    const model = addedModel(parsed.href, parsed.label, sha);
+    const existing = this.custom.find((c) => c.id === model.id);
+    if (existing) {
+      if (sha) existing.sha256 = sha;
+    } else {
+      this.custom = [...this.custom, model];
+    }
+    saveAdded(this.custom);
+    this.readCustomHeader(existing ?? model, true);
   }
 
   addFile(file: File): void {
     this.addError = null;
     const id = idForFile(file.name, file.size);
-    if (!this.custom.some((c) => c.id === id)) {
-      this.custom = [...this.custom, { id, label: file.name, bytes: file.size, url: null, file }];
-    }
-    this.requestHeader(id, () => headerFromFile(file));
+    const model: CustomModel = {
+      id,
+      label: file.name,
+      bytes: file.size,
+      url: null,
+      file,
+      sha256: null,
+      listed: 'added',
+    };
+    if (!this.custom.some((c) => c.id === id)) this.custom = [...this.custom, model];
+    this.readCustomHeader(model, true);
   }
 
   removeCustom(id: string): void {
     this.custom = this.custom.filter((c) => c.id !== id);
+    saveAdded(this.custom);
     this.setHeader(id, null);
   }
 

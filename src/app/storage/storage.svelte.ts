@@ -7,6 +7,7 @@ import { StoreError } from '../../store/errors';
 import { storedBytes, type HeaderSummary, type ModelManifest } from '../../store/manifest';
 import { ModelLibrary, type StorageSummary } from '../../store/models';
 import type { Transfer, TransferProgress } from '../../store/transfer';
+import { session } from '../session.svelte';
 
 /** One row of the Storage view. */
 export interface StorageEntry {
@@ -184,10 +185,22 @@ export class StorageState {
       if (this.running.has(id)) await this.cancel(id);
       else if (extra) await extra.remove(id);
       else await this.library.remove(id);
+      await this.unloadIfChosen(id);
     } catch (error) {
       this.error = describe(error);
     }
     await this.refresh();
+  }
+
+  /** A deleted model cannot stay loaded in the chat: its bytes are gone. */
+  private async unloadIfChosen(id: string): Promise<void> {
+    const choice = session.choice;
+    const chosen =
+      choice?.kind === 'gguf'
+        ? choice.source.type === 'store' && choice.source.modelId === id
+        : choice?.id === id;
+    if (chosen) await session.forget();
+    await session.refreshStored(this.library).catch(() => undefined);
   }
 
   /** Re-hashes every chunk; damaged chunks of a downloaded model are fetched again at once. */
@@ -259,10 +272,17 @@ export class StorageState {
         setActive(transfer.id, false);
         void this.refresh();
       },
-      (error: unknown) => {
-        // Kept in `running` so Resume continues with the same transfer.
-        if (download && !(error instanceof StoreError && error.retryable))
-          setActive(transfer.id, false);
+      async (error: unknown) => {
+        const retryable = error instanceof StoreError && error.retryable;
+        if (download && !retryable) setActive(transfer.id, false);
+        // Refused before anything was stored (not a GGUF file, a misconfigured host): nothing
+        // is in progress, so the refusal is said once and the transfer is dropped.
+        if (!retryable && !(await this.library.store.getManifest(transfer.id))) {
+          this.running.delete(transfer.id);
+          delete this.transfers[transfer.id];
+          this.error = describe(error);
+        }
+        // Otherwise kept in `running` so Resume continues with the same transfer.
         void this.refresh();
       },
     );
