@@ -1,8 +1,16 @@
 // Renders a conversation with the model's own chat template (`tokenizer.chat_template`, Jinja,
 // through @huggingface/jinja) or ChatML when the file has none, and encodes it with special-token
-// parsing so markers such as `<|im_start|>` become their ids, never their spelled-out bytes.
+// parsing so markers such as `<|im_start|>` become their ids, never their spelled-out bytes. The
+// template is code from the file, so it runs within bounds (bounded-template.ts).
 
 import { Template } from '@huggingface/jinja';
+import {
+  DEFAULT_RENDER_LIMITS,
+  renderBounded,
+  TemplateLimitError,
+  type RenderLimits,
+  type TemplateLimit,
+} from './bounded-template.ts';
 import type { GgufTokenizer } from './tokenizer.ts';
 
 export interface ChatMessage {
@@ -15,9 +23,16 @@ export interface RenderOptions {
   addGenerationPrompt?: boolean;
 }
 
-/** The template itself failed, or refused the conversation through `raise_exception`. */
+/** The template itself failed, refused the conversation through `raise_exception`, or ran past a limit. */
 export class ChatTemplateError extends Error {
   override readonly name = 'ChatTemplateError';
+  constructor(
+    message: string,
+    /** Set when the render was stopped at one of its bounds. */
+    readonly limit?: TemplateLimit,
+  ) {
+    super(message);
+  }
 }
 
 /** Used when the file has no template: plain ChatML, as llama.cpp falls back to. */
@@ -33,6 +48,7 @@ export class ChatTemplate {
   constructor(
     metadata: Record<string, unknown>,
     private readonly tokenizer: GgufTokenizer,
+    private readonly limits: RenderLimits = DEFAULT_RENDER_LIMITS,
   ) {
     const own = metadata['tokenizer.chat_template'];
     this.isFallback = typeof own !== 'string' || own.trim() === '';
@@ -50,14 +66,24 @@ export class ChatTemplate {
     const tokenText = (id: number | undefined) =>
       id === undefined ? '' : this.tokenizer.tokens[id];
     try {
-      return this.template.render({
-        messages,
-        add_generation_prompt: options.addGenerationPrompt ?? true,
-        bos_token: tokenText(this.tokenizer.bos),
-        eos_token: tokenText(this.tokenizer.eos),
-      });
+      return renderBounded(
+        this.template,
+        {
+          messages,
+          add_generation_prompt: options.addGenerationPrompt ?? true,
+          bos_token: tokenText(this.tokenizer.bos),
+          eos_token: tokenText(this.tokenizer.eos),
+        },
+        this.limits,
+      ).text;
     } catch (err) {
       if (err instanceof ChatTemplateError) throw err;
+      if (err instanceof TemplateLimitError) {
+        throw new ChatTemplateError(
+          `The model's chat template was stopped: ${err.message}. The template in this file is broken or hostile: use a model with a standard chat template.`,
+          err.limit,
+        );
+      }
       throw new ChatTemplateError(
         `The model's chat template failed while rendering: ${(err as Error).message}`,
       );

@@ -14,35 +14,37 @@ const QWEN2 =
 const SMOLLM = ['\\p{N}', GPT2];
 
 /** `tokenizer.ggml.pre` values and the regex splits llama.cpp runs for them, in order. */
-const PRE_TOKENIZER_SPLITS: Record<string, string[]> = {
-  'llama-bpe': [LLAMA3],
-  llama3: [LLAMA3],
-  'llama-v3': [LLAMA3],
-  falcon3: [LLAMA3],
-  qwen2: [QWEN2],
-  'deepseek-r1-qwen': [QWEN2],
-  megrez: [QWEN2],
-  smollm: SMOLLM,
-  starcoder: SMOLLM,
-  refact: SMOLLM,
-  codeshell: SMOLLM,
-  exaone: SMOLLM,
-  'minerva-7b': SMOLLM,
-  'gpt-2': [GPT2],
-  'phi-2': [GPT2],
-  'roberta-bpe': [GPT2],
-  default: ['[\\p{P}\\$\\+<=>\\^~\\|]+', GPT2, '\\p{N}+', '[0-9][0-9][0-9]'],
-};
+const PRE_TOKENIZER_SPLITS = new Map<string, string[]>(
+  Object.entries({
+    'llama-bpe': [LLAMA3],
+    llama3: [LLAMA3],
+    'llama-v3': [LLAMA3],
+    falcon3: [LLAMA3],
+    qwen2: [QWEN2],
+    'deepseek-r1-qwen': [QWEN2],
+    megrez: [QWEN2],
+    smollm: SMOLLM,
+    starcoder: SMOLLM,
+    refact: SMOLLM,
+    codeshell: SMOLLM,
+    exaone: SMOLLM,
+    'minerva-7b': SMOLLM,
+    'gpt-2': [GPT2],
+    'phi-2': [GPT2],
+    'roberta-bpe': [GPT2],
+    default: ['[\\p{P}\\$\\+<=>\\^~\\|]+', GPT2, '\\p{N}+', '[0-9][0-9][0-9]'],
+  }),
+);
 
-export const SUPPORTED_PRE_TOKENIZERS = Object.keys(PRE_TOKENIZER_SPLITS);
+export const SUPPORTED_PRE_TOKENIZERS = [...PRE_TOKENIZER_SPLITS.keys()];
 
 /** llama.cpp's Llama 3 pre-tokenizers emit a piece that is itself a token whole, before any merge. */
 export function ignoresMerges(pre: string | undefined): boolean {
-  return pre !== undefined && PRE_TOKENIZER_SPLITS[pre]?.[0] === LLAMA3;
+  return pre !== undefined && PRE_TOKENIZER_SPLITS.get(pre)?.[0] === LLAMA3;
 }
 
 export function byteLevelPreTokenizer(pre: string | undefined): object {
-  const splits = PRE_TOKENIZER_SPLITS[pre ?? 'default'];
+  const splits = PRE_TOKENIZER_SPLITS.get(pre ?? 'default');
   if (!splits) {
     throw new GgufFormatError(
       'bad-metadata',

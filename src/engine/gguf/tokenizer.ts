@@ -7,6 +7,8 @@
 import { Tokenizer } from '@huggingface/tokenizers';
 import { GgufFormatError } from './errors.ts';
 import { byteLevelPreTokenizer, ignoresMerges } from './pretokenizers.ts';
+import { SpecialTokenSplitter } from './special-tokens.ts';
+import { spmMerges } from './spm-merges.ts';
 
 export const TokenType = {
   normal: 1,
@@ -88,31 +90,6 @@ function byteDecoder(): Map<string, number> {
   return byteDecoderCache;
 }
 
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
-/** SentencePiece merges from scores: every split of a piece into two pieces, best piece first. */
-function mergesFromScores(tokens: string[], scores: number[], types: number[]): [string, string][] {
-  const normal = new Map<string, number>();
-  tokens.forEach((t, id) => {
-    if (types[id] === TokenType.normal || types[id] === TokenType.userDefined) normal.set(t, id);
-  });
-  const merges: { pair: [string, string]; score: number; id: number; left: number }[] = [];
-  for (const [piece, id] of normal) {
-    const chars = Array.from(piece);
-    for (let i = 1; i < chars.length; i++) {
-      const left = chars.slice(0, i).join('');
-      const right = chars.slice(i).join('');
-      const leftId = normal.get(left);
-      if (leftId !== undefined && normal.has(right))
-        merges.push({ pair: [left, right], score: scores[id] ?? 0, id, left: leftId });
-    }
-  }
-  merges.sort((a, b) => b.score - a.score || a.id - b.id || a.left - b.left);
-  return merges.map((m) => m.pair);
-}
-
 export class GgufTokenizer {
   readonly model: 'llama' | 'gpt2';
   readonly tokens: readonly string[];
@@ -127,8 +104,8 @@ export class GgufTokenizer {
   readonly addSpacePrefix: boolean;
   private readonly bpe: Tokenizer;
   private readonly ids = new Map<string, number>();
-  private readonly alwaysSplit: RegExp | undefined;
-  private readonly specialSplit: RegExp | undefined;
+  private readonly alwaysSplit: SpecialTokenSplitter;
+  private readonly specialSplit: SpecialTokenSplitter;
 
   constructor(metadata: Record<string, unknown>) {
     const model = metadata['tokenizer.ggml.model'];
@@ -171,23 +148,28 @@ export class GgufTokenizer {
       model === 'llama' && Boolean(metadata['tokenizer.ggml.add_space_prefix'] ?? true);
 
     const splitter = (kinds: number[]) => {
-      const texts = tokens.filter((t, id) => kinds.includes(types[id]) && t.length > 0);
-      texts.sort((a, b) => b.length - a.length);
-      return texts.length ? new RegExp(texts.map(escapeRegExp).join('|'), 'g') : undefined;
+      const entries: [string, number][] = [];
+      tokens.forEach((t, id) => {
+        if (kinds.includes(types[id])) entries.push([t, this.ids.get(t)!]);
+      });
+      return new SpecialTokenSplitter(entries);
     };
     this.alwaysSplit = splitter([TokenType.userDefined]);
     this.specialSplit = splitter([TokenType.userDefined, TokenType.control, TokenType.unknown]);
 
-    const vocab: Record<string, number> = {};
+    // A Map first: token texts such as "constructor" or "__proto__" are not plain-object keys.
+    const vocabIds = new Map<string, number>();
     tokens.forEach((t, id) => {
-      if (types[id] !== TokenType.control && !(t in vocab)) vocab[t] = id;
+      if (types[id] !== TokenType.control && !vocabIds.has(t)) vocabIds.set(t, id);
     });
+    // The library reads the vocabulary with Object.entries, which sees own keys only.
+    const vocab = Object.fromEntries(vocabIds);
     if (model === 'llama') {
       const scores = metadata['tokenizer.ggml.scores'];
-      const merges = mergesFromScores(
+      const { merges } = spmMerges(
         tokens,
         Array.isArray(scores) ? scores.map(Number) : [],
-        types,
+        (id) => types[id] === TokenType.normal || types[id] === TokenType.userDefined,
       );
       const unk = optionalId(metadata, 'tokenizer.ggml.unknown_token_id', tokens.length) ?? 0;
       this.bpe = new Tokenizer(
@@ -258,14 +240,11 @@ export class GgufTokenizer {
       this.encodeRaw(text.slice(at, end), afterSpecial, out);
       afterSpecial = false;
     };
-    if (split) {
-      split.lastIndex = 0;
-      for (let m = split.exec(text); m; m = split.exec(text)) {
-        raw(m.index);
-        out.push(this.ids.get(m[0])!);
-        afterSpecial = true;
-        at = m.index + m[0].length;
-      }
+    for (let m = split.find(text, 0); m; m = split.find(text, at)) {
+      raw(m.index);
+      out.push(m.id);
+      afterSpecial = true;
+      at = m.index + m.text.length;
     }
     raw(text.length);
     return out;
