@@ -1,10 +1,11 @@
-// GPU-friendly layouts for weight tensors. GGUF blocks of Q8_0 (34 bytes), Q4_0 (18), Q5_0 (22)
-// and Q6_K (210) are not 4-byte aligned, so each packed row stores the blocks' bodies first and
-// their f16 scales after them, two per u32: every read is an aligned u32 and a row takes exactly
-// as many bytes as in the file (plus at most 2 bytes of padding when a row has an odd block count).
-// Q4_K and Q5_K blocks are already 4-byte aligned and stay as they are; F32/F16/BF16 are copied.
+// GPU-friendly layouts for weight tensors. GGUF blocks of Q8_0 (34 bytes), Q4_0 and IQ4_NL (18),
+// Q5_0 (22), Q3_K (110) and Q6_K (210) are not 4-byte aligned, so each packed row stores the
+// blocks' bodies first and their f16 scales after them, two per u32: every read is an aligned u32
+// and a row takes exactly as many bytes as in the file (plus at most 2 bytes of padding when a row
+// has an odd block count). Q4_1 (20), Q5_1 (24), Q2_K (84), Q4_K (144), Q5_K (176) and IQ4_XS (136)
+// blocks are already 4-byte aligned and stay as they are; F32/F16/BF16 are copied.
 // One-dimensional tensors (norm weights, biases, rope factors) are widened to f32.
-import { GGMLType, typeName, type TensorInfo } from './types';
+import { BLOCK_LAYOUT, ENGINE_TYPES, GGMLType, typeName, type TensorInfo } from './types';
 import { bf16BitsToF32, f16BitsToF32 } from './half';
 
 /** Bytes of a block's body (what precedes the separated f16 scale) for the split layouts. */
@@ -12,17 +13,17 @@ const SPLIT_BODY: Partial<Record<GGMLType, { body: number; scaleAt: number }>> =
   [GGMLType.Q8_0]: { body: 32, scaleAt: 0 },
   [GGMLType.Q4_0]: { body: 16, scaleAt: 0 },
   [GGMLType.Q5_0]: { body: 20, scaleAt: 0 },
+  [GGMLType.Q3_K]: { body: 108, scaleAt: 108 },
   [GGMLType.Q6_K]: { body: 208, scaleAt: 208 },
+  [GGMLType.IQ4_NL]: { body: 16, scaleAt: 0 },
 };
 
-const BLOCK: Partial<Record<GGMLType, { values: number; bytes: number }>> = {
-  [GGMLType.Q8_0]: { values: 32, bytes: 34 },
-  [GGMLType.Q4_0]: { values: 32, bytes: 18 },
-  [GGMLType.Q5_0]: { values: 32, bytes: 22 },
-  [GGMLType.Q4_K]: { values: 256, bytes: 144 },
-  [GGMLType.Q5_K]: { values: 256, bytes: 176 },
-  [GGMLType.Q6_K]: { values: 256, bytes: 210 },
-};
+/** Block layouts of the quantized types the engine runs. */
+const BLOCK: Partial<Record<GGMLType, { values: number; bytes: number }>> = Object.fromEntries(
+  Object.entries(BLOCK_LAYOUT).filter(
+    ([type, layout]) => layout.values > 1 && ENGINE_TYPES.has(Number(type) as GGMLType),
+  ),
+);
 
 export class UnsupportedLayoutError extends Error {
   override name = 'UnsupportedLayoutError';
@@ -48,7 +49,7 @@ export function packedRowBytes(type: GGMLType, rowLength: number, name = 'tensor
   if (!block) {
     throw new UnsupportedLayoutError(
       `${name}: tensor type ${typeName(type)} is not supported by the engine; ` +
-        'use a model quantized as F32, F16, BF16, Q8_0, Q4_0, Q5_0, Q4_K, Q5_K or Q6_K.',
+        `use a model quantized as ${[...ENGINE_TYPES].map(typeName).join(', ')}.`,
     );
   }
   if (rowLength % block.values) {

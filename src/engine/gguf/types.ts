@@ -18,6 +18,8 @@ export enum GGMLType {
   Q5_K = 13,
   Q6_K = 14,
   Q8_K = 15,
+  IQ4_NL = 20,
+  IQ4_XS = 23,
   BF16 = 30,
 }
 
@@ -36,6 +38,8 @@ export const BLOCK_LAYOUT: Partial<Record<GGMLType, { values: number; bytes: num
   [GGMLType.Q4_K]: { values: 256, bytes: 144 },
   [GGMLType.Q5_K]: { values: 256, bytes: 176 },
   [GGMLType.Q6_K]: { values: 256, bytes: 210 },
+  [GGMLType.IQ4_NL]: { values: 32, bytes: 18 },
+  [GGMLType.IQ4_XS]: { values: 256, bytes: 136 },
 };
 
 /** The types the engine computes with; any other type is refused with the tensor's name. */
@@ -45,10 +49,16 @@ export const ENGINE_TYPES: ReadonlySet<GGMLType> = new Set([
   GGMLType.BF16,
   GGMLType.Q8_0,
   GGMLType.Q4_0,
+  GGMLType.Q4_1,
   GGMLType.Q5_0,
+  GGMLType.Q5_1,
+  GGMLType.Q2_K,
+  GGMLType.Q3_K,
   GGMLType.Q4_K,
   GGMLType.Q5_K,
   GGMLType.Q6_K,
+  GGMLType.IQ4_NL,
+  GGMLType.IQ4_XS,
 ]);
 
 export function typeName(type: GGMLType): string {

@@ -19,6 +19,12 @@ const TYPES = [
   GGMLType.Q4_K,
   GGMLType.Q5_K,
   GGMLType.Q6_K,
+  GGMLType.Q4_1,
+  GGMLType.Q5_1,
+  GGMLType.Q2_K,
+  GGMLType.Q3_K,
+  GGMLType.IQ4_NL,
+  GGMLType.IQ4_XS,
 ];
 
 describe.each(['swiftshader', 'lavapipe'] as const)('embedding lookup on %s', (adapter) => {

@@ -23,6 +23,12 @@ const TYPES = [
   GGMLType.Q4_K,
   GGMLType.Q5_K,
   GGMLType.Q6_K,
+  GGMLType.Q4_1,
+  GGMLType.Q5_1,
+  GGMLType.Q2_K,
+  GGMLType.Q3_K,
+  GGMLType.IQ4_NL,
+  GGMLType.IQ4_XS,
 ];
 /** f32 compute: rounding of a 512-term f32 dot product. f16 compute dequantizes and multiplies in
  * f16 (11-bit significand, unit roundoff 4.9e-4); a few roundings per term give about 4e-3. */

@@ -11,6 +11,9 @@ function int8(v: number): number {
   return v > 127 ? v - 256 : v;
 }
 
+/** ggml's kvalues_iq4nl: the sixteen levels of IQ4_NL and IQ4_XS. */
+const IQ4NL_VALUES = [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113];
+
 function scaleMinK4(j: number, q: Uint8Array, at: number): [number, number] {
   if (j < 4) return [q[at + j] & 63, q[at + j + 4] & 63];
   return [
@@ -94,6 +97,101 @@ function block(type: GGMLType, b: Uint8Array, o: number, y: Float64Array, yo: nu
       }
       return;
     }
+    case GGMLType.Q4_1: {
+      const d = f16(b, o);
+      const m = f16(b, o + 2);
+      for (let j = 0; j < 16; j++) {
+        y[yo + j] = d * (b[o + 4 + j] & 0xf) + m;
+        y[yo + j + 16] = d * (b[o + 4 + j] >> 4) + m;
+      }
+      return;
+    }
+    case GGMLType.Q5_1: {
+      const d = f16(b, o);
+      const m = f16(b, o + 2);
+      const qh = (b[o + 4] | (b[o + 5] << 8) | (b[o + 6] << 16) | (b[o + 7] << 24)) >>> 0;
+      for (let j = 0; j < 16; j++) {
+        const h0 = ((qh >>> j) << 4) & 0x10;
+        const h1 = (qh >>> (j + 12)) & 0x10;
+        y[yo + j] = d * ((b[o + 8 + j] & 0xf) | h0) + m;
+        y[yo + j + 16] = d * ((b[o + 8 + j] >> 4) | h1) + m;
+      }
+      return;
+    }
+    case GGMLType.Q2_K: {
+      const d = f16(b, o + 80);
+      const min = f16(b, o + 82);
+      let q = o + 16;
+      let is = 0;
+      let at = yo;
+      for (let n = 0; n < 256; n += 128, q += 32) {
+        for (let shift = 0; shift < 8; shift += 2) {
+          for (const half of [0, 16]) {
+            const sc = b[o + is++];
+            for (let l = 0; l < 16; l++) {
+              y[at++] = d * (sc & 0xf) * ((b[q + half + l] >> shift) & 3) - min * (sc >> 4);
+            }
+          }
+        }
+      }
+      return;
+    }
+    case GGMLType.Q3_K: {
+      const d = f16(b, o + 108);
+      // ggml's aux-word unpacking of the twelve scale bytes into sixteen 6-bit scales.
+      const raw = new DataView(b.buffer, b.byteOffset + o + 96, 12);
+      const [a0, a1, tmp] = [
+        raw.getUint32(0, true),
+        raw.getUint32(4, true),
+        raw.getUint32(8, true),
+      ];
+      const aux = new Uint32Array([
+        (a0 & 0x0f0f0f0f) | (((tmp >>> 0) & 0x03030303) << 4),
+        (a1 & 0x0f0f0f0f) | (((tmp >>> 2) & 0x03030303) << 4),
+        ((a0 >>> 4) & 0x0f0f0f0f) | (((tmp >>> 4) & 0x03030303) << 4),
+        ((a1 >>> 4) & 0x0f0f0f0f) | (((tmp >>> 6) & 0x03030303) << 4),
+      ]);
+      const scales = new Int8Array(aux.buffer);
+      let q = o + 32;
+      let m = 1;
+      let is = 0;
+      let at = yo;
+      for (let n = 0; n < 256; n += 128, q += 32) {
+        for (let shift = 0; shift < 8; shift += 2, m <<= 1) {
+          for (const half of [0, 16]) {
+            const dl = d * (scales[is++] - 32);
+            for (let l = 0; l < 16; l++) {
+              const high = b[o + half + l] & m ? 0 : 4;
+              y[at++] = dl * (((b[q + half + l] >> shift) & 3) - high);
+            }
+          }
+        }
+      }
+      return;
+    }
+    case GGMLType.IQ4_NL: {
+      const d = f16(b, o);
+      for (let j = 0; j < 16; j++) {
+        y[yo + j] = d * IQ4NL_VALUES[b[o + 2 + j] & 0xf];
+        y[yo + j + 16] = d * IQ4NL_VALUES[b[o + 2 + j] >> 4];
+      }
+      return;
+    }
+    case GGMLType.IQ4_XS: {
+      const d = f16(b, o);
+      const scalesHigh = b[o + 2] | (b[o + 3] << 8);
+      for (let ib = 0; ib < 8; ib++) {
+        const ls =
+          ((b[o + 4 + (ib >> 1)] >> (4 * (ib % 2))) & 0xf) | (((scalesHigh >> (2 * ib)) & 3) << 4);
+        const dl = d * (ls - 32);
+        const qs = o + 8 + 16 * ib;
+        for (let j = 0; j < 16; j++) {
+          y[yo + 32 * ib + j] = dl * IQ4NL_VALUES[b[qs + j] & 0xf];
+          y[yo + 32 * ib + j + 16] = dl * IQ4NL_VALUES[b[qs + j] >> 4];
+        }
+      }
+      return;
+    }
     default:
       throw new Error(`reference dequantization has no block type ${type}`);
   }
@@ -151,6 +249,24 @@ export function randomTensorBytes(type: GGMLType, count: number, next: () => num
       case GGMLType.Q5_0:
         half(o, (0.5 + next()) / 16);
         break;
+      case GGMLType.Q4_1:
+      case GGMLType.Q5_1:
+        half(o, (0.5 + next()) / 24);
+        half(o + 2, -(0.5 + next()) / 2);
+        break;
+      case GGMLType.Q2_K:
+        half(o + 80, (0.5 + next()) / 40);
+        half(o + 82, (0.5 + next()) / 40);
+        break;
+      case GGMLType.Q3_K:
+        half(o + 108, (0.5 + next()) / 120);
+        break;
+      case GGMLType.IQ4_NL:
+        half(o, (0.5 + next()) / 127);
+        break;
+      case GGMLType.IQ4_XS:
+        half(o, (0.5 + next()) / 4000);
+        break;
       case GGMLType.Q4_K:
       case GGMLType.Q5_K:
         half(o, (0.5 + next()) / 1000);
@@ -196,7 +312,14 @@ export function roundActivations(type: GGMLType, x: Float64Array): Float64Array 
     }
     return out;
   }
-  const kquant = type === GGMLType.Q4_K || type === GGMLType.Q5_K || type === GGMLType.Q6_K;
+  const kquant = [
+    GGMLType.Q2_K,
+    GGMLType.Q3_K,
+    GGMLType.Q4_K,
+    GGMLType.Q5_K,
+    GGMLType.Q6_K,
+    GGMLType.IQ4_XS,
+  ].includes(type);
   const block = kquant ? 256 : 32;
   for (let b = 0; b < x.length; b += block) {
     let amax = 0;

@@ -13,6 +13,12 @@ import q4_k from './deq_q4_k.wgsl?raw';
 import q5_k from './deq_q5_k.wgsl?raw';
 import kScales from './deq_k_scales.wgsl?raw';
 import q6_k from './deq_q6_k.wgsl?raw';
+import q4_1 from './deq_q4_1.wgsl?raw';
+import q5_1 from './deq_q5_1.wgsl?raw';
+import q2_k from './deq_q2_k.wgsl?raw';
+import q3_k from './deq_q3_k.wgsl?raw';
+import iq4_nl from './deq_iq4_nl.wgsl?raw';
+import iq4_xs from './deq_iq4_xs.wgsl?raw';
 import type { ComputePrecision } from '../buffer-plan';
 
 const SOURCES: Partial<Record<GGMLType, { src: string; values: number }>> = {
@@ -25,6 +31,12 @@ const SOURCES: Partial<Record<GGMLType, { src: string; values: number }>> = {
   [GGMLType.Q4_K]: { src: kScales + q4_k, values: 256 },
   [GGMLType.Q5_K]: { src: kScales + q5_k, values: 256 },
   [GGMLType.Q6_K]: { src: q6_k, values: 256 },
+  [GGMLType.Q4_1]: { src: q4_1, values: 32 },
+  [GGMLType.Q5_1]: { src: q5_1, values: 32 },
+  [GGMLType.Q2_K]: { src: q2_k, values: 256 },
+  [GGMLType.Q3_K]: { src: q3_k, values: 256 },
+  [GGMLType.IQ4_NL]: { src: iq4_nl, values: 32 },
+  [GGMLType.IQ4_XS]: { src: iq4_xs, values: 256 },
 };
 
 /** What every generated kernel starts with: the precision alias and shared helpers. */

@@ -63,10 +63,19 @@ export function activationRounding(type: GGMLType): ActivationRounding {
     case GGMLType.Q8_0:
     case GGMLType.Q4_0:
     case GGMLType.Q5_0:
+    case GGMLType.IQ4_NL:
       return 'q8_0';
+    // llama.cpp rounds these to Q8_1, whose values are Q8_0's; its f16 block sum only enters
+    // through the weights' minimum.
+    case GGMLType.Q4_1:
+    case GGMLType.Q5_1:
+      return 'q8_0';
+    case GGMLType.Q2_K:
+    case GGMLType.Q3_K:
     case GGMLType.Q4_K:
     case GGMLType.Q5_K:
     case GGMLType.Q6_K:
+    case GGMLType.IQ4_XS:
       return 'q8_k';
     default:
       return 'none';
