@@ -58,6 +58,30 @@ export function numberFlag(args: CliArgs, name: string, fallback: number): numbe
   return value;
 }
 
+/**
+ * A comma-separated list of token ids, each a plain decimal below `vocabSize`: "4294967296" is
+ * refused rather than wrapped to 0, and "1e3" or "0x10" are not ids.
+ */
+export function tokenIdsFlag(args: CliArgs, name: string, vocabSize: number): number[] {
+  const text = args.values[name] ?? '';
+  return text
+    .split(',')
+    .filter((s) => s.trim() !== '')
+    .map((s) => {
+      const digits = s.trim();
+      if (!/^\d+$/.test(digits)) {
+        throw new CliUsageError(`--${name}: "${s}" is not a token id (a whole number from 0)`);
+      }
+      const id = Number(digits);
+      if (id >= vocabSize) {
+        throw new CliUsageError(
+          `--${name}: ${digits} is not a token of this model: its ${vocabSize}-token vocabulary has ids 0 to ${vocabSize - 1}`,
+        );
+      }
+      return id;
+    });
+}
+
 /** Runs an entry point: usage errors and failures go to stderr with exit code 2 or 1. */
 export function runCli(main: () => Promise<void>): void {
   main().catch((err: unknown) => {

@@ -7,7 +7,7 @@
 import { openFileSource } from '../engine/gguf/source-node';
 import { GREEDY, type SamplingOptions } from '../engine/engine';
 import type { TokenLogit } from '../engine/gguf/generate';
-import { parseCliArgs, CliUsageError, numberFlag, printJson } from './args';
+import { parseCliArgs, CliUsageError, numberFlag, printJson, tokenIdsFlag } from './args';
 import { loadPlannedCliEngine, planReport, RESIDENCY_FLAGS, RESIDENCY_USAGE } from './planned-cli';
 
 const USAGE =
@@ -61,16 +61,7 @@ async function main(): Promise<void> {
     const { engine } = loaded;
     let promptTokens: number[];
     if (args.values['prompt-tokens'] !== undefined) {
-      promptTokens = args.values['prompt-tokens']
-        .split(',')
-        .filter((s) => s.trim() !== '')
-        .map((s) => {
-          const id = Number(s);
-          if (!Number.isInteger(id) || id < 0) {
-            throw new CliUsageError(`--prompt-tokens: "${s}" is not a token id`);
-          }
-          return id;
-        });
+      promptTokens = tokenIdsFlag(args, 'prompt-tokens', engine.header.hparams.vocabSize);
     } else if (args.flags.has('chat')) {
       promptTokens = engine.encodeChat([{ role: 'user', content: args.values.prompt! }]);
     } else {

@@ -18,6 +18,21 @@ export interface GeneratedToken {
   topLogits?: TokenLogit[];
 }
 
+/** A prompt holds an id the model's vocabulary does not have (llama.cpp refuses it too). */
+export class InvalidTokenError extends RangeError {
+  override readonly name = 'InvalidTokenError';
+  constructor(
+    /** Position in the prompt. */
+    readonly index: number,
+    readonly id: number,
+    readonly vocabSize: number,
+  ) {
+    super(
+      `prompt token #${index} is ${id}, not a token of this model: ids run from 0 to ${vocabSize - 1}.`,
+    );
+  }
+}
+
 export interface TokenGenerationOptions {
   maxTokens: number;
   sampling: SamplingOptions;
@@ -146,6 +161,14 @@ export class TokenGenerator {
     const ctx = model.options.contextTokens;
     const topLogits = Math.min(options.topLogits ?? 0, MAX_TOP_LOGITS);
     if (prompt.length === 0) throw new Error('the prompt has no tokens; give at least one');
+    // Ids go to the GPU as u32: 2^32 would wrap to 0 and an id past the vocabulary would read
+    // another tensor's bytes, so every id is checked before anything is written.
+    const vocabSize = model.hparams.vocabSize;
+    prompt.forEach((id, index) => {
+      if (!Number.isInteger(id) || id < 0 || id >= vocabSize) {
+        throw new InvalidTokenError(index, id, vocabSize);
+      }
+    });
     if (this.position + prompt.length > ctx) {
       throw new Error(
         `the prompt needs ${this.position + prompt.length} tokens of context but the model was ` +

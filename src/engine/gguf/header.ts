@@ -1,10 +1,10 @@
-// Reads a GGUF header (metadata and tensor infos) from any ModelSource through @huggingface/gguf,
-// touching only the header bytes, and validates it before anyone allocates for it: counts against
-// the file size, tensor offsets inside the file, the tensors and shapes the architecture needs.
+// Reads a GGUF header (metadata and tensor infos) from any ModelSource, touching only the header
+// bytes (header-scan.ts), and validates it before anyone allocates for it as llama.cpp does:
+// counts against the file size, `general.alignment` a power-of-two uint32, tensors laid out one
+// after another in the data section, the tensors and shapes the architecture needs and no others.
 
-import { gguf } from '@huggingface/gguf';
-import { GgufFormatError, SourceReadError } from './errors.ts';
-import { scanHeader } from './header-scan.ts';
+import { GgufFormatError } from './errors.ts';
+import { GgufValueType, readHeader, type RawTensorInfo } from './header-scan.ts';
 import { deriveHparams } from './hparams.ts';
 import { checkTensorLayout } from './tensor-layout.ts';
 import {
@@ -25,7 +25,7 @@ export interface ParseHeaderOptions {
   signal?: AbortSignal;
 }
 
-const SOURCE_URI = 'http://model-source.invalid/model.gguf';
+const DEFAULT_ALIGNMENT = 32;
 
 function truncated(source: ModelSource, what: string): GgufFormatError {
   return new GgufFormatError(
@@ -34,64 +34,13 @@ function truncated(source: ModelSource, what: string): GgufFormatError {
   );
 }
 
-/**
- * A fetch that answers the parser's Range requests from the bytes the scan already read, which
- * hold the whole header: the parser reads ahead in 2 MB chunks, and what lies past the header it
- * never looks at, so it gets nothing from there and the source is not read twice.
- */
-function prefixFetch(prefix: Uint8Array, size: number): typeof fetch {
-  return (async (_input: unknown, init?: RequestInit) => {
-    const range = new Headers(init?.headers).get('Range')?.match(/bytes=(\d+)-(\d+)/);
-    if (!range) throw new Error('header parser sent a request without a byte range');
-    const start = Number(range[1]);
-    const end = Math.min(Number(range[2]) + 1, prefix.byteLength);
-    const body = start < end ? prefix.slice(start, end) : new Uint8Array(0);
-    const headers = { 'content-range': `bytes ${start}-${start + body.byteLength - 1}/${size}` };
-    return new Response(body, { status: 206, headers });
-  }) as typeof fetch;
-}
-
-function libraryError(source: ModelSource, err: unknown): Error {
-  if (err instanceof GgufFormatError || err instanceof SourceReadError) return err;
-  if (err instanceof DOMException && err.name === 'AbortError') return err;
-  if (err instanceof RangeError) return truncated(source, 'the end of its header');
-  const message = err instanceof Error ? err.message : String(err);
-  if (/exceeds (the )?maximum|Exceeded maximum/.test(message)) {
-    return new GgufFormatError(
-      'absurd-count',
-      `${source.name}: ${message}: the header is damaged; download the file again.`,
-    );
-  }
-  return new GgufFormatError(
-    'bad-metadata',
-    `${source.name}: ${message}: the header is damaged; download the file again.`,
-  );
-}
-
-function plainMetadata(raw: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(raw)) {
-    if (key === 'version' || key === 'tensor_count' || key === 'kv_count') continue;
-    out[key] =
-      typeof value === 'bigint' &&
-      value <= BigInt(Number.MAX_SAFE_INTEGER) &&
-      value >= -BigInt(Number.MAX_SAFE_INTEGER)
-        ? Number(value)
-        : value;
-  }
-  return out;
-}
-
-function tensorInfo(
-  raw: { name: string; shape: bigint[]; dtype: number; offset: bigint },
-  dataOffset: number,
-): TensorInfo {
-  const dims = raw.shape.map(Number);
-  const layout = BLOCK_LAYOUT[raw.dtype as keyof typeof BLOCK_LAYOUT];
+function tensorInfo(raw: RawTensorInfo, dataOffset: number): TensorInfo {
+  const dims = raw.dims;
+  const layout = BLOCK_LAYOUT[raw.type as keyof typeof BLOCK_LAYOUT];
   if (!layout) {
     throw new GgufFormatError(
       'unsupported-type',
-      `Tensor "${raw.name}" has type ${typeName(raw.dtype)}, which this engine does not know: use a file quantized as F16, BF16, Q8_0, Q6_K, Q5_K_M or Q4_K_M.`,
+      `Tensor "${raw.name}" has type ${typeName(raw.type)}, which this engine does not know: use a file quantized as F16, BF16, Q8_0, Q6_K, Q5_K_M or Q4_K_M.`,
       raw.name,
     );
   }
@@ -104,7 +53,7 @@ function tensorInfo(
   ) {
     throw new GgufFormatError(
       'shape-mismatch',
-      `Tensor "${raw.name}" has shape [${dims.join(', ')}], which ${typeName(raw.dtype)} (blocks of ${layout.values}) cannot store: the header is damaged.`,
+      `Tensor "${raw.name}" has shape [${dims.join(', ')}], which ${typeName(raw.type)} (blocks of ${layout.values}) cannot store: the header is damaged.`,
       raw.name,
     );
   }
@@ -117,7 +66,34 @@ function tensorInfo(
     );
   }
   const offset = dataOffset + Number(raw.offset);
-  return { name: raw.name, type: raw.dtype, dims, offset, bytes };
+  return { name: raw.name, type: raw.type, dims, offset, bytes };
+}
+
+/** llama.cpp reads `general.alignment` as a uint32 power of two and refuses anything else. */
+function alignmentOf(
+  metadata: Record<string, unknown>,
+  types: ReadonlyMap<string, number>,
+): number {
+  const key = 'general.alignment';
+  const type = types.get(key);
+  if (type === undefined) return DEFAULT_ALIGNMENT;
+  const value = metadata[key];
+  if (type !== GgufValueType.UINT32) {
+    throw new GgufFormatError(
+      'bad-metadata',
+      `${key} is stored as GGUF value type ${type}, not uint32 (type ${GgufValueType.UINT32}), as llama.cpp requires: the header was written wrongly; convert the model again.`,
+      key,
+    );
+  }
+  const alignment = value as number;
+  if (alignment < 1 || alignment > 65536 || alignment & (alignment - 1)) {
+    throw new GgufFormatError(
+      'bad-metadata',
+      `${key} is ${alignment}; GGUF needs a power of two: the header is damaged.`,
+      key,
+    );
+  }
+  return alignment;
 }
 
 /**
@@ -150,48 +126,63 @@ function checkPlacement(
   }
 }
 
+/**
+ * As llama.cpp reads a file: each tensor starts where the one before it ends, padded to the
+ * alignment. Two tensors at one offset (all at zero, say) would read each other's bytes, and a
+ * gap would be bytes no tensor owns; llama.cpp refuses both.
+ */
+function checkSequence(
+  source: ModelSource,
+  header: { tensors: TensorInfo[]; dataOffset: number },
+  alignment: number,
+): void {
+  let expected = 0;
+  let previous: TensorInfo | undefined;
+  for (const t of header.tensors) {
+    const relative = t.offset - header.dataOffset;
+    if (relative !== expected) {
+      const where =
+        relative < expected
+          ? previous
+            ? `inside tensor "${previous.name}" (bytes ${previous.offset - header.dataOffset} to ${expected})`
+            : 'before the data section'
+          : `${relative - expected} bytes past the end of ${previous ? `tensor "${previous.name}"` : 'the start of the data section'}`;
+      throw new GgufFormatError(
+        'misplaced-tensor',
+        `Tensor "${t.name}" in ${source.name} starts at offset ${relative} of the data section, ${where}; it should start at ${expected}: the header is damaged; download the file again.`,
+        t.name,
+      );
+    }
+    expected += Math.ceil(t.bytes / alignment) * alignment;
+    previous = t;
+  }
+}
+
 export async function parseHeader(
   source: ModelSource,
   options: ParseHeaderOptions = {},
 ): Promise<ModelHeader> {
-  const prefix = await scanHeader(source, options.signal);
-  let parsed;
-  try {
-    parsed = await gguf(SOURCE_URI, { fetch: prefixFetch(prefix, source.size) });
-  } catch (err) {
-    throw libraryError(source, err);
-  }
-  const metadata = plainMetadata(parsed.metadata as Record<string, unknown>);
-  const alignment = Number(metadata['general.alignment'] ?? 32);
-  if (
-    !Number.isInteger(alignment) ||
-    alignment < 1 ||
-    alignment > 65536 ||
-    alignment & (alignment - 1)
-  ) {
-    throw new GgufFormatError(
-      'bad-metadata',
-      `general.alignment is ${String(metadata['general.alignment'])}; GGUF needs a power of two: the header is damaged.`,
-      'general.alignment',
-    );
-  }
-  const dataOffset = Number(parsed.tensorDataOffset);
-  const tensors = parsed.tensorInfos.map((t) => tensorInfo(t, dataOffset));
+  const raw = await readHeader(source, options.signal);
+  const { metadata } = raw;
+  const alignment = alignmentOf(metadata, raw.valueTypes);
+  const dataOffset = Math.ceil(raw.headerBytes / alignment) * alignment;
+  const tensors = raw.tensors.map((t) => tensorInfo(t, dataOffset));
   checkPlacement(source, { tensors, dataOffset }, alignment, options.allowMissingData ?? false);
   const names = new Set<string>();
   for (const t of tensors) {
     if (names.has(t.name)) {
       throw new GgufFormatError(
-        'bad-metadata',
+        'duplicate-tensor',
         `Tensor "${t.name}" appears twice in ${source.name}: the header is damaged.`,
         t.name,
       );
     }
     names.add(t.name);
   }
+  checkSequence(source, { tensors, dataOffset }, alignment);
   const hparams = deriveHparams(metadata, tensors);
   checkTensorLayout(hparams, tensors);
-  return { version: Number(parsed.metadata.version), metadata, tensors, dataOffset, hparams };
+  return { version: raw.version, metadata, tensors, dataOffset, hparams };
 }
 
 /** Refuses the first tensor whose type the engine cannot compute with (the planner may still read such headers). */

@@ -48,6 +48,25 @@ function positiveInt(
   return n;
 }
 
+/** A number that `valid` accepts; `rule` says what that is in the error. */
+function checkedNum(
+  metadata: Record<string, unknown>,
+  key: string,
+  fallback: number,
+  valid: (n: number) => boolean,
+  rule: string,
+): number {
+  const n = num(metadata, key, fallback);
+  if (!valid(n)) {
+    throw new GgufFormatError(
+      'bad-metadata',
+      `Metadata key "${key}" is ${n}; it must be ${rule}: the header is damaged; download the file again.`,
+      key,
+    );
+  }
+  return n;
+}
+
 export function architectureOf(metadata: Record<string, unknown>): Architecture {
   const arch = metadata['general.architecture'];
   if (!isArchitecture(arch)) {
@@ -140,8 +159,14 @@ export function deriveHparams(
     valueLength,
     contextLength: positiveInt(metadata, `${arch}.context_length`, 2048),
     vocabSize,
-    rmsEpsilon: num(metadata, `${arch}.attention.layer_norm_rms_epsilon`, spec.normEpsilon),
-    ropeTheta: num(metadata, `${arch}.rope.freq_base`, 10000),
+    rmsEpsilon: checkedNum(
+      metadata,
+      `${arch}.attention.layer_norm_rms_epsilon`,
+      spec.normEpsilon,
+      (n) => n >= 0,
+      'zero or more',
+    ),
+    ropeTheta: checkedNum(metadata, `${arch}.rope.freq_base`, 10000, (n) => n > 0, 'above zero'),
     ropeDims,
     ropePairing: spec.ropePairing,
     ropeScaling: ropeScaling(metadata, arch, tensors),

@@ -69,7 +69,8 @@ function trimmed(dims: number[]): number[] {
 
 export function checkTensorLayout(h: ModelHparams, tensors: TensorInfo[]): void {
   const byName = new Map(tensors.map((t) => [t.name, t]));
-  for (const want of expectedTensors(h)) {
+  const expected = expectedTensors(h);
+  for (const want of expected) {
     const have = byName.get(want.name);
     if (!have) {
       if (want.optional) continue;
@@ -87,5 +88,15 @@ export function checkTensorLayout(h: ModelHparams, tensors: TensorInfo[]): void 
         want.name,
       );
     }
+  }
+  // llama.cpp refuses a file with tensors its model does not create; so does the engine.
+  const names = new Set(expected.map((want) => want.name));
+  const stray = tensors.find((t) => !names.has(t.name));
+  if (stray) {
+    throw new GgufFormatError(
+      'unexpected-tensor',
+      `Tensor "${stray.name}" is not part of a ${h.architecture} model with ${h.blockCount} layers (the file has ${tensors.length} tensors): the file is damaged or not a ${h.architecture} model.`,
+      stray.name,
+    );
   }
 }
