@@ -22,9 +22,12 @@ export function hashFor(view: string, ...rest: string[]): string {
 
 class Router {
   route = $state<Route>(parseHash(globalThis.location?.hash ?? ''));
+  /** The view shown before this one; null on the first view of the visit. */
+  previousView: string | null = null;
 
   constructor() {
     globalThis.addEventListener?.('hashchange', () => {
+      this.previousView = this.route.view;
       this.route = parseHash(location.hash);
     });
   }

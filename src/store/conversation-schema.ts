@@ -44,7 +44,8 @@ const messageSchema = v.looseObject({
 export const conversationSchema = v.looseObject({
   id: v.pipe(text, v.minLength(1)),
   title: text,
-  systemPrompt: text,
+  // null: the conversation uses the system prompt from Settings.
+  systemPrompt: v.nullable(text),
   sampling: samplingSchema,
   maxTokens: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(MAX_ANSWER_TOKENS)),
   modelId: v.nullable(text),

@@ -33,7 +33,8 @@ export interface StoredMessage {
 export interface Conversation {
   id: string;
   title: string;
-  systemPrompt: string;
+  /** This conversation's own system prompt; null uses the one in Settings (empty by default). */
+  systemPrompt: string | null;
   sampling: SamplingOptions;
   maxTokens: number;
   modelId: string | null;
@@ -51,7 +52,6 @@ export interface ConversationSummary {
   messageCount: number;
 }
 
-export const DEFAULT_SYSTEM_PROMPT = 'You are a helpful assistant.';
 export const DEFAULT_MAX_TOKENS = 512;
 const EXPORT_FORMAT = 'layerwise-conversation';
 const EXPORT_VERSION = 1;
@@ -63,7 +63,7 @@ export function newConversation(
   return {
     id: crypto.randomUUID(),
     title: init.title ?? 'New conversation',
-    systemPrompt: init.systemPrompt ?? DEFAULT_SYSTEM_PROMPT,
+    systemPrompt: init.systemPrompt ?? null,
     sampling: { ...(init.sampling ?? GREEDY) },
     maxTokens: DEFAULT_MAX_TOKENS,
     modelId: init.modelId ?? null,

@@ -21,6 +21,11 @@ export interface Settings {
   gpuChoice: GpuChoice;
   /** With `split`: layers on the high-performance GPU, the rest on the low-power one; null: by memory. */
   layerSplit: number | null;
+  /**
+   * The system prompt of conversations without their own. Empty by default: the model's chat
+   * template then decides (some add their own default), as llama.cpp does.
+   */
+  systemPrompt: string;
 }
 
 export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
@@ -32,6 +37,7 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   contextLength: null,
   gpuChoice: 'high-performance',
   layerSplit: null,
+  systemPrompt: '',
 });
 
 export const SETTINGS_BOUNDS = {
@@ -81,6 +87,7 @@ export function normalizeSettings(raw: unknown): Settings {
     contextLength: optionalInteger(r.contextLength, SETTINGS_BOUNDS.contextLength, d.contextLength),
     gpuChoice: oneOf(r.gpuChoice, ['high-performance', 'low-power', 'split'], d.gpuChoice),
     layerSplit: optionalInteger(r.layerSplit, SETTINGS_BOUNDS.layerSplit, d.layerSplit),
+    systemPrompt: typeof r.systemPrompt === 'string' ? r.systemPrompt : d.systemPrompt,
   };
 }
 

@@ -55,7 +55,7 @@ class ScriptedEngine implements ChatEngine {
 }
 
 let stores = 0;
-function setup(engine = new ScriptedEngine()) {
+function setup(engine = new ScriptedEngine(), defaultSystemPrompt = '') {
   stores += 1;
   const store = new ConversationStore(`chat-state-${stores}`);
   const provider = {
@@ -64,7 +64,8 @@ function setup(engine = new ScriptedEngine()) {
     ensureLoaded: async () => engine,
     release: async () => void (provider.released += 1),
   };
-  return { chat: new ChatState(provider, store), store, engine, provider };
+  const chat = new ChatState(provider, store, async () => defaultSystemPrompt);
+  return { chat, store, engine, provider };
 }
 
 const contents = (chat: ChatState) => chat.path.map((m) => `${m.role}:${m.content.trim()}`);
@@ -78,16 +79,13 @@ describe('ChatState', () => {
     expect(contents(chat)).toEqual(['user:Hello  there', 'assistant:word0 word1 word2']);
     const answer = chat.path[1];
     expect(answer.stats).toEqual({
-      promptTokens: 5 + 4 + (2 + 4),
+      promptTokens: 2 + 4,
       generatedTokens: 3,
       tokensPerSecond: 25,
       stopReason: 'max-tokens',
     });
     expect(answer.modelId).toBe('fixture');
-    expect(engine.requests[0].messages).toEqual([
-      { role: 'system', content: 'You are a helpful assistant.' },
-      { role: 'user', content: 'Hello  there' },
-    ]);
+    expect(engine.requests[0].messages).toEqual([{ role: 'user', content: 'Hello  there' }]);
     const stored = await store.get(chat.conversation!.id);
     expect(stored!.title).toBe('Hello there');
     expect(currentPath(stored!).map((m) => m.content.trim())).toEqual([
@@ -140,7 +138,6 @@ describe('ChatState', () => {
       'second, edited',
     ]);
     expect(engine.requests.at(-1)!.messages.map((m) => m.content)).toEqual([
-      'You are a helpful assistant.',
       'first',
       'word0 ',
       'second, edited',
@@ -224,5 +221,54 @@ describe('ChatState', () => {
     expect(imported.id).toBe(a.id);
     expect(chat.exportJson()).toBe(exported);
     expect(chat.exportMarkdown()).toMatch(/^# Rust\n/);
+  });
+
+  it("sends no system prompt by default, the one from Settings when set, and the conversation's own over both", async () => {
+    const plain = setup();
+    await plain.chat.create();
+    await plain.chat.send('hi');
+    expect(plain.engine.requests[0].messages).toEqual([{ role: 'user', content: 'hi' }]);
+
+    const withGlobal = setup(new ScriptedEngine(), 'Answer in French.');
+    await withGlobal.chat.create();
+    expect(withGlobal.chat.conversation!.systemPrompt).toBeNull();
+    await withGlobal.chat.send('hi');
+    expect(withGlobal.engine.requests[0].messages[0]).toEqual({
+      role: 'system',
+      content: 'Answer in French.',
+    });
+    await withGlobal.chat.updateSettings({
+      systemPrompt: 'Answer in Welsh.',
+      maxTokens: 4,
+      sampling: withGlobal.chat.conversation!.sampling,
+    });
+    await withGlobal.chat.send('again');
+    expect(withGlobal.engine.requests[1].messages[0].content).toBe('Answer in Welsh.');
+  });
+
+  it('reuses an empty conversation instead of piling up new ones', async () => {
+    const { chat } = setup();
+    const first = await chat.create();
+    expect((await chat.create()).id).toBe(first.id);
+    chat.conversation!.maxTokens = 1;
+    await chat.send('a question');
+    const second = await chat.create();
+    expect(second.id).not.toBe(first.id);
+    await chat.open(first.id);
+    // The empty one already listed is opened again, not a third made.
+    expect((await chat.create()).id).toBe(second.id);
+    expect(chat.list).toHaveLength(2);
+  });
+
+  it('titles a conversation from its first message without cutting it short', async () => {
+    const { chat } = setup();
+    await chat.create();
+    chat.conversation!.maxTokens = 1;
+    const question = 'How do I keep my sourdough starter alive over a two-week holiday?';
+    await chat.send(question);
+    expect(chat.conversation!.title).toBe(question);
+    await chat.create();
+    await chat.send(`${'word '.repeat(40)}end`);
+    expect(chat.conversation!.title).toMatch(/^(word ){15,}word…$/);
   });
 });

@@ -148,6 +148,7 @@ describe('import validation', () => {
 describe('Markdown export', () => {
   it('writes the branch on screen with the system prompt and marks stopped answers', () => {
     const c = branchyConversation();
+    c.systemPrompt = 'You are a helpful assistant.';
     switchSibling(c, c.currentLeaf!, -1);
     switchSibling(c, c.currentLeaf!, -1);
     expect(exportMarkdown(c)).toBe(

@@ -13,6 +13,8 @@ describe('settings', () => {
   it('starts from the defaults when nothing is stored', async () => {
     const store = createStore('settings-test-empty', 'kv');
     expect(await loadSettings(store)).toEqual(DEFAULT_SETTINGS);
+    // No system prompt unless the person sets one: the model's own template decides.
+    expect(DEFAULT_SETTINGS.systemPrompt).toBe('');
   });
 
   it('round-trips every field through IndexedDB', async () => {
@@ -26,6 +28,7 @@ describe('settings', () => {
       contextLength: 8192,
       gpuChoice: 'split',
       layerSplit: 20,
+      systemPrompt: 'Answer in one sentence.',
     };
     await saveSettings(wanted, store);
     expect(await loadSettings(store)).toEqual(wanted);

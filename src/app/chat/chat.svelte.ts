@@ -5,7 +5,6 @@ import type { ChatEngine, SamplingOptions } from '../../engine/engine';
 import {
   ConversationStore,
   addMessage,
-  children,
   currentPath,
   exportJson,
   exportMarkdown,
@@ -38,6 +37,17 @@ export type ConversationSettings = Pick<Conversation, 'systemPrompt' | 'maxToken
   sampling: SamplingOptions;
 };
 
+/** The longest title taken from a first message; the list wraps it rather than cutting it. */
+export const TITLE_CHARS = 80;
+
+function titleFrom(content: string): string {
+  const oneLine = content.replace(/\s+/g, ' ').trim();
+  if (oneLine.length <= TITLE_CHARS) return oneLine;
+  const cut = oneLine.slice(0, TITLE_CHARS);
+  const space = cut.lastIndexOf(' ');
+  return `${space > TITLE_CHARS / 2 ? cut.slice(0, space) : cut}…`;
+}
+
 export class ChatState {
   list = $state.raw<ConversationSummary[]>([]);
   query = $state('');
@@ -51,9 +61,18 @@ export class ChatState {
     const c = this.conversation;
     const info: Record<string, { index: number; count: number }> = {};
     if (!c) return info;
+    // One pass over the tree, not one per message on the path: 5,000 messages stay cheap.
+    // eslint-disable-next-line svelte/prefer-svelte-reactivity -- a local index, rebuilt by the derivation, never state
+    const byParent = new Map<string | null, StoredMessage[]>();
+    for (const m of Object.values(c.messages)) {
+      const list = byParent.get(m.parentId);
+      if (list) list.push(m);
+      else byParent.set(m.parentId, [m]);
+    }
     for (const m of this.path) {
-      const list = children(c, m.parentId);
-      info[m.id] = { index: list.findIndex((s) => s.id === m.id), count: list.length };
+      const list = byParent.get(m.parentId) ?? [m];
+      list.sort((a, b) => a.createdAt - b.createdAt);
+      info[m.id] = { index: list.indexOf(m), count: list.length };
     }
     return info;
   });
@@ -62,6 +81,8 @@ export class ChatState {
   constructor(
     private readonly provider: EngineProvider,
     private readonly store = new ConversationStore(),
+    /** The system prompt of conversations without their own (the one in Settings). */
+    private readonly defaultSystemPrompt: () => Promise<string> = async () => '',
   ) {}
 
   get busy(): boolean {
@@ -88,7 +109,11 @@ export class ChatState {
     return true;
   }
 
+  /** A new conversation, or the empty one already listed: empty ones never pile up. */
   async create(): Promise<Conversation> {
+    if (this.conversation && this.path.length === 0) return this.conversation;
+    const empty = this.list.find((c) => c.messageCount === 0);
+    if (empty && (await this.open(empty.id))) return this.conversation!;
     this.stop();
     const conversation = newConversation({ modelId: this.provider.choice?.id ?? null });
     await this.store.save(conversation);
@@ -127,7 +152,7 @@ export class ChatState {
     if (!content || this.busy) return;
     const c = this.conversation ?? (await this.create());
     const user = addMessage(c, c.currentLeaf, { role: 'user', content });
-    if (c.title === 'New conversation') c.title = content.replace(/\s+/g, ' ').slice(0, 60);
+    if (c.title === 'New conversation') c.title = titleFrom(content);
     await this.persist();
     await this.answer(user.id);
   }
@@ -204,10 +229,11 @@ export class ChatState {
     try {
       const engine = await this.provider.ensureLoaded();
       if (controller.signal.aborted) throw new DOMException('Stopped before start', 'AbortError');
+      const systemPrompt = c.systemPrompt ?? (await this.defaultSystemPrompt());
       const fit = await fitContext(
         (m) => engine.countChatTokens(m),
         engine.contextTokens,
-        c.systemPrompt,
+        systemPrompt,
         pathTo(c, parentId),
         c.maxTokens,
       );

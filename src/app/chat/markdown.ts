@@ -3,6 +3,7 @@
 // and DOMPurify sanitizes the result as a second line of defence.
 import DOMPurify from 'dompurify';
 import { Marked, type Tokens } from 'marked';
+import type { MarkdownBlock } from './markdown-blocks';
 
 const SAFE_URL = /^(https?:|mailto:|#)/i;
 
@@ -76,4 +77,15 @@ export function renderMarkdown(markdown: string): string {
     FORBID_ATTR: ['style'],
     ADD_ATTR: ['target'],
   });
+}
+
+/** One block's safe HTML, or why it is shown as plain text (a limit, or the renderer failed). */
+export function renderBlock(block: MarkdownBlock): { html: string } | { plainBecause: string } {
+  if (block.plainBecause) return { plainBecause: block.plainBecause };
+  try {
+    return { html: renderMarkdown(block.source) };
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    return { plainBecause: `the Markdown renderer failed (${reason})` };
+  }
 }
