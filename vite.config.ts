@@ -4,6 +4,7 @@ import { gzipSync } from 'node:zlib';
 import { defineConfig, type Plugin } from 'vitest/config';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { VitePWA } from 'vite-plugin-pwa';
+import { CONTENT_SECURITY_POLICY, SECURITY_HEADERS } from './src/security-headers';
 
 const gpuIcds = [
   '/usr/share/vulkan/icd.d/lvp_icd.json',
@@ -53,10 +54,52 @@ function appShellSize(): Plugin {
   };
 }
 
+const HEADERS_SCRIPT = 'security-headers-sw.js';
+
+/**
+ * The app's security headers on every response, wherever it is served: `npm start` and the dev
+ * server send them; on a static host the service worker adds them to the responses it serves
+ * (a script it imports wraps every `respondWith`), and the first visit, before the service worker
+ * runs, still has the policy from a <meta> tag.
+ */
+function securityHeaders(): Plugin {
+  const script = `// Adds Layerwise's security headers to the same-origin responses this service worker serves.
+const HEADERS = ${JSON.stringify(SECURITY_HEADERS)};
+const respondWith = FetchEvent.prototype.respondWith;
+FetchEvent.prototype.respondWith = function (response) {
+  return respondWith.call(this, Promise.resolve(response).then(withHeaders));
+};
+function withHeaders(response) {
+  if (response.type !== 'basic' && response.type !== 'default') return response;
+  const headers = new Headers(response.headers);
+  for (const [name, value] of Object.entries(HEADERS)) headers.set(name, value);
+  return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+}
+`;
+  return {
+    name: 'layerwise-security-headers',
+    config: () => ({
+      server: { headers: SECURITY_HEADERS },
+      preview: { headers: SECURITY_HEADERS },
+    }),
+    transformIndexHtml: () => [
+      {
+        tag: 'meta',
+        attrs: { 'http-equiv': 'Content-Security-Policy', content: CONTENT_SECURITY_POLICY },
+        injectTo: 'head-prepend',
+      },
+    ],
+    generateBundle() {
+      this.emitFile({ type: 'asset', fileName: HEADERS_SCRIPT, source: script });
+    },
+  };
+}
+
 export default defineConfig({
   base: './',
   plugins: [
     svelte(),
+    securityHeaders(),
     VitePWA({
       strategies: 'generateSW',
       registerType: 'autoUpdate',
@@ -83,6 +126,11 @@ export default defineConfig({
         globPatterns: ['**/*.{js,css,html,svg,png,webmanifest,wasm}'],
         globIgnores: ['**/webllm-*.js', '**/mlc.worker-*.js', '**/*.gguf'],
         navigateFallback: 'index.html',
+        importScripts: [HEADERS_SCRIPT],
+        // Take over the first visit at once, so it can reload into cross-origin isolation.
+        clientsClaim: true,
+        // The CPU engine's WebAssembly (about 9 MB) is part of the shell, so it runs offline.
+        maximumFileSizeToCacheInBytes: 16 * 2 ** 20,
         cleanupOutdatedCaches: true,
         runtimeCaching: [
           {

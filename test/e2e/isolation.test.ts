@@ -1,0 +1,138 @@
+// Cross-origin isolation and the Content Security Policy as headers, wherever the built app is
+// served: `npm start` (vite preview) sends them itself; a static host that sends no headers gets
+// them from the service worker after the first visit reloads once. The engine worker is bound by
+// the policy too, and a model download from another local origin still works under COEP.
+import { readdirSync, readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { extname, join, resolve } from 'node:path';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SECURITY_HEADERS } from '../../src/security-headers';
+import { startFixtureServer, generateBytes, type FixtureServer } from '../fixtures/server';
+import { launchBrowser, serveBuiltApp, type AppServer, type Browser } from './browser';
+
+const dist = process.env.LAYERWISE_DIST ?? resolve(import.meta.dirname, '../../dist');
+const TYPES: Record<string, string> = {
+  '.html': 'text/html',
+  '.js': 'text/javascript',
+  '.css': 'text/css',
+  '.wasm': 'application/wasm',
+  '.webmanifest': 'application/manifest+json',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+};
+
+/** A static file server that sends no security headers at all, as many static hosts do. */
+async function bareStaticHost(): Promise<{ url: string; close(): Promise<void> }> {
+  const server: Server = createServer((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    const file = join(dist, path === '/' ? 'index.html' : path);
+    try {
+      const body = readFileSync(file);
+      res.writeHead(200, { 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream' });
+      res.end(body);
+    } catch {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+/** The engine worker's script, started as the app starts it, and a fetch made from inside it. */
+async function fetchFromEngineWorker(page: Page, url: string): Promise<string> {
+  const script = readdirSync(join(dist, 'assets')).find((f) => /^worker-[\w-]+\.js$/.test(f));
+  const started = page.waitForEvent('worker');
+  await page.evaluate(
+    (src) => new Worker(new URL(src, location.href), { type: 'module', name: 'engine' }),
+    `assets/${script}`,
+  );
+  const worker = await started;
+  return worker.evaluate(
+    (target) =>
+      fetch(target).then(
+        (r) => `sent ${r.status}`,
+        () => 'blocked',
+      ),
+    url,
+  );
+}
+
+let browser: Browser;
+let files: FixtureServer;
+
+beforeAll(async () => {
+  browser = await launchBrowser({ webgpu: false });
+  files = await startFixtureServer();
+  files.setFile('model.bin', generateBytes(4096, 7));
+});
+afterAll(async () => {
+  await browser?.close();
+  await files?.close();
+});
+
+describe('served by npm start', () => {
+  let app: AppServer;
+  beforeAll(async () => {
+    app = await serveBuiltApp();
+  });
+  afterAll(() => app?.close());
+
+  it('sends the isolation headers and the policy with every response', async () => {
+    const page = await browser.context.newPage();
+    const response = await page.goto(app.url);
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) {
+      expect(response?.headers()[name.toLowerCase()]).toBe(value);
+    }
+    const script = readdirSync(join(dist, 'assets')).find((f) => /^worker-[\w-]+\.js$/.test(f));
+    const worker = await page.request.get(`${app.url}assets/${script}`);
+    expect(worker.headers()['content-security-policy']).toBe(
+      SECURITY_HEADERS['Content-Security-Policy'],
+    );
+    expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
+    await page.close();
+  });
+
+  it('keeps the engine worker to the policy, and lets a model come from another local origin', async () => {
+    const page = await browser.context.newPage();
+    await page.goto(app.url);
+    expect(await fetchFromEngineWorker(page, 'https://example.com/')).toBe('blocked');
+    // The fixture server's "CDN" origin (http://localhost:<port>) answers with CORS.
+    const cdn = files.url.replace('127.0.0.1', 'localhost');
+    expect(await fetchFromEngineWorker(page, `${cdn}/models/model.bin`)).toBe('sent 200');
+    expect(
+      await page.evaluate(
+        (u) => fetch(u).then(async (r) => (await r.arrayBuffer()).byteLength),
+        `${files.url}/models/model.bin`,
+      ),
+    ).toBe(4096);
+    await page.close();
+  });
+});
+
+describe('served by a static host that sends no headers', () => {
+  let host: Awaited<ReturnType<typeof bareStaticHost>>;
+  beforeAll(async () => {
+    host = await bareStaticHost();
+  });
+  afterAll(() => host?.close());
+
+  it('is cross-origin isolated after the first load, through the service worker', async () => {
+    const page = await browser.context.newPage();
+    const response = await page.goto(host.url);
+    expect(response?.headers()['cross-origin-opener-policy']).toBeUndefined();
+    // The service worker takes over and the page reloads once, now with the headers.
+    await expect
+      .poll(() => page.evaluate(() => crossOriginIsolated).catch(() => false), {
+        timeout: 30_000,
+      })
+      .toBe(true);
+    expect(await fetchFromEngineWorker(page, 'https://example.com/')).toBe('blocked');
+    await page.close();
+  });
+});
