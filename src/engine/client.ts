@@ -40,6 +40,8 @@ export class WorkerEngine implements LoadedEngine {
   readonly kind = 'gguf';
   contextTokens = 0;
   name = '';
+  /** CPU threads when the model runs on the CPU engine. */
+  threads: number | undefined;
   private nextId = 1;
   private readonly listeners = new Map<number, Listener>();
   private crashed: EngineError | null = null;
@@ -81,6 +83,7 @@ export class WorkerEngine implements LoadedEngine {
       );
       this.contextTokens = model.contextTokens;
       this.name = model.name;
+      this.threads = model.threads;
       return model;
     } finally {
       signal?.removeEventListener('abort', onAbort);

@@ -61,7 +61,7 @@ export interface LoadProgress {
 }
 
 export interface ChatEngine {
-  readonly kind: 'gguf' | 'webllm';
+  readonly kind: 'gguf' | 'webllm' | 'wllama';
   /** The context length the engine was loaded with (KV cache capacity in tokens). */
   readonly contextTokens: number;
   /** Tokens the messages take once rendered through the chat template with the generation prompt. */

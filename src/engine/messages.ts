@@ -24,12 +24,18 @@ export interface GgufLoadOptions {
   weights?: 'file' | 'q8_0';
   /** GPU bytes the plan may fill (margin already taken off): set when retrying with less memory. */
   budgetBytes?: number;
+  /** Which engine runs the model: our WebGPU engine (the default) or llama.cpp on the CPU. */
+  engine?: 'gpu' | 'cpu';
+  /** CPU threads for the CPU engine; more than one needs a cross-origin isolated page. */
+  threads?: number;
 }
 
 export interface LoadedModel {
-  kind: 'gguf' | 'webllm';
+  kind: 'gguf' | 'webllm' | 'wllama';
   name: string;
   contextTokens: number;
+  /** CPU threads the CPU engine runs on (one where the page is not cross-origin isolated). */
+  threads?: number;
 }
 
 export interface WireGenerationOptions {

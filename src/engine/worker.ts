@@ -34,6 +34,19 @@ export type GgufEngineLoader = (
   signal: AbortSignal,
 ) => Promise<HostedEngine>;
 
+/** Loads onto the CPU engine (llama.cpp in WebAssembly), which reads the model from a Blob. */
+export type CpuEngineLoader = (
+  ref: GgufSourceRef,
+  source: ModelSource,
+  options: GgufLoadOptions,
+  onProgress: (progress: LoadProgress) => void,
+  signal: AbortSignal,
+) => Promise<ChatEngine>;
+
+/** The CPU engine's code (and its WebAssembly) is fetched only when a model runs on it. */
+const loadCpuEngine: CpuEngineLoader = async (...args) =>
+  (await import('./wllama/load')).loadWllamaEngine(...args);
+
 export interface WorkerScopeLike {
   postMessage(message: WorkerResponse): void;
   addEventListener(type: 'message', listener: (event: MessageEvent<WorkerRequest>) => void): void;
@@ -70,6 +83,7 @@ export function serveEngine(
   scope: WorkerScopeLike,
   loadGguf: GgufEngineLoader,
   open: (ref: GgufSourceRef) => Promise<ModelSource> = openSource,
+  loadCpu: CpuEngineLoader = loadCpuEngine,
 ): void {
   let engine: ChatEngine | null = null;
   let deviceLost: EngineError | null = null;
@@ -93,12 +107,12 @@ export function serveEngine(
     await previous?.unload();
     deviceLost = null;
     const source = await open(ref);
-    const hosted = await loadGguf(
-      source,
-      options,
-      (progress) => post({ type: 'progress', id, progress: stageFor(ref, progress) }),
-      controller.signal,
-    );
+    const onProgress = (progress: LoadProgress) =>
+      post({ type: 'progress', id, progress: stageFor(ref, progress) });
+    const hosted: HostedEngine =
+      options.engine === 'cpu'
+        ? { engine: await loadCpu(ref, source, options, onProgress, controller.signal) }
+        : await loadGguf(source, options, onProgress, controller.signal);
     const next = hosted.engine;
     if (controller.signal.aborted) {
       await next.unload();
@@ -115,7 +129,12 @@ export function serveEngine(
     post({
       type: 'loaded',
       id,
-      model: { kind: 'gguf', name: source.name, contextTokens: next.contextTokens },
+      model: {
+        kind: next.kind === 'wllama' ? 'wllama' : 'gguf',
+        name: source.name,
+        contextTokens: next.contextTokens,
+        ...('threads' in next && typeof next.threads === 'number' ? { threads: next.threads } : {}),
+      },
     });
   }
 

@@ -21,6 +21,7 @@ import type { ComputePrecision } from './buffer-plan';
 import { loadPlanned, type PlannedModel } from './planned-load';
 import type { Plan } from '../../plan/types';
 import type { ModelHeader, ModelSource } from './types';
+import { StopStringFilter } from '../stop-strings';
 
 /** What the engine needs from the tokenizer and chat template to turn text into tokens and back. */
 export interface TextCodec {
@@ -30,6 +31,8 @@ export interface TextCodec {
   readonly endOfGeneration: ReadonlySet<number>;
   /** Whether the model's metadata asks for a BOS token before a prompt. */
   readonly addBos: boolean;
+  /** The BOS token's text, as a chat template writes it. */
+  readonly bosText?: string;
   /** The conversation rendered through the chat template, with the generation prompt. */
   renderChat(messages: ChatMessage[]): string;
   /** The rendered conversation's ids (special tokens parsed, BOS where the model wants one). */
@@ -224,9 +227,7 @@ export class GgufEngine implements ChatEngine {
     const codec = this.requireCodec();
     const prompt = this.encodeChat(messages);
     const decoder = codec.streamDecoder();
-    const stops = (options.stop ?? []).filter((s) => s.length > 0);
-    const holdBack = Math.max(0, ...stops.map((s) => s.length - 1));
-    let pending = '';
+    const stops = new StopStringFilter(options.stop);
     let stopReason: StopReason | undefined;
     for await (const token of this.generateTokens(prompt, {
       maxTokens: options.maxTokens,
@@ -234,27 +235,16 @@ export class GgufEngine implements ChatEngine {
       stopTokens: codec.endOfGeneration,
       signal: options.signal,
     })) {
-      pending += decoder.push(token.id);
-      const hit = stops
-        .map((s) => pending.indexOf(s))
-        .filter((i) => i >= 0)
-        .sort((a, b) => a - b)[0];
-      if (hit !== undefined) {
-        if (hit > 0) yield { type: 'token', id: token.id, text: pending.slice(0, hit) };
+      const { text, stopped } = stops.push(decoder.push(token.id));
+      if (stopped) {
+        if (text) yield { type: 'token', id: token.id, text };
         stopReason = 'stop-string';
-        pending = '';
         break;
       }
-      const emit = pending.length - holdBack;
-      if (emit > 0) {
-        yield { type: 'token', id: token.id, text: pending.slice(0, emit) };
-        pending = pending.slice(emit);
-      } else {
-        yield { type: 'token', id: token.id, text: '' };
-      }
+      yield { type: 'token', id: token.id, text };
     }
     if (stopReason === undefined) {
-      const rest = pending + decoder.flush();
+      const rest = stops.flush() + decoder.flush();
       if (rest) yield { type: 'token', id: -1, text: rest };
     }
     const s = this.lastStats;

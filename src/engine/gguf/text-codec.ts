@@ -12,6 +12,7 @@ export function textCodec(header: ModelHeader): TextCodec {
     decode: (ids) => tokenizer.decode(ids),
     endOfGeneration: tokenizer.endOfGeneration,
     addBos: tokenizer.addBos,
+    bosText: tokenizer.bos === undefined ? undefined : tokenizer.tokens[tokenizer.bos],
     renderChat: (messages) => template.render(messages),
     encodeChat: (messages) => template.encode(messages),
     streamDecoder: () => new TokenStreamDecoder(tokenizer),

@@ -1,0 +1,137 @@
+// The CPU engine (llama.cpp in WebAssembly) in the engine worker in headless Chromium, on a
+// page served with the app's own headers (cross-origin isolation and the CSP) with two threads: the greedy
+// reply equals llama.cpp's own (node-llama-cpp on the CPU), whether the model comes from the
+// store (downloaded in chunks from the fixture server, another origin) or from a local file; byte
+// tokens that split a 4-byte character stream as that one character.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Page } from 'playwright-core';
+import { build, preview, type PreviewServer } from 'vite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ChatMessage } from '../../src/engine/engine';
+import { openFileSource } from '../../src/engine/gguf/source-node';
+import { parseHeader } from '../../src/engine/gguf/header';
+import { textCodec } from '../../src/engine/gguf/text-codec';
+import { ensureFixture } from '../fixtures/gguf/ensure';
+import { BYTE_CHAIN_IDS, BYTE_CHAIN_TEXT, byteChainBytes } from '../fixtures/gguf/byte-chain';
+import { greedy as oracleGreedy, vocabularyFacts } from '../fixtures/llama-oracle';
+import { startFixtureServer, type FixtureServer } from '../fixtures/server';
+import { launchBrowser, type Browser } from './browser';
+import type { CpuTestApi } from './cpu-page/main';
+import { SECURITY_HEADERS } from '../../src/security-headers';
+
+// The random fixtures soon pick a lone byte token that is not UTF-8 on its own, which llama.cpp's
+// server-style completion holds back as an unfinished character; these replies stay valid text
+// for the lengths given.
+const CASES = [
+  { fixture: 'qwen2-q5_0', where: 'store', maxTokens: 3 },
+  { fixture: 'llama-spm-q4_0', where: 'file', maxTokens: 7 },
+] as const;
+const MESSAGES: ChatMessage[] = [
+  { role: 'system', content: 'You are terse.' },
+  { role: 'user', content: 'The quick brown fox' },
+];
+
+let outDir: string;
+let server: PreviewServer;
+let files: FixtureServer;
+let browser: Browser;
+let page: Page;
+let byteChainPath: string;
+const urls: Record<string, string> = {};
+
+/** llama.cpp's greedy reply to MESSAGES, as text, with the number of tokens it took. */
+async function expectedReply(path: string, messages: ChatMessage[], maxTokens: number) {
+  const codec = textCodec(await parseHeader(await openFileSource(path)));
+  const prompt = codec.encodeChat!(messages);
+  const eog = new Set((await vocabularyFacts(path)).endOfGeneration);
+  const ids = await oracleGreedy(path, prompt, maxTokens);
+  const end = ids.findIndex((id) => eog.has(id));
+  const reply = end < 0 ? ids : ids.slice(0, end);
+  return { ids: reply, text: codec.decode(reply), promptTokens: prompt.length, eos: end >= 0 };
+}
+
+beforeAll(async () => {
+  const root = resolve(import.meta.dirname, 'cpu-page');
+  outDir = await mkdtemp(join(tmpdir(), 'layerwise-cpu-page-'));
+  await build({
+    root,
+    base: './',
+    configFile: false,
+    logLevel: 'warn',
+    worker: { format: 'es' },
+    build: { outDir, emptyOutDir: true, target: 'es2022' },
+  });
+  server = await preview({
+    root,
+    configFile: false,
+    logLevel: 'warn',
+    build: { outDir },
+    preview: {
+      host: '127.0.0.1',
+      port: 0,
+      strictPort: false,
+      open: false,
+      headers: SECURITY_HEADERS,
+    },
+  });
+  files = await startFixtureServer();
+  for (const id of CASES.map((c) => c.fixture))
+    urls[id] = files.setFile(`${id}.gguf`, readFileSync(ensureFixture(id)));
+  const chain = byteChainBytes();
+  byteChainPath = join(outDir, 'byte-chain.gguf');
+  writeFileSync(byteChainPath, chain);
+  urls['byte-chain'] = files.setFile('byte-chain.gguf', chain);
+  browser = await launchBrowser({ webgpu: false });
+  page = await browser.context.newPage();
+  await page.goto(server.resolvedUrls!.local[0]);
+  await page.waitForSelector('body[data-ready="true"]', { state: 'attached' });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await files?.close();
+  await new Promise<void>((r) => (server ? server.httpServer.close(() => r()) : r()));
+  if (outDir) await rm(outDir, { recursive: true, force: true });
+});
+
+const run = (where: 'url' | 'file' | 'store', url: string, messages: ChatMessage[], max: number) =>
+  page.evaluate(
+    ([w, u, m, n]) => (window as unknown as { cpuTest: CpuTestApi }).cpuTest.greedy(w, u, m, n, 2),
+    [where, url, messages, max] as const,
+  );
+
+describe('CPU engine in the browser worker', () => {
+  it('runs on a cross-origin isolated page, so llama.cpp gets its threads', async () => {
+    expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
+  });
+
+  it.each(CASES)(
+    "$fixture from the $where: the greedy reply is llama.cpp's",
+    async ({ fixture, where, maxTokens }) => {
+      const expected = await expectedReply(ensureFixture(fixture), MESSAGES, maxTokens);
+      expect(expected.text).not.toContain('\ufffd');
+      const result = await run(where, urls[fixture], MESSAGES, maxTokens);
+      expect(result.text).toBe(expected.text);
+      expect(result.promptTokens).toBe(expected.promptTokens);
+      expect(result.stats?.promptTokens).toBe(expected.promptTokens);
+      expect(result.stats?.generatedTokens).toBe(expected.ids.length + (expected.eos ? 1 : 0));
+      expect(result.stats?.stopReason).toBe(expected.eos ? 'eos' : 'max-tokens');
+      if (where === 'store') expect(result.stages).toContain('cache');
+      // Two threads asked for on a cross-origin isolated page: llama.cpp runs two.
+      expect(result.threads).toBe(2);
+    },
+  );
+
+  it('streams byte tokens that split a 4-byte character as that one character', async () => {
+    const expected = await expectedReply(byteChainPath, MESSAGES, 8);
+    // llama.cpp itself writes the character as four byte tokens, then ends the reply.
+    expect(expected.ids).toEqual(BYTE_CHAIN_IDS);
+    expect(expected.text).toBe(BYTE_CHAIN_TEXT);
+    const result = await run('url', urls['byte-chain'], MESSAGES, 8);
+    expect(result.pieces.filter((p) => p.length > 0)).toEqual([BYTE_CHAIN_TEXT]);
+    expect(result.stats?.stopReason).toBe('eos');
+  });
+});
