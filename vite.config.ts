@@ -4,7 +4,7 @@ import { gzipSync } from 'node:zlib';
 import { defineConfig, type Plugin } from 'vitest/config';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { VitePWA } from 'vite-plugin-pwa';
-import { CONTENT_SECURITY_POLICY, SECURITY_HEADERS } from './src/security-headers';
+import { CONTENT_SECURITY_POLICY, SECURITY_HEADERS } from './src/security-headers.ts';
 
 const gpuIcds = [
   '/usr/share/vulkan/icd.d/lvp_icd.json',

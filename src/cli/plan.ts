@@ -1,8 +1,10 @@
 // `npm run --silent plan -- --model PATH_OR_URL [--device FILE.json | --budget-mb N] [--context N]
-//  [--f16 on|off] --json`: plans a model from its header alone (a header-only file works; for a URL
-// only the header's byte ranges are requested). Without --device it plans for this machine's
-// WebGPU adapter through dawn.node. For two GPUs, --device takes two files separated by a comma
-// (and --budget-mb one figure for both, or two separated by a comma).
+//  [--f16 on|off] [--cpu FILE.json] [--engine auto|gpu|cpu] --json`: plans a model from its header
+// alone (a header-only file works; for a URL only the header's byte ranges are requested).
+// Without --device it plans for this machine's WebGPU adapter through dawn.node. For two GPUs,
+// --device takes two files separated by a comma (and --budget-mb one figure for both, or two
+// separated by a comma). The engine choice weighs the GPU plan against the CPU engine on --cpu's
+// description, or on this machine's CPU (a short read-rate calibration) without it.
 import { readFile } from 'node:fs/promises';
 import { totalmem } from 'node:os';
 import { parseHeader } from '../engine/gguf/header.ts';
@@ -14,12 +16,15 @@ import { DEFAULT_MARGIN, NO_MARGIN } from '../plan/budget.ts';
 import { planJson } from '../plan/contract.ts';
 import { describeAdapter, parseDeviceFile, withUserBudget } from '../plan/device.ts';
 import { planModel } from '../plan/planner.ts';
+import { chooseEngine, parseCpuFile, withEngineChoice, type CpuDescription } from '../plan/cpu.ts';
+import { describeCpu, measureReadRate } from '../engine/cpu-probe.ts';
 import type { DeviceDescription, PlanWishes } from '../plan/types.ts';
 import { CliUsageError, parseCliArgs, printJson, requireValue } from './args.ts';
 
 const USAGE =
   'usage: npm run --silent plan -- --model PATH_OR_URL [--device FILE.json[,FILE2.json] | ' +
-  '--budget-mb N[,N2]] [--context N] [--f16 on|off] [--weights auto|file|q8_0] --json';
+  '--budget-mb N[,N2]] [--context N] [--f16 on|off] [--weights auto|file|q8_0] ' +
+  '[--cpu FILE.json] [--engine auto|gpu|cpu] --json';
 
 function positiveInt(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
@@ -90,6 +95,26 @@ async function devicesFrom(files: string[], budgetsMb: number[]): Promise<Device
   });
 }
 
+/** The CPU from a description file, or this machine's, as the app would see it when isolated. */
+async function cpuFrom(file: string | undefined): Promise<CpuDescription> {
+  if (file === undefined) {
+    const { availableParallelism } = await import('node:os');
+    return describeCpu(
+      {
+        logicalCores: availableParallelism(),
+        isolated: true,
+        memoryGiB: Math.round(totalmem() / 2 ** 30),
+      },
+      measureReadRate(),
+    );
+  }
+  try {
+    return parseCpuFile(JSON.parse(await readFile(file, 'utf8')), file);
+  } catch (err) {
+    throw new CliUsageError(`Cannot read CPU file ${file}: ${(err as Error).message}`);
+  }
+}
+
 function list(value: string | undefined): string[] {
   return value === undefined ? [] : value.split(',').filter((part) => part !== '');
 }
@@ -97,7 +122,7 @@ function list(value: string | undefined): string[] {
 async function main(): Promise<void> {
   const args = parseCliArgs(process.argv.slice(2), USAGE, {
     flags: ['json'],
-    values: ['model', 'device', 'budget-mb', 'context', 'f16', 'weights'],
+    values: ['model', 'device', 'budget-mb', 'context', 'f16', 'weights', 'cpu', 'engine'],
   });
   const model = requireValue(args, 'model', USAGE);
   const f16 = args.values.f16;
@@ -107,6 +132,10 @@ async function main(): Promise<void> {
   const weights = args.values.weights ?? 'auto';
   if (weights !== 'auto' && weights !== 'file' && weights !== 'q8_0') {
     throw new CliUsageError(`--weights takes auto, file or q8_0, got "${weights}".`);
+  }
+  const engine = args.values.engine ?? 'auto';
+  if (engine !== 'auto' && engine !== 'gpu' && engine !== 'cpu') {
+    throw new CliUsageError(`--engine takes auto, gpu or cpu, got "${engine}".`);
   }
   const deviceFiles = list(args.values.device);
   if (deviceFiles.length > 2) throw new CliUsageError('At most two device files (two GPUs).');
@@ -119,7 +148,15 @@ async function main(): Promise<void> {
   };
   const header = await readModelHeader(model);
   const devices = await devicesFrom(deviceFiles, budgetsMb);
-  const plan = planModel(header, devices, wishes);
+  const gpuPlan = planModel(header, devices, wishes);
+  const choice = chooseEngine({
+    header,
+    gpuPlan,
+    adapterClass: devices[0].adapterClass,
+    cpu: await cpuFrom(args.values.cpu),
+    override: engine,
+  });
+  const plan = withEngineChoice(gpuPlan, choice);
   if (args.flags.has('json')) {
     await printJson(planJson(plan));
     return;

@@ -17,7 +17,14 @@ export interface PlanJson {
     host: { weights: number };
   };
   kvBytesPerToken: number;
-  predicted: { decodeTokensPerSecond: number; bound: 'compute' | 'upload' };
+  predicted: {
+    decodeTokensPerSecond: number;
+    bound: 'compute' | 'upload';
+    /** null where no CPU description was given. */
+    cpuDecodeTokensPerSecond: number | null;
+  };
+  /** Which engine runs the model: our WebGPU engine or llama.cpp on the CPU. */
+  engine: 'gpu' | 'cpu';
   reasons: string[];
 }
 
@@ -42,7 +49,12 @@ export function planJson(plan: Plan): PlanJson {
       // Four significant digits: software adapters predict small fractions of a token per second.
       decodeTokensPerSecond: Number(plan.predicted.decodeTokensPerSecond.toPrecision(4)),
       bound: plan.predicted.bound,
+      cpuDecodeTokensPerSecond:
+        plan.predicted.cpuDecodeTokensPerSecond === undefined
+          ? null
+          : Number(plan.predicted.cpuDecodeTokensPerSecond.toPrecision(4)),
     },
+    engine: plan.engine ?? 'gpu',
     reasons: [...plan.reasons],
   };
 }

@@ -19,4 +19,14 @@ export {
   type DeviceFigures,
 } from './device.ts';
 export { tensorsOnLoad, typeOnLoad } from './engine-sizes.ts';
+export {
+  chooseEngine,
+  cpuThreads,
+  predictCpu,
+  withEngineChoice,
+  WASM32_ADDRESS_SPACE,
+  WASM64_ADDRESS_SPACE,
+  type CpuDescription,
+  type CpuPrediction,
+} from './cpu.ts';
 export type * from './types.ts';

@@ -106,6 +106,18 @@ export interface SpeedPrediction {
   overheadSeconds: number;
   weightBytesPerToken: number;
   streamedBytesPerToken: number;
+  /** The CPU engine's predicted decode speed, once the engine choice is made (src/plan/cpu.ts). */
+  cpuDecodeTokensPerSecond?: number;
+}
+
+/** Which engine runs the model: the GPU plan, or llama.cpp on the CPU. */
+export interface EngineChoice {
+  engine: 'gpu' | 'cpu';
+  cpuDecodeTokensPerSecond: number;
+  /** Threads the CPU engine would run on. */
+  threads: number;
+  /** Which engine, why, and the predicted figures of both. */
+  reason: string;
 }
 
 export interface Plan {
@@ -120,4 +132,7 @@ export interface Plan {
   /** A smaller quantization of the same model that would run fully resident, when streaming is slow. */
   smallerQuantization: { name: string; weightBytes: number } | null;
   reasons: string[];
+  /** Set once the engine choice is made; absent means the GPU engine. */
+  engine?: 'gpu' | 'cpu';
+  engineChoice?: EngineChoice;
 }

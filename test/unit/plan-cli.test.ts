@@ -12,6 +12,7 @@ import { planJson } from '../../src/plan/contract.ts';
 import { parseDeviceFile, withUserBudget } from '../../src/plan/device.ts';
 import { NO_MARGIN } from '../../src/plan/budget.ts';
 import { planModel } from '../../src/plan/planner.ts';
+import { chooseEngine, parseCpuFile, withEngineChoice } from '../../src/plan/cpu.ts';
 import { realShape, realShapeFile, realShapeHeader } from '../fixtures/real-shapes.ts';
 
 const run = promisify(execFile);
@@ -67,6 +68,8 @@ const CONTRACT = [
   'kvBytesPerToken:number',
   'predicted.decodeTokensPerSecond:number',
   'predicted.bound:string',
+  'predicted.cpuDecodeTokensPerSecond:number',
+  'engine:string',
   'reasons[]:string',
 ];
 
@@ -85,6 +88,8 @@ describe('plan CLI', { timeout: 60_000 }, () => {
         model,
         '--device',
         'devices/discrete-8gb.json',
+        '--cpu',
+        'devices/cpu-2core.json',
         '--json',
       ],
       {
@@ -98,9 +103,14 @@ describe('plan CLI', { timeout: 60_000 }, () => {
       JSON.parse(readFileSync('devices/discrete-8gb.json', 'utf8')),
       'devices/discrete-8gb.json',
     );
-    const expected = planJson(planModel(await realShapeHeader('Llama-3.1-8B-Q4_K_M'), [device]));
+    const header = await realShapeHeader('Llama-3.1-8B-Q4_K_M');
+    const gpuPlan = planModel(header, [device]);
+    const cpu = parseCpuFile(JSON.parse(readFileSync('devices/cpu-2core.json', 'utf8')), 'cpu');
+    const choice = chooseEngine({ header, gpuPlan, adapterClass: device.adapterClass, cpu });
+    const expected = planJson(withEngineChoice(gpuPlan, choice));
     expect(printed).toEqual(expected);
     expect(printed).toMatchObject({
+      engine: 'gpu',
       fits: 'full',
       kvBytesPerToken: 131072,
       precision: { compute: 'f16', weights: 'file' },

@@ -1,0 +1,169 @@
+// The CPU engine (llama.cpp in WebAssembly) as the planner sees it: threads, memory and a
+// measured read rate in, a predicted decode speed out, and the choice between it and the GPU
+// plan: whichever is predicted faster, the CPU on a software (fallback) adapter or with no WebGPU
+// at all, unless the person chose an engine.
+import type { ModelHeader } from '../engine/gguf/types.ts';
+import { kvBytesPerToken, mib } from './accounting.ts';
+import type { AdapterClass, EngineChoice, Figure, Plan } from './types.ts';
+
+export interface CpuDescription {
+  name: string;
+  /** Logical cores the browser reports (navigator.hardwareConcurrency). */
+  logicalCores: number;
+  /** Whether the page is cross-origin isolated, which threads (SharedArrayBuffer) need. */
+  isolated: boolean;
+  /** Host memory (navigator.deviceMemory, which browsers cap at 8 GiB). */
+  memory: Figure;
+  /**
+   * Bytes of linear memory llama.cpp can address: 4 GiB for wasm32; wllama's memory64 build
+   * lifts that to the 16 GiB Chromium allows a memory64 instance.
+   */
+  addressSpaceBytes: number;
+  /** Bytes per second one thread reads from a large array (a short calibration). */
+  readRate: Figure;
+}
+
+export const WASM32_ADDRESS_SPACE = 4 * 2 ** 30;
+export const WASM64_ADDRESS_SPACE = 16 * 2 ** 30;
+
+/**
+ * Of the measured single-thread read rate, the share llama.cpp's WebAssembly build turns into
+ * weight bytes per second per thread (its quantized dot products are SIMD but not memory-bound
+ * like native code). From docs/performance.md: wllama decodes a 143 MB Q8_0 model at 15-21 tok/s
+ * with 2 threads (2.1-3.0 GB/s) where one thread reads about 6 GB/s.
+ */
+export const CPU_EFFICIENCY = 0.22;
+
+/** Threads llama.cpp gets: one without isolation; else one per core, leaving none idle. */
+export function cpuThreads(cpu: Pick<CpuDescription, 'logicalCores' | 'isolated'>): number {
+  return cpu.isolated ? Math.max(1, cpu.logicalCores) : 1;
+}
+
+export interface CpuPrediction {
+  decodeTokensPerSecond: number;
+  threads: number;
+  /** Model weights plus the KV cache at the plan's context. */
+  bytes: number;
+  /** Why the CPU engine cannot hold the model, or null. */
+  problem: string | null;
+}
+
+export function predictCpu(
+  header: ModelHeader,
+  cpu: CpuDescription,
+  contextTokens: number,
+  decodePosition = 256,
+): CpuPrediction {
+  const weights = header.tensors.reduce((sum, t) => sum + t.bytes, 0);
+  const embedding = header.tensors.find((t) => t.name === 'token_embd.weight');
+  const tied = !header.tensors.some((t) => t.name === 'output.weight');
+  const vocab = header.hparams.vocabSize;
+  // Decode reads every weight once, except the embedding: one row, unless it is also the output.
+  const embeddingSkipped = embedding && !tied ? embedding.bytes - embedding.bytes / vocab : 0;
+  const kvPerToken = kvBytesPerToken(header);
+  const bytesPerToken = weights - embeddingSkipped + kvPerToken * decodePosition;
+  const threads = cpuThreads(cpu);
+  const rate = cpu.readRate.value * CPU_EFFICIENCY * threads;
+  const bytes = weights + kvPerToken * contextTokens;
+  const limit = Math.min(cpu.addressSpaceBytes, cpu.memory.value);
+  const problem =
+    bytes > limit
+      ? `The CPU engine would need ${mib(bytes)} (weights and KV cache), more than the ${mib(limit)} it can use here (${cpu.addressSpaceBytes <= limit ? 'the WebAssembly address space' : 'host memory'}).`
+      : null;
+  return {
+    decodeTokensPerSecond: bytesPerToken > 0 ? rate / bytesPerToken : 0,
+    threads,
+    bytes,
+    problem,
+  };
+}
+
+const tokS = (value: number) => `${value >= 10 ? value.toFixed(0) : value.toPrecision(2)} tok/s`;
+
+export interface EngineInputs {
+  header: ModelHeader;
+  /** The GPU plan, or null with no WebGPU adapter at all. */
+  gpuPlan: Plan | null;
+  /** The class of the adapter the GPU plan is for. */
+  adapterClass?: AdapterClass;
+  cpu: CpuDescription;
+  /** The person's choice; `auto` (the default) lets the planner pick. */
+  override?: 'auto' | 'gpu' | 'cpu';
+}
+
+/** Which engine runs the model, why, and both predictions. */
+export function chooseEngine(inputs: EngineInputs): EngineChoice {
+  const { header, gpuPlan, cpu } = inputs;
+  const context = gpuPlan?.contextTokens ?? Math.min(header.hparams.contextLength, 4096);
+  const predicted = predictCpu(header, cpu, context);
+  const gpuSpeed = gpuPlan && gpuPlan.fits !== 'none' ? gpuPlan.predicted.decodeTokensPerSecond : 0;
+  const isolation = cpu.isolated
+    ? `${predicted.threads} thread${predicted.threads === 1 ? '' : 's'}`
+    : '1 thread (the page is not cross-origin isolated, so no more)';
+  const cpuSays = predicted.problem
+    ? predicted.problem
+    : `the CPU engine is predicted at ${tokS(predicted.decodeTokensPerSecond)} on ${isolation}`;
+  const gpuSays = !gpuPlan
+    ? 'there is no WebGPU adapter'
+    : gpuPlan.fits === 'none'
+      ? 'the GPU plan does not fit'
+      : `the GPU plan is predicted at ${tokS(gpuSpeed)}${inputs.adapterClass === 'software' ? ' on a software (fallback) adapter' : ''}`;
+  const result = (engine: 'gpu' | 'cpu', why: string): EngineChoice => ({
+    engine,
+    cpuDecodeTokensPerSecond: predicted.decodeTokensPerSecond,
+    threads: predicted.threads,
+    reason: `${engine === 'cpu' ? 'CPU engine (llama.cpp in WebAssembly)' : 'GPU engine (WebGPU)'}: ${why}; ${gpuSays}, ${cpuSays}.`,
+  });
+  if (inputs.override === 'gpu' || inputs.override === 'cpu') {
+    return result(inputs.override, 'chosen in Settings');
+  }
+  if (!gpuPlan) return result('cpu', 'no WebGPU here');
+  if (predicted.problem) return result('gpu', 'the CPU engine cannot hold the model');
+  if (gpuPlan.fits === 'none') return result('cpu', 'the model does not fit the GPU');
+  if (inputs.adapterClass === 'software') {
+    return result('cpu', 'the GPU is a software adapter, which runs on the same CPU more slowly');
+  }
+  return predicted.decodeTokensPerSecond > gpuSpeed
+    ? result('cpu', 'predicted faster')
+    : result('gpu', 'predicted faster');
+}
+
+/** The GPU plan with the engine choice added: its engine, the CPU prediction and the reason. */
+export function withEngineChoice(plan: Plan, choice: EngineChoice): Plan {
+  return {
+    ...plan,
+    engine: choice.engine,
+    predicted: { ...plan.predicted, cpuDecodeTokensPerSecond: choice.cpuDecodeTokensPerSecond },
+    engineChoice: choice,
+    reasons: [...plan.reasons, choice.reason],
+  };
+}
+
+/**
+ * A CPU description file (devices/cpu-*.json): `{ "name", "logicalCores", "isolated",
+ * "memoryMiB", "addressSpace": "wasm32" | "wasm64", "readGBps" }`.
+ */
+export function parseCpuFile(json: unknown, file: string): CpuDescription {
+  const o = (json ?? {}) as Record<string, unknown>;
+  const number = (key: string) => {
+    const v = o[key];
+    if (typeof v !== 'number' || !(v > 0)) {
+      throw new Error(`${file}: "${key}" must be a positive number, got ${JSON.stringify(v)}.`);
+    }
+    return v;
+  };
+  if (typeof o.name !== 'string') throw new Error(`${file}: "name" must be a string.`);
+  if (typeof o.isolated !== 'boolean')
+    throw new Error(`${file}: "isolated" must be true or false.`);
+  if (o.addressSpace !== 'wasm32' && o.addressSpace !== 'wasm64') {
+    throw new Error(`${file}: "addressSpace" must be "wasm32" or "wasm64".`);
+  }
+  return {
+    name: o.name,
+    logicalCores: Math.floor(number('logicalCores')),
+    isolated: o.isolated,
+    memory: { value: number('memoryMiB') * 2 ** 20, source: 'user', detail: `from ${file}` },
+    addressSpaceBytes: o.addressSpace === 'wasm32' ? WASM32_ADDRESS_SPACE : WASM64_ADDRESS_SPACE,
+    readRate: { value: number('readGBps') * 1e9, source: 'user', detail: `from ${file}` },
+  };
+}

@@ -1,0 +1,114 @@
+// The engine choice: the CPU engine's prediction from its description, the CPU on a software
+// (fallback) adapter or without WebGPU, the faster engine otherwise, reasons that name both
+// predictions, and the person's override.
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import {
+  chooseEngine,
+  CPU_EFFICIENCY,
+  parseCpuFile,
+  predictCpu,
+  withEngineChoice,
+  WASM32_ADDRESS_SPACE,
+  type CpuDescription,
+} from '../../src/plan/cpu.ts';
+import { planJson } from '../../src/plan/contract.ts';
+import { parseDeviceFile } from '../../src/plan/device.ts';
+import { planModel } from '../../src/plan/planner.ts';
+import { realShapeHeader } from '../fixtures/real-shapes.ts';
+
+const device = (file: string) =>
+  parseDeviceFile(JSON.parse(readFileSync(`devices/${file}.json`, 'utf8')), file);
+const CPU = parseCpuFile(JSON.parse(readFileSync('devices/cpu-2core.json', 'utf8')), 'cpu');
+
+describe('CPU engine prediction', () => {
+  it('reads every weight once per token (one embedding row), at the calibrated rate per thread', async () => {
+    const header = await realShapeHeader('Llama-3.2-1B-Q8_0');
+    const weights = header.tensors.reduce((n, t) => n + t.bytes, 0);
+    const embedding = header.tensors.find((t) => t.name === 'token_embd.weight')!.bytes;
+    const tied = !header.tensors.some((t) => t.name === 'output.weight');
+    const h = header.hparams;
+    const kv = h.blockCount * h.headCountKv * (h.keyLength + h.valueLength) * 2 * 256;
+    const perToken = weights - (tied ? 0 : embedding - embedding / h.vocabSize) + kv;
+    const predicted = predictCpu(header, CPU, 4096);
+    expect(predicted.threads).toBe(2);
+    expect(predicted.decodeTokensPerSecond).toBeCloseTo((6e9 * CPU_EFFICIENCY * 2) / perToken, 6);
+    const single = predictCpu(header, { ...CPU, isolated: false }, 4096);
+    expect(single.threads).toBe(1);
+    expect(single.decodeTokensPerSecond).toBeCloseTo(predicted.decodeTokensPerSecond / 2, 6);
+  });
+
+  it('refuses a model past the WebAssembly address space or host memory', async () => {
+    const header = await realShapeHeader('Llama-3.1-8B-Q4_K_M');
+    const wasm32: CpuDescription = {
+      ...CPU,
+      memory: { ...CPU.memory, value: 64 * 2 ** 30 },
+      addressSpaceBytes: WASM32_ADDRESS_SPACE,
+    };
+    expect(predictCpu(header, wasm32, 4096).problem).toMatch(/WebAssembly address space/);
+    const small: CpuDescription = { ...CPU, memory: { ...CPU.memory, value: 2 ** 30 } };
+    expect(predictCpu(header, small, 4096).problem).toMatch(/host memory/);
+    expect(predictCpu(header, CPU, 4096).problem).toBeNull();
+  });
+});
+
+describe('engine choice', () => {
+  it('picks the CPU on a software (fallback) adapter, saying why with both predictions', async () => {
+    const header = await realShapeHeader('SmolLM2-360M-Q4_K_M');
+    const swiftshader = device('software-swiftshader');
+    const gpuPlan = planModel(header, [swiftshader]);
+    const choice = chooseEngine({ header, gpuPlan, adapterClass: 'software', cpu: CPU });
+    expect(choice.engine).toBe('cpu');
+    expect(choice.reason).toMatch(/software \(fallback\) adapter/);
+    expect(choice.reason).toContain('GPU plan is predicted at');
+    expect(choice.reason).toContain('CPU engine is predicted at');
+    const json = planJson(withEngineChoice(gpuPlan, choice));
+    expect(json.engine).toBe('cpu');
+    expect(json.predicted.cpuDecodeTokensPerSecond).toBeGreaterThan(0);
+    expect(json.reasons.at(-1)).toBe(choice.reason);
+  });
+
+  it('picks the CPU with no WebGPU at all', async () => {
+    const header = await realShapeHeader('SmolLM2-360M-Q4_K_M');
+    const choice = chooseEngine({ header, gpuPlan: null, cpu: CPU });
+    expect(choice.engine).toBe('cpu');
+    expect(choice.reason).toMatch(/no WebGPU/);
+  });
+
+  it('picks whichever engine is predicted faster on a hardware adapter', async () => {
+    const header = await realShapeHeader('Llama-3.2-1B-Q8_0');
+    const gpuPlan = planModel(header, [device('discrete-8gb')]);
+    const inputs = { header, gpuPlan, adapterClass: 'discrete' as const };
+    expect(chooseEngine({ ...inputs, cpu: CPU }).engine).toBe('gpu');
+    const fastCpu = { ...CPU, logicalCores: 64, readRate: { ...CPU.readRate, value: 1e13 } };
+    const choice = chooseEngine({ ...inputs, cpu: fastCpu });
+    expect(choice.engine).toBe('cpu');
+    expect(choice.reason).toMatch(/predicted faster/);
+  });
+
+  it('keeps the GPU when the CPU engine cannot hold the model, and follows the override', async () => {
+    const header = await realShapeHeader('Llama-3.1-8B-Q4_K_M');
+    const gpuPlan = planModel(header, [device('software-swiftshader')]);
+    const wasm32 = { ...CPU, addressSpaceBytes: WASM32_ADDRESS_SPACE };
+    expect(gpuPlan.fits).toBe('partial');
+    const choice = chooseEngine({ header, gpuPlan, adapterClass: 'software', cpu: wasm32 });
+    expect(choice.engine).toBe('gpu');
+    expect(choice.reason).toMatch(/cannot hold the model/);
+    const forced = chooseEngine({
+      header,
+      gpuPlan,
+      adapterClass: 'software',
+      cpu: CPU,
+      override: 'gpu',
+    });
+    expect(forced.engine).toBe('gpu');
+    expect(forced.reason).toMatch(/chosen in Settings/);
+  });
+
+  it('says the CPU engine runs one thread when the page is not cross-origin isolated', async () => {
+    const header = await realShapeHeader('SmolLM2-360M-Q4_K_M');
+    const choice = chooseEngine({ header, gpuPlan: null, cpu: { ...CPU, isolated: false } });
+    expect(choice.threads).toBe(1);
+    expect(choice.reason).toMatch(/1 thread \(the page is not cross-origin isolated/);
+  });
+});
