@@ -15,6 +15,7 @@ import {
 } from 'idb-keyval';
 import { StoreError } from './errors';
 import { settledState, type ModelManifest } from './manifest';
+import { checkManifest } from './manifest-schema';
 
 type ChunkKey = [string, number];
 
@@ -24,9 +25,19 @@ export class ModelStore {
     private readonly chunks: UseStore = createStore('layerwise-chunks', 'chunks'),
   ) {}
 
+  /** The manifest, checked; a damaged record is refused with the field named. */
   async getManifest(id: string): Promise<ModelManifest | undefined> {
-    const manifest = await get<ModelManifest>(id, this.manifests);
-    return manifest && settled(manifest);
+    const raw = await get<unknown>(id, this.manifests);
+    if (raw === undefined) return undefined;
+    const checked = checkManifest(raw);
+    if ('problem' in checked) {
+      throw new StoreError(
+        'damaged',
+        `The stored record of model ${id} is damaged (${checked.problem}). Delete it in Storage ` +
+          'and store the model again.',
+      );
+    }
+    return settled(checked.manifest);
   }
 
   putManifest(manifest: ModelManifest): Promise<void> {
@@ -34,7 +45,11 @@ export class ModelStore {
   }
 
   async listManifests(): Promise<ModelManifest[]> {
-    const all = (await values<ModelManifest>(this.manifests)).map(settled);
+    // Records that fail the check are left out of the list (and kept, with their chunks).
+    const all = (await values<unknown>(this.manifests)).flatMap((raw) => {
+      const checked = checkManifest(raw);
+      return 'manifest' in checked ? [settled(checked.manifest)] : [];
+    });
     return all.sort((a, b) => a.createdAt - b.createdAt);
   }
 

@@ -162,7 +162,8 @@ describe('Verify interrupted by a reload', () => {
     });
     await store.putManifest({ ...manifest, state: 'verifying' });
     expect((await store.getManifest('x'))?.state).toBe('partial');
-    await store.putManifest({ ...manifest, chunks: ['a', 'b'], sha256: 'c', state: 'verifying' });
+    const [a, b, c] = ['a', 'b', 'c'].map((x) => x.repeat(64));
+    await store.putManifest({ ...manifest, chunks: [a, b], sha256: c, state: 'verifying' });
     expect((await store.listManifests())[0].state).toBe('complete');
   });
 });
@@ -187,5 +188,21 @@ describe('pause', () => {
     server.requests.length = 0;
     expect((await transfer.run()).kind).toBe('complete');
     expect(server.requests.map((r) => r.range)).toEqual([`bytes=${stored}-`]);
+  });
+});
+
+describe('manifests read back', () => {
+  it('refuses a damaged stored manifest with the field named, and lists only sound ones', async () => {
+    const [store] = storePair();
+    const url = server.setFile('sound.gguf', modelBytes(SIZE, 29));
+    await download(store, url);
+    const sound = (await store.getManifest(url))!;
+    await store.putManifest({ ...sound, id: 'bad', size: '7' as unknown as number });
+    await expect(store.getManifest('bad')).rejects.toThrow(
+      /The stored record of model bad is damaged \(size: Invalid type: Expected number/,
+    );
+    await store.putManifest({ ...sound, id: 'short', chunks: sound.chunks.slice(1) });
+    await expect(store.getManifest('short')).rejects.toThrow(/chunks: 6 listed for 7/);
+    expect((await store.listManifests()).map((m) => m.id)).toEqual([url]);
   });
 });

@@ -148,6 +148,7 @@ export class ModelsState {
     const current = this.headers[key];
     const retry = current?.status === 'error' || current?.status === 'offline';
     if (current && !(options.force && retry)) return;
+    this.online = globalThis.navigator?.onLine ?? true;
     if (options.network && !this.online) {
       this.setHeader(key, { status: 'offline' });
       return;
@@ -184,19 +185,22 @@ export class ModelsState {
     });
   }
 
-  /** Reads again the headers that failed or waited for the network, once the connection is back. */
-  retryFailed(): void {
+  /**
+   * Reads again the headers that waited for the network (on a visit, when the browser is online
+   * again) and, with `failed`, those that failed too (when the connection comes back).
+   */
+  retryFailed(failed = true): void {
+    this.online = globalThis.navigator?.onLine ?? true;
+    if (!this.online) return;
+    const again = (state: HeaderState | undefined) =>
+      state?.status === 'offline' || (failed && state?.status === 'error');
     for (const model of CATALOGUE) {
-      const state = this.headers[downloadUrl(this.variantOf(model))];
-      if (state?.status === 'error' || state?.status === 'offline') {
+      if (again(this.headers[downloadUrl(this.variantOf(model))])) {
         this.requestCatalogueHeader(model, true);
       }
     }
     for (const model of this.custom) {
-      const state = this.headers[model.id];
-      if (model.url && (state?.status === 'error' || state?.status === 'offline')) {
-        this.readCustomHeader(model, true);
-      }
+      if (model.url && again(this.headers[model.id])) this.readCustomHeader(model, true);
     }
   }
 

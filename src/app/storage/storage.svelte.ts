@@ -277,7 +277,8 @@ export class StorageState {
         if (download && !retryable) setActive(transfer.id, false);
         // Refused before anything was stored (not a GGUF file, a misconfigured host): nothing
         // is in progress, so the refusal is said once and the transfer is dropped.
-        if (!retryable && !(await this.library.store.getManifest(transfer.id))) {
+        const stored = await this.library.store.getManifest(transfer.id).catch(() => null);
+        if (!retryable && stored === undefined) {
           this.running.delete(transfer.id);
           delete this.transfers[transfer.id];
           this.error = describe(error);
