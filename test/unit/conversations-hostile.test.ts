@@ -3,6 +3,7 @@
 import 'fake-indexeddb/auto';
 import { createStore, set } from 'idb-keyval';
 import { describe, expect, it } from 'vitest';
+import { ChatState } from '../../src/app/chat/chat.svelte';
 import {
   ConversationStore,
   MAX_IMPORT_BYTES,
@@ -211,5 +212,24 @@ describe('stored conversations read back', () => {
     expect((await store.list()).map((s) => s.title)).toEqual(['Older']);
     await store.delete(older.id);
     expect(await store.list()).toEqual([]);
+  });
+});
+
+describe('the Chat view and a damaged stored conversation', () => {
+  it('says the conversation is damaged instead of failing to open', async () => {
+    const name = freshName();
+    const e = envelope();
+    const [a] = ids(e);
+    e.conversation.messages[a].parentId = a;
+    await set(e.conversation.id, e.conversation, createStore(name, 'conversations'));
+    const provider = {
+      choice: null,
+      ensureLoaded: () => Promise.reject(new Error('no model in this test')),
+    };
+    const chat = new ChatState(provider, new ConversationStore(name));
+    expect(await chat.open(e.conversation.id)).toBe(false);
+    expect(chat.conversation).toBeNull();
+    expect(chat.notice).toMatchObject({ tone: 'error' });
+    expect(chat.notice?.text).toMatch(/is damaged \(messages\..*parentId: its parents lead round/);
   });
 });
