@@ -1,19 +1,16 @@
 // Reads GGUF headers for planning: from a URL with Range requests (a few MB for the vocabulary,
-// never the weights), from a local file, or from a stored model's chunks. The parser is loaded on first use so it stays out of
-// the app shell. Headers of pinned URLs are kept in localStorage without the vocabulary, because
-// the planner needs only the shapes and a pinned revision never changes.
+// never the weights), from a local file, or from a stored model's chunks. URLs and files are read
+// in a worker of their own (engine/header-client), so a million-token vocabulary never stalls the
+// page; the parser stays out of the app shell. Headers of pinned URLs are kept in localStorage
+// without the vocabulary, because the planner needs only the shapes and a pinned revision never
+// changes.
 import type { ModelHeader } from '../../engine/gguf/types';
+import { planningHeader } from '../../engine/gguf/planning-header';
 import type { ModelLibrary } from '../../store/models';
 
 const CACHE_PREFIX = 'layerwise:plan-header:';
 
-/** The header without the large metadata arrays (vocabulary, merges) the planner never reads. */
-export function planningHeader(header: ModelHeader): ModelHeader {
-  const metadata = Object.fromEntries(
-    Object.entries(header.metadata).filter(([, v]) => !Array.isArray(v) || v.length <= 64),
-  );
-  return { ...header, metadata };
-}
+export { planningHeader };
 
 function isPinned(url: string): boolean {
   return /\/resolve\/[0-9a-f]{40}\//.test(url);
@@ -48,13 +45,10 @@ export async function headerFromUrl(
   const keep = isPinned(url) || options.remember === true;
   const hit = keep ? cached(url) : null;
   if (hit) return hit;
-  const [{ openUrlSource }, { parseHeader }] = await Promise.all([
-    import('../../engine/gguf/source'),
-    import('../../engine/gguf/header'),
-  ]);
-  let source;
+  const { readHeaderInWorker } = await import('../../engine/header-client');
+  let header;
   try {
-    source = await openUrlSource(url, { signal });
+    header = await readHeaderInWorker({ type: 'url', url }, { signal });
   } catch (error) {
     // fetch() rejects with a bare TypeError when the host cannot be reached at all.
     if (error instanceof TypeError) {
@@ -65,7 +59,6 @@ export async function headerFromUrl(
     }
     throw error;
   }
-  const header = planningHeader(await parseHeader(source, { signal }));
   if (keep) remember(url, header);
   return header;
 }
@@ -77,11 +70,8 @@ export async function headerFromStore(library: ModelLibrary, id: string): Promis
 }
 
 export async function headerFromFile(file: File): Promise<ModelHeader> {
-  const [{ blobSource }, { parseHeader }] = await Promise.all([
-    import('../../engine/gguf/source'),
-    import('../../engine/gguf/header'),
-  ]);
-  return planningHeader(await parseHeader(blobSource(file, file.name)));
+  const { readHeaderInWorker } = await import('../../engine/header-client');
+  return readHeaderInWorker({ type: 'file', file, name: file.name });
 }
 
 /**
