@@ -95,12 +95,7 @@ describe('headers read in a worker', () => {
     new DataView(bytes.buffer).setBigUint64(16, 5_000_000n, true);
     const error = await readHeaderInWorker(fileRef(bytes), {
       createWorker: () =>
-        standIn(async (ref) =>
-          (await import('../../src/engine/gguf/source.ts')).blobSource(
-            (ref as { file: Blob }).file,
-            'model.gguf',
-          ),
-        ),
+        standIn(async (ref) => blobSource((ref as { file: Blob }).file, 'model.gguf')),
     }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(GgufFormatError);
     expect(error).toMatchObject({ code: 'absurd-count', subject: 'kv_count' });
