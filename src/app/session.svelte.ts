@@ -1,17 +1,22 @@
-// The model the chat talks to. The Models and Storage views call `session.choose(...)`; the chat
-// loads it on first use. The choice is remembered across reloads (a picked file cannot be, since
-// a File does not survive one: those are imported into the store and chosen from there).
+// The model the chat talks to. The Models view and the chat's picker call `session.choose(...)`;
+// the chat loads it on first use. A GGUF model loads with the plan the page made for it (planned
+// here first when the choice came without one, and again when the engine finds the GPU is no longer
+// the one planned for). The choice is remembered across reloads (a picked file cannot be, since a
+// File does not survive one: those are imported into the store and chosen from there).
 import type { LoadProgress } from '../engine/engine';
 import { loadEngine, type LoadedEngine, type ModelChoice } from '../engine/client';
-import { toEngineFailure, type EngineFailure } from '../engine/messages';
+import { toEngineFailure, type EngineFailure, type GgufSourceRef } from '../engine/messages';
+import { budgetsTenPercentLower, type CarriedOutPlan } from '../engine/gguf/planned-load';
+import type { Plan } from '../plan/types';
 import { ModelLibrary } from '../store/models';
 import type { ModelManifest } from '../store/manifest';
-import { loadSettings } from '../store/settings';
+import { planSource } from './models/planning';
+import type { PlanOverrides } from './models/plan-input';
 
 const STORAGE_KEY = 'layerwise:session-model';
 
-/** The context a stored model is loaded with when no plan chose one: the setting, else up to 4096. */
-export const FALLBACK_CONTEXT_TOKENS = 4096;
+/** Plans a GGUF model on this device (the Models view's planner). */
+export type SourcePlanner = (source: GgufSourceRef, overrides?: PlanOverrides) => Promise<Plan>;
 
 export interface StoredModelOption {
   id: string;
@@ -60,9 +65,6 @@ function origin(manifest: ModelManifest): string {
   return `${url.host}${url.pathname.slice(0, url.pathname.lastIndexOf('/'))}`;
 }
 
-/** How much less GPU memory a retry after an out-of-memory error plans with. */
-export const RETRY_REDUCTION = 0.1;
-
 export type SessionStatus = 'empty' | 'chosen' | 'loading' | 'ready' | 'error';
 
 function remembered(): ModelChoice | null {
@@ -94,11 +96,18 @@ export class Session {
   contextTokens = $state(0);
   /** Complete GGUF models in the store, for the chat's own model picker. */
   stored = $state.raw<StoredModelOption[]>([]);
+  /** The plan as the loaded GGUF engine carried it out, with each device's allocated bytes. */
+  carriedOut = $state.raw<CarriedOutPlan | null>(null);
+  /** Decode speed of the last answer, to set beside the plan's prediction. */
+  measuredDecodeTokensPerSecond = $state<number | null>(null);
   private engine: LoadedEngine | null = null;
   private loading: Promise<LoadedEngine> | null = null;
   private controller: AbortController | null = null;
 
-  constructor(private readonly load: typeof loadEngine = loadEngine) {}
+  constructor(
+    private readonly load: typeof loadEngine = loadEngine,
+    private readonly plan: SourcePlanner = planSource,
+  ) {}
 
   /** Switches to another model, unloading the current one first to free its GPU memory. */
   async choose(choice: ModelChoice): Promise<LoadedEngine> {
@@ -122,10 +131,12 @@ export class Session {
     this.status = 'loading';
     this.error = null;
     this.progress = null;
-    this.loading = this.load(choice, (p) => (this.progress = p), controller.signal).then(
+    this.loading = this.loadChoice(choice, controller.signal).then(
       (engine) => {
         this.engine = engine;
         this.contextTokens = engine.contextTokens;
+        this.carriedOut = engine.carriedOut ?? null;
+        this.measuredDecodeTokensPerSecond = null;
         this.status = 'ready';
         return engine;
       },
@@ -139,43 +150,64 @@ export class Session {
     return this.loading;
   }
 
+  /**
+   * Loads `choice`, planning it here first when it has no plan. When the engine finds the GPU is not
+   * the one the plan was made for, the model is planned again for this GPU and loaded once more.
+   */
+  private async loadChoice(choice: ModelChoice, signal: AbortSignal): Promise<LoadedEngine> {
+    let current = choice;
+    for (let attempt = 0; ; attempt++) {
+      if (current.kind === 'gguf' && !current.plan) {
+        current = { ...current, plan: await this.plan(current.source) };
+        if (this.choice === choice) {
+          this.choice = current;
+          remember(current);
+        }
+        choice = current;
+      }
+      try {
+        return await this.load(current, (p) => (this.progress = p), signal);
+      } catch (error) {
+        const mismatch = toEngineFailure(error).kind === 'plan-mismatch';
+        if (!mismatch || attempt > 0 || current.kind !== 'gguf') throw error;
+        current = { ...current, plan: undefined };
+      }
+    }
+  }
+
+  /** Called with each finished answer's statistics. */
+  recordDecode(tokensPerSecond: number): void {
+    if (tokensPerSecond > 0) this.measuredDecodeTokensPerSecond = tokensPerSecond;
+  }
+
   async refreshStored(library = new ModelLibrary()): Promise<void> {
     const manifests = await library.list();
     this.stored = distinguish(manifests.filter((m) => m.state === 'complete'));
   }
 
-  /** Chooses a stored GGUF model with the context from Settings, else what the model allows up to 4096. */
+  /** Chooses a stored GGUF model; it is planned on this device with the settings, as in Models. */
   async chooseStored(id: string): Promise<LoadedEngine> {
     const option = this.stored.find((m) => m.id === id);
     if (!option) throw new Error(`No stored model ${id}: download or import it in Storage first.`);
-    const settings = await loadSettings();
-    const contextTokens =
-      settings.contextLength ??
-      Math.min(option.contextLength ?? FALLBACK_CONTEXT_TOKENS, FALLBACK_CONTEXT_TOKENS);
-    const f16 = { auto: 'auto', f16: 'on', f32: 'off' } as const;
     return this.choose({
       kind: 'gguf',
       id: option.id,
       label: option.name,
       source: { type: 'store', modelId: option.id },
-      options: { contextTokens, f16: f16[settings.computePrecision] },
     });
   }
 
-  /** After the GPU refused a plan: the same model planned within 10% less GPU memory. */
+  /** After the GPU refused a plan: the same model planned again with budgets 10% lower. */
   async retryWithLessMemory(): Promise<LoadedEngine> {
     const failed = this.error?.plan;
     const choice = this.choice;
-    if (!failed || choice?.kind !== 'gguf') {
+    if (!failed || choice?.kind !== 'gguf' || !choice.plan) {
       throw new Error(
         'Only a GGUF model whose plan the GPU refused can be retried with less memory.',
       );
     }
-    const { residentLayers: _forced, ...options } = choice.options;
-    return this.choose({
-      ...choice,
-      options: { ...options, budgetBytes: Math.floor(failed.gpuBytes * (1 - RETRY_REDUCTION)) },
-    });
+    const plan = await this.plan(choice.source, { budgets: budgetsTenPercentLower(choice.plan) });
+    return this.choose({ ...choice, plan });
   }
 
   cancelLoad(): void {
@@ -187,6 +219,7 @@ export class Session {
     const engine = this.engine;
     this.engine = null;
     this.contextTokens = 0;
+    this.carriedOut = null;
     this.status = this.choice ? 'chosen' : 'empty';
     if (engine) await engine.unload().catch(() => undefined);
   }

@@ -8,7 +8,7 @@
 // weight bytes, dispatches and submissions per decode token, with the device named.
 import { openFileSource } from '../engine/gguf/source-node';
 import { GREEDY } from '../engine/engine';
-import { loadCliEngine } from './engine-cli';
+import { loadPlannedCliEngine } from './planned-cli';
 import { numberFlag, parseCliArgs, CliUsageError } from './args';
 import { printResidencyBench } from './residency-bench';
 
@@ -43,7 +43,8 @@ async function main(): Promise<void> {
       await printResidencyBench(source, args);
       return;
     }
-    const { engine, device } = await loadCliEngine(source, args);
+    const { engine, devices } = await loadPlannedCliEngine(source, args);
+    const device = devices[0];
     const promptLength = numberFlag(args, 'prompt-length', 64);
     const decodeTokens = numberFlag(args, 'tokens', 32);
     const vocab = engine.model.outputRows;
@@ -55,6 +56,8 @@ async function main(): Promise<void> {
     })) {
       void token;
     }
+    // Measure the whole prompt's prefill, not the part after the warm-up's cached tokens.
+    engine.resetCache();
     let generated = 0;
     for await (const token of engine.generateTokens(prompt, {
       maxTokens: decodeTokens,

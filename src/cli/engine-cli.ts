@@ -1,12 +1,10 @@
-// Shared by the infer and bench entry points: opening a dawn.node adapter, and
-// loading the GGUF engine with the model's tokenizer.
+// Shared by the infer and bench entry points: opening a dawn.node adapter and reading the compute
+// precision flag (the only place `on`/`off` is spoken) as the planner's wish.
 import { existsSync } from 'node:fs';
 import { requestNodeAdapter, type NodeAdapterName } from '../gpu/node-gpu';
 import { openEngineDevice, type EngineDevice } from '../gpu/device';
-import { GgufEngine, type PrecisionChoice } from '../engine/gguf/engine';
-import type { ModelSource } from '../engine/gguf/types';
-import { textCodec } from '../engine/gguf/text-codec';
-import { CliUsageError, numberFlag, type CliArgs } from './args';
+import type { ComputeWish } from '../plan';
+import { CliUsageError, type CliArgs } from './args';
 
 const ICD_FILES = [
   '/usr/share/vulkan/icd.d/lvp_icd.json',
@@ -30,24 +28,7 @@ export async function openCliDevice(args: CliArgs): Promise<EngineDevice> {
   return openEngineDevice(adapter, { disableF16: f16 === 'off' });
 }
 
-export function precisionChoice(args: CliArgs): PrecisionChoice {
+export function precisionChoice(args: CliArgs): ComputeWish {
   const f16 = args.values.f16 ?? 'auto';
   return f16 === 'on' ? 'f16' : f16 === 'off' ? 'f32' : 'auto';
-}
-
-export async function loadCliEngine(
-  source: ModelSource,
-  args: CliArgs,
-): Promise<{ engine: GgufEngine; device: EngineDevice }> {
-  const device = await openCliDevice(args);
-  const context = args.values.context;
-  const engine = await GgufEngine.load(device, source, {
-    precision: precisionChoice(args),
-    codec: textCodec,
-    contextTokens: context === undefined ? undefined : numberFlag(args, 'context', 0),
-    lanesPerRow: args.values.lanes === undefined ? undefined : numberFlag(args, 'lanes', 1),
-    maxBindingBytes:
-      args.values['binding-cap'] === undefined ? undefined : numberFlag(args, 'binding-cap', 0),
-  });
-  return { engine, device };
 }

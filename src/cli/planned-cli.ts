@@ -1,7 +1,7 @@
 // The infer CLI's residency flags: --resident-layers N, --devices 2 and --weights q8_0 become planner
 // wishes for the dawn.node device(s); the engine then loads exactly that plan, and the JSON reports
 // the plan and what each device's allocator counted.
-import { planJson, planModel, type Plan, type PlanJson } from '../plan';
+import { DEFAULT_CONTEXT_TOKENS, planJson, planModel, type Plan, type PlanJson } from '../plan';
 import type { DeviceFigures } from '../plan';
 import { checkSupported, parseHeader } from '../engine/gguf/header';
 import { GgufEngine } from '../engine/gguf/engine';
@@ -16,8 +16,6 @@ import { describeEngineDevice } from '../engine/device-description';
 /** Value flags the residency options add to a CLI. */
 export const RESIDENCY_FLAGS = ['resident-layers', 'devices', 'weights'];
 export const RESIDENCY_USAGE = '[--resident-layers N] [--devices 1|2] [--weights file|q8_0]';
-
-const DEFAULT_CONTEXT_CAP = 4096;
 
 export interface PlannedCliEngine {
   engine: GgufEngine;
@@ -65,7 +63,7 @@ export async function loadPlannedCliEngine(
   });
   const context =
     args.values.context === undefined
-      ? Math.min(header.hparams.contextLength, DEFAULT_CONTEXT_CAP)
+      ? Math.min(header.hparams.contextLength, DEFAULT_CONTEXT_TOKENS)
       : numberFlag(args, 'context', 0);
   const plan = planModel(header, descriptions, {
     contextTokens: context,
@@ -80,6 +78,7 @@ export async function loadPlannedCliEngine(
   const engine = await GgufEngine.loadPlanned(devices, source, header, plan, {
     codec: textCodec,
     maxBindingBytes: cap,
+    lanesPerRow: args.values.lanes === undefined ? undefined : numberFlag(args, 'lanes', 1),
   });
   return { engine, devices, plan };
 }
@@ -91,7 +90,7 @@ export interface PlanReport {
 
 /** The `"plan"` and `"allocated"` fields of the infer JSON. */
 export function planReport(loaded: PlannedCliEngine): PlanReport {
-  const allocated = loaded.engine.planned!.allocated();
+  const allocated = loaded.engine.planned.allocated();
   return {
     plan: planJson(loaded.plan),
     allocated: allocated.map((bytes, i) => ({

@@ -81,6 +81,7 @@ function planFor(setup: BenchSetup, figures: DeviceFigures, resident: number): P
 async function decode(setup: BenchSetup, engine: GgufEngine): Promise<DecodeStats> {
   const prompt = benchPrompt(engine.model.outputRows, setup.promptLength);
   const options = { maxTokens: setup.decodeTokens + 1, sampling: GREEDY };
+  engine.resetCache();
   for await (const token of engine.generateTokens(prompt, options)) void token;
   return engine.lastStats!;
 }
@@ -179,7 +180,7 @@ export async function benchResidencies(
         submissionsPerToken: stats.submissionsPerToken,
         loadMs: loaded[i].engine.loadMs,
         prefillTokensPerSecond: stats.prefillTokensPerSecond,
-        allocated: loaded[i].engine.planned!.allocated()[0],
+        allocated: loaded[i].engine.planned.allocated()[0],
       };
     });
     return { calibration, runs };

@@ -7,23 +7,30 @@ import type {
   GenerationOptions,
   LoadProgress,
 } from './engine';
+import type { Plan } from '../plan/types';
+import type { CarriedOutPlan } from './gguf/planned-load';
 import {
   EngineError,
   toEngineError,
-  type GgufLoadOptions,
   type GgufSourceRef,
   type LoadedModel,
   type WorkerRequest,
   type WorkerResponse,
 } from './messages';
 
-/** What the Models and Storage views hand the chat: enough to load the model again after a reload. */
+/**
+ * What the Models view and the chat's picker hand the session: for GGUF, the source and the plan the
+ * page made, which the worker carries out as it is (enough to load it again after a reload). A
+ * choice without a plan is planned on this device before it loads.
+ */
 export type ModelChoice =
-  | { kind: 'gguf'; id: string; label: string; source: GgufSourceRef; options: GgufLoadOptions }
+  | { kind: 'gguf'; id: string; label: string; source: GgufSourceRef; plan?: Plan }
   | { kind: 'webllm'; id: string; label: string; modelId: string; contextWindowSize: number };
 
 export interface LoadedEngine extends ChatEngine {
   readonly name: string;
+  /** The plan as the engine carried it out, with each device's allocated bytes (GGUF only). */
+  readonly carriedOut?: CarriedOutPlan;
 }
 
 export interface EnginePort {
@@ -42,6 +49,7 @@ export class WorkerEngine implements LoadedEngine {
   name = '';
   /** CPU threads when the model runs on the CPU engine. */
   threads: number | undefined;
+  carriedOut?: CarriedOutPlan;
   private nextId = 1;
   private readonly listeners = new Map<number, Listener>();
   private crashed: EngineError | null = null;
@@ -66,7 +74,7 @@ export class WorkerEngine implements LoadedEngine {
   /** Loads the model in the worker; aborting terminates the worker, which frees its GPU memory. */
   async load(
     source: GgufSourceRef,
-    options: GgufLoadOptions,
+    plan: Plan,
     onProgress: (progress: LoadProgress) => void,
     signal?: AbortSignal,
   ): Promise<LoadedModel> {
@@ -74,7 +82,7 @@ export class WorkerEngine implements LoadedEngine {
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
       const model = await this.request<LoadedModel>(
-        { type: 'load', id: 0, source, options },
+        { type: 'load', id: 0, source, plan },
         (r) => {
           if (r.type === 'progress') onProgress(r.progress);
           return r.type === 'loaded' ? { value: r.model } : undefined;
@@ -84,16 +92,11 @@ export class WorkerEngine implements LoadedEngine {
       this.contextTokens = model.contextTokens;
       this.name = model.name;
       this.threads = model.threads;
+      this.carriedOut = model.carriedOut;
       return model;
     } finally {
       signal?.removeEventListener('abort', onAbort);
     }
-  }
-
-  countChatTokens(messages: ChatMessage[]): Promise<number> {
-    return this.request({ type: 'countTokens', id: 0, messages }, (r) =>
-      r.type === 'count' ? { value: r.tokens } : undefined,
-    );
   }
 
   async unload(): Promise<void> {
@@ -196,10 +199,13 @@ export async function loadEngine(
       signal,
     });
   }
+  if (!choice.plan) {
+    throw new EngineError('plan-mismatch', `${choice.label} has no plan yet: plan it before loading.`);
+  }
   const port = startWorker();
   const engine = new WorkerEngine(port);
   try {
-    await engine.load(choice.source, choice.options, onProgress, signal);
+    await engine.load(choice.source, choice.plan, onProgress, signal);
   } catch (error) {
     port.terminate();
     throw error;

@@ -42,7 +42,15 @@ export interface GenerationOptions {
 export type StopReason = 'eos' | 'stop-string' | 'max-tokens' | 'aborted' | 'context-full';
 
 export interface GenerationStats {
+  /** Tokens of the prompt as sent to the model, after leaving out turns that did not fit. */
   promptTokens: number;
+  /**
+   * Prompt tokens the model ran; the rest were already in its KV cache from the previous request.
+   * Absent where the engine cannot tell (WebLLM reuses its cache without saying how much).
+   */
+  prefillTokens?: number;
+  /** Messages after the system prompt left out, oldest first, so the conversation fits the context. */
+  droppedMessages: number;
   generatedTokens: number;
   prefillTokensPerSecond: number;
   decodeTokensPerSecond: number;
@@ -64,9 +72,10 @@ export interface ChatEngine {
   readonly kind: 'gguf' | 'webllm' | 'wllama';
   /** The context length the engine was loaded with (KV cache capacity in tokens). */
   readonly contextTokens: number;
-  /** Tokens the messages take once rendered through the chat template with the generation prompt. */
-  countChatTokens(messages: ChatMessage[]): Promise<number>;
-  /** Streams the assistant's reply to the conversation; the last event is always `done`. */
+  /**
+   * Streams the assistant's reply to the conversation (an optional system message, then the turns);
+   * the oldest turns are left out when they do not fit the context. The last event is always `done`.
+   */
   chat(messages: ChatMessage[], options: GenerationOptions): AsyncGenerator<GenerationEvent>;
   unload(): Promise<void>;
 }

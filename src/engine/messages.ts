@@ -8,6 +8,8 @@ import type {
   LoadProgress,
   SamplingOptions,
 } from './engine';
+import type { CarriedOutPlan } from './gguf/planned-load';
+import type { Plan } from '../plan/types';
 
 /** Where the GGUF bytes come from, in a form that crosses postMessage (a Blob clones cheaply). */
 export type GgufSourceRef =
@@ -15,27 +17,14 @@ export type GgufSourceRef =
   | { type: 'file'; file: Blob; name: string }
   | { type: 'store'; modelId: string };
 
-export interface GgufLoadOptions {
-  contextTokens: number;
-  /** Compute precision; 'auto' lets the engine pick from the adapter's features. */
-  f16: 'auto' | 'on' | 'off';
-  /** Transformer blocks kept on the GPU (the planner's choice); undefined keeps them all. */
-  residentLayers?: number;
-  weights?: 'file' | 'q8_0';
-  /** GPU bytes the plan may fill (margin already taken off): set when retrying with less memory. */
-  budgetBytes?: number;
-  /** Which engine runs the model: our WebGPU engine (the default) or llama.cpp on the CPU. */
-  engine?: 'gpu' | 'cpu';
-  /** CPU threads for the CPU engine; more than one needs a cross-origin isolated page. */
-  threads?: number;
-}
-
 export interface LoadedModel {
   kind: 'gguf' | 'webllm' | 'wllama';
   name: string;
   contextTokens: number;
   /** CPU threads the CPU engine runs on (one where the page is not cross-origin isolated). */
   threads?: number;
+  /** The plan as the engine carried it out, with each device's allocated bytes (GGUF only). */
+  carriedOut?: CarriedOutPlan;
 }
 
 export interface WireGenerationOptions {
@@ -45,10 +34,10 @@ export interface WireGenerationOptions {
 }
 
 export type WorkerRequest =
-  | { type: 'load'; id: number; source: GgufSourceRef; options: GgufLoadOptions }
+  /** The page's plan travels whole: the worker opens the devices it names and carries it out. */
+  | { type: 'load'; id: number; source: GgufSourceRef; plan: Plan }
   | { type: 'chat'; id: number; messages: ChatMessage[]; options: WireGenerationOptions }
   | { type: 'stop'; id: number; target: number }
-  | { type: 'countTokens'; id: number; messages: ChatMessage[] }
   | { type: 'unload'; id: number };
 
 export type EngineErrorKind =
@@ -60,6 +49,8 @@ export type EngineErrorKind =
   | 'network'
   | 'bad-model'
   | 'not-loaded'
+  | 'plan-mismatch'
+  | 'context-full'
   | 'aborted'
   | 'unknown';
 
@@ -82,7 +73,6 @@ export type WorkerResponse =
   | { type: 'loaded'; id: number; model: LoadedModel }
   | { type: 'token'; id: number; token: Extract<GenerationEvent, { type: 'token' }> }
   | { type: 'done'; id: number; stats: GenerationStats }
-  | { type: 'count'; id: number; tokens: number }
   | { type: 'unloaded'; id: number }
   | { type: 'error'; id: number; error: EngineFailure };
 

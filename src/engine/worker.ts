@@ -1,44 +1,50 @@
-// The engine's module Web Worker: loads a GGUF model from a URL, a picked file or the store, and
-// answers the page's requests (messages.ts), so loading and decoding never block the page.
+// The engine's module Web Worker: loads a GGUF model from a URL, a picked file or the store on the
+// devices the page's plan names, exactly as that plan says, and answers the page's requests
+// (messages.ts) one generation at a time, so loading and decoding never block the page.
 import type { ChatEngine, GenerationStats, LoadProgress } from './engine';
 import { blobSource, openUrlSource } from './gguf/source';
 import type { ModelSource } from './gguf/types';
 import {
   EngineError,
   toEngineFailure,
-  type GgufLoadOptions,
   type GgufSourceRef,
   type WorkerRequest,
   type WorkerResponse,
 } from './messages';
 import { GgufEngine } from './gguf/engine';
 import { checkSupported, parseHeader } from './gguf/header';
+import type { CarriedOutPlan } from './gguf/planned-load';
 import { textCodec } from './gguf/text-codec';
-import { NO_MARGIN, planModel, withUserBudget } from '../plan';
+import type { Plan } from '../plan/types';
 import { browserEnvironment, openProbedDevice } from '../gpu/probe';
-import { describeEngineDevice } from './device-description';
-import type { EngineDevice } from '../gpu/device';
+import { adapterDifferences } from './device-description';
+import type { DeviceLoss, EngineDevice } from '../gpu/device';
 import { ModelStore } from '../store/model-store';
 import { StoreModelSource } from '../store/model-source';
 
 export interface HostedEngine {
   engine: ChatEngine;
-  /** Settles if the GPU device is lost; the engine is unusable from then on. */
+  /** Settles if a GPU device is lost; the engine is unusable from then on. */
   lost?: Promise<{ reason: string; message: string }>;
+  /** The plan as the engine carried it out, with what each device's allocator counted. */
+  carriedOut?: () => CarriedOutPlan;
 }
 
 export type GgufEngineLoader = (
   source: ModelSource,
-  options: GgufLoadOptions,
+  plan: Plan,
   onProgress: (progress: LoadProgress) => void,
   signal: AbortSignal,
 ) => Promise<HostedEngine>;
 
-/** Loads onto the CPU engine (llama.cpp in WebAssembly), which reads the model from a Blob. */
+/**
+ * Loads onto the CPU engine (llama.cpp in WebAssembly), which reads the model from a Blob, with the
+ * plan's context and the threads its engine choice counted on.
+ */
 export type CpuEngineLoader = (
   ref: GgufSourceRef,
   source: ModelSource,
-  options: GgufLoadOptions,
+  plan: Plan,
   onProgress: (progress: LoadProgress) => void,
   signal: AbortSignal,
 ) => Promise<ChatEngine>;
@@ -78,7 +84,10 @@ export function stageFor(ref: GgufSourceRef, progress: LoadProgress): LoadProgre
   return { ...progress, stage: READ_STAGE[ref.type] };
 }
 
-/** Answers the page's requests with one engine at a time. */
+/**
+ * Answers the page's requests with one engine at a time, and one generation at a time: a chat
+ * request that arrives while another runs waits for it to finish (or be stopped).
+ */
 export function serveEngine(
   scope: WorkerScopeLike,
   loadGguf: GgufEngineLoader,
@@ -89,6 +98,7 @@ export function serveEngine(
   let deviceLost: EngineError | null = null;
   let loading: AbortController | null = null;
   const chats = new Map<number, AbortController>();
+  let generating: Promise<void> = Promise.resolve();
   const post = (message: WorkerResponse) => scope.postMessage(message);
   const fail = (id: number, error: unknown) =>
     post({ type: 'error', id, error: toEngineFailure(error) });
@@ -98,7 +108,7 @@ export function serveEngine(
     return engine;
   };
 
-  async function load(id: number, ref: GgufSourceRef, options: GgufLoadOptions): Promise<void> {
+  async function load(id: number, ref: GgufSourceRef, plan: Plan): Promise<void> {
     loading?.abort();
     const controller = new AbortController();
     loading = controller;
@@ -110,9 +120,9 @@ export function serveEngine(
     const onProgress = (progress: LoadProgress) =>
       post({ type: 'progress', id, progress: stageFor(ref, progress) });
     const hosted: HostedEngine =
-      options.engine === 'cpu'
-        ? { engine: await loadCpu(ref, source, options, onProgress, controller.signal) }
-        : await loadGguf(source, options, onProgress, controller.signal);
+      plan.engine === 'cpu'
+        ? { engine: await loadCpu(ref, source, plan, onProgress, controller.signal) }
+        : await loadGguf(source, plan, onProgress, controller.signal);
     const next = hosted.engine;
     if (controller.signal.aborted) {
       await next.unload();
@@ -134,13 +144,24 @@ export function serveEngine(
         name: source.name,
         contextTokens: next.contextTokens,
         ...('threads' in next && typeof next.threads === 'number' ? { threads: next.threads } : {}),
+        ...(hosted.carriedOut ? { carriedOut: hosted.carriedOut() } : {}),
       },
     });
   }
 
-  async function chat(id: number, request: Extract<WorkerRequest, { type: 'chat' }>) {
+  function chat(id: number, request: Extract<WorkerRequest, { type: 'chat' }>): Promise<void> {
     const controller = new AbortController();
     chats.set(id, controller);
+    const turn = generating.then(() => generate(id, request, controller));
+    generating = turn.catch(() => undefined);
+    return turn;
+  }
+
+  async function generate(
+    id: number,
+    request: Extract<WorkerRequest, { type: 'chat' }>,
+    controller: AbortController,
+  ): Promise<void> {
     let generated = 0;
     try {
       const events = loaded().chat(request.messages, {
@@ -160,6 +181,7 @@ export function serveEngine(
       // An engine may end an interrupted run by throwing; the page still gets the partial count.
       const stats: GenerationStats = {
         promptTokens: 0,
+        droppedMessages: 0,
         generatedTokens: generated,
         prefillTokensPerSecond: 0,
         decodeTokensPerSecond: 0,
@@ -174,18 +196,11 @@ export function serveEngine(
   async function handle(request: WorkerRequest): Promise<void> {
     switch (request.type) {
       case 'load':
-        return load(request.id, request.source, request.options);
+        return load(request.id, request.source, request.plan);
       case 'chat':
         return chat(request.id, request);
       case 'stop':
         chats.get(request.target)?.abort();
-        return;
-      case 'countTokens':
-        post({
-          type: 'count',
-          id: request.id,
-          tokens: await loaded().countChatTokens(request.messages),
-        });
         return;
       case 'unload': {
         const current = engine;
@@ -203,56 +218,79 @@ export function serveEngine(
   });
 }
 
-const PRECISION = { auto: 'auto', on: 'f16', off: 'f32' } as const;
-
 /**
- * Loads onto `device`. With the plan's resident layers, INT8 weights or a budget to retry within,
- * the planner lays the model out and the engine carries that plan out; otherwise everything stays
- * on the GPU. A plan the GPU refuses is reported with the error, so the app can retry with less.
+ * Opens the devices `plan` names, one per part, each on the adapter its power preference picks,
+ * after checking that adapter is the one the plan was made for. A mismatch is reported as a
+ * `plan-mismatch` error that says what differs, so the page plans again.
  */
-async function loadOnDevice(
-  device: EngineDevice,
+async function openPlannedDevices(gpu: GPU, plan: Plan): Promise<EngineDevice[]> {
+  const devices: EngineDevice[] = [];
+  try {
+    for (const [i, part] of plan.layers.devices.entries()) {
+      const request = part.adapter;
+      if (!request) {
+        throw new EngineError(
+          'plan-mismatch',
+          `The plan's device ${part.name} names no browser adapter to open: plan the model again on this page.`,
+        );
+      }
+      devices.push(
+        await openProbedDevice(gpu, request.powerPreference, {
+          disableF16: plan.precision.compute === 'f32',
+          label: `layerwise-engine-${i}`,
+          accept: (adapter) => {
+            const differences = adapterDifferences(part, plan, adapter);
+            if (differences.length > 0) {
+              throw new EngineError(
+                'plan-mismatch',
+                `The plan was made for ${part.name}, but the ${request.powerPreference} GPU adapter differs: ${differences.join('; ')}. The model has to be planned again for this GPU.`,
+              );
+            }
+          },
+        }),
+      );
+    }
+  } catch (error) {
+    for (const device of devices) device.device.destroy();
+    throw error;
+  }
+  return devices;
+}
+
+/** Carries out the page's plan: its devices, layers, residency, weights and context. */
+async function loadGgufEngine(
   source: ModelSource,
-  options: GgufLoadOptions,
+  plan: Plan,
   onProgress: (progress: LoadProgress) => void,
   signal: AbortSignal,
-): Promise<ChatEngine> {
-  const common = { codec: textCodec, signal, onProgress };
-  const planned =
-    options.residentLayers !== undefined ||
-    options.weights === 'q8_0' ||
-    options.budgetBytes !== undefined;
-  if (!planned) {
-    return GgufEngine.load(device, source, {
-      ...common,
-      contextTokens: options.contextTokens,
-      precision: PRECISION[options.f16],
-    });
-  }
+): Promise<HostedEngine> {
+  const gpu = browserEnvironment().gpu;
+  if (!gpu) throw new EngineError('no-webgpu', toEngineFailure('WebGPU is not available').message);
   const header = await parseHeader(source);
   checkSupported(header);
-  const retry = options.budgetBytes !== undefined;
-  const described = describeEngineDevice(device);
-  const plan = planModel(
-    header,
-    [retry ? withUserBudget(described, options.budgetBytes!) : described],
-    {
-      contextTokens: options.contextTokens,
-      contextFloor: options.contextTokens,
-      compute: PRECISION[options.f16],
-      weights: options.weights ?? 'file',
-      ...(retry ? { margin: NO_MARGIN } : { residentLayers: options.residentLayers }),
-    },
-  );
-  if (plan.fits === 'none') {
+  if (plan.layers.total !== header.hparams.blockCount) {
     throw new EngineError(
-      'out-of-memory',
-      `This model will not run here: ${plan.reasons.join(' ')}`,
+      'plan-mismatch',
+      `The plan was made for a model with ${plan.layers.total} layers, but this file has ${header.hparams.blockCount}: plan the model again.`,
     );
   }
+  if (plan.fits === 'none') {
+    throw new EngineError('out-of-memory', `This model will not run here: ${plan.reasons.join(' ')}`);
+  }
+  const devices = await openPlannedDevices(gpu, plan);
   try {
-    return await GgufEngine.loadPlanned([device], source, header, plan, common);
+    const engine = await GgufEngine.loadPlanned(devices, source, header, plan, {
+      codec: textCodec,
+      signal,
+      onProgress,
+    });
+    return {
+      engine,
+      lost: Promise.race(devices.map((d): Promise<DeviceLoss> => d.lost)),
+      carriedOut: () => engine.planned.carriedOut(),
+    };
   } catch (error) {
+    for (const device of devices) device.device.destroy();
     const failure = toEngineFailure(error);
     if (failure.kind !== 'out-of-memory' && failure.kind !== 'device-lost') throw error;
     const failed = {
@@ -266,28 +304,6 @@ async function loadOnDevice(
       `${failure.message} The plan that failed: ${failed.residentLayers} of ${failed.totalLayers} layers on the GPU, a context of ${failed.contextTokens} tokens, ${Math.round(failed.gpuBytes / 2 ** 20)} MiB of GPU memory.`,
       failed,
     );
-  }
-}
-
-/** Opens this worker's own GPU device and loads the model onto it. */
-async function loadGgufEngine(
-  source: ModelSource,
-  options: GgufLoadOptions,
-  onProgress: (progress: LoadProgress) => void,
-  signal: AbortSignal,
-): Promise<HostedEngine> {
-  const gpu = browserEnvironment().gpu;
-  if (!gpu) throw new EngineError('no-webgpu', toEngineFailure('WebGPU is not available').message);
-  const device = await openProbedDevice(gpu, 'high-performance', {
-    disableF16: options.f16 === 'off',
-    label: 'layerwise-engine',
-  });
-  try {
-    const engine = await loadOnDevice(device, source, options, onProgress, signal);
-    return { engine, lost: device.lost };
-  } catch (error) {
-    device.device.destroy();
-    throw error;
   }
 }
 

@@ -322,13 +322,14 @@ export async function probeGpu(env: ProbeEnvironment = browserEnvironment()): Pr
 }
 
 /**
- * Opens a device on the adapter a power preference picks. Adapters are requested afresh because
- * a browser adapter can hand out only one device.
+ * Opens a device on the adapter a power preference picks, once `accept` (which throws to refuse)
+ * has checked the adapter. Adapters are requested afresh because a browser adapter can hand out
+ * only one device.
  */
 export async function openProbedDevice(
   gpu: GPU,
   powerPreference: GPUPowerPreference,
-  options: OpenDeviceOptions = {},
+  options: OpenDeviceOptions & { accept?: (adapter: GPUAdapter) => void } = {},
 ): Promise<EngineDevice> {
   const adapter = await gpu.requestAdapter({ powerPreference });
   if (!adapter) {
@@ -336,5 +337,6 @@ export async function openProbedDevice(
       `The browser no longer offers a ${powerPreference} GPU adapter. Reload the page; if it persists, check the Hardware view.`,
     );
   }
+  options.accept?.(adapter);
   return openEngineDevice(adapter, options);
 }

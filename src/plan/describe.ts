@@ -69,8 +69,12 @@ function devicePlans(ctx: PlanContext, layout: Layout): { plans: DevicePlan[]; r
     const placement = placementOf(layout.ranges, i, layout.resident[i]);
     const bytes = placementBytes(layout.account, buffers, placement, ctx.devices[i]);
     const length = range[1] - range[0] + 1;
+    const device = ctx.devices[i];
     plans.push({
-      name: ctx.devices[i].name,
+      name: device.name,
+      adapter: device.adapter ?? null,
+      limits: { ...device.limits },
+      features: [...device.features],
       layers: [range[0], range[1]],
       resident: layout.resident[i],
       streamed: length - layout.resident[i],

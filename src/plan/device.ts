@@ -2,7 +2,7 @@
 // features) plus memory and speed figures, or from a device file (devices/*.json). Rates that
 // were not measured are estimated by adapter class; devices/README.md documents the figures.
 import { estimateBudget } from './budget.ts';
-import type { AdapterClass, DeviceDescription, Figure } from './types.ts';
+import type { AdapterClass, AdapterRequest, DeviceDescription, Figure } from './types.ts';
 
 const GB = 1e9;
 const MiB = 2 ** 20;
@@ -28,6 +28,8 @@ export interface AdapterFacts {
   adapterClass: AdapterClass;
   limits: Record<string, number>;
   features: string[];
+  /** How a browser worker asks for this adapter again; absent outside the browser. */
+  adapter?: AdapterRequest;
 }
 
 export interface DeviceFigures {
@@ -59,6 +61,7 @@ export function describeAdapter(
   const cls = adapter.adapterClass;
   return {
     name: adapter.name,
+    ...(adapter.adapter ? { adapter: adapter.adapter } : {}),
     adapterClass: cls,
     limits: {
       maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize ?? 128 * MiB,

@@ -31,7 +31,11 @@ import type {
   WeightPrecision,
 } from './types.ts';
 
-export const DEFAULT_CONTEXT_FLOOR = 4096;
+/**
+ * The context a load plans for when none is asked beyond the model's own maximum, and the shortest
+ * the planner shrinks a context to before it streams layers instead.
+ */
+export const DEFAULT_CONTEXT_TOKENS = 4096;
 
 function positiveInteger(value: number | undefined, what: string): void {
   if (value !== undefined && (!Number.isInteger(value) || value < 1)) {
@@ -111,7 +115,7 @@ export function planModel(
       wishes.pinnedLayers,
     ),
     requestedContext,
-    contextFloor: Math.min(wishes.contextFloor ?? DEFAULT_CONTEXT_FLOOR, requestedContext),
+    contextFloor: Math.min(wishes.contextFloor ?? DEFAULT_CONTEXT_TOKENS, requestedContext),
     reasons,
     maxBindingBytes:
       Math.floor(Math.min(...devices.map((d) => d.limits.maxStorageBufferBindingSize)) / 4) * 4,

@@ -13,8 +13,21 @@ export interface Figure {
   detail: string;
 }
 
+/**
+ * How the engine's worker asks WebGPU for the adapter a device was described from, and the identity
+ * it must find there; absent for devices read from a file or opened by name in Node.
+ */
+export interface AdapterRequest {
+  powerPreference: 'high-performance' | 'low-power';
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+}
+
 export interface DeviceDescription {
   name: string;
+  adapter?: AdapterRequest;
   adapterClass: AdapterClass;
   limits: { maxStorageBufferBindingSize: number; maxBufferSize: number };
   features: string[];
@@ -78,6 +91,10 @@ export interface GpuBytes {
 
 export interface DevicePlan {
   name: string;
+  /** The adapter to open for this part, with the limits and features the plan was made for. */
+  adapter: AdapterRequest | null;
+  limits: DeviceDescription['limits'];
+  features: string[];
   /** Contiguous transformer layers this device runs, `[first, last]`. */
   layers: [number, number];
   /** The last `resident` layers of the range stay on the GPU; the ones before are streamed. */

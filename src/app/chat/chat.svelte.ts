@@ -17,7 +17,7 @@ import {
   type StoredMessage,
 } from '../../store/conversations';
 import { toEngineFailure } from '../../engine/messages';
-import { describeDropped, fitContext } from './context';
+import { describeDropped } from './context';
 
 export interface StreamingAnswer {
   parentId: string;
@@ -31,6 +31,8 @@ export interface EngineProvider {
   readonly choice: { id: string; label: string } | null;
   /** Drops a loaded engine that can no longer work (its GPU device was lost). */
   release?(): Promise<void>;
+  /** Told each finished answer's decode speed, to show beside the plan's prediction. */
+  recordDecode?(tokensPerSecond: number): void;
 }
 
 export type ConversationSettings = Pick<Conversation, 'systemPrompt' | 'maxTokens'> & {
@@ -230,18 +232,11 @@ export class ChatState {
       const engine = await this.provider.ensureLoaded();
       if (controller.signal.aborted) throw new DOMException('Stopped before start', 'AbortError');
       const systemPrompt = c.systemPrompt ?? (await this.defaultSystemPrompt());
-      const fit = await fitContext(
-        (m) => engine.countChatTokens(m),
-        engine.contextTokens,
-        systemPrompt,
-        pathTo(c, parentId),
-        c.maxTokens,
-      );
-      if (fit.dropped.length > 0) {
-        this.notice = { tone: 'warning', text: describeDropped(fit.dropped, engine.contextTokens) };
-      }
-      const events = engine.chat(fit.messages, {
-        maxTokens: fit.maxTokens,
+      // The engine fits the conversation into its context and says how many turns it left out.
+      const turns = pathTo(c, parentId);
+      const system = systemPrompt ? [{ role: 'system' as const, content: systemPrompt }] : [];
+      const events = engine.chat([...system, ...turns.map(({ role, content }) => ({ role, content }))], {
+        maxTokens: c.maxTokens,
         sampling: $state.snapshot(c.sampling),
         signal: controller.signal,
       });
@@ -252,12 +247,19 @@ export class ChatState {
           if (event.id >= 0 || engine.kind === 'webllm') live.tokens += 1;
         } else {
           const s = event.stats;
+          this.provider.recordDecode?.(s.decodeTokensPerSecond);
+          if (s.droppedMessages > 0) {
+            this.notice = {
+              tone: 'warning',
+              text: describeDropped(turns.slice(0, s.droppedMessages), engine.contextTokens),
+            };
+          }
           stats = {
             promptTokens: s.promptTokens,
             generatedTokens: s.generatedTokens,
             tokensPerSecond: s.decodeTokensPerSecond,
             stopReason: s.stopReason === 'aborted' ? 'stopped' : s.stopReason,
-            ...(fit.dropped.length > 0 ? { droppedMessages: fit.dropped.length } : {}),
+            ...(s.droppedMessages > 0 ? { droppedMessages: s.droppedMessages } : {}),
           };
         }
       }

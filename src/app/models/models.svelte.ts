@@ -3,7 +3,6 @@
 // search and filters. Downloads and imports go through the Storage view's state; choosing a model
 // goes through the chat session.
 import type { ModelHeader } from '../../engine/gguf/types';
-import { planModel } from '../../plan/planner';
 import type { Plan } from '../../plan/types';
 import { idForFile, idForUrl, isSha256Hex, type HeaderSummary } from '../../store/manifest';
 import type { ModelChoice } from '../../engine/client';
@@ -15,7 +14,7 @@ import { settingsState } from '../settings/settings.svelte';
 import { storageState } from '../storage/storage.svelte';
 import { CATALOGUE, downloadUrl, type CatalogueModel, type CatalogueVariant } from './catalogue';
 import { headerFromFile, headerFromStore, headerFromUrl, parseModelUrl } from './header-loader';
-import { planInputs } from './plan-input';
+import { planHere, type PlanOutcome } from './planning';
 
 export type HeaderState =
   | { status: 'loading' }
@@ -25,7 +24,7 @@ export type HeaderState =
   /** `noRange`: the host sends only whole files, so the model can be stored but not planned first. */
   | { status: 'error'; message: string; noRange: boolean };
 
-export type PlanOutcome = { plan: Plan } | { error: string };
+export type { PlanOutcome };
 
 /** A model the person added by URL or picked from disk, or one found in the store. */
 export interface CustomModel {
@@ -248,18 +247,11 @@ export class ModelsState {
   planFor(header: ModelHeader): PlanOutcome | null {
     const report = gpuState.report;
     if (!report) return null;
-    const settings = settingsState.value;
     const figures = (p: GPUPowerPreference) => calibrationState.figuresFor(p);
-    const key = [report, settings, figures('high-performance'), figures('low-power')];
+    const key = [report, settingsState.value, figures('high-performance'), figures('low-power')];
     const memo = this.plans.get(header);
     if (memo && memo.key.every((k, i) => k === key[i])) return memo.outcome;
-    let outcome: PlanOutcome;
-    try {
-      const { devices, wishes } = planInputs(report, settings, header.hparams.blockCount, figures);
-      outcome = { plan: planModel(header, devices, wishes) };
-    } catch (error) {
-      outcome = { error: `The planner could not plan this model: ${describe(error)}` };
-    }
+    const outcome = planHere(header)!;
     this.plans.set(header, { key, outcome });
     return outcome;
   }
@@ -358,20 +350,9 @@ export class ModelsState {
     storageState.importFiles([file]);
   }
 
-  /** Hands a stored GGUF model to the chat with the plan's choices and opens the chat. */
+  /** Hands a stored GGUF model to the chat with the plan shown for it, and opens the chat. */
   useStored(id: string, label: string, plan: Plan): void {
-    this.use({
-      kind: 'gguf',
-      id,
-      label,
-      source: { type: 'store', modelId: id },
-      options: {
-        contextTokens: plan.contextTokens,
-        f16: plan.precision.compute === 'f16' ? 'on' : 'off',
-        residentLayers: plan.layers.resident,
-        weights: plan.precision.weights,
-      },
-    });
+    this.use({ kind: 'gguf', id, label, source: { type: 'store', modelId: id }, plan });
   }
 
   useWebLLM(modelId: string, label: string, contextWindowSize: number): void {

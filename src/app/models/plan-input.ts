@@ -5,7 +5,7 @@ import type { AdapterReport, GpuReport } from '../../gpu/probe';
 import { adapterName } from '../../gpu/probe';
 import { DEFAULT_MARGIN } from '../../plan/budget';
 import { describeAdapter, type DeviceFigures } from '../../plan/device';
-import type { DeviceDescription, PlanWishes } from '../../plan/types';
+import type { AdapterRequest, DeviceDescription, PlanWishes } from '../../plan/types';
 import type { Settings } from '../../store/settings';
 
 const MiB = 2 ** 20;
@@ -14,6 +14,26 @@ const GiB = 2 ** 30;
 export interface PlanInputs {
   devices: DeviceDescription[];
   wishes: PlanWishes;
+}
+
+/** Choices beside the settings: budgets for a retry after the GPU refused a plan, pinned layers. */
+export interface PlanOverrides {
+  /** GPU memory budget per device, in the plan's device order (replaces every other figure). */
+  budgets?: number[];
+  /** Layer ranges pinned by hand for this model, one `[first, last]` per device. */
+  pinnedLayers?: [number, number][];
+}
+
+/** How the engine's worker asks for this adapter again, and the identity it must find. */
+export function adapterRequest(adapter: AdapterReport): AdapterRequest {
+  const { vendor, architecture, device, description } = adapter.info;
+  return {
+    powerPreference: adapter.preferences[0] === 'low-power' ? 'low-power' : 'high-performance',
+    vendor,
+    architecture,
+    device,
+    description,
+  };
 }
 
 /** The adapters the planner plans for under the person's GPU choice. */
@@ -46,15 +66,23 @@ export function planInputs(
   settings: Settings,
   blockCount: number,
   calibrated: (preference: GPUPowerPreference) => DeviceFigures | undefined = () => undefined,
+  overrides: PlanOverrides = {},
 ): PlanInputs {
-  const devices = chosenAdapters(report, settings.gpuChoice).map((a) =>
+  const devices = chosenAdapters(report, settings.gpuChoice).map((a, i) =>
     describeAdapter(
-      { name: adapterName(a.info), adapterClass: a.class, limits: a.limits, features: a.features },
+      {
+        name: adapterName(a.info),
+        adapterClass: a.class,
+        limits: a.limits,
+        features: a.features,
+        adapter: adapterRequest(a),
+      },
       {
         ...(settings.calibrationProbe ? calibrated(a.preferences[0]) : undefined),
         deviceMemoryGiB: deviceMemoryGiB(report),
         userBudgetBytes:
-          settings.budgetOverrideMiB === null ? undefined : settings.budgetOverrideMiB * MiB,
+          overrides.budgets?.[i] ??
+          (settings.budgetOverrideMiB === null ? undefined : settings.budgetOverrideMiB * MiB),
       },
     ),
   );
@@ -64,7 +92,9 @@ export function planInputs(
     weights: settings.weightPrecision === 'int8' ? 'q8_0' : settings.weightPrecision,
     margin: { fraction: DEFAULT_MARGIN.fraction, minBytes: settings.memoryMarginMiB * MiB },
   };
-  if (devices.length === 2 && settings.layerSplit !== null && blockCount >= 2) {
+  if (overrides.pinnedLayers) {
+    wishes.pinnedLayers = overrides.pinnedLayers;
+  } else if (devices.length === 2 && settings.layerSplit !== null && blockCount >= 2) {
     wishes.pinnedLayers = pinnedSplit(settings.layerSplit, blockCount);
   }
   return { devices, wishes };

@@ -3,8 +3,10 @@
 // very plan, and the planner calls it to predict GPU memory, so the two cannot drift apart.
 import { alignUp, BINDING_ALIGNMENT, groupLayout, headTensors, layerTensors } from './layout';
 import type { ModelHparams, TensorInfo } from './types';
+import type { ComputePrecision } from '../../plan/types';
 
-export type ComputePrecision = 'f32' | 'f16';
+/** The compute precision is the planner's word; kernels import it from here. */
+export type { ComputePrecision };
 export type KvPrecision = 'f16' | 'f32';
 
 export interface BufferPlanOptions {

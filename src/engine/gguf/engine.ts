@@ -9,17 +9,16 @@ import type {
   StopReason,
 } from '../engine';
 import type { EngineDevice } from '../../gpu/device';
-import { checkSupported, parseHeader } from './header';
-import { GgufModel } from './model';
+import type { GgufModel } from './model';
 import {
   TokenGenerator,
   type DecodeStats,
   type GeneratedToken,
   type TokenGenerationOptions,
 } from './generate';
-import type { ComputePrecision } from './buffer-plan';
 import { loadPlanned, type PlannedModel } from './planned-load';
-import type { Plan } from '../../plan/types';
+import type { ComputePrecision, Plan } from '../../plan/types';
+import { fitConversation } from '../context-fit';
 import type { ModelHeader, ModelSource } from './types';
 import { StopStringFilter } from '../stop-strings';
 
@@ -41,35 +40,13 @@ export interface TextCodec {
   streamDecoder(): { push(id: number): string; flush(): string };
 }
 
-export type PrecisionChoice = 'auto' | ComputePrecision;
-
 export interface GgufEngineOptions {
-  /** KV cache capacity; defaults to the model's training context, capped at 4096. */
-  contextTokens?: number;
-  precision?: PrecisionChoice;
   prefillChunk?: number;
   maxBindingBytes?: number;
   lanesPerRow?: number;
   codec?: (header: ModelHeader) => TextCodec | Promise<TextCodec>;
   signal?: AbortSignal;
   onProgress?: (progress: LoadProgress) => void;
-}
-
-export const DEFAULT_CONTEXT_CAP = 4096;
-
-/** f16 compute exactly where the device has shader-f16, unless the caller forces a choice. */
-export function choosePrecision(
-  device: EngineDevice,
-  choice: PrecisionChoice = 'auto',
-): ComputePrecision {
-  const hasF16 = device.features.has('shader-f16');
-  if (choice === 'f16' && !hasF16) {
-    throw new Error(
-      'f16 compute was requested but this GPU adapter has no shader-f16; use f32 compute (--f16 off).',
-    );
-  }
-  if (choice === 'auto') return hasF16 ? 'f16' : 'f32';
-  return choice;
 }
 
 /**
@@ -92,22 +69,22 @@ export class GgufEngine implements ChatEngine {
   lastStats?: DecodeStats;
 
   private constructor(
+    /** The device that runs the output layer (the last of the plan's devices). */
     readonly device: EngineDevice,
     readonly header: ModelHeader,
+    /** The part that runs the output layer. */
     readonly model: GgufModel,
-    readonly precision: ComputePrecision,
     readonly loadMs: number,
+    readonly planned: PlannedModel,
     private readonly codec?: TextCodec,
-    /** Set when loaded from a plan: every device's part, and what each allocated. */
-    readonly planned?: PlannedModel,
   ) {
-    this.generator = new TokenGenerator(planned?.model ?? model);
+    this.generator = new TokenGenerator(planned.model);
   }
 
   /**
    * Loads as `plan` says: its weight precision (Q8_0 quantized on load), context, compute
    * precision, and on each of `devices` (in the plan's order) its layers, streamed or resident.
-   * `model` is then the part that runs the output layer. Errors are `PlanLoadError`s with the plan.
+   * Errors are `PlanLoadError`s with the plan.
    */
   static async loadPlanned(
     devices: EngineDevice[],
@@ -132,41 +109,18 @@ export class GgufEngine implements ChatEngine {
       },
     );
     await Promise.all(devices.map((d) => d.device.queue.onSubmittedWorkDone()));
-    const last = planned.parts[planned.parts.length - 1];
     return new GgufEngine(
       devices[devices.length - 1],
       header,
-      last,
-      plan.precision.compute,
+      planned.parts[planned.parts.length - 1],
       performance.now() - start,
-      codec,
       planned,
+      codec,
     );
   }
 
-  static async load(
-    device: EngineDevice,
-    source: ModelSource,
-    options: GgufEngineOptions = {},
-  ): Promise<GgufEngine> {
-    const start = performance.now();
-    const header = await parseHeader(source);
-    checkSupported(header);
-    const precision = choosePrecision(device, options.precision);
-    const contextTokens =
-      options.contextTokens ?? Math.min(header.hparams.contextLength, DEFAULT_CONTEXT_CAP);
-    const codec = options.codec ? await options.codec(header) : undefined;
-    const model = await GgufModel.load(device.device, source, header, {
-      contextTokens,
-      computePrecision: precision,
-      prefillChunk: options.prefillChunk,
-      maxBindingBytes: options.maxBindingBytes,
-      lanesPerRow: options.lanesPerRow ?? defaultLanesPerRow(device.adapterInfo),
-      signal: options.signal,
-      onProgress: (loaded, total) => options.onProgress?.({ stage: 'upload', loaded, total }),
-    });
-    await device.device.queue.onSubmittedWorkDone();
-    return new GgufEngine(device, header, model, precision, performance.now() - start, codec);
+  get precision(): ComputePrecision {
+    return this.planned.plan.precision.compute;
   }
 
   get contextTokens(): number {
@@ -175,6 +129,11 @@ export class GgufEngine implements ChatEngine {
 
   get hasCodec(): boolean {
     return this.codec !== undefined;
+  }
+
+  /** The token ids whose keys and values the KV cache holds, in order. */
+  get cachedTokens(): readonly number[] {
+    return this.generator.cached;
   }
 
   private requireCodec(): TextCodec {
@@ -205,19 +164,22 @@ export class GgufEngine implements ChatEngine {
     return this.codec?.endOfGeneration ?? new Set();
   }
 
-  /** Generation from token ids; the cache restarts at position 0 on every call. */
+  /**
+   * Generation from token ids. The KV cache keeps what the previous call left there: only the
+   * prompt from its first token that differs from the cached ones is run through the model.
+   */
   async *generateTokens(
     prompt: number[],
     options: TokenGenerationOptions,
   ): AsyncGenerator<GeneratedToken> {
-    this.generator.reset();
     yield* this.generator.generate(prompt, options, (stats) => {
       this.lastStats = stats;
     });
   }
 
-  async countChatTokens(messages: ChatMessage[]): Promise<number> {
-    return this.encodeChat(messages).length;
+  /** Forgets the KV cache, so the next call prefills its whole prompt. */
+  resetCache(): void {
+    this.generator.reset();
   }
 
   async *chat(
@@ -225,12 +187,18 @@ export class GgufEngine implements ChatEngine {
     options: GenerationOptions,
   ): AsyncGenerator<GenerationEvent> {
     const codec = this.requireCodec();
-    const prompt = this.encodeChat(messages);
+    const fit = fitConversation(
+      (m) => this.encodeChat(m),
+      this.contextTokens,
+      messages,
+      options.maxTokens,
+    );
     const decoder = codec.streamDecoder();
     const stops = new StopStringFilter(options.stop);
     let stopReason: StopReason | undefined;
-    for await (const token of this.generateTokens(prompt, {
-      maxTokens: options.maxTokens,
+    this.lastStats = undefined;
+    for await (const token of this.generateTokens(fit.ids, {
+      maxTokens: fit.maxTokens,
       sampling: options.sampling,
       stopTokens: codec.endOfGeneration,
       signal: options.signal,
@@ -247,11 +215,13 @@ export class GgufEngine implements ChatEngine {
       const rest = stops.flush() + decoder.flush();
       if (rest) yield { type: 'token', id: -1, text: rest };
     }
-    const s = this.lastStats;
+    const s = this.lastStats as DecodeStats | undefined;
     yield {
       type: 'done',
       stats: {
-        promptTokens: prompt.length,
+        promptTokens: fit.ids.length,
+        prefillTokens: s?.prefillTokens ?? 0,
+        droppedMessages: fit.dropped,
         generatedTokens: s?.generatedTokens ?? 0,
         prefillTokensPerSecond: s?.prefillTokensPerSecond ?? 0,
         decodeTokensPerSecond: s?.decodeTokensPerSecond ?? 0,
@@ -261,7 +231,6 @@ export class GgufEngine implements ChatEngine {
   }
 
   async unload(): Promise<void> {
-    if (this.planned) this.planned.destroy();
-    else this.model.destroy();
+    this.planned.destroy();
   }
 }

@@ -44,6 +44,8 @@ export interface TokenGenerationOptions {
 
 export interface DecodeStats {
   promptTokens: number;
+  /** Prompt tokens run through the model; the ones before were reused from the KV cache. */
+  prefillTokens: number;
   generatedTokens: number;
   prefillMs: number;
   decodeMs: number;
@@ -74,9 +76,17 @@ export interface PassModel {
   readLogits(): Promise<Float32Array>;
 }
 
+/** How many leading ids two sequences share. */
+export function commonPrefix(a: readonly number[], b: readonly number[]): number {
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a[i] === b[i]) i++;
+  return i;
+}
+
 export class TokenGenerator {
-  /** Tokens in the KV cache. */
-  position = 0;
+  /** The ids whose keys and values are in the KV cache, at positions 0 to length - 1. */
+  cached: number[] = [];
   submissions = 0;
   private lastPass: PassCounters = {
     dispatches: 0,
@@ -87,8 +97,13 @@ export class TokenGenerator {
 
   constructor(readonly model: PassModel) {}
 
+  /** Tokens in the KV cache. */
+  get position(): number {
+    return this.cached.length;
+  }
+
   reset(): void {
-    this.position = 0;
+    this.cached = [];
   }
 
   private writeSampling(
@@ -137,7 +152,7 @@ export class TokenGenerator {
     );
     this.submissions += counters.submissions;
     this.lastPass = counters;
-    this.position += tokens.length;
+    this.cached.push(...tokens);
     if (!sample) return null;
     const words = await model.readResult();
     const result: GeneratedToken = { id: words[0] };
@@ -151,7 +166,11 @@ export class TokenGenerator {
     return result;
   }
 
-  /** Streams generated tokens after `prompt`; `done` receives the statistics when it ends. */
+  /**
+   * Streams generated tokens after `prompt`; `done` receives the statistics when it ends. The
+   * prompt's leading tokens that the KV cache already holds are not run again (at least the last
+   * one is, to sample from); the cache then holds the prompt and the generated tokens fed back.
+   */
   async *generate(
     prompt: number[],
     options: TokenGenerationOptions,
@@ -169,30 +188,39 @@ export class TokenGenerator {
         throw new InvalidTokenError(index, id, vocabSize);
       }
     });
-    if (this.position + prompt.length > ctx) {
+    if (prompt.length > ctx) {
       throw new Error(
-        `the prompt needs ${this.position + prompt.length} tokens of context but the model was ` +
+        `the prompt needs ${prompt.length} tokens of context but the model was ` +
           `loaded with ${ctx}; shorten the conversation or load with a longer context.`,
       );
     }
+    const reused = Math.min(commonPrefix(this.cached, prompt), prompt.length - 1);
+    this.cached.length = reused;
+    const fresh = prompt.slice(reused);
     const history = [...prompt];
     let stopReason: StopReason = 'max-tokens';
     let generated = 0;
     const start = performance.now();
     let next: GeneratedToken | null = null;
     const chunk = model.prefillChunk;
-    for (let i = 0; i < prompt.length; i += chunk) {
-      if (options.signal?.aborted) {
-        stopReason = 'aborted';
-        next = null;
-        break;
+    try {
+      for (let i = 0; i < fresh.length; i += chunk) {
+        if (options.signal?.aborted) {
+          stopReason = 'aborted';
+          next = null;
+          break;
+        }
+        const part = fresh.slice(i, i + chunk);
+        const last = i + chunk >= fresh.length;
+        next = await this.pass(
+          part,
+          last ? { sampling: options.sampling, history, topLogits, step: 0 } : null,
+        );
       }
-      const part = prompt.slice(i, i + chunk);
-      const last = i + chunk >= prompt.length;
-      next = await this.pass(
-        part,
-        last ? { sampling: options.sampling, history, topLogits, step: 0 } : null,
-      );
+    } catch (error) {
+      // A pass that failed part-way leaves the cache's contents unknown.
+      this.reset();
+      throw error;
     }
     const prefillMs = performance.now() - start;
     const decodeStart = performance.now();
@@ -227,15 +255,19 @@ export class TokenGenerator {
         });
         decodeTokens++;
       }
+    } catch (error) {
+      this.reset();
+      throw error;
     } finally {
       const decodeMs = performance.now() - decodeStart;
       const h = model.hparams;
       done?.({
         promptTokens: prompt.length,
+        prefillTokens: fresh.length,
         generatedTokens: generated,
         prefillMs,
         decodeMs,
-        prefillTokensPerSecond: prompt.length / Math.max(prefillMs / 1000, 1e-9),
+        prefillTokensPerSecond: fresh.length / Math.max(prefillMs / 1000, 1e-9),
         decodeTokensPerSecond: decodeTokens / Math.max(decodeMs / 1000, 1e-9),
         dispatchesPerToken: this.lastPass.dispatches,
         submissionsPerToken: this.lastPass.submissions,

@@ -2,7 +2,7 @@
 // compute precision, and per device its layer range and resident layers, every buffer counted by
 // that device's allocator. A device lost or out of memory during the load is reported with the
 // plan that failed, and `loadWithSmallerBudget` re-plans with budgets 10% lower and tries again.
-import type { Plan } from '../../plan/types';
+import type { ComputePrecision, Plan, WeightPrecision } from '../../plan/types';
 import { GpuAllocator, type AllocatedBytes } from './allocator';
 import type { PassModel } from './generate';
 import type { PipelineCache } from './kernels/pipeline';
@@ -35,8 +35,32 @@ export interface PlannedLoadOptions {
   onProgress?: (loaded: number, total: number) => void;
 }
 
+/** One device's part as the engine loaded it, with what its allocator counted. */
+export interface CarriedOutDevice {
+  /** The device as its allocator names it (the plan's device name). */
+  name: string;
+  layers: [number, number];
+  resident: number;
+  streamed: number;
+  holdsEmbedding: boolean;
+  holdsOutput: boolean;
+  allocated: AllocatedBytes;
+}
+
+/**
+ * The plan as the engine carried it out, read back from the loaded parts (not copied from the
+ * plan it was given), so the page can hold it against the plan it showed.
+ */
+export interface CarriedOutPlan {
+  precision: { compute: ComputePrecision; weights: WeightPrecision };
+  contextTokens: number;
+  layers: { total: number; resident: number; streamed: number; devices: CarriedOutDevice[] };
+}
+
 export interface PlannedModel {
   plan: Plan;
+  /** What the loaded parts run, device by device. */
+  carriedOut(): CarriedOutPlan;
   /** What generation runs: the single part, or the parts chained across devices. */
   model: PassModel;
   parts: GgufModel[];
@@ -133,6 +157,41 @@ async function loadPart(
   return part!;
 }
 
+function sameTypes(a: ModelHeader['tensors'], b: ModelHeader['tensors']): boolean {
+  return a.length === b.length && a.every((t, i) => t.type === b[i].type);
+}
+
+function carriedOut(
+  parts: GgufModel[],
+  header: ModelHeader,
+  planned: WeightPrecision,
+): CarriedOutPlan {
+  const other: WeightPrecision = planned === 'file' ? 'q8_0' : 'file';
+  const loaded = parts[0].header.tensors;
+  const devices = parts.map((part): CarriedOutDevice => {
+    const p = part.placement;
+    return {
+      name: part.allocator.name,
+      layers: [p.first, p.last],
+      resident: p.resident,
+      streamed: p.last - p.first + 1 - p.resident,
+      holdsEmbedding: p.holdsEmbedding,
+      holdsOutput: p.holdsOutput,
+      allocated: part.allocator.allocated,
+    };
+  });
+  const resident = devices.reduce((a, d) => a + d.resident, 0);
+  const total = header.hparams.blockCount;
+  return {
+    precision: {
+      compute: parts[0].options.computePrecision,
+      weights: sameTypes(loaded, tensorsForLoad(header.tensors, planned)) ? planned : other,
+    },
+    contextTokens: Math.min(...parts.map((part) => part.options.contextTokens)),
+    layers: { total, resident, streamed: total - resident, devices },
+  };
+}
+
 /** Loads `source` on `devices` (one per device of the plan) as `plan` says. */
 export async function loadPlanned(
   devices: GPUDevice[],
@@ -162,6 +221,7 @@ export async function loadPlanned(
   const model: PassModel = parts.length === 1 ? parts[0] : new SplitModel(parts);
   return {
     plan,
+    carriedOut: () => carriedOut(parts, header, plan.precision.weights),
     model,
     parts,
     allocated: () => parts.map((p) => p.allocator.allocated),

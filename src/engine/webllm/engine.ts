@@ -10,6 +10,7 @@ import type {
   StopReason,
 } from '../engine';
 import { EngineError, toEngineFailure } from '../messages';
+import { dropOldest, splitSystem } from '../context-fit';
 import { markWebLLMUsed } from './cache';
 
 /** The part of WebLLM's engine interface this adapter drives (a fake stands in for it in tests). */
@@ -93,23 +94,31 @@ export class WebLLMChatEngine {
     readonly contextTokens: number,
   ) {}
 
-  async countChatTokens(messages: ChatMessage[]): Promise<number> {
-    // WebLLM exposes no tokenizer; a one-token completion reports the rendered prompt's length.
-    try {
-      const result = (await this.engine.chat.completions.create({
-        messages,
-        max_tokens: 1,
-        temperature: 0,
-        stream: false,
-      })) as ChatCompletionLike;
-      return result.usage?.prompt_tokens ?? 0;
-    } catch (error) {
-      throw asEngineError(error);
+  /**
+   * WebLLM exposes no tokenizer and reuses its KV cache for a shared prefix by itself. A prompt
+   * longer than the context is refused before the first token; then the oldest exchange is left
+   * out and the request made again.
+   */
+  async *chat(
+    messages: ChatMessage[],
+    options: GenerationOptions,
+  ): AsyncGenerator<GenerationEvent> {
+    const { system, turns } = splitSystem(messages);
+    for (let start: number | null = 0; ; ) {
+      try {
+        yield* this.complete([...system, ...turns.slice(start)], start, options);
+        return;
+      } catch (error) {
+        const tooLong = error instanceof PromptTooLong;
+        start = tooLong ? dropOldest(turns, start) : null;
+        if (start === null) throw tooLong ? asEngineError(error.cause) : error;
+      }
     }
   }
 
-  async *chat(
+  private async *complete(
     messages: ChatMessage[],
+    dropped: number,
     options: GenerationOptions,
   ): AsyncGenerator<GenerationEvent> {
     const { sampling } = options;
@@ -141,6 +150,9 @@ export class WebLLMChatEngine {
         usage = chunk.usage ?? usage;
       }
     } catch (error) {
+      if (generated === 0 && CONTEXT_EXCEEDED.test(String(error))) {
+        throw new PromptTooLong(error);
+      }
       throw asEngineError(error);
     } finally {
       options.signal?.removeEventListener('abort', interrupt);
@@ -149,6 +161,7 @@ export class WebLLMChatEngine {
       type: 'done',
       stats: {
         promptTokens: usage?.prompt_tokens ?? 0,
+        droppedMessages: dropped,
         generatedTokens: usage?.completion_tokens ?? generated,
         prefillTokensPerSecond: usage?.extra?.prefill_tokens_per_s ?? 0,
         decodeTokensPerSecond: usage?.extra?.decode_tokens_per_s ?? 0,
@@ -159,6 +172,16 @@ export class WebLLMChatEngine {
 
   async unload(): Promise<void> {
     await this.engine.unload();
+  }
+}
+
+/** WebLLM's ContextWindowSizeExceededError, which its worker sends as a string. */
+const CONTEXT_EXCEEDED = /exceed context window size/i;
+
+/** The prompt did not fit the context window; the chat leaves out a turn and asks again. */
+class PromptTooLong extends Error {
+  constructor(cause: unknown) {
+    super('the prompt does not fit the context window', { cause });
   }
 }
 

@@ -5,7 +5,8 @@ import type { LoadProgress } from '../engine';
 import { parseHeader, checkSupported } from '../gguf/header';
 import { textCodec } from '../gguf/text-codec';
 import type { ModelSource } from '../gguf/types';
-import type { GgufLoadOptions, GgufSourceRef } from '../messages';
+import type { GgufSourceRef } from '../messages';
+import type { Plan } from '../../plan/types';
 import { StoreModelSource } from '../../store/model-source';
 import { WllamaEngine } from './engine';
 
@@ -36,7 +37,7 @@ async function modelBlob(
 export async function loadWllamaEngine(
   ref: GgufSourceRef,
   source: ModelSource,
-  options: GgufLoadOptions,
+  plan: Plan,
   onProgress: (progress: LoadProgress) => void,
   signal: AbortSignal,
 ): Promise<WllamaEngine> {
@@ -45,8 +46,8 @@ export async function loadWllamaEngine(
   const codec = textCodec(header);
   const blob = await modelBlob(ref, source, onProgress, signal);
   return WllamaEngine.load(blob, codec, {
-    contextTokens: options.contextTokens,
-    threads: options.threads ?? 1,
+    contextTokens: plan.contextTokens,
+    threads: plan.engineChoice?.threads ?? 1,
     signal,
     onProgress,
   });
