@@ -200,7 +200,10 @@ export async function loadEngine(
     });
   }
   if (!choice.plan) {
-    throw new EngineError('plan-mismatch', `${choice.label} has no plan yet: plan it before loading.`);
+    throw new EngineError(
+      'plan-mismatch',
+      `${choice.label} has no plan yet: plan it before loading.`,
+    );
   }
   const port = startWorker();
   const engine = new WorkerEngine(port);

@@ -22,7 +22,9 @@ export function splitSystem(messages: ChatMessage[]): {
   system: ChatMessage[];
   turns: ChatMessage[];
 } {
-  const { system, turns } = splitSystem(messages);
+  const system = messages[0]?.role === 'system' ? [messages[0]] : [];
+  const turns = messages.slice(system.length);
+  if (turns.length === 0) throw new RangeError('a chat request needs at least one message');
   return { system, turns };
 }
 
@@ -32,7 +34,8 @@ export function splitSystem(messages: ChatMessage[]): {
  */
 export function dropOldest(turns: ChatMessage[], start: number): number | null {
   if (start >= turns.length - 1) return null;
-  const next = start + (turns[start].role === 'user' && turns[start + 1]?.role === 'assistant' ? 2 : 1);
+  const next =
+    start + (turns[start].role === 'user' && turns[start + 1]?.role === 'assistant' ? 2 : 1);
   return Math.min(next, turns.length - 1);
 }
 
@@ -42,9 +45,7 @@ export function fitConversation(
   messages: ChatMessage[],
   maxTokens: number,
 ): FittedConversation {
-  const system = messages[0]?.role === 'system' ? [messages[0]] : [];
-  const turns = messages.slice(system.length);
-  if (turns.length === 0) throw new RangeError('a chat request needs at least one message');
+  const { system, turns } = splitSystem(messages);
   const wantRoom = Math.min(maxTokens, Math.max(MIN_ANSWER_TOKENS, Math.floor(contextTokens / 4)));
   let start = 0;
   for (;;) {

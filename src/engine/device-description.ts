@@ -54,7 +54,9 @@ export function adapterDifferences(
   }
   for (const key of ['maxStorageBufferBindingSize', 'maxBufferSize'] as const) {
     if (adapter.limits[key] < device.limits[key]) {
-      differences.push(`${key} is ${adapter.limits[key]}, the plan counted on ${device.limits[key]}`);
+      differences.push(
+        `${key} is ${adapter.limits[key]}, the plan counted on ${device.limits[key]}`,
+      );
     }
   }
   const needed = new Set(

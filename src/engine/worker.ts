@@ -275,7 +275,10 @@ async function loadGgufEngine(
     );
   }
   if (plan.fits === 'none') {
-    throw new EngineError('out-of-memory', `This model will not run here: ${plan.reasons.join(' ')}`);
+    throw new EngineError(
+      'out-of-memory',
+      `This model will not run here: ${plan.reasons.join(' ')}`,
+    );
   }
   const devices = await openPlannedDevices(gpu, plan);
   try {

@@ -54,20 +54,46 @@ function watchErrors(page: Page): Error[] {
   return errors;
 }
 
+/** The fixture chosen without a plan (the session plans it), and the context Settings asks for. */
 function fixtureChoice(contextTokens = 256) {
   return {
-    kind: 'gguf',
-    id: FIXTURE,
-    label: `${FIXTURE}.gguf`,
-    source: { type: 'url', url: modelUrl },
-    options: { contextTokens, f16: 'auto' },
+    choice: {
+      kind: 'gguf',
+      id: FIXTURE,
+      label: `${FIXTURE}.gguf`,
+      source: { type: 'url', url: modelUrl },
+    },
+    settings: { contextLength: contextTokens },
   };
 }
 
+/** Saves settings where the app reads them (idb-keyval's database), before the app loads. */
+async function saveSettings(page: Page, settings: object): Promise<void> {
+  await page.evaluate(
+    (value) =>
+      new Promise<void>((resolve, reject) => {
+        const open = indexedDB.open('layerwise-settings');
+        open.onupgradeneeded = () => open.result.createObjectStore('kv');
+        open.onerror = () => reject(open.error);
+        open.onsuccess = () => {
+          const tx = open.result.transaction('kv', 'readwrite');
+          tx.objectStore('kv').put(value, 'settings');
+          tx.oncomplete = () => (open.result.close(), resolve());
+          tx.onerror = () => reject(tx.error);
+        };
+      }),
+    settings,
+  );
+}
+
 /** Opens the chat with a model chosen, as the Models view would choose it. */
-async function openChat(choice: object = fixtureChoice(), page?: Page): Promise<Page> {
+async function openChat(
+  { choice, settings }: { choice: object; settings?: object } = fixtureChoice(),
+  page?: Page,
+): Promise<Page> {
   page ??= await browser.context.newPage();
   await page.goto(`${app.url}#/hardware`);
+  if (settings) await saveSettings(page, settings);
   await page.evaluate(([key, value]) => localStorage.setItem(key, value), [
     SESSION_KEY,
     JSON.stringify(choice),
@@ -163,9 +189,10 @@ describe('chat flow', () => {
   });
 
   it('stops on Esc leaving a partial answer marked stopped, and regenerates into a sibling branch', async () => {
-    const page = await openChat(fixtureChoice(1024));
-    await loadModel(page, 1024);
-    // Long enough that the answer is still running when Esc arrives, even on a fast machine.
+    // The fixture's whole context (256 tokens): the engine caps the answer at the room left, which
+    // keeps it running when Esc arrives, even on a fast machine.
+    const page = await openChat();
+    await loadModel(page);
     await setMaxTokens(page, 900);
     await send(page, 'Tell me a long story');
     const streaming = page.locator('article.streaming .live');
@@ -356,11 +383,13 @@ describe('WebLLM path', () => {
 
     await openChat(
       {
-        kind: 'webllm',
-        id: 'SmolLM2-360M-Instruct-q4f32_1-MLC',
-        label: 'SmolLM2 360M (MLC)',
-        modelId: 'SmolLM2-360M-Instruct-q4f32_1-MLC',
-        contextWindowSize: 1024,
+        choice: {
+          kind: 'webllm',
+          id: 'SmolLM2-360M-Instruct-q4f32_1-MLC',
+          label: 'SmolLM2 360M (MLC)',
+          modelId: 'SmolLM2-360M-Instruct-q4f32_1-MLC',
+          contextWindowSize: 1024,
+        },
       },
       page,
     );

@@ -1,11 +1,10 @@
 // The GGUF engine in this Node process on dawn.node (SwiftShader, f32 compute): the reference the
 // browser worker's output is compared with.
 import { GREEDY, type ChatMessage } from '../../src/engine/engine';
-import { GgufEngine } from '../../src/engine/gguf/engine';
 import { openFileSource } from '../../src/engine/gguf/source-node';
-import { textCodec } from '../../src/engine/gguf/text-codec';
 import { openEngineDevice } from '../../src/gpu/device';
 import { requestNodeAdapter } from '../../src/gpu/node-gpu';
+import { loadFullyResident } from '../gpu/engine/planned-engine';
 
 export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
@@ -28,11 +27,7 @@ export async function nodeGreedy(
   });
   const source = await openFileSource(path);
   try {
-    const engine = await GgufEngine.load(device, source, {
-      contextTokens,
-      precision: 'f32',
-      codec: textCodec,
-    });
+    const engine = await loadFullyResident(device, source, contextTokens);
     const ids: number[] = [];
     let text = '';
     for await (const event of engine.chat(messages, { maxTokens, sampling: GREEDY })) {
@@ -41,7 +36,7 @@ export async function nodeGreedy(
         text += event.text;
       }
     }
-    const promptTokens = await engine.countChatTokens(messages);
+    const promptTokens = engine.encodeChat(messages).length;
     await engine.unload();
     return { ids, text, promptTokens };
   } finally {

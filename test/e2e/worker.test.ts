@@ -1,6 +1,8 @@
 // The GGUF engine in its module Web Worker in headless Chromium (SwiftShader), driven through the
-// page-side client: the same greedy tokens as the engine in Node (dawn.node, SwiftShader), load
-// progress, stop, clear load errors, and a page that keeps running while the worker works.
+// page-side client: the same greedy tokens as the engine in Node (dawn.node, SwiftShader), the
+// page's plan carried out field for field (one device, two devices, partial residency) with the
+// allocators' bytes within 2% of the plan's, a second turn without re-prefill, load progress,
+// stop, clear load errors, and a page that keeps running while the worker works.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,7 +14,8 @@ import type { ChatMessage } from '../../src/engine/engine';
 import { ensureFixture } from '../fixtures/gguf/ensure';
 import { startFixtureServer, type FixtureServer } from '../fixtures/server';
 import { launchBrowser, type Browser } from './browser';
-import type { WorkerTestApi } from './worker-page/main';
+import type { GreedyRun, WorkerTestApi } from './worker-page/main';
+import { commonPrefix } from '../../src/engine/gguf/generate';
 import { nodeGreedy } from './worker-node-engine';
 import { stageFor } from '../../src/engine/worker';
 
@@ -70,6 +73,45 @@ afterAll(async () => {
 
 type Api = WorkerTestApi;
 
+function greedyWith(id: string, placement: Parameters<Api['greedy']>[4]): Promise<GreedyRun> {
+  return page.evaluate(
+    ([url, messages, max, context, p]) =>
+      (window as unknown as { engineTest: Api }).engineTest.greedy(url, messages, max, context, p),
+    [urls[id], MESSAGES, MAX_TOKENS, CONTEXT, placement] as const,
+  );
+}
+
+/** The plan the page made against the plan the worker reports it carried out, field by field. */
+function expectCarriedOut(run: GreedyRun): void {
+  const plan = run.plan;
+  const done = run.carriedOut!;
+  expect(done.precision).toEqual(plan.precision);
+  expect(done.contextTokens).toBe(plan.contextTokens);
+  expect({ ...done.layers, devices: undefined }).toEqual({ ...plan.layers, devices: undefined });
+  expect(done.layers.devices).toHaveLength(plan.layers.devices.length);
+  plan.layers.devices.forEach((device, i) => {
+    const carried = done.layers.devices[i];
+    for (const key of [
+      'name',
+      'layers',
+      'resident',
+      'streamed',
+      'holdsEmbedding',
+      'holdsOutput',
+    ] as const) {
+      expect(carried[key], `device ${i} ${key}`).toEqual(device[key]);
+    }
+    for (const key of ['weights', 'kv', 'scratch', 'slots', 'total'] as const) {
+      const planned = device.bytes[key];
+      const allocated = carried.allocated[key];
+      expect(
+        Math.abs(allocated - planned),
+        `device ${i} ${key}: ${allocated} vs ${planned}`,
+      ).toBeLessThanOrEqual(0.02 * planned);
+    }
+  });
+}
+
 const nodeRuns = new Map<string, ReturnType<typeof nodeGreedy>>();
 /** The Node engine's answer for a fixture, computed once per file. */
 function expectedFor(id: string) {
@@ -106,9 +148,10 @@ describe('GGUF engine in the browser worker', () => {
     expect(expected.ids.filter((t) => t >= 0).length).toBe(MAX_TOKENS);
     expect(run.ids).toEqual(expected.ids);
     expect(run.text).toBe(expected.text);
-    expect(run.promptTokens).toBe(expected.promptTokens);
+    expect(run.stats?.promptTokens).toBe(expected.promptTokens);
     expect(run.stats?.generatedTokens).toBe(MAX_TOKENS);
     expect(run.contextTokens).toBe(CONTEXT);
+    expectCarriedOut(run);
     // Bytes come over HTTP Range requests, so the read stage is the download.
     const downloads = run.progress.filter((p) => p.stage === 'download');
     expect(downloads.length).toBeGreaterThan(0);
@@ -124,23 +167,67 @@ describe('GGUF engine in the browser worker', () => {
   it('carries out a plan with layers streamed from host memory, with the same tokens', async () => {
     const id = FIXTURES[0];
     const expected = await expectedFor(id);
+    const run = await greedyWith(id, { residentLayers: 1 });
+    expect(run.plan.fits).toBe('partial');
+    expectCarriedOut(run);
+    expect(run.carriedOut!.layers.streamed).toBe(1);
+    expect(run.ids).toEqual(expected.ids);
+  });
+
+  it('splits the layers across two devices as planned, with the same tokens', async () => {
+    const id = FIXTURES[0];
+    const expected = await expectedFor(id);
+    const run = await greedyWith(id, { twoDevices: true });
+    expect(run.plan.layers.devices).toHaveLength(2);
+    expect(run.plan.layers.devices.map((d) => d.adapter?.powerPreference)).toEqual([
+      'high-performance',
+      'low-power',
+    ]);
+    expectCarriedOut(run);
+    expect(run.ids).toEqual(expected.ids);
+  });
+
+  it('refuses a plan made for another adapter, saying what differs', async () => {
+    const refused = await page.evaluate(
+      (url) => (window as unknown as { engineTest: Api }).engineTest.staleAdapter(url),
+      urls[FIXTURES[0]],
+    );
+    expect(refused).toMatchObject({
+      kind: 'plan-mismatch',
+      message: expect.stringMatching(
+        /description is ".*", the plan expected "A GPU that is not here"/,
+      ),
+    });
+  });
+
+  it('prefills only the new tokens of a second turn, answering as a fresh load would', async () => {
+    // On this seeded fixture the greedy reply to this question tokenizes back to the same ids.
+    const first: ChatMessage[] = [
+      { role: 'system', content: 'You are terse.' },
+      { role: 'user', content: 'what is the model' },
+    ];
     const run = await page.evaluate(
       ([url, messages, max, context]) =>
-        (window as unknown as { engineTest: Api }).engineTest.greedy(url, messages, max, context, {
-          residentLayers: 1,
-        }),
-      [urls[id], MESSAGES, MAX_TOKENS, CONTEXT] as const,
+        (window as unknown as { engineTest: Api }).engineTest.twoTurns(
+          url,
+          messages,
+          { role: 'user', content: 'and the fox' },
+          max,
+          context,
+        ),
+      [urls['qwen2-q8_0'], first, 8, CONTEXT] as const,
     );
-    expect(run.ids).toEqual(expected.ids);
-    // A retry after an out-of-memory error plans within a budget instead of forced layers.
-    const retried = await page.evaluate(
-      ([url, messages, max, context]) =>
-        (window as unknown as { engineTest: Api }).engineTest.greedy(url, messages, max, context, {
-          budgetBytes: 256 * 2 ** 20,
-        }),
-      [urls[id], MESSAGES, MAX_TOKENS, CONTEXT] as const,
-    );
-    expect(retried.ids).toEqual(expected.ids);
+    const one = run.one.stats!;
+    const two = run.two.stats!;
+    expect(one.prefillTokens).toBe(one.promptTokens);
+    // What the cache held after the first turn: its prompt and every generated token but the last.
+    const cached = one.promptTokens + one.generatedTokens - 1;
+    expect(two.prefillTokens).toBe(two.promptTokens - cached);
+    expect(two.prefillTokens).toBeLessThan(two.promptTokens);
+    expect(run.again.stats!.prefillTokens).toBe(run.again.stats!.promptTokens);
+    expect(run.two.ids).toEqual(run.again.ids);
+    expect(run.two.text).toBe(run.again.text);
+    expect(commonPrefix(run.two.ids, run.again.ids)).toBe(run.again.ids.length);
   });
 
   it('stops when asked and answers again afterwards', async () => {

@@ -36,12 +36,7 @@ describe('fitConversation', () => {
   it('keeps everything when the conversation fits, tokenizing once', () => {
     const path = turns(3, 10);
     let calls = 0;
-    const fit = fitConversation(
-      (m) => (calls++, encodeWords(m)),
-      1000,
-      request(path),
-      100,
-    );
+    const fit = fitConversation((m) => (calls++, encodeWords(m)), 1000, request(path), 100);
     expect(calls).toBe(1);
     expect(fit.dropped).toBe(0);
     expect(fit.ids).toHaveLength(6 + 3 * 14);
@@ -52,12 +47,7 @@ describe('fitConversation', () => {
     const path = turns(7, 20);
     const seen: ChatMessage[][] = [];
     // system 6 + each turn 24: all 7 turns = 174; context 120 with room 30 keeps 3 turns (78).
-    const fit = fitConversation(
-      (m) => (seen.push(m), encodeWords(m)),
-      120,
-      request(path),
-      30,
-    );
+    const fit = fitConversation((m) => (seen.push(m), encodeWords(m)), 120, request(path), 30);
     expect(fit.dropped).toBe(4);
     const kept = seen.at(-1)!;
     expect(kept[0]).toEqual({ role: 'system', content: 'Be brief.' });

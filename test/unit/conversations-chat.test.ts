@@ -10,20 +10,28 @@ import type {
   GenerationOptions,
 } from '../../src/engine/engine';
 import { EngineError } from '../../src/engine/messages';
+import { fitConversation } from '../../src/engine/context-fit';
 import { ConversationStore, children, currentPath } from '../../src/store/conversations';
 
-/** Answers "wordN" tokens; counts one token per word plus four per message. */
+/** Answers "wordN" tokens; one token per word plus four per message, fitted as the engine fits. */
 class ScriptedEngine implements ChatEngine {
   readonly kind = 'gguf';
   requests: { messages: ChatMessage[]; options: GenerationOptions }[] = [];
+  /** What the last request kept after fitting the context. */
+  kept: ChatMessage[] = [];
   failWith: unknown = null;
   /** Called after each token, so a test can stop mid-answer. */
   onToken: (n: number) => void = () => undefined;
 
   constructor(readonly contextTokens = 4096) {}
 
-  async countChatTokens(messages: ChatMessage[]): Promise<number> {
-    return messages.reduce((n, m) => n + m.content.split(/\s+/).filter(Boolean).length + 4, 0);
+  private encode(messages: ChatMessage[]): number[] {
+    this.kept = messages;
+    const count = messages.reduce(
+      (n, m) => n + m.content.split(/\s+/).filter(Boolean).length + 4,
+      0,
+    );
+    return new Array<number>(count).fill(1);
   }
 
   async *chat(
@@ -31,8 +39,14 @@ class ScriptedEngine implements ChatEngine {
     options: GenerationOptions,
   ): AsyncGenerator<GenerationEvent> {
     this.requests.push({ messages, options });
+    const fit = fitConversation(
+      (m) => this.encode(m),
+      this.contextTokens,
+      messages,
+      options.maxTokens,
+    );
     let n = 0;
-    for (; n < options.maxTokens; n++) {
+    for (; n < fit.maxTokens; n++) {
       if (options.signal?.aborted) break;
       if (this.failWith && n === 2) throw this.failWith;
       await Promise.resolve();
@@ -42,7 +56,8 @@ class ScriptedEngine implements ChatEngine {
     yield {
       type: 'done',
       stats: {
-        promptTokens: await this.countChatTokens(messages),
+        promptTokens: fit.ids.length,
+        droppedMessages: fit.dropped,
         generatedTokens: n,
         prefillTokensPerSecond: 100,
         decodeTokensPerSecond: 25,
@@ -161,9 +176,11 @@ describe('ChatState', () => {
     for (const q of ['one two three four five six', 'seven eight nine ten', 'eleven twelve']) {
       await chat.send(q);
     }
+    // The page sends the whole branch; the engine leaves out what does not fit and says how much.
     const last = engine.requests.at(-1)!;
-    expect(last.messages[0]).toEqual({ role: 'system', content: 'Be brief.' });
-    expect(last.messages.map((m) => m.content.split(' ')[0])).not.toContain('one');
+    expect(last.messages.map((m) => m.content.split(' ')[0])).toContain('one');
+    expect(engine.kept[0]).toEqual({ role: 'system', content: 'Be brief.' });
+    expect(engine.kept.map((m) => m.content.split(' ')[0])).not.toContain('one');
     expect(chat.notice?.tone).toBe('warning');
     expect(chat.notice?.text).toMatch(/^Left out \d+ earlier messages? \(from "one two/);
     expect(chat.path.at(-1)!.stats?.droppedMessages).toBeGreaterThan(0);

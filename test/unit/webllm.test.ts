@@ -197,6 +197,7 @@ describe('WebLLMChatEngine', () => {
         type: 'done',
         stats: {
           promptTokens: 12,
+          droppedMessages: 0,
           generatedTokens: 2,
           prefillTokensPerSecond: 300,
           decodeTokensPerSecond: 40,
@@ -270,9 +271,65 @@ describe('WebLLMChatEngine', () => {
       contextWindowSize: 1024,
       onProgress: () => undefined,
     });
-    await expect(collect(chat.chat([], { maxTokens: 1, sampling: GREEDY }))).rejects.toMatchObject({
+    await expect(
+      collect(chat.chat([{ role: 'user', content: 'x' }], { maxTokens: 1, sampling: GREEDY })),
+    ).rejects.toMatchObject({
       kind: 'device-lost',
     });
+  });
+
+  it('leaves the oldest exchanges out when WebLLM refuses a prompt longer than its context', async () => {
+    const asked: number[] = [];
+    const engine: MLCEngineLike = {
+      chat: {
+        completions: {
+          async create(request) {
+            const messages = request.messages as { content: string }[];
+            asked.push(messages.length);
+            expect(request.max_tokens).toBeGreaterThan(1);
+            if (messages.length > 2 || messages.some((m) => m.content.length > 1000)) {
+              // WebLLM's ContextWindowSizeExceededError, as its worker sends it: a string.
+              throw 'Prompt tokens exceed context window size: number of prompt tokens: 900; context window size: 512';
+            }
+            return streamOf([{ choices: [{ delta: { content: 'ok' }, finish_reason: 'stop' }] }]);
+          },
+        },
+      },
+      interruptGenerate: () => undefined,
+      unload: async () => undefined,
+    };
+    const { module } = fakeModule(engine);
+    const chat = await createWebLLMEngine(module, {}, 'm', {
+      contextWindowSize: 512,
+      onProgress: () => undefined,
+    });
+    const events = await collect(
+      chat.chat(
+        [
+          { role: 'system', content: 'Be brief.' },
+          { role: 'user', content: 'one' },
+          { role: 'assistant', content: 'two' },
+          { role: 'user', content: 'three' },
+        ],
+        { maxTokens: 64, sampling: GREEDY },
+      ),
+    );
+    // System + 3 turns refused; the first exchange is dropped whole, leaving system + "three".
+    expect(asked).toEqual([4, 2]);
+    expect(events.at(-1)).toMatchObject({ type: 'done', stats: { droppedMessages: 2 } });
+
+    await expect(
+      collect(
+        chat.chat(
+          [
+            { role: 'user', content: 'c' },
+            { role: 'assistant', content: 'b' },
+            { role: 'user', content: 'a'.repeat(9999) },
+          ],
+          { maxTokens: 8, sampling: GREEDY },
+        ),
+      ),
+    ).rejects.toThrow(/exceed context window size/);
   });
 });
 

@@ -51,7 +51,10 @@ function headerOf(source: GgufSourceRef): Promise<ModelHeader> {
  * Plans the model behind `source` on this device, after the probe and the settings are read; throws
  * with the planner's reasons when the model cannot run here.
  */
-export async function planSource(source: GgufSourceRef, overrides: PlanOverrides = {}): Promise<Plan> {
+export async function planSource(
+  source: GgufSourceRef,
+  overrides: PlanOverrides = {},
+): Promise<Plan> {
   const [header, probe] = await Promise.all([
     headerOf(source),
     gpuState.probe(),

@@ -104,7 +104,7 @@ export class WebLLMChatEngine {
     options: GenerationOptions,
   ): AsyncGenerator<GenerationEvent> {
     const { system, turns } = splitSystem(messages);
-    for (let start: number | null = 0; ; ) {
+    for (let start: number | null = 0; ;) {
       try {
         yield* this.complete([...system, ...turns.slice(start)], start, options);
         return;

@@ -1,15 +1,24 @@
 // The engine's streaming contract on a small fixture: chat events end with `done`, an abort stops
-// generation at once, sampling is reproducible from its seed, and the infer CLI prints its JSON.
+// generation at once, sampling is reproducible from its seed, a second chat turn prefills only its
+// new tokens and answers exactly as a fresh load given the whole conversation, and the infer CLI
+// prints its JSON.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureFixture } from '../../fixtures/gguf/ensure';
 import { greedy } from '../../fixtures/llama-oracle';
 import { openTestDevice } from '../harness';
-import { GgufEngine } from '../../../src/engine/gguf/engine';
-import { textCodec } from '../../../src/engine/gguf/text-codec';
+import type { GgufEngine } from '../../../src/engine/gguf/engine';
+import { commonPrefix } from '../../../src/engine/gguf/generate';
 import { openFileSource } from '../../../src/engine/gguf/source-node';
-import { GREEDY, type GenerationEvent, type SamplingOptions } from '../../../src/engine/engine';
+import {
+  GREEDY,
+  type ChatMessage,
+  type GenerationEvent,
+  type GenerationStats,
+  type SamplingOptions,
+} from '../../../src/engine/engine';
+import { loadFullyResident } from './planned-engine';
 import type { EngineDevice } from '../../../src/gpu/device';
 
 const run = promisify(execFile);
@@ -23,7 +32,7 @@ describe('generation on SwiftShader', () => {
     path = ensureFixture(FIXTURE);
     device = await openTestDevice('swiftshader');
     const source = await openFileSource(path);
-    engine = await GgufEngine.load(device, source, { codec: textCodec, contextTokens: 128 });
+    engine = await loadFullyResident(device, source, 128);
     await source.close();
   });
   afterAll(async () => {
@@ -43,8 +52,9 @@ describe('generation on SwiftShader', () => {
     expect(done.type).toBe('done');
     if (done.type !== 'done') throw new Error('no done event');
     expect(done.stats.promptTokens).toBe(
-      await engine.countChatTokens([{ role: 'user', content: 'hello' }]),
+      engine.encodeChat([{ role: 'user', content: 'hello' }]).length,
     );
+    expect(done.stats.droppedMessages).toBe(0);
     expect(events.filter((e) => e.type === 'token' && e.id >= 0).length).toBe(
       done.stats.generatedTokens,
     );
@@ -87,6 +97,71 @@ describe('generation on SwiftShader', () => {
     const a = await draw(7);
     expect(await draw(7)).toEqual(a);
     expect(await draw(8)).not.toEqual(a);
+  });
+
+  it('a second turn prefills only its new tokens and answers as a fresh load would', async () => {
+    const reply = async (target: GgufEngine, messages: ChatMessage[]) => {
+      const ids: number[] = [];
+      let text = '';
+      let stats: GenerationStats | undefined;
+      for await (const e of target.chat(messages, { maxTokens: 8, sampling: GREEDY })) {
+        if (e.type === 'token') {
+          ids.push(e.id);
+          text += e.text;
+        } else stats = e.stats;
+      }
+      return { ids, text, stats: stats! };
+    };
+    const first: ChatMessage[] = [
+      { role: 'system', content: 'You are terse.' },
+      // On this seeded fixture the greedy reply to this question is text that tokenizes back to
+      // the same ids (most of its replies are stray bytes, which cannot).
+      { role: 'user', content: 'what is the model' },
+    ];
+    engine.resetCache();
+    const one = await reply(engine, first);
+    expect(one.stats.prefillTokens).toBe(one.stats.promptTokens);
+    const cached = [...engine.cachedTokens];
+    const second: ChatMessage[] = [
+      ...first,
+      { role: 'assistant', content: one.text },
+      { role: 'user', content: 'and the fox' },
+    ];
+    const whole = engine.encodeChat(second);
+    // The reply's text tokenizes back to the ids the model generated, so all of the cache is reused.
+    expect(commonPrefix(whole, cached)).toBe(cached.length);
+    const two = await reply(engine, second);
+    expect(two.stats.promptTokens).toBe(whole.length);
+    expect(two.stats.prefillTokens).toBe(whole.length - cached.length);
+
+    const source = await openFileSource(path);
+    const fresh = await loadFullyResident(device, source, 128);
+    await source.close();
+    try {
+      const again = await reply(fresh, second);
+      expect(again.stats.prefillTokens).toBe(whole.length);
+      expect(two.ids).toEqual(again.ids);
+      expect(two.text).toBe(again.text);
+      // The logits themselves, bit for bit: the cached run against the fresh one.
+      const logits = async (target: GgufEngine) => {
+        const out: number[][] = [];
+        for await (const t of target.generateTokens(whole, {
+          maxTokens: 4,
+          sampling: GREEDY,
+          topLogits: 8,
+        }))
+          out.push(t.topLogits!.flatMap((l) => [l.id, l.logit]));
+        return out;
+      };
+      engine.resetCache();
+      await reply(engine, first);
+      const reused = await logits(engine);
+      expect(engine.lastStats!.prefillTokens).toBe(whole.length - cached.length);
+      fresh.resetCache();
+      expect(reused).toEqual(await logits(fresh));
+    } finally {
+      await fresh.unload();
+    }
   });
 
   it('infer CLI prints the JSON contract with llama.cpp greedy tokens', async () => {
