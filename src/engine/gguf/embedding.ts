@@ -4,7 +4,8 @@
 // before pooling), and pooled as the GGUF's `<arch>.pooling_type` says: the mean over tokens, the
 // first token (CLS) or the last token. The pooled vector is L2-normalised.
 import type { EngineDevice } from '../../gpu/device';
-import { choosePrecision, defaultLanesPerRow, type PrecisionChoice } from './engine';
+import { choosePrecision, defaultLanesPerRow } from './engine';
+import type { ComputeWish } from '../../plan/types';
 import { GgufFormatError } from './errors';
 import { checkSupported, parseHeader } from './header';
 import { GgufModel } from './model';
@@ -46,7 +47,7 @@ export const DEFAULT_EMBEDDING_CONTEXT = 1024;
 
 export interface EmbedderLoadOptions {
   contextTokens?: number;
-  precision?: PrecisionChoice;
+  precision?: ComputeWish;
   prefillChunk?: number;
   signal?: AbortSignal;
   onProgress?: (loaded: number, total: number) => void;

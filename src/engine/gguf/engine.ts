@@ -17,7 +17,7 @@ import {
   type TokenGenerationOptions,
 } from './generate';
 import { loadPlanned, type PlannedModel } from './planned-load';
-import type { ComputePrecision, Plan } from '../../plan/types';
+import type { ComputePrecision, ComputeWish, Plan } from '../../plan/types';
 import { fitConversation } from '../context-fit';
 import type { ModelHeader, ModelSource } from './types';
 import { StopStringFilter } from '../stop-strings';
@@ -47,6 +47,21 @@ export interface GgufEngineOptions {
   codec?: (header: ModelHeader) => TextCodec | Promise<TextCodec>;
   signal?: AbortSignal;
   onProgress?: (progress: LoadProgress) => void;
+}
+
+/** f16 compute exactly where the device has shader-f16, unless the caller asks for one. */
+export function choosePrecision(
+  device: EngineDevice,
+  wish: ComputeWish = 'auto',
+): ComputePrecision {
+  const hasF16 = device.features.has('shader-f16');
+  if (wish === 'f16' && !hasF16) {
+    throw new Error(
+      'f16 compute was requested but this GPU adapter has no shader-f16; use f32 compute (--f16 off).',
+    );
+  }
+  if (wish === 'auto') return hasF16 ? 'f16' : 'f32';
+  return wish;
 }
 
 /**
