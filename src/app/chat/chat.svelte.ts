@@ -235,11 +235,14 @@ export class ChatState {
       // The engine fits the conversation into its context and says how many turns it left out.
       const turns = pathTo(c, parentId);
       const system = systemPrompt ? [{ role: 'system' as const, content: systemPrompt }] : [];
-      const events = engine.chat([...system, ...turns.map(({ role, content }) => ({ role, content }))], {
-        maxTokens: c.maxTokens,
-        sampling: $state.snapshot(c.sampling),
-        signal: controller.signal,
-      });
+      const events = engine.chat(
+        [...system, ...turns.map(({ role, content }) => ({ role, content }))],
+        {
+          maxTokens: c.maxTokens,
+          sampling: $state.snapshot(c.sampling),
+          signal: controller.signal,
+        },
+      );
       for await (const event of events) {
         if (event.type === 'token') {
           live.text += event.text;

@@ -21,6 +21,7 @@ import type {
 import type { TextCodec } from '../gguf/engine';
 import { EngineError } from '../messages';
 import { StopStringFilter } from '../stop-strings';
+import { fitConversation } from '../context-fit';
 
 export interface WllamaLoadOptions {
   contextTokens: number;
@@ -110,28 +111,24 @@ export class WllamaEngine implements ChatEngine {
     return bos && text.startsWith(bos) ? text.slice(bos.length) : text;
   }
 
-  async countChatTokens(messages: ChatMessage[]): Promise<number> {
-    return this.promptTokens(messages);
-  }
-
-  private promptTokens(messages: ChatMessage[]): number {
-    if (this.codec.encodeChat) return this.codec.encodeChat(messages).length;
-    return this.codec.encode(this.codec.renderChat(messages), { parseSpecial: true }).length;
+  private encodeChat(messages: ChatMessage[]): number[] {
+    if (this.codec.encodeChat) return this.codec.encodeChat(messages);
+    return this.codec.encode(this.codec.renderChat(messages), { parseSpecial: true });
   }
 
   async *chat(
     messages: ChatMessage[],
     options: GenerationOptions,
   ): AsyncGenerator<GenerationEvent> {
-    const promptTokens = this.promptTokens(messages);
-    const room = this.contextTokens - promptTokens;
-    if (room <= 0) {
-      throw new EngineError(
-        'out-of-memory',
-        `The conversation needs ${promptTokens} tokens but the model was loaded with a context of ${this.contextTokens}: start a new conversation or load with a longer context.`,
-      );
-    }
-    const maxTokens = Math.min(options.maxTokens, room);
+    let kept = messages;
+    const fit = fitConversation(
+      (m) => this.encodeChat((kept = m)),
+      this.contextTokens,
+      messages,
+      options.maxTokens,
+    );
+    const promptTokens = fit.ids.length;
+    const maxTokens = fit.maxTokens;
     const { sampling } = options;
     const stops = new StopStringFilter(options.stop);
     const pieces: string[] = [];
@@ -148,7 +145,7 @@ export class WllamaEngine implements ChatEngine {
     };
     this.logger.errors.length = 0;
     const request = {
-      prompt: this.promptText(messages),
+      prompt: this.promptText(kept),
       stream: true as const,
       n_predict: maxTokens,
       temperature: sampling.temperature,
@@ -210,6 +207,9 @@ export class WllamaEngine implements ChatEngine {
       type: 'done',
       stats: {
         promptTokens,
+        // llama.cpp reuses the cached prefix of the prompt (cache_prompt) and counts what it ran.
+        ...(timings?.prompt_n === undefined ? {} : { prefillTokens: timings.prompt_n }),
+        droppedMessages: fit.dropped,
         generatedTokens: generated,
         prefillTokensPerSecond: timings?.prompt_per_second ?? 0,
         decodeTokensPerSecond: timings?.predicted_per_second ?? 0,

@@ -31,10 +31,6 @@ class ScriptedEngine implements ChatEngine {
   readonly contextTokens = 1 << 24;
   answer: string[] = [];
 
-  async countChatTokens(messages: ChatMessage[]): Promise<number> {
-    return messages.length;
-  }
-
   async *chat(
     _messages: ChatMessage[],
     options: GenerationOptions,
@@ -49,6 +45,7 @@ class ScriptedEngine implements ChatEngine {
       type: 'done',
       stats: {
         promptTokens: 1,
+        droppedMessages: 0,
         generatedTokens: n,
         prefillTokensPerSecond: 1,
         decodeTokensPerSecond: 1,

@@ -4,6 +4,12 @@
 import { loadEngine, WorkerEngine } from '../../../src/engine/client';
 import { GREEDY, type ChatMessage, type GenerationStats } from '../../../src/engine/engine';
 import type { GgufSourceRef } from '../../../src/engine/messages';
+import { checkSupported, parseHeader } from '../../../src/engine/gguf/header';
+import { openUrlSource } from '../../../src/engine/gguf/source';
+import { describeAdapter } from '../../../src/plan/device';
+import { planModel } from '../../../src/plan/planner';
+import { withEngineChoice } from '../../../src/plan/cpu';
+import type { Plan } from '../../../src/plan/types';
 import { downloadModel } from '../../../src/store/download';
 import { ModelStore } from '../../../src/store/model-store';
 import { browserEnv } from '../../../src/store/quota';
@@ -35,6 +41,25 @@ async function sourceFor(where: Where, url: string): Promise<GgufSourceRef> {
   return { type: 'store', modelId: manifest.id };
 }
 
+/** A plan for the model at `url` with the CPU engine chosen, on `threads` threads. */
+async function cpuPlan(url: string, threads: number): Promise<Plan> {
+  const header = await parseHeader(await openUrlSource(url));
+  checkSupported(header);
+  const device = describeAdapter({
+    name: 'no GPU in this test',
+    adapterClass: 'software',
+    limits: {},
+    features: [],
+  });
+  const gpuPlan = planModel(header, [device], { contextTokens: 256, contextFloor: 256 });
+  return withEngineChoice(gpuPlan, {
+    engine: 'cpu',
+    threads,
+    cpuDecodeTokensPerSecond: 0,
+    reason: 'CPU engine: chosen by the test',
+  });
+}
+
 async function greedy(
   where: Where,
   url: string,
@@ -50,7 +75,7 @@ async function greedy(
       id: url,
       label: url,
       source,
-      options: { contextTokens: 256, f16: 'off', engine: 'cpu', threads },
+      plan: await cpuPlan(url, threads),
     },
     (p) => stages.push(p.stage),
   );
@@ -61,7 +86,7 @@ async function greedy(
       if (event.type === 'token') pieces.push(event.text);
       else stats = event.stats;
     }
-    const promptTokens = await engine.countChatTokens(messages);
+    const promptTokens = stats?.promptTokens ?? 0;
     const threads = engine instanceof WorkerEngine ? engine.threads : undefined;
     return { pieces, text: pieces.join(''), stats, promptTokens, stages, threads };
   } finally {
