@@ -104,7 +104,9 @@ it('pauses, resumes and cancels a download from its progress in the Models view'
   await expect
     .poll(() => card('pausable.gguf').getByTestId('transfer').textContent())
     .toMatch(/^\s*paused/);
-  await card('pausable.gguf').getByRole('button', { name: 'Resume' }).click();
+  // Focus stays on the control, now offering to resume; Enter resumes.
+  await expect.poll(() => page.evaluate(() => document.activeElement?.textContent)).toBe('Resume');
+  await page.keyboard.press('Enter');
   await expect
     .poll(() => card('pausable.gguf').getByTestId('transfer').textContent())
     .toMatch(/^\s*running/);

@@ -73,6 +73,10 @@ it('asks before Delete, and deleting the loaded model unloads it so the chat sto
   await page.keyboard.press('Enter');
   await expect.poll(() => row(url).count()).toBe(0);
   expect((await readStoredModel(page, url)).state).toBeNull();
+  // Focus does not fall to the page: it moves to the list the row was in.
+  await expect
+    .poll(() => page.evaluate(() => document.activeElement?.textContent))
+    .toBe('Stored models');
   await page.goto(`${app.url}#/chat`);
   await expect.poll(() => page.locator('.model-bar').textContent()).toContain('No model chosen');
   expect(await page.evaluate(() => localStorage.getItem('layerwise:session-model'))).toBeNull();
