@@ -32,7 +32,6 @@ function templatedEngine(unloads: string[]): ChatEngine {
   return {
     kind: 'gguf',
     contextTokens: 256,
-    countChatTokens: async (messages: ChatMessage[]) => template.encode(messages).length,
     async *chat(messages: ChatMessage[]) {
       template.encode(messages);
       yield { type: 'done', stats: {} as never };
@@ -60,12 +59,17 @@ describe('the engine worker with a hostile chat template', () => {
       type: 'load',
       id: 1,
       source: { type: 'url', url: 'http://127.0.0.1:9/h.gguf' },
-      options: {} as never,
+      plan: {} as never,
     });
     await expect.poll(() => posted.some((p) => p.type === 'loaded')).toBe(true);
 
-    // Counting the prompt's tokens renders the template: the page gets the bound, named.
-    send({ type: 'countTokens', id: 2, messages: [{ role: 'user', content: 'Hi' }] });
+    // A chat renders the template first: the page gets the bound, named.
+    send({
+      type: 'chat',
+      id: 2,
+      messages: [{ role: 'user', content: 'Hi' }],
+      options: {} as never,
+    });
     await expect
       .poll(() => posted.find((p) => p.type === 'error' && p.id === 2), { timeout: 30_000 })
       .toMatchObject({ error: { message: expect.stringContaining('chat template was stopped') } });
