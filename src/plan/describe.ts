@@ -116,11 +116,11 @@ export function describePlan(ctx: PlanContext, layout: Layout): Plan {
   const rates = ctx.devices
     .map(
       (d) =>
-        `${d.name}: compute ${(d.computeRate.value / 1e9).toFixed(1)} GB/s (${d.computeRate.source}), upload ${(d.uploadBandwidth.value / 1e9).toFixed(1)} GB/s (${d.uploadBandwidth.source})`,
+        `${d.name}: compute ${bytesPerSecond(d.computeRate.value)} (${d.computeRate.source}), upload ${bytesPerSecond(d.uploadBandwidth.value)} (${d.uploadBandwidth.source})`,
     )
     .join('; ');
   reasons.push(
-    `Predicted decode speed about ${predicted.decodeTokensPerSecond.toFixed(1)} tokens/s, bound by ${predicted.bound === 'upload' ? 'uploading streamed layers' : 'reading weights on the GPU'} (${rates}).`,
+    `Predicted decode speed about ${twoDigits(predicted.decodeTokensPerSecond)} tokens/s, bound by ${predicted.bound === 'upload' ? 'uploading streamed layers' : 'reading weights on the GPU'} (${rates}).`,
   );
   return {
     fits: resident === layers ? 'full' : 'partial',
@@ -232,4 +232,13 @@ export function announceSmaller(ctx: PlanContext, plan: Plan, account: ModelAcco
       ? `A ${found.name} file of this model (about ${mib(found.weightBytes)} of weights) would fit entirely on the GPU with a context of ${ctx.contextFloor} tokens.`
       : 'No smaller quantization the engine runs (down to Q4_0) would fit entirely; a smaller model would.',
   );
+}
+
+/** Two significant digits for small figures, so a slow device never reads as 0.0. */
+function twoDigits(value: number): string {
+  return value >= 1 || value === 0 ? value.toFixed(1) : String(Number(value.toPrecision(2)));
+}
+
+function bytesPerSecond(value: number): string {
+  return value >= 1e9 ? `${twoDigits(value / 1e9)} GB/s` : `${twoDigits(value / 1e6)} MB/s`;
 }

@@ -119,6 +119,22 @@ describe('budget', () => {
     expect(reasons).toMatch(/upload 9.0 GB\/s \(measured\)/);
     expect(reasons).toMatch(/compute 50.0 GB\/s \(estimate\)/);
   });
+
+  it('never reports a slow measured device as 0.0 GB/s', async () => {
+    const header = await realShapeHeader('Llama-3.2-1B-Q8_0');
+    const device = describeAdapter(
+      {
+        name: 'software',
+        adapterClass: 'software',
+        limits: { maxStorageBufferBindingSize: GiB, maxBufferSize: GiB },
+        features: [],
+      },
+      { deviceMemoryGiB: 16, uploadBytesPerSecond: 2.5e7, computeBytesPerSecond: 4.2e7 },
+    );
+    const reasons = planModel(header, [device]).reasons.join('\n');
+    expect(reasons).toMatch(/compute 42.0 MB\/s \(measured\), upload 25.0 MB\/s \(measured\)/);
+    expect(reasons).not.toMatch(/0\.0 (GB|MB)\/s|about 0\.0 tokens/);
+  });
 });
 
 describe('device files', () => {

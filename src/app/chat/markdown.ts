@@ -27,7 +27,8 @@ const marked = new Marked({
       return (
         `<div class="code-block"><div class="code-bar">${label}` +
         `<button type="button" class="copy-code" aria-label="Copy code">Copy</button></div>` +
-        `<pre><code${cls}>${escapeHtml(text)}</code></pre></div>\n`
+        // Focusable, so a keyboard can scroll a long line sideways.
+        `<pre tabindex="0"><code${cls}>${escapeHtml(text)}</code></pre></div>\n`
       );
     },
     html({ text }: Tokens.HTML | Tokens.Tag): string {

@@ -57,7 +57,7 @@ export function choosePrecision(
   const hasF16 = device.features.has('shader-f16');
   if (wish === 'f16' && !hasF16) {
     throw new Error(
-      'f16 compute was requested but this GPU adapter has no shader-f16; use f32 compute (--f16 off).',
+      'f16 compute was requested but this GPU adapter has no shader-f16: choose f32 or automatic compute precision.',
     );
   }
   if (wish === 'auto') return hasF16 ? 'f16' : 'f32';
