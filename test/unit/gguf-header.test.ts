@@ -178,7 +178,7 @@ describe('sources', () => {
   let base: string;
   let requests: string[] = [];
   let served = 0;
-  // A large vocabulary makes a header of several of the parser's 2 MB read-ahead chunks.
+  // A large vocabulary makes a header of several megabytes, read in growing chunks.
   const bigVocab = headerOnlyModel(REAL_SHAPES['Llama-3.1-8B-Q4_K_M'], {
     'tokenizer.ggml.model': 'gpt2',
     'tokenizer.ggml.tokens': arr(

@@ -4,8 +4,9 @@
 // header (a tensor count of 2^60, a string of 2^40 bytes, five million metadata entries) fails at
 // once with an error that says which. Keys are kept in a null-prototype object and each key may
 // appear once, as llama.cpp requires: a "__proto__" key is data, and a second "block_count" does
-// not silently win. (A general-purpose parser was used before; it cut strings that ran past its
-// 2 MB read-ahead without a word and re-read whole arrays per chunk.)
+// not silently win. (@huggingface/gguf is not used for this: it cuts a string that runs past its
+// 2 MB read-ahead without a word, re-reads a whole array for every chunk it fetches, and stores
+// keys in a plain object.)
 
 import { GgufFormatError } from './errors.ts';
 import type { ModelSource } from './types.ts';
