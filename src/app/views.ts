@@ -2,6 +2,7 @@
 // in `views`. The navigation shows them in VIEW_ORDER, then any others in registration order.
 import type { Component } from 'svelte';
 import ChatView from './chat/ChatView.svelte';
+import DocumentsView from './documents/DocumentsView.svelte';
 import HardwareView from './hardware/HardwareView.svelte';
 import ModelsView from './models/ModelsView.svelte';
 import SettingsView from './settings/SettingsView.svelte';
@@ -15,13 +16,14 @@ export interface View {
 
 export const views: View[] = [
   { id: 'chat', label: 'Chat', component: ChatView },
+  { id: 'documents', label: 'Documents', component: DocumentsView },
   { id: 'models', label: 'Models', component: ModelsView },
   { id: 'hardware', label: 'Hardware', component: HardwareView },
   { id: 'settings', label: 'Settings', component: SettingsView },
   { id: 'storage', label: 'Storage', component: StorageView },
 ];
 
-const VIEW_ORDER = ['chat', 'models', 'storage', 'hardware', 'settings'];
+const VIEW_ORDER = ['chat', 'documents', 'models', 'storage', 'hardware', 'settings'];
 
 export function navigationOrder(registered: View[] = views): View[] {
   const rank = (v: View) => {

@@ -3,6 +3,7 @@
 // matches query words as prefixes, so the question words that carry no topic ("where", "I") are
 // kept out of the index and the query as stop words; a chunk matching any other word counts.
 import { create, insertMultiple, search, type AnyOrama } from '@orama/orama';
+import { DEFAULT_SEARCH, type SearchSettings } from './defaults';
 import type { TextLocation } from './types';
 
 export interface SearchableChunk extends TextLocation {
@@ -11,14 +12,6 @@ export interface SearchableChunk extends TextLocation {
   text: string;
   vector: Float32Array;
 }
-
-export interface SearchSettings {
-  topK: number;
-  /** Vector hits below this cosine similarity are not counted. */
-  similarityFloor: number;
-}
-
-export const DEFAULT_SEARCH: SearchSettings = { topK: 6, similarityFloor: 0.3 };
 
 /** The constant of reciprocal-rank fusion (Cormack et al. 2009): score = sum of 1 / (k + rank). */
 export const RRF_K = 60;
