@@ -8,6 +8,8 @@ import type {
   IngestedDocument,
   IngestStage,
 } from './documents-messages';
+import type { ChatMessage } from './engine';
+import type { GgufSourceRef } from './messages';
 
 export type { ChunkSettings, IngestedDocument, IngestStage };
 
@@ -122,6 +124,15 @@ export class DocumentsClient {
     if (r.type !== 'embedded')
       throw new Error(`unexpected answer ${r.type} from the documents worker`);
     return r.vectors;
+  }
+
+  /** Tokens of `messages` through the chat template of the GGUF model behind `source`. */
+  async countChatTokens(source: GgufSourceRef, messages: ChatMessage[]): Promise<number> {
+    const r = await this.send({ type: 'count', id: this.nextId++, source, messages });
+    if (r.type !== 'counted') {
+      throw new Error(`unexpected answer ${r.type} from the documents worker`);
+    }
+    return r.tokens;
   }
 
   close(): void {

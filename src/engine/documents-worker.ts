@@ -1,7 +1,8 @@
 // The documents Web Worker: reads a file into text (src/documents), cuts it into chunks measured
 // by the embedding model's own tokenizer, and embeds them on the GPU with the engine's embedding
-// mode; it also embeds questions. The embedding model stays loaded between requests. Nothing is
-// stored here: the page stores a document only once all of it has been embedded.
+// mode; it also embeds questions, and counts a grounded prompt's tokens with the chat model's own
+// tokenizer and template (read from its header alone). The embedding model stays loaded between
+// requests. Nothing is stored here: the page stores a document only once all of it is embedded.
 import { chunkText } from '../documents/chunk';
 import { DocumentError } from '../documents/errors';
 import { extractDocument } from '../documents/extract';
@@ -11,6 +12,12 @@ import { ModelStore } from '../store/model-store';
 import { StoreModelSource } from '../store/model-source';
 import type { DocumentsRequest, DocumentsResponse } from './documents-messages';
 import { Embedder } from './gguf/embedding';
+import { parseHeader } from './gguf/header';
+import { blobSource, openUrlSource } from './gguf/source';
+import { textCodec } from './gguf/text-codec';
+import type { TextCodec } from './gguf/engine';
+import type { ModelSource } from './gguf/types';
+import type { GgufSourceRef } from './messages';
 
 let loaded: { modelId: string; embedder: Embedder; device: EngineDevice; name: string } | null =
   null;
@@ -39,6 +46,23 @@ async function embedderFor(
   }
 }
 
+let chatCodec: { key: string; codec: TextCodec } | null = null;
+
+async function chatCodecFor(ref: GgufSourceRef): Promise<TextCodec> {
+  const key =
+    ref.type === 'store' ? `store:${ref.modelId}` : ref.type === 'url' ? ref.url : ref.name;
+  if (chatCodec?.key === key) return chatCodec.codec;
+  const source: ModelSource =
+    ref.type === 'store'
+      ? await StoreModelSource.open(new ModelStore(), ref.modelId)
+      : ref.type === 'url'
+        ? await openUrlSource(ref.url)
+        : blobSource(ref.file, ref.name);
+  const codec = textCodec(await parseHeader(source));
+  chatCodec = { key, codec };
+  return codec;
+}
+
 function post(message: DocumentsResponse): void {
   (self as unknown as Worker).postMessage(message);
 }
@@ -47,6 +71,11 @@ async function handle(request: DocumentsRequest): Promise<void> {
   const id = request.id;
   const progress = (stage: 'read' | 'parse' | 'model' | 'embed') => (done: number, total: number) =>
     post({ type: 'progress', id, stage, done, total });
+  if (request.type === 'count') {
+    const codec = await chatCodecFor(request.source);
+    post({ type: 'counted', id, tokens: codec.encodeChat!(request.messages).length });
+    return;
+  }
   if (request.type === 'embed') {
     const { embedder } = await embedderFor(request.modelId, progress('model'));
     post({ type: 'embedded', id, vectors: await embedder.embed(request.texts) });

@@ -6,14 +6,12 @@
 import { readFileSync, statSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { ensureEmbeddingFixture } from '../fixtures/gguf/embedding-models';
-import { ensureFixture } from '../fixtures/gguf/ensure';
+import { ensureEmbeddingFixture, ensureLongContextChat } from '../fixtures/gguf/variants';
 import { pdfWithPages } from '../fixtures/documents/generate';
 import { launchBrowser, serveBuiltApp, type AppServer, type Browser } from './browser';
 
 const UI_WAIT = { timeout: 15_000 };
 const WORK_WAIT = { timeout: 180_000 };
-const CHAT = 'llama-spm-f16';
 const EMBED = 'qwen3-embed-last-f32';
 
 let app: AppServer;
@@ -58,7 +56,7 @@ beforeAll(async () => {
     if (!response?.fromServiceWorker()) requests.push({ url: r.url(), method: r.method() });
   });
   page.on('requestfailed', (r) => requests.push({ url: r.url(), method: r.method() }));
-  const chatPath = ensureFixture(CHAT);
+  const chatPath = ensureLongContextChat();
   const embedPath = ensureEmbeddingFixture(EMBED);
   await page.goto(`${app.url}#/storage`);
   await page.getByLabel('GGUF file to import').setInputFiles([
@@ -77,7 +75,6 @@ beforeAll(async () => {
       id: chatId,
       label: 'chat.gguf',
       source: { type: 'store', modelId: chatId },
-      options: { contextTokens: 1024, f16: 'auto' },
     }),
   );
   // Short answers: the fixture chat model's words are random, only the sources are checked.

@@ -5,7 +5,12 @@ import { DocumentsClient, type IngestStage } from '../../engine/documents-client
 import { GREEDY } from '../../engine/engine';
 import { DEFAULT_CHUNK_TOKENS, DEFAULT_OVERLAP_FRACTION } from '../../documents/chunk';
 import { documentKind } from '../../documents/kinds';
-import { citationParts, fitSources, type AnswerPart } from '../../documents/prompt';
+import {
+  citationParts,
+  fitSources,
+  type AnswerPart,
+  type PromptMessage,
+} from '../../documents/prompt';
 import { DEFAULT_SEARCH } from '../../documents/defaults';
 import type { ChunkIndex, SearchHit } from '../../documents/search';
 import { DocumentStore, type DocumentRecord, type StoredChunk } from '../../store/documents';
@@ -277,7 +282,7 @@ export class DocumentsState {
         question,
         hits.map((h) => ({ ...h.chunk, hit: h })),
         budget,
-        (messages) => engine.countChatTokens(messages),
+        this.promptCounter(),
       );
       if (fitted.used.length === 0) {
         throw new Error(
@@ -302,6 +307,21 @@ export class DocumentsState {
     } finally {
       this.asking = false;
     }
+  }
+
+  /**
+   * Counts a prompt's tokens: exactly, through a GGUF chat model's own template (read in the
+   * documents worker); for other engines, by its UTF-8 bytes, which no tokenizer exceeds (every
+   * token but a special one covers at least one byte), plus room for the template's markers.
+   */
+  private promptCounter(): (messages: PromptMessage[]) => Promise<number> {
+    const choice = session.choice;
+    if (choice?.kind === 'gguf') {
+      return (messages) => this.client.countChatTokens(choice.source, messages);
+    }
+    const encoder = new TextEncoder();
+    return async (messages) =>
+      messages.reduce((n, m) => n + encoder.encode(m.content).length + 16, 0);
   }
 
   /** Opens a chunk in its document: the chunk's text in place, with what surrounds it. */

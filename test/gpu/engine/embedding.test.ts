@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Embedder } from '../../../src/engine/gguf/embedding';
 import { openFileSource } from '../../../src/engine/gguf/source-node';
 import type { EngineDevice } from '../../../src/gpu/device';
-import { ensureEmbeddingFixture } from '../../fixtures/gguf/embedding-models';
+import { ensureEmbeddingFixture } from '../../fixtures/gguf/variants';
 import {
   embed as llamaEmbed,
   tokenize as llamaTokenize,
