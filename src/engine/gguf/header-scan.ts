@@ -133,6 +133,14 @@ class HeaderReader {
     return v;
   }
 
+  /** A u64 below 2^32 as a number (the common case, with no BigInt), else undefined. */
+  u64Small(): number | undefined {
+    const low = this.view.getUint32(this.pos, true);
+    const high = this.view.getUint32(this.pos + 4, true);
+    this.pos += 8;
+    return high === 0 ? low : undefined;
+  }
+
   u64(): bigint {
     const v = this.view.getBigUint64(this.pos, true);
     this.pos += 8;
@@ -174,9 +182,13 @@ class HeaderReader {
     this.pos += length;
     // Most vocabulary entries are short ASCII; decoding those by hand is several times faster.
     if (length <= 24) {
-      let ascii = true;
-      for (let i = start; i < start + length; i++) if (this.bytes[i] >= 0x80) ascii = false;
-      if (ascii) return String.fromCharCode(...this.bytes.subarray(start, start + length));
+      let text = '';
+      for (let i = start; i < start + length; i++) {
+        const byte = this.bytes[i];
+        if (byte >= 0x80) return utf8.decode(this.bytes.subarray(start, start + length));
+        text += String.fromCharCode(byte);
+      }
+      return text;
     }
     return utf8.decode(this.bytes.subarray(start, start + length));
   }
@@ -227,6 +239,22 @@ function overrun(
   );
 }
 
+/** A string's length field (its 8 bytes already read in), checked against the limit and the file. */
+function stringLength(
+  r: HeaderReader,
+  source: ModelSource,
+  what: string,
+  subject?: string,
+): number {
+  const length = r.u64();
+  if (length > BigInt(HEADER_LIMITS.stringBytes)) {
+    throw tooLarge(source, `${what} length`, length, HEADER_LIMITS.stringBytes, subject);
+  }
+  if (length > BigInt(r.remaining()))
+    throw overrun(source, `${what} length`, length, length, subject);
+  return Number(length);
+}
+
 async function readString(
   r: HeaderReader,
   source: ModelSource,
@@ -234,14 +262,9 @@ async function readString(
   subject?: string,
 ): Promise<string> {
   if (!r.has(8)) await r.need(8, what);
-  const length = r.u64();
-  if (length > BigInt(HEADER_LIMITS.stringBytes)) {
-    throw tooLarge(source, `${what} length`, length, HEADER_LIMITS.stringBytes, subject);
-  }
-  if (length > BigInt(r.remaining()))
-    throw overrun(source, `${what} length`, length, length, subject);
-  if (!r.has(Number(length))) await r.need(Number(length), what);
-  return r.text(Number(length));
+  const length = stringLength(r, source, what, subject);
+  if (!r.has(length)) await r.need(length, what);
+  return r.text(length);
 }
 
 /** Reads one value, counting its bytes against the per-value limit as it goes. */
@@ -319,6 +342,18 @@ class ValueReader {
       return items;
     }
     const items = new Array<unknown>(n);
+    if (itemType === STRING) {
+      // Vocabularies: a million strings, so no promise per string unless bytes must be read.
+      const what = this.stringWhat;
+      for (let i = 0; i < n; i++) {
+        if (!r.has(8)) await r.need(8, what);
+        const length = stringLength(r, source, what, key);
+        if (!r.has(length)) await r.need(length, what);
+        items[i] = r.text(length);
+        this.checkSize();
+      }
+      return items;
+    }
     for (let i = 0; i < n; i++) {
       items[i] = await this.value(itemType, depth + 1);
       this.checkSize();
