@@ -42,7 +42,8 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
 
 export const SETTINGS_BOUNDS = {
   memoryMarginMiB: { min: 0, max: 65536 },
-  budgetOverrideMiB: { min: 64, max: 1048576 },
+  // Down to 1 MiB: small models and tests plan within budgets of a few MiB.
+  budgetOverrideMiB: { min: 1, max: 1048576 },
   contextLength: { min: 128, max: 1048576 },
   layerSplit: { min: 0, max: 1024 },
 } as const;
