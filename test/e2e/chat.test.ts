@@ -316,12 +316,15 @@ describe('an answer outlives the Chat view', () => {
 
 describe('load errors', () => {
   it("explains an f16 request on a GPU without shader-f16 in the app's terms, not a CLI flag", async () => {
-    const page = await openChat({ ...fixtureChoice(), options: { contextTokens: 256, f16: 'on' } });
+    const page = await openChat({
+      ...fixtureChoice(),
+      settings: { contextLength: 256, computePrecision: 'f16' },
+    });
     await page.getByRole('button', { name: 'Load now' }).click();
     const error = page.locator('.model-bar .error-text');
     await expect.poll(() => error.count(), { timeout: 60_000 }).toBe(1);
     const text = await error.textContent();
-    expect(text).toMatch(/no shader-f16: choose f32 or automatic compute precision/);
+    expect(text).toMatch(/lacks shader-f16; choose f32 or automatic compute precision/);
     expect(text).not.toContain('--f16');
     await page.close();
   });
