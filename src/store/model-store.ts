@@ -5,6 +5,7 @@
 import {
   createStore,
   del,
+  entries,
   get,
   keys,
   promisifyRequest,
@@ -51,6 +52,15 @@ export class ModelStore {
       return 'manifest' in checked ? [settled(checked.manifest)] : [];
     });
     return all.sort((a, b) => a.createdAt - b.createdAt);
+  }
+
+  /** Manifest records that fail the check, with the field that is wrong: listed so they can be deleted. */
+  async damagedRecords(): Promise<{ id: string; problem: string }[]> {
+    const all = await entries<IDBValidKey, unknown>(this.manifests);
+    return all.flatMap(([id, raw]) => {
+      const checked = checkManifest(raw);
+      return 'problem' in checked ? [{ id: String(id), problem: checked.problem }] : [];
+    });
   }
 
   /** Records that the model was used now, without racing a writer of other fields. */

@@ -14,6 +14,7 @@ import { importFile } from '../../src/store/import';
 import { newManifest } from '../../src/store/manifest';
 import { ModelStore } from '../../src/store/model-store';
 import { ModelLibrary } from '../../src/store/models';
+import { StorageState } from '../../src/app/storage/storage.svelte';
 import { verifyModel } from '../../src/store/verify';
 import { freshStore, readAll, recordingSink, testEnv } from './store-env';
 
@@ -204,5 +205,23 @@ describe('manifests read back', () => {
     await store.putManifest({ ...sound, id: 'short', chunks: sound.chunks.slice(1) });
     await expect(store.getManifest('short')).rejects.toThrow(/chunks: 6 listed for 7/);
     expect((await store.listManifests()).map((m) => m.id)).toEqual([url]);
+  });
+
+  it('lists a damaged manifest in Storage with what is wrong, and deletes it', async () => {
+    const [store] = storePair();
+    const url = server.setFile('kept.gguf', modelBytes(SIZE, 30));
+    await download(store, url);
+    const sound = (await store.getManifest(url))!;
+    await store.putManifest({ ...sound, id: 'broken', chunks: 'x' as unknown as string[] });
+    const state = new StorageState(new ModelLibrary(store, testEnv(), () => C));
+    await state.refresh();
+    expect(state.entries.map((e) => [e.id, e.state])).toEqual([
+      [url, 'complete'],
+      ['broken', 'damaged'],
+    ]);
+    expect(state.entries[1].source).toMatch(/damaged record \(chunks: Invalid type/);
+    await state.remove('broken');
+    expect(state.entries.map((e) => e.id)).toEqual([url]);
+    expect(await store.getManifest(url)).toMatchObject({ state: 'complete' });
   });
 });

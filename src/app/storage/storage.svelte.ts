@@ -105,12 +105,13 @@ export class StorageState {
 
   private async read(): Promise<void> {
     try {
-      const [manifests, summary, ...extra] = await Promise.all([
+      const [manifests, damaged, summary, ...extra] = await Promise.all([
         this.library.list(),
+        this.library.store.damagedRecords(),
         this.library.summary(),
         ...this.extraSources.map((s) => s.list()),
       ]);
-      this.entries = [...manifests.map(entryFor), ...extra.flat()];
+      this.entries = [...manifests.map(entryFor), ...damaged.map(damagedEntry), ...extra.flat()];
       this.summary = summary;
     } catch (error) {
       this.error = `Could not read stored models: ${describe(error)}`;
@@ -319,6 +320,26 @@ function entryFor(manifest: ModelManifest): StorageEntry {
     sha256: manifest.sha256,
     persisted: manifest.persisted,
     header: manifest.header,
+  };
+}
+
+/** A stored record that fails the check: shown with what is wrong so it can be deleted. */
+function damagedEntry(record: { id: string; problem: string }): StorageEntry {
+  return {
+    id: record.id,
+    kind: 'gguf',
+    name: record.id,
+    source: `damaged record (${record.problem}): delete it and store the model again`,
+    size: null,
+    stored: null,
+    state: 'damaged',
+    lastUsed: null,
+    damagedChunks: [],
+    storeModel: false,
+    resumable: false,
+    sha256: null,
+    persisted: null,
+    header: null,
   };
 }
 
