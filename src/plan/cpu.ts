@@ -135,7 +135,8 @@ export function withEngineChoice(plan: Plan, choice: EngineChoice): Plan {
     engine: choice.engine,
     predicted: { ...plan.predicted, cpuDecodeTokensPerSecond: choice.cpuDecodeTokensPerSecond },
     engineChoice: choice,
-    reasons: [...plan.reasons, choice.reason],
+    // First: which engine runs the model is the plan's headline.
+    reasons: [choice.reason, ...plan.reasons],
   };
 }
 
@@ -165,5 +166,43 @@ export function parseCpuFile(json: unknown, file: string): CpuDescription {
     memory: { value: number('memoryMiB') * 2 ** 20, source: 'user', detail: `from ${file}` },
     addressSpaceBytes: o.addressSpace === 'wasm32' ? WASM32_ADDRESS_SPACE : WASM64_ADDRESS_SPACE,
     readRate: { value: number('readGBps') * 1e9, source: 'user', detail: `from ${file}` },
+  };
+}
+
+/**
+ * The plan where there is no WebGPU adapter at all: everything on the CPU engine, at the wished
+ * context (the model's own, up to 4096, by default). It fits when the CPU engine can hold it.
+ */
+export function cpuOnlyPlan(
+  header: ModelHeader,
+  cpu: CpuDescription,
+  contextTokens = Math.min(header.hparams.contextLength, 4096),
+): Plan {
+  const choice = chooseEngine({ header, gpuPlan: null, cpu });
+  const predicted = predictCpu(header, cpu, contextTokens);
+  const none = { weights: 0, kv: 0, scratch: 0, slots: 0, total: 0 };
+  const weights = header.tensors.reduce((sum, t) => sum + t.bytes, 0);
+  return {
+    fits: predicted.problem ? 'none' : 'full',
+    precision: { compute: 'f32', weights: 'file' },
+    kvType: 'f16',
+    contextTokens,
+    layers: { total: header.hparams.blockCount, resident: 0, streamed: 0, devices: [] },
+    bytes: { gpu: none, host: { weights } },
+    kvBytesPerToken: kvBytesPerToken(header),
+    predicted: {
+      decodeTokensPerSecond: 0,
+      bound: 'compute',
+      computeSeconds: 0,
+      uploadSeconds: 0,
+      overheadSeconds: 0,
+      weightBytesPerToken: 0,
+      streamedBytesPerToken: 0,
+      cpuDecodeTokensPerSecond: choice.cpuDecodeTokensPerSecond,
+    },
+    smallerQuantization: null,
+    reasons: predicted.problem ? [choice.reason, predicted.problem] : [choice.reason],
+    engine: 'cpu',
+    engineChoice: choice,
   };
 }

@@ -11,15 +11,12 @@ import type { Page } from 'playwright-core';
 import { build, preview, type PreviewServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChatMessage } from '../../src/engine/engine';
-import { openFileSource } from '../../src/engine/gguf/source-node';
-import { parseHeader } from '../../src/engine/gguf/header';
-import { textCodec } from '../../src/engine/gguf/text-codec';
 import { ensureFixture } from '../fixtures/gguf/ensure';
 import { BYTE_CHAIN_IDS, BYTE_CHAIN_TEXT, byteChainBytes } from '../fixtures/gguf/byte-chain';
-import { greedy as oracleGreedy, vocabularyFacts } from '../fixtures/llama-oracle';
 import { startFixtureServer, type FixtureServer } from '../fixtures/server';
 import { launchBrowser, type Browser } from './browser';
 import type { CpuTestApi } from './cpu-page/main';
+import { llamaReply } from './llama-reply';
 import { SECURITY_HEADERS } from '../../src/security-headers';
 
 // The random fixtures soon pick a lone byte token that is not UTF-8 on its own, which llama.cpp's
@@ -41,17 +38,6 @@ let browser: Browser;
 let page: Page;
 let byteChainPath: string;
 const urls: Record<string, string> = {};
-
-/** llama.cpp's greedy reply to MESSAGES, as text, with the number of tokens it took. */
-async function expectedReply(path: string, messages: ChatMessage[], maxTokens: number) {
-  const codec = textCodec(await parseHeader(await openFileSource(path)));
-  const prompt = codec.encodeChat!(messages);
-  const eog = new Set((await vocabularyFacts(path)).endOfGeneration);
-  const ids = await oracleGreedy(path, prompt, maxTokens);
-  const end = ids.findIndex((id) => eog.has(id));
-  const reply = end < 0 ? ids : ids.slice(0, end);
-  return { ids: reply, text: codec.decode(reply), promptTokens: prompt.length, eos: end >= 0 };
-}
 
 beforeAll(async () => {
   const root = resolve(import.meta.dirname, 'cpu-page');
@@ -111,7 +97,7 @@ describe('CPU engine in the browser worker', () => {
   it.each(CASES)(
     "$fixture from the $where: the greedy reply is llama.cpp's",
     async ({ fixture, where, maxTokens }) => {
-      const expected = await expectedReply(ensureFixture(fixture), MESSAGES, maxTokens);
+      const expected = await llamaReply(ensureFixture(fixture), MESSAGES, maxTokens);
       expect(expected.text).not.toContain('\ufffd');
       const result = await run(where, urls[fixture], MESSAGES, maxTokens);
       expect(result.text).toBe(expected.text);
@@ -126,7 +112,7 @@ describe('CPU engine in the browser worker', () => {
   );
 
   it('streams byte tokens that split a 4-byte character as that one character', async () => {
-    const expected = await expectedReply(byteChainPath, MESSAGES, 8);
+    const expected = await llamaReply(byteChainPath, MESSAGES, 8);
     // llama.cpp itself writes the character as four byte tokens, then ends the reply.
     expect(expected.ids).toEqual(BYTE_CHAIN_IDS);
     expect(expected.text).toBe(BYTE_CHAIN_TEXT);

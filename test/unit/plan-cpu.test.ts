@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   chooseEngine,
+  cpuOnlyPlan,
   CPU_EFFICIENCY,
   parseCpuFile,
   predictCpu,
@@ -65,7 +66,7 @@ describe('engine choice', () => {
     const json = planJson(withEngineChoice(gpuPlan, choice));
     expect(json.engine).toBe('cpu');
     expect(json.predicted.cpuDecodeTokensPerSecond).toBeGreaterThan(0);
-    expect(json.reasons.at(-1)).toBe(choice.reason);
+    expect(json.reasons[0]).toBe(choice.reason);
   });
 
   it('picks the CPU with no WebGPU at all', async () => {
@@ -110,5 +111,19 @@ describe('engine choice', () => {
     const choice = chooseEngine({ header, gpuPlan: null, cpu: { ...CPU, isolated: false } });
     expect(choice.threads).toBe(1);
     expect(choice.reason).toMatch(/1 thread \(the page is not cross-origin isolated/);
+  });
+
+  it('plans everything onto the CPU engine where there is no WebGPU, refusing what it cannot hold', async () => {
+    const small = await realShapeHeader('SmolLM2-360M-Q4_K_M');
+    const plan = cpuOnlyPlan(small, CPU);
+    expect(plan).toMatchObject({ fits: 'full', engine: 'cpu', contextTokens: 4096 });
+    expect(plan.layers.devices).toEqual([]);
+    expect(plan.reasons[0]).toMatch(/no WebGPU/);
+    expect(planJson(plan).predicted.cpuDecodeTokensPerSecond).toBeGreaterThan(0);
+    const large = await realShapeHeader('Llama-3.1-8B-Q4_K_M');
+    const wasm32 = { ...CPU, addressSpaceBytes: WASM32_ADDRESS_SPACE };
+    const refused = cpuOnlyPlan(large, wasm32, 8192);
+    expect(refused.fits).toBe('none');
+    expect(refused.reasons.at(-1)).toMatch(/WebAssembly address space/);
   });
 });

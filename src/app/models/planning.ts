@@ -4,9 +4,11 @@
 import { EngineError, type GgufSourceRef } from '../../engine/messages';
 import type { ModelHeader } from '../../engine/gguf/types';
 import { planModel } from '../../plan/planner';
+import { chooseEngine, cpuOnlyPlan, withEngineChoice } from '../../plan/cpu';
 import type { Plan } from '../../plan/types';
 import { calibrationState } from '../hardware/calibration.svelte';
 import { gpuState } from '../hardware/gpu.svelte';
+import { cpuState } from '../hardware/cpu.svelte';
 import { settingsState } from '../settings/settings.svelte';
 import { ModelLibrary } from '../../store/models';
 import { headerFromFile, headerFromStore, headerFromUrl } from './header-loader';
@@ -30,7 +32,14 @@ export function planHere(header: ModelHeader, overrides: PlanOverrides = {}): Pl
       (p) => calibrationState.figuresFor(p),
       overrides,
     );
-    return { plan: planModel(header, devices, wishes) };
+    const gpuPlan = planModel(header, devices, wishes);
+    const choice = chooseEngine({
+      header,
+      gpuPlan,
+      adapterClass: devices[0].adapterClass,
+      cpu: cpuState.description,
+    });
+    return { plan: withEngineChoice(gpuPlan, choice) };
   } catch (error) {
     return { error: `The planner could not plan this model: ${describe(error)}` };
   }
@@ -60,10 +69,17 @@ export async function planSource(
     gpuState.probe(),
     settingsState.load(),
   ]);
-  if (probe.status !== 'ok') {
-    throw new EngineError('no-webgpu', `${probe.message} ${probe.advice.join(' ')}`);
-  }
-  const outcome = planHere(header, overrides)!;
+  // Without WebGPU the model runs on the CPU engine, so every browser can chat.
+  const outcome =
+    probe.status === 'ok'
+      ? planHere(header, overrides)!
+      : {
+          plan: cpuOnlyPlan(
+            header,
+            cpuState.description,
+            settingsState.value.contextLength ?? undefined,
+          ),
+        };
   if ('error' in outcome) throw new EngineError('bad-model', outcome.error);
   if (outcome.plan.fits === 'none') {
     throw new EngineError(
