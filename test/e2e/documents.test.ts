@@ -150,6 +150,61 @@ describe('documents in the browser', () => {
     expect(leaked()).toEqual([]);
   }, 300_000);
 
+  it('cancels a large file mid-way with nothing stored', async () => {
+    const before = await storedCounts(page);
+    const line = 'A long plain text line that repeats to make a large file.\n';
+    await page.getByLabel('Documents to add').setInputFiles({
+      name: 'large.txt',
+      mimeType: 'text/plain',
+      buffer: Buffer.from(line.repeat(Math.ceil((8 * 1024 * 1024) / line.length))),
+    });
+    await expect.poll(() => page.getByTestId('ingest-progress').count(), UI_WAIT).toBe(1);
+    await page.getByRole('button', { name: 'Cancel' }).click();
+    await expect
+      .poll(() => page.getByTestId('documents-notice').textContent(), UI_WAIT)
+      .toBe('Cancelled; nothing was stored.');
+    expect(await page.getByTestId('ingest-progress').count()).toBe(0);
+    expect(await storedCounts(page)).toEqual(before);
+    expect(await page.getByTestId('document-row').count()).toBe(1);
+  }, 120_000);
+
+  it('at 390 px wide nothing overflows, and a question can be asked by keyboard alone', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    try {
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(
+        390,
+      );
+      await page.getByLabel('Question').focus();
+      await page.keyboard.type('reset code');
+      await page.keyboard.press('Tab');
+      await page.keyboard.press('Space');
+      expect(await page.getByLabel('Search only').isChecked()).toBe(true);
+      await page.keyboard.press('Tab');
+      await page.keyboard.press('Enter');
+      await expect
+        .poll(() => page.locator('article.answer[aria-busy="false"]').count(), WORK_WAIT)
+        .toBe(1);
+      // Focus follows the action: the results' heading, then a result opens by keyboard.
+      expect(await page.evaluate(() => document.activeElement?.textContent?.trim())).toBe(
+        'Matching chunks',
+      );
+      await page.getByTestId('source').first().getByRole('button').focus();
+      await page.keyboard.press('Enter');
+      await expect
+        .poll(
+          () => page.evaluate(() => document.activeElement?.getAttribute('data-testid')),
+          UI_WAIT,
+        )
+        .toBe('chunk-viewer');
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(
+        390,
+      );
+      await page.getByLabel('Search only').uncheck();
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 720 });
+    }
+  }, 120_000);
+
   it('works offline after one visit: adds pasted text and finds it in search-only mode', async () => {
     await browser.context.setOffline(true);
     try {
