@@ -43,7 +43,7 @@ export function accountModel(
       headBytes: 0,
       embeddingBytes: 0,
       ropeBytes: 0,
-      packingProblem: `Tensor ${unsupported.name} is stored as ${typeName(unsupported.type)}, which the engine cannot run; choose an F16, BF16, Q8_0, Q6_K, Q5_K_M or Q4_K_M file.`,
+      packingProblem: `Tensor ${unsupported.name} is stored as ${typeName(unsupported.type)}, which the engine cannot run; choose a file quantized as ${[...ENGINE_TYPES].map(typeName).join(', ')} (or a mix of them such as Q4_K_M).`,
     };
   }
   try {

@@ -48,7 +48,9 @@ describe('parseHeader on fixture models', () => {
     ]).toEqual([s.embd, s.ff, s.heads, s.headsKv, s.layers]);
     expect(h.keyLength).toBe(s.keyLength ?? s.embd / s.heads);
     expect(h.tiedEmbeddings).toBe(s.tied);
-    expect(h.ropePairing).toBe(s.architecture === 'llama' ? 'adjacent' : 'neox');
+    // llama.cpp's LLAMA_ROPE_TYPE_NORM architectures pair adjacent values; the others NeoX halves.
+    const adjacent = s.architecture === 'llama' || s.architecture === 'smollm3';
+    expect(h.ropePairing).toBe(adjacent ? 'adjacent' : 'neox');
     expect(h.ropeScaling.type).toBe(s.ropeFreqs ? 'llama3' : 'none');
     expect(h.vocabSize).toBe((header.metadata['tokenizer.ggml.tokens'] as string[]).length);
     expect(() => checkSupported(header)).not.toThrow();

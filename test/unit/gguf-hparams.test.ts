@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { GgufFormatError } from '../../src/engine/gguf/errors.ts';
-import { deriveHparams } from '../../src/engine/gguf/hparams.ts';
+import { deriveHparams, isSlidingLayer } from '../../src/engine/gguf/hparams.ts';
 import { GGMLType, type TensorInfo } from '../../src/engine/gguf/types.ts';
 
 const tensor = (name: string, dims: number[]): TensorInfo => ({
@@ -53,6 +53,38 @@ describe('deriveHparams', () => {
       headCountKv: 2,
       tiedEmbeddings: false,
     });
+  });
+
+  it("Gemma 2: llama.cpp's defaults of a 4096 window on every other layer and caps of 50 and 30", () => {
+    const h = deriveHparams({ ...base('gemma2'), 'gemma2.block_count': 4 }, []);
+    expect(h).toMatchObject({
+      ropePairing: 'neox',
+      rmsEpsilon: 1e-6,
+      slidingWindow: 4096,
+      slidingPeriod: 2,
+      ropeThetaLocal: 10000,
+      attentionSoftCap: 50,
+      finalSoftCap: 30,
+    });
+    expect([0, 1, 2, 3].map((i) => isSlidingLayer(h, i))).toEqual([true, false, true, false]);
+  });
+
+  it('Gemma 3: a window only when the file sets one, 5 of 6 layers, local RoPE base 10000', () => {
+    const none = deriveHparams(base('gemma3'), []);
+    expect(none).toMatchObject({ slidingWindow: 0, attentionSoftCap: 0, finalSoftCap: 0 });
+    expect(isSlidingLayer(none, 0)).toBe(false);
+    const h = deriveHparams(
+      {
+        ...base('gemma3'),
+        'gemma3.block_count': 12,
+        'gemma3.attention.sliding_window': 512,
+        'gemma3.rope.freq_base': 1e6,
+      },
+      [],
+    );
+    expect(h).toMatchObject({ slidingWindow: 512, ropeTheta: 1e6, ropeThetaLocal: 10000 });
+    const windowed = Array.from({ length: 12 }, (_, i) => isSlidingLayer(h, i));
+    expect(windowed.map((w, i) => (w ? -1 : i)).filter((i) => i >= 0)).toEqual([5, 11]);
   });
 
   it('rope scaling: llama3 from rope_freqs or the type key, linear from the factor', () => {

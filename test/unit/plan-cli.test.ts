@@ -214,7 +214,7 @@ describe('plan CLI', { timeout: 60_000 }, () => {
     let url = '';
     const requested: [number, number][] = [];
     const header = realShapeFile(realShape('Llama-3.1-8B-Q4_K_M'));
-    const size = realShape('Llama-3.1-8B-Q4_K_M').publishedBytes;
+    const size = realShape('Llama-3.1-8B-Q4_K_M').publishedBytes!;
 
     beforeAll(async () => {
       // Pretends to be the whole 4.9 GB file: the header's bytes, then zeros; answers only Range.
@@ -257,7 +257,7 @@ describe('plan CLI', { timeout: 60_000 }, () => {
     let url = '';
     let sent = 0;
     const header = realShapeFile(realShape('Llama-3.1-8B-Q4_K_M'));
-    const size = realShape('Llama-3.1-8B-Q4_K_M').publishedBytes;
+    const size = realShape('Llama-3.1-8B-Q4_K_M').publishedBytes!;
     /** Far more than any header read: a client that buffers whole bodies gets this much each time. */
     const BODY_BYTES = 48 * MiB;
 

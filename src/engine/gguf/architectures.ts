@@ -9,6 +9,8 @@ export interface ArchitectureSpec {
    * `neox` pairs (i, i + d/2) as GPT-NeoX and most Hugging Face ports.
    */
   ropePairing: 'adjacent' | 'neox';
+  /** Every `ropeSkipPeriod`-th layer (the last of each period) has no RoPE (SmolLM3); 0: none. */
+  ropeSkipPeriod: number;
   /** RoPE scalings a file of this architecture may declare (`rope.scaling.type`). */
   ropeScalings: readonly ('linear' | 'llama3')[];
   /** `rms` (RMSNorm, no bias) or `layer` (LayerNorm with mean and bias). */
@@ -31,16 +33,32 @@ export interface ArchitectureSpec {
   fusedGateUp: boolean;
   /** Token embeddings multiplied by this factor of the embedding width on lookup (Gemma: sqrt). */
   embeddingScale: 'none' | 'sqrt';
-  /** Attention and final logits pass through cap * tanh(x / cap) when the file sets the caps. */
-  softCaps: boolean;
-  /** How the file says which layers attend over a sliding window only. */
-  slidingWindow: 'none';
+  /**
+   * Attention scores and final logits pass through cap * tanh(x / cap). A listed cap is read from
+   * `attn_logit_softcapping` / `final_logit_softcapping` with this default (0: no cap).
+   */
+  softCaps: { attention?: number; final?: number };
+  /** Layers that attend over a sliding window of recent positions only; null: none. */
+  slidingWindow: SlidingWindowSpec | null;
   /** How a sequence becomes one vector in embedding mode; `none` for generative models. */
   pooling: 'none';
 }
 
+export interface SlidingWindowSpec {
+  /**
+   * Of every `period` layers the last attends to all positions and the others to the window, as
+   * llama.cpp's `set_swa_pattern`; `attention.sliding_window_pattern` overrides it.
+   */
+  period: number;
+  /** Window in positions when `attention.sliding_window` is absent; undefined: then no window. */
+  defaultWindow?: number;
+  /** RoPE base of the windowed layers when `rope.freq_base_swa` is absent (no RoPE scaling). */
+  localRopeBase: number | 'global';
+}
+
 const LLAMA: ArchitectureSpec = {
   ropePairing: 'adjacent',
+  ropeSkipPeriod: 0,
   ropeScalings: ['linear', 'llama3'],
   norm: 'rms',
   normEpsilon: 1e-5,
@@ -52,15 +70,39 @@ const LLAMA: ArchitectureSpec = {
   fusedQkv: false,
   fusedGateUp: false,
   embeddingScale: 'none',
-  softCaps: false,
-  slidingWindow: 'none',
+  softCaps: {},
+  slidingWindow: null,
   pooling: 'none',
+};
+
+/** Gemma 2 and 3: GELU-gated FFN, sqrt(n_embd) embedding scale, norms after attention and FFN. */
+const GEMMA: ArchitectureSpec = {
+  ...LLAMA,
+  ropePairing: 'neox',
+  ropeScalings: ['linear'],
+  normEpsilon: 1e-6,
+  postNorms: true,
+  qkvBias: 'none',
+  activation: 'gelu-tanh',
+  embeddingScale: 'sqrt',
 };
 
 export const ARCHITECTURES = {
   llama: LLAMA,
   qwen2: { ...LLAMA, ropePairing: 'neox', ropeScalings: ['linear'], qkvBias: 'required' },
   qwen3: { ...LLAMA, ropePairing: 'neox', ropeScalings: ['linear'], qkNorm: true },
+  gemma2: {
+    ...GEMMA,
+    softCaps: { attention: 50, final: 30 },
+    slidingWindow: { period: 2, defaultWindow: 4096, localRopeBase: 'global' },
+  },
+  gemma3: {
+    ...GEMMA,
+    qkNorm: true,
+    softCaps: { final: 0 },
+    slidingWindow: { period: 6, localRopeBase: 10000 },
+  },
+  smollm3: { ...LLAMA, ropeSkipPeriod: 4 },
 } satisfies Record<string, ArchitectureSpec>;
 
 export type Architecture = keyof typeof ARCHITECTURES;

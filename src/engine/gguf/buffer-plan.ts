@@ -1,6 +1,7 @@
 // Every scratch, activation and KV buffer the GGUF engine allocates, with its byte size, as a pure
 // function of the model's hyper-parameters and the run's options. The engine allocates from this
 // very plan, and the planner calls it to predict GPU memory, so the two cannot drift apart.
+import { ARCHITECTURES } from './architectures';
 import { alignUp, BINDING_ALIGNMENT, groupLayout, headTensors, layerTensors } from './layout';
 import type { ModelHparams, TensorInfo } from './types';
 import type { ComputePrecision } from '../../plan/types';
@@ -88,9 +89,12 @@ export function engineBufferPlan(h: ModelHparams, options: BufferPlanOptions): E
   scratch('qkv', chunk * qkvWidth(h) * f32);
   scratch('attention', chunk * h.headCount * h.valueLength * f32);
   scratch('ffn', chunk * h.feedForwardLength * f32);
+  // Attention and FFN outputs wait here for their post-norm before the residual add.
+  if (ARCHITECTURES[h.architecture].postNorms) scratch('proj', chunk * h.embeddingLength * f32);
   scratch('logits', h.vocabSize * f32);
   scratch('sampling.work', h.vocabSize * f32);
   scratch('rope', ctx * (h.ropeDims / 2) * 2 * f32);
+  if (h.slidingWindow > 0) scratch('rope.local', ctx * (h.ropeDims / 2) * 2 * f32);
   scratch('tokens', chunk * 4);
   scratch('history', MAX_PENALTY_TOKENS * 4);
   scratch('result', RESULT_WORDS * 4);

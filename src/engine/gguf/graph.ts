@@ -13,7 +13,14 @@ import {
   type MatmulSpec,
 } from './kernels/matmul';
 import { embedKernel } from './kernels/embed';
-import { attentionKernel, ropeKernel, sampleKernel, topLogitsKernel } from './kernels/fixed';
+import {
+  attentionKernel,
+  normAddKernel,
+  ropeKernel,
+  sampleKernel,
+  topLogitsKernel,
+} from './kernels/fixed';
+import { isSlidingLayer } from './hparams';
 import type { BufferSlice, Kernel, PipelineCache } from './kernels/pipeline';
 import type { LayerPlacement } from './residency';
 import type { ModelHparams } from './types';
@@ -95,19 +102,17 @@ function weightSlices(buffer: GPUBuffer, group: GroupLayout, names: string[]): B
 function unsupportedFeatures(spec: ArchitectureSpec): string[] {
   const missing: string[] = [];
   if (spec.norm !== 'rms') missing.push('LayerNorm');
-  if (spec.postNorms) missing.push('post-attention/FFN norms');
-  if (spec.activation !== 'silu') missing.push(`${spec.activation} activation`);
   if (!spec.gatedFfn) missing.push('ungated FFN');
   if (spec.fusedQkv || spec.fusedGateUp) missing.push('fused tensors');
-  if (spec.embeddingScale !== 'none') missing.push('embedding scale');
-  if (spec.softCaps) missing.push('soft-caps');
   return missing;
 }
 
 class GraphBuilder {
   private readonly h: ModelHparams;
+  private readonly spec: ArchitectureSpec;
   constructor(private readonly g: GraphInputs) {
     this.h = g.hparams;
+    this.spec = ARCHITECTURES[g.hparams.architecture];
   }
 
   private buf(name: string): BufferSlice {
@@ -177,14 +182,60 @@ class GraphBuilder {
     const kvKeyBytes = this.g.plan.kvValueOffset;
     const kSlice = { buffer: kv, offset: 0, size: kvKeyBytes };
     const vSlice = { buffer: kv, offset: kvKeyBytes, size: kv.size - kvKeyBytes };
+    const sliding = isSlidingLayer(h, i);
+    const skip = this.spec.ropeSkipPeriod;
     const rope = await this.g.cache.get(
-      ropeKernel(h, { qNormIndex: vector('attn_q_norm'), kNormIndex: vector('attn_k_norm') }),
+      ropeKernel(h, {
+        qNormIndex: vector('attn_q_norm'),
+        kNormIndex: vector('attn_k_norm'),
+        noRope: skip > 0 && (i + 1) % skip === 0,
+      }),
       'rope',
     );
-    const attention = await this.g.cache.get(attentionKernel(h), 'attention');
-    const out = names('attn_output');
+    const attention = await this.g.cache.get(
+      attentionKernel(h, sliding ? h.slidingWindow : 0),
+      sliding ? 'attention.window' : 'attention',
+    );
+    const postNorms = this.spec.postNorms;
+    // With post-norms a product lands in `proj` and a norm-add kernel adds it to the residual.
+    const residual = async (
+      name: string,
+      input: string,
+      inputLength: number,
+      postNorm: string,
+    ): Promise<Dispatch[]> => {
+      const w = names(name);
+      const product = await this.matmul(
+        {
+          precision,
+          inputLength,
+          inputStride: inputLength,
+          outputStride: h.embeddingLength,
+          mode: postNorms ? 'plain' : 'residual',
+          segments: segments(group, w, false),
+        },
+        `${p}${name}`,
+        this.buf(input),
+        vecs,
+        this.buf(postNorms ? 'proj' : 'hidden'),
+        weightSlices(buffer, group, w),
+        bytes(name),
+      );
+      if (!postNorms) return [product];
+      const norm = vector(postNorm);
+      if (norm === undefined) throw new Error(`tensor ${p}${postNorm}.weight is missing`);
+      const kernel = await this.g.cache.get(normAddKernel(h, norm), 'norm-add');
+      return [
+        product,
+        this.fixed(
+          kernel,
+          [this.buf('step'), this.buf('proj'), vecs, this.buf('hidden')],
+          1,
+          `${p}${postNorm}`,
+        ),
+      ];
+    };
     const gateUp = names('ffn_gate', 'ffn_up');
-    const down = names('ffn_down');
     return [
       await this.matmul(
         {
@@ -206,7 +257,14 @@ class GraphBuilder {
       ),
       this.fixed(
         rope,
-        [this.buf('step'), this.buf('qkv'), vecs, this.buf('rope'), kSlice, vSlice],
+        [
+          this.buf('step'),
+          this.buf('qkv'),
+          vecs,
+          this.buf(sliding ? 'rope.local' : 'rope'),
+          kSlice,
+          vSlice,
+        ],
         h.headCount + 2 * h.headCountKv,
         `${p}rope`,
       ),
@@ -216,29 +274,19 @@ class GraphBuilder {
         h.headCount,
         `${p}attention`,
       ),
-      await this.matmul(
-        {
-          precision,
-          inputLength: h.headCount * h.valueLength,
-          inputStride: h.headCount * h.valueLength,
-          outputStride: h.embeddingLength,
-          mode: 'residual',
-          segments: segments(group, out, false),
-        },
-        `${p}attn_output`,
-        this.buf('attention'),
-        vecs,
-        this.buf('hidden'),
-        weightSlices(buffer, group, out),
-        bytes('attn_output'),
-      ),
+      ...(await residual(
+        'attn_output',
+        'attention',
+        h.headCount * h.valueLength,
+        'post_attention_norm',
+      )),
       await this.matmul(
         {
           precision,
           inputLength: h.embeddingLength,
           inputStride: h.embeddingLength,
           outputStride: h.feedForwardLength,
-          mode: 'swiglu',
+          mode: this.spec.activation === 'gelu-tanh' ? 'geglu' : 'swiglu',
           segments: segments(group, gateUp, false),
           normIndex: vector('ffn_norm'),
           eps,
@@ -250,22 +298,7 @@ class GraphBuilder {
         weightSlices(buffer, group, gateUp),
         bytes('ffn_gate', 'ffn_up'),
       ),
-      await this.matmul(
-        {
-          precision,
-          inputLength: h.feedForwardLength,
-          inputStride: h.feedForwardLength,
-          outputStride: h.embeddingLength,
-          mode: 'residual',
-          segments: segments(group, down, false),
-        },
-        `${p}ffn_down`,
-        this.buf('ffn'),
-        vecs,
-        this.buf('hidden'),
-        weightSlices(buffer, group, down),
-        bytes('ffn_down'),
-      ),
+      ...(await residual('ffn_down', 'ffn', h.feedForwardLength, 'post_ffw_norm')),
     ];
   }
 
@@ -273,7 +306,13 @@ class GraphBuilder {
     const embd = this.g.embedding.matrices.get('token_embd.weight')!;
     const parts = embd.parts.map((p) => ({ type: embd.type, rowStart: p.rowStart, rows: p.rows }));
     const kernel = await this.g.cache.get(
-      embedKernel(this.g.computePrecision, parts, this.h.embeddingLength, embd.rows),
+      embedKernel(
+        this.g.computePrecision,
+        parts,
+        this.h.embeddingLength,
+        embd.rows,
+        this.spec.embeddingScale === 'sqrt' ? Math.sqrt(this.h.embeddingLength) : 1,
+      ),
       'embed',
     );
     return {
@@ -307,6 +346,7 @@ class GraphBuilder {
         segments: segments(outGroup, [outName], false),
         normIndex: head.vectors.get('output_norm.weight')?.index,
         eps: this.h.rmsEpsilon,
+        softCap: this.h.finalSoftCap,
         lastTokenOnly: true,
       },
       'output',

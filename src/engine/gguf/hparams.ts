@@ -6,6 +6,7 @@ import {
   ARCHITECTURE_NAMES,
   isArchitecture,
   type Architecture,
+  type ArchitectureSpec,
 } from './architectures.ts';
 import { GgufFormatError } from './errors.ts';
 import type { ModelHparams, RopeScaling, TensorInfo } from './types.ts';
@@ -118,7 +119,7 @@ export function deriveHparams(
   tensors: TensorInfo[],
 ): ModelHparams {
   const arch = architectureOf(metadata);
-  const spec = ARCHITECTURES[arch];
+  const spec: ArchitectureSpec = ARCHITECTURES[arch];
   const embd = positiveInt(metadata, `${arch}.embedding_length`);
   const heads = positiveInt(metadata, `${arch}.attention.head_count`);
   const headsKv = positiveInt(metadata, `${arch}.attention.head_count_kv`, heads);
@@ -146,6 +147,17 @@ export function deriveHparams(
       `${arch}.rope.dimension_count`,
     );
   }
+  const window = spec.slidingWindow;
+  const slidingWindow = window
+    ? nonNegativeInt(metadata, `${arch}.attention.sliding_window`, window.defaultWindow ?? 0)
+    : 0;
+  const ropeTheta = checkedNum(
+    metadata,
+    `${arch}.rope.freq_base`,
+    10000,
+    (n) => n > 0,
+    'above zero',
+  );
   return {
     architecture: arch,
     name:
@@ -166,10 +178,48 @@ export function deriveHparams(
       (n) => n >= 0,
       'zero or more',
     ),
-    ropeTheta: checkedNum(metadata, `${arch}.rope.freq_base`, 10000, (n) => n > 0, 'above zero'),
+    ropeTheta,
     ropeDims,
     ropePairing: spec.ropePairing,
     ropeScaling: ropeScaling(metadata, arch, tensors),
     tiedEmbeddings: !tensors.some((t) => t.name === 'output.weight'),
+    slidingWindow,
+    slidingPeriod: window
+      ? positiveInt(metadata, `${arch}.attention.sliding_window_pattern`, window.period, 4096)
+      : 0,
+    ropeThetaLocal: window
+      ? checkedNum(
+          metadata,
+          `${arch}.rope.freq_base_swa`,
+          window.localRopeBase === 'global' ? ropeTheta : window.localRopeBase,
+          (n) => n > 0,
+          'above zero',
+        )
+      : ropeTheta,
+    attentionSoftCap: softCap(metadata, `${arch}.attn_logit_softcapping`, spec.softCaps.attention),
+    finalSoftCap: softCap(metadata, `${arch}.final_logit_softcapping`, spec.softCaps.final),
   };
+}
+
+/** A soft-cap the architecture reads (`fallback` defined), or 0. */
+function softCap(metadata: Record<string, unknown>, key: string, fallback?: number): number {
+  if (fallback === undefined) return 0;
+  return checkedNum(metadata, key, fallback, (n) => n >= 0, 'zero (no cap) or more');
+}
+
+function nonNegativeInt(metadata: Record<string, unknown>, key: string, fallback: number): number {
+  const n = num(metadata, key, fallback);
+  if (!Number.isInteger(n) || n < 0 || n > 2 ** 31) {
+    throw new GgufFormatError(
+      'bad-metadata',
+      `Metadata key "${key}" is ${n}, not a whole number of positions: the header is damaged.`,
+      key,
+    );
+  }
+  return n;
+}
+
+/** Whether layer `layer` attends over the sliding window only (llama.cpp's `is_swa`). */
+export function isSlidingLayer(h: ModelHparams, layer: number): boolean {
+  return h.slidingWindow > 0 && layer % h.slidingPeriod < h.slidingPeriod - 1;
 }

@@ -191,6 +191,11 @@ export class GgufModel {
     const freqs = await this.ropeFactors(source);
     const table = ropeTable(this.hparams, this.options.contextTokens, freqs);
     this.device.queue.writeBuffer(this.scratch.get('rope')!, 0, table);
+    const local = this.scratch.get('rope.local');
+    if (local) {
+      const localTable = ropeTable(this.hparams, this.options.contextTokens, freqs, true);
+      this.device.queue.writeBuffer(local, 0, localTable);
+    }
   }
 
   private async ropeFactors(source: ModelSource): Promise<Float32Array | undefined> {

@@ -33,11 +33,13 @@ export const BLOCK_LAYOUT: Partial<Record<GGMLType, { values: number; bytes: num
   [GGMLType.Q5_0]: { values: 32, bytes: 22 },
   [GGMLType.Q5_1]: { values: 32, bytes: 24 },
   [GGMLType.Q8_0]: { values: 32, bytes: 34 },
+  [GGMLType.Q8_1]: { values: 32, bytes: 36 },
   [GGMLType.Q2_K]: { values: 256, bytes: 84 },
   [GGMLType.Q3_K]: { values: 256, bytes: 110 },
   [GGMLType.Q4_K]: { values: 256, bytes: 144 },
   [GGMLType.Q5_K]: { values: 256, bytes: 176 },
   [GGMLType.Q6_K]: { values: 256, bytes: 210 },
+  [GGMLType.Q8_K]: { values: 256, bytes: 292 },
   [GGMLType.IQ4_NL]: { values: 32, bytes: 18 },
   [GGMLType.IQ4_XS]: { values: 256, bytes: 136 },
 };
@@ -120,6 +122,15 @@ export interface ModelHparams {
   ropeScaling: RopeScaling;
   /** No `output.weight`: the token embedding doubles as the output layer. */
   tiedEmbeddings: boolean;
+  /** Positions a windowed layer attends to (itself included); 0 when no layer is windowed. */
+  slidingWindow: number;
+  /** Of every `slidingPeriod` layers all but the last are windowed (see `isSlidingLayer`). */
+  slidingPeriod: number;
+  /** RoPE base of the windowed layers (no RoPE scaling there). */
+  ropeThetaLocal: number;
+  /** cap * tanh(x / cap) on attention scores and on the logits; 0: none. */
+  attentionSoftCap: number;
+  finalSoftCap: number;
 }
 
 export interface ModelHeader {

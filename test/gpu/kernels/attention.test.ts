@@ -14,7 +14,7 @@ import type { ModelHparams } from '../../../src/engine/gguf/types';
 
 const CTX = 16;
 
-function hparams(pairing: 'adjacent' | 'neox'): ModelHparams {
+function hparams(pairing: 'adjacent' | 'neox', softCap: number): ModelHparams {
   return {
     architecture: pairing === 'neox' ? 'qwen3' : 'llama',
     name: 'test',
@@ -33,6 +33,11 @@ function hparams(pairing: 'adjacent' | 'neox'): ModelHparams {
     ropePairing: pairing,
     ropeScaling: { type: 'none', factor: 1 },
     tiedEmbeddings: false,
+    slidingWindow: 0,
+    slidingPeriod: 0,
+    ropeThetaLocal: 10000,
+    attentionSoftCap: softCap,
+    finalSoftCap: 0,
   };
 }
 
@@ -54,16 +59,20 @@ function rotate(h: ModelHparams, x: number[], p: number, norm?: Float64Array): n
   return out;
 }
 
-const cases: [string, 'swiftshader' | 'lavapipe', 'adjacent' | 'neox', boolean][] = [
-  ['llama pairs', 'swiftshader', 'adjacent', false],
-  ['NeoX halves with q/k norm', 'swiftshader', 'neox', true],
-  ['llama pairs', 'lavapipe', 'adjacent', false],
-  ['NeoX halves with q/k norm', 'lavapipe', 'neox', true],
+type Case = [string, 'swiftshader' | 'lavapipe', 'adjacent' | 'neox', boolean, number, number];
+/** name, adapter, pairing, q/k norm, sliding window (0: none), attention soft-cap (0: none) */
+const cases: Case[] = [
+  ['llama pairs', 'swiftshader', 'adjacent', false, 0, 0],
+  ['NeoX halves with q/k norm', 'swiftshader', 'neox', true, 0, 0],
+  ['a window of 3 and a soft-cap of 0.5', 'swiftshader', 'neox', true, 3, 0.5],
+  ['llama pairs', 'lavapipe', 'adjacent', false, 0, 0],
+  ['NeoX halves with q/k norm', 'lavapipe', 'neox', true, 0, 0],
+  ['a window of 3 and a soft-cap of 0.5', 'lavapipe', 'neox', false, 3, 0.5],
 ];
 
-describe.each(cases)('rope + attention: %s on %s', (_, adapter, pairing, qkNorm) => {
+describe.each(cases)('rope + attention: %s on %s', (_, adapter, pairing, qkNorm, window, cap) => {
   it('matches the f64 reference for a prefill of 5 tokens and a decode token', async () => {
-    const h = hparams(pairing);
+    const h = hparams(pairing, cap);
     const { device } = await openTestDevice(adapter);
     const cache = new PipelineCache(device);
     const next = random(21);
@@ -74,7 +83,7 @@ describe.each(cases)('rope + attention: %s on %s', (_, adapter, pairing, qkNorm)
       ropeKernel(h, qkNorm ? { qNormIndex: 0, kNormIndex: h.keyLength } : {}),
       'rope',
     );
-    const attention = await cache.get(attentionKernel(h), 'attention');
+    const attention = await cache.get(attentionKernel(h, window), 'attention');
     const kvBytes = CTX * h.headCountKv * h.keyLength * 2;
     const kcache = storageBuffer(device, kvBytes);
     const vcache = storageBuffer(device, kvBytes);
@@ -151,15 +160,18 @@ describe.each(cases)('rope + attention: %s on %s', (_, adapter, pairing, qkNorm)
         for (let head = 0; head < h.headCount; head++) {
           const q = rotate(h, row.slice(head * D, (head + 1) * D), p, qNorm);
           const kh = Math.floor(head / (h.headCount / h.headCountKv));
-          const scores = keys
-            .slice(0, p + 1)
-            .map((k) => q.reduce((a, qi, i) => a + qi * k[kh][i], 0) / Math.sqrt(D));
+          const first = window ? Math.max(0, p - window + 1) : 0;
+          const scores = keys.slice(first, p + 1).map((k) => {
+            const score = q.reduce((a, qi, i) => a + qi * k[kh][i], 0) / Math.sqrt(D);
+            return cap ? cap * Math.tanh(score / cap) : score;
+          });
           const max = Math.max(...scores);
           const w = scores.map((s) => Math.exp(s - max));
           const sum = w.reduce((a, b) => a + b, 0);
           for (let d = 0; d < D; d++) {
-            const expected = w.reduce((a, wj, j) => a + wj * values[j][kh][d], 0) / sum;
-            const scale = w.reduce((a, wj, j) => a + wj * Math.abs(values[j][kh][d]), 0) / sum;
+            const value = (j: number) => values[first + j][kh][d];
+            const expected = w.reduce((a, wj, j) => a + wj * value(j), 0) / sum;
+            const scale = w.reduce((a, wj, j) => a + wj * Math.abs(value(j)), 0) / sum;
             const actual = got[t * h.headCount * D + head * D + d];
             expect(
               Math.abs(actual - expected) / (scale + 1e-30),

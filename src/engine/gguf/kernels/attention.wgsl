@@ -1,6 +1,8 @@
 // Causal attention over the f16 KV cache, one workgroup per (query head, token), online softmax
 // over tiles of 64 positions (no score buffer, any context length). GQA: query head h reads
-// key/value head h / (H / HKV). Token t of the pass sits at position pos0 + t and sees 0..pos.
+// key/value head h / (H / HKV). Token t of the pass sits at position pos0 + t and sees 0..pos, or
+// with a sliding window only the last WINDOW positions; SOFTCAP > 0 caps each score at
+// SOFTCAP * tanh(score / SOFTCAP).
 struct Step { ntok: u32, pos0: u32, unused0: u32, unused1: u32 }
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<storage, read> qkv: array<f32>;
@@ -15,6 +17,8 @@ const DV = $DVu;
 const QKV = $QKVu;
 const ACC = $ACCu;
 const SCALE = $SCALE;
+const WINDOW = $WINDOWu;
+const SOFTCAP = $SOFTCAP;
 
 var<workgroup> q: array<f32, DK>;
 var<workgroup> scores: array<f32, 64>;
@@ -27,6 +31,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid:
   if (t >= step.ntok) { return; }
   let kh = h / (H / HKV);
   let n = step.pos0 + t + 1u;
+  let first = select(0u, n - min(n, WINDOW), WINDOW > 0u);
   for (var i = tid; i < DK; i += 64u) {
     q[i] = qkv[t * QKV + h * DK + i] * SCALE;
   }
@@ -34,7 +39,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid:
   var m = -3.0e38;
   var l = 0.0;
   var acc: array<f32, ACC>;
-  for (var j0 = 0u; j0 < n; j0 += 64u) {
+  for (var j0 = first; j0 < n; j0 += 64u) {
     let j = j0 + tid;
     var s = -3.0e38;
     if (j < n) {
@@ -43,6 +48,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid:
       for (var i = 0u; i < DK / 2u; i++) {
         let k = unpack2x16float(kcache[kb + i]);
         s += q[2u * i] * k.x + q[2u * i + 1u] * k.y;
+      }
+      if (SOFTCAP > 0.0) {
+        s = SOFTCAP * tanh(s / SOFTCAP);
       }
     }
     scores[tid] = s;

@@ -1,4 +1,5 @@
-// Token embedding lookup: one workgroup per token writes its dequantized embedding row.
+// Token embedding lookup: one workgroup per token writes its dequantized embedding row, times
+// `scale` (Gemma multiplies by sqrt(n_embd)).
 import type { ComputePrecision } from '../buffer-plan';
 import { partedDequant, prelude, weightBindings, type WeightPart } from './dequant';
 import type { BindingKind, KernelSource } from './matmul';
@@ -8,6 +9,7 @@ export function embedKernel(
   parts: WeightPart[],
   rowLength: number,
   vocabSize: number,
+  scale = 1,
 ): KernelSource {
   const bindings: BindingKind[] = [
     'uniform',
@@ -15,6 +17,7 @@ export function embedKernel(
     'rw',
     ...parts.map((): BindingKind => 'read'),
   ];
+  const scaleBy = scale === 1 ? '' : ` * ${Math.fround(scale).toPrecision(9)}`;
   const code = `${prelude(precision)}
 struct Step { ntok: u32, pos0: u32, unused0: u32, unused1: u32 }
 @group(0) @binding(0) var<uniform> step: Step;
@@ -31,8 +34,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid:
   let id = min(tokens[t], ${vocabSize - 1}u);
   for (var g = tid; g < ${rowLength / 8}u; g += 64u) {
     let v = deq(id, g);
-    y[(t * ${rowLength}u) / 4u + g * 2u] = vec4f(v[0]);
-    y[(t * ${rowLength}u) / 4u + g * 2u + 1u] = vec4f(v[1]);
+    y[(t * ${rowLength}u) / 4u + g * 2u] = vec4f(v[0])${scaleBy};
+    y[(t * ${rowLength}u) / 4u + g * 2u + 1u] = vec4f(v[1])${scaleBy};
   }
 }
 `;

@@ -6,6 +6,7 @@ import ropeSource from './rope.wgsl?raw';
 import attentionSource from './attention.wgsl?raw';
 import sampleSource from './sample.wgsl?raw';
 import topLogitsSource from './top-logits.wgsl?raw';
+import normAddSource from './norm-add.wgsl?raw';
 
 function specialise(source: string, values: Record<string, string | number | boolean>): string {
   let out = source;
@@ -26,6 +27,8 @@ export interface RopeOptions {
   /** Index of attn_q_norm / attn_k_norm in the layer's vector region (qwen3). */
   qNormIndex?: number;
   kNormIndex?: number;
+  /** Store keys unrotated: a layer without RoPE (SmolLM3). */
+  noRope?: boolean;
 }
 
 export function ropeKernel(h: ModelHparams, options: RopeOptions): KernelSource {
@@ -40,7 +43,7 @@ export function ropeKernel(h: ModelHparams, options: RopeOptions): KernelSource 
       DK: h.keyLength,
       DV: h.valueLength,
       QKV: qkvWidth(h),
-      ROPE_PAIRS: h.ropeDims / 2,
+      ROPE_PAIRS: options.noRope ? 0 : h.ropeDims / 2,
       NEOX: h.ropePairing === 'neox',
       QK_NORM: qkNorm,
       Q_NORM: options.qNormIndex ?? 0,
@@ -51,7 +54,8 @@ export function ropeKernel(h: ModelHparams, options: RopeOptions): KernelSource 
   };
 }
 
-export function attentionKernel(h: ModelHparams): KernelSource {
+/** A layer's attention: over every earlier position, or the last `window` (0: all). */
+export function attentionKernel(h: ModelHparams, window = 0): KernelSource {
   if (h.headCount % h.headCountKv) {
     throw new Error(`${h.headCount} query heads do not divide into ${h.headCountKv} KV heads`);
   }
@@ -64,8 +68,22 @@ export function attentionKernel(h: ModelHparams): KernelSource {
       QKV: qkvWidth(h),
       ACC: Math.ceil(h.valueLength / 64),
       SCALE: f32Literal(1 / Math.sqrt(h.keyLength)),
+      WINDOW: window,
+      SOFTCAP: f32Literal(h.attentionSoftCap),
     }),
     bindings: ['uniform', 'read', 'read', 'read', 'rw'],
+  };
+}
+
+/** hidden += RMSNorm(x) * w per token: Gemma's post-attention and post-FFN norms. */
+export function normAddKernel(h: ModelHparams, normIndex: number): KernelSource {
+  return {
+    code: specialise(normAddSource, {
+      E: h.embeddingLength,
+      NORM: normIndex,
+      EPS: f32Literal(h.rmsEpsilon),
+    }),
+    bindings: ['uniform', 'read', 'read', 'rw'],
   };
 }
 
@@ -85,22 +103,27 @@ export function topLogitsKernel(vocabSize: number): KernelSource {
 
 /**
  * cos/sin for every position and rotary pair, in f64 from f32 angles as ggml forms them:
- * theta = pos * base^(-2i/d) / factor_i, scaled for linear rope scaling.
+ * theta = pos * base^(-2i/d) / factor_i, scaled for linear rope scaling. `local` gives the table
+ * of the sliding-window layers: their own base and no scaling.
  */
 export function ropeTable(
   h: ModelHparams,
   positions: number,
   freqFactors?: Float32Array,
+  local = false,
 ): Float32Array {
   const pairs = h.ropeDims / 2;
   const table = new Float32Array(positions * pairs * 2);
   const linear =
-    h.ropeScaling.type === 'linear' && h.ropeScaling.factor > 0 ? 1 / h.ropeScaling.factor : 1;
-  const thetaScale = Math.fround(Math.pow(h.ropeTheta, -2 / h.ropeDims));
+    !local && h.ropeScaling.type === 'linear' && h.ropeScaling.factor > 0
+      ? 1 / h.ropeScaling.factor
+      : 1;
+  const base = local ? h.ropeThetaLocal : h.ropeTheta;
+  const thetaScale = Math.fround(Math.pow(base, -2 / h.ropeDims));
   const inv = new Float64Array(pairs);
   let f = 1;
   for (let i = 0; i < pairs; i++) {
-    inv[i] = f / (freqFactors ? freqFactors[i] : 1);
+    inv[i] = f / (freqFactors && !local ? freqFactors[i] : 1);
     f = Math.fround(f * thetaScale);
   }
   for (let p = 0; p < positions; p++) {

@@ -30,12 +30,17 @@ export interface MatmulSpec {
   /** f32 values between consecutive tokens of the input (a multiple of 4). */
   inputStride: number;
   outputStride: number;
-  /** plain: y = W x (+ bias); residual: y += W x; swiglu: y = silu(Wg x) * (Wu x). */
-  mode: 'plain' | 'residual' | 'swiglu';
+  /**
+   * plain: y = W x (+ bias); residual: y += W x; swiglu: y = silu(Wg x) * (Wu x); geglu:
+   * y = gelu_tanh(Wg x) * (Wu x).
+   */
+  mode: 'plain' | 'residual' | 'swiglu' | 'geglu';
   segments: MatmulSegment[];
   /** Index in the vector region of an RMSNorm weight applied to the input first. */
   normIndex?: number;
   eps?: number;
+  /** plain mode: y = cap * tanh(y / cap) (Gemma 2's final logits); 0 or absent: none. */
+  softCap?: number;
   /** Only the pass's last token (the output layer needs the last position's logits alone). */
   lastTokenOnly?: boolean;
   /** Threads that share one output row (a power of two dividing the workgroup). */
@@ -88,10 +93,12 @@ export const MATMUL_TOKENS = 4;
 export const MAX_WORKGROUPS_X = 65535;
 export const DEFAULT_LANES_PER_ROW = 16;
 
+function gated(spec: MatmulSpec): boolean {
+  return spec.mode === 'swiglu' || spec.mode === 'geglu';
+}
+
 export function matmulRows(spec: MatmulSpec): number {
-  return spec.mode === 'swiglu'
-    ? spec.segments[0].rows
-    : spec.segments.reduce((a, s) => a + s.rows, 0);
+  return gated(spec) ? spec.segments[0].rows : spec.segments.reduce((a, s) => a + s.rows, 0);
 }
 
 export function rowWorkgroups(rows: number): [number, number] {
@@ -140,8 +147,8 @@ export function matmulKernel(spec: MatmulSpec): KernelSource {
   if (K % 8 || spec.inputStride % 4) {
     throw new Error(`matmul input length ${K} and stride ${spec.inputStride} must suit vec4 reads`);
   }
-  if (spec.mode === 'swiglu' && spec.segments.length !== 2) {
-    throw new Error('a SwiGLU matmul takes exactly two segments: gate and up');
+  if (gated(spec) && spec.segments.length !== 2) {
+    throw new Error('a gated FFN matmul takes exactly two segments: gate and up');
   }
   const bindings: BindingKind[] = ['uniform', 'read', 'read', 'rw'];
   let next = 4;
@@ -152,9 +159,9 @@ export function matmulKernel(spec: MatmulSpec): KernelSource {
   });
   const weightCount = next - 4;
   for (let i = 0; i < weightCount; i++) bindings.push('read');
-  const swiglu = spec.mode === 'swiglu';
+  const gatedFfn = gated(spec);
   const norm = spec.normIndex !== undefined;
-  const deqAny = swiglu
+  const deqAny = gatedFfn
     ? ''
     : `fn deq_any(seg: u32, r: u32, g: u32) -> array<vec4<T>, 2> {\n${ifChain(spec, (_, i) => `deq_s${i}(r, g)`)}\n}\n` +
       `fn out_column(seg: u32) -> u32 {\n${ifChain(spec, (s) => `${s.outColumn}u`)}\n}\n` +
@@ -162,18 +169,23 @@ export function matmulKernel(spec: MatmulSpec): KernelSource {
       `fn bias(seg: u32, r: u32) -> f32 {\n${ifChain(spec, (s) =>
         s.biasIndex === undefined ? '0.0' : `vecs[${s.biasIndex}u + r]`,
       )}\n}\n`;
-  const weights = swiglu
+  const weights = gatedFfn
     ? `let wg = deq_s0(row, g);\n        let wu = deq_s1(row, g);`
     : `let w = deq_any(seg, r, g);`;
-  const accumulate = swiglu
+  const accumulate = gatedFfn
     ? `acc[t] += f32(dot(wg[0], xa) + dot(wg[1], xb));\n          acc2[t] += f32(dot(wu[0], ua) + dot(wu[1], ub));`
     : `acc[t] += f32(dot(w[0], xa) + dot(w[1], xb));`;
+  const cap = spec.softCap ?? 0;
   const store =
     spec.mode === 'swiglu'
       ? `let gate = acc[t];\n        y[o] = gate / (1.0 + exp(-gate)) * acc2[t];`
-      : spec.mode === 'residual'
-        ? `y[o] = y[o] + acc[t];`
-        : `y[o] = acc[t] + bias(seg, r);`;
+      : spec.mode === 'geglu'
+        ? `y[o] = gelu_tanh(acc[t]) * acc2[t];`
+        : spec.mode === 'residual'
+          ? `y[o] = y[o] + acc[t];`
+          : cap > 0
+            ? `y[o] = ${cap} * tanh((acc[t] + bias(seg, r)) / ${cap});`
+            : `y[o] = acc[t] + bias(seg, r);`;
   const rounding = spec.segments.map((seg) =>
     spec.roundActivations ? activationRounding(seg.parts[0].type) : 'none',
   );
@@ -202,7 +214,7 @@ export function matmulKernel(spec: MatmulSpec): KernelSource {
   const roundBody = ifChain(spec, (_, i) => `round_s${i}(t, g, v)`);
   const tokenBody = `let v = input(first + t0 + t, g, scale[t]);
         ${
-          swiglu
+          gatedFfn
             ? `let xa = vec4<T>(round_s0(t, g, v[0]));
         let xb = vec4<T>(round_s0(t, g, v[1]));
         let ua = vec4<T>(round_s1(t, g, v[0]));
@@ -245,6 +257,16 @@ ${fns.join('\n')}
 ${deqAny}
 ${q80 ? `var<workgroup> q80_scales: array<vec2f, ${MATMUL_TOKENS * (K / 32)}>;` : ''}
 ${q8k ? `var<workgroup> q8k_scales: array<vec2f, ${MATMUL_TOKENS * Math.ceil(K / 256)}>;` : ''}
+
+// The tanh approximation of GELU as ggml's CPU backend evaluates it: its cut-offs at +-10 and,
+// between them, its f16 table (the f16 result for the f16-rounded input), so Gemma's FFN agrees
+// with llama.cpp; the table's rounding is below what f16 compute rounds anyway.
+fn gelu_tanh(x: f32) -> f32 {
+  if (x <= -10.0) { return 0.0; }
+  if (x >= 10.0) { return x; }
+  let h = quantizeToF16(x);
+  return quantizeToF16(0.5 * h * (1.0 + tanh(0.797884561 * h * (1.0 + 0.044715 * h * h))));
+}
 
 fn round_bf16(v: vec4f) -> vec4f {
   let u = bitcast<vec4u>(v);
@@ -294,7 +316,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid:
   let row = min(unclamped, ROWS - 1u);
   var seg = 0u;
   var r = row;
-${swiglu ? '' : segmentSelect(spec, rowsPerGroup)}
+${gatedFfn ? '' : segmentSelect(spec, rowsPerGroup)}
   let ntok = ${spec.lastTokenOnly ? '1u' : 'step.ntok'};
   let first = ${spec.lastTokenOnly ? 'step.ntok - 1u' : '0u'};
   for (var t0 = 0u; t0 < ntok; t0 += NT) {
@@ -388,7 +410,7 @@ ${
     }
     if (lane == 0u && valid) {
       for (var t = 0u; t < NT && t0 + t < ntok; t++) {
-        let o = (t0 + t) * ${spec.outputStride}u + ${swiglu ? 'row' : 'out_column(seg) + r'};
+        let o = (t0 + t) * ${spec.outputStride}u + ${gatedFfn ? 'row' : 'out_column(seg) + r'};
         ${store}
       }
     }

@@ -1,0 +1,131 @@
+// Parses every WGSL kernel variant the GGUF engine generates (each weight type, compute precision,
+// matmul mode and fused option, every fixed kernel with and without its options) with a WGSL
+// parser, so a kernel that no longer parses fails `npm run check` before any GPU test runs.
+//   node --import ./src/cli/register.mjs test/setup/check-wgsl.ts
+import { WgslParser } from 'wgsl_reflect/wgsl_reflect.module.js';
+import type { ComputePrecision } from '../../src/engine/gguf/buffer-plan.ts';
+import { embedKernel } from '../../src/engine/gguf/kernels/embed.ts';
+import {
+  attentionKernel,
+  normAddKernel,
+  ropeKernel,
+  sampleKernel,
+  topLogitsKernel,
+} from '../../src/engine/gguf/kernels/fixed.ts';
+import {
+  matmulKernel,
+  type KernelSource,
+  type MatmulSpec,
+} from '../../src/engine/gguf/kernels/matmul.ts';
+import {
+  ENGINE_TYPES,
+  GGMLType,
+  typeName,
+  type ModelHparams,
+} from '../../src/engine/gguf/types.ts';
+
+const K = 512;
+const hparams: ModelHparams = {
+  architecture: 'gemma3',
+  name: 'wgsl check',
+  blockCount: 2,
+  embeddingLength: K,
+  feedForwardLength: 1024,
+  headCount: 8,
+  headCountKv: 2,
+  keyLength: 64,
+  valueLength: 64,
+  contextLength: 256,
+  vocabSize: 1000,
+  rmsEpsilon: 1e-6,
+  ropeTheta: 1e6,
+  ropeDims: 64,
+  ropePairing: 'neox',
+  ropeScaling: { type: 'none', factor: 1 },
+  tiedEmbeddings: true,
+  slidingWindow: 16,
+  slidingPeriod: 2,
+  ropeThetaLocal: 10000,
+  attentionSoftCap: 50,
+  finalSoftCap: 30,
+};
+
+function variants(): [string, KernelSource][] {
+  const out: [string, KernelSource][] = [];
+  const precisions: ComputePrecision[] = ['f32', 'f16'];
+  const part = (type: GGMLType, rows: number) => [
+    { type, rowStart: 0, rows: rows - 3 },
+    { type, rowStart: rows - 3, rows: 3 },
+  ];
+  for (const precision of precisions) {
+    for (const type of ENGINE_TYPES) {
+      const name = `${typeName(type)} ${precision}`;
+      const segment = (rows: number, outColumn: number, biasIndex?: number) => ({
+        parts: part(type, rows),
+        rows,
+        outColumn,
+        biasIndex,
+      });
+      const base = { precision, inputLength: K, inputStride: K };
+      const specs: [string, MatmulSpec][] = [
+        [
+          'plain, norm, bias, rounded',
+          {
+            ...base,
+            outputStride: 96,
+            mode: 'plain',
+            segments: [segment(64, 0), segment(32, 64, 0)],
+            normIndex: 0,
+            eps: 1e-6,
+            roundActivations: true,
+          },
+        ],
+        ['residual', { ...base, outputStride: K, mode: 'residual', segments: [segment(K, 0)] }],
+        [
+          'soft-capped output',
+          {
+            ...base,
+            outputStride: 1000,
+            mode: 'plain',
+            segments: [segment(1000, 0)],
+            softCap: 30,
+            lastTokenOnly: true,
+          },
+        ],
+        ...(['swiglu', 'geglu'] as const).map((mode): [string, MatmulSpec] => [
+          mode,
+          { ...base, outputStride: 1024, mode, segments: [segment(1024, 0), segment(1024, 0)] },
+        ]),
+      ];
+      for (const [label, spec] of specs) out.push([`matmul ${name} ${label}`, matmulKernel(spec)]);
+      out.push([`embed ${name}`, embedKernel(precision, part(type, 1000), K, 1000, Math.sqrt(K))]);
+    }
+  }
+  out.push(
+    ['rope', ropeKernel(hparams, {})],
+    ['rope with q/k norm', ropeKernel(hparams, { qNormIndex: 0, kNormIndex: 64 })],
+    ['rope skipped', ropeKernel(hparams, { noRope: true })],
+    ['attention', attentionKernel(hparams)],
+    ['attention with a window', attentionKernel(hparams, 16)],
+    ['norm-add', normAddKernel(hparams, 0)],
+    ['sample', sampleKernel(1000)],
+    ['top-logits', topLogitsKernel(1000)],
+  );
+  return out;
+}
+
+const failures: string[] = [];
+const all = variants();
+for (const [label, kernel] of all) {
+  try {
+    new WgslParser().parse(kernel.code);
+  } catch (error) {
+    failures.push(`${label}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+if (failures.length) {
+  console.error(`${failures.length} of ${all.length} WGSL kernel variants do not parse:`);
+  for (const failure of failures) console.error(`  ${failure}`);
+  process.exit(1);
+}
+console.log(`${all.length} WGSL kernel variants parse.`);
