@@ -7,14 +7,8 @@ import {
   type SourceErrorCode,
 } from './gguf/errors';
 import type { ModelHeader } from './gguf/types';
-import type {
-  HeaderFailure,
-  HeaderRequest,
-  HeaderResponse,
-  HeaderSourceRef,
-} from './header-worker';
-
-export type { HeaderSourceRef } from './header-worker';
+import type { HeaderFailure, HeaderRequest, HeaderResponse } from './header-worker';
+import type { GgufSourceRef } from './messages';
 
 export interface HeaderWorkerLike {
   postMessage(message: HeaderRequest): void;
@@ -49,7 +43,7 @@ export function rebuildFailure(failure: HeaderFailure): Error {
 
 /** Reads a model's planning header (no vocabulary) in a worker of its own. */
 export function readHeaderInWorker(
-  source: HeaderSourceRef,
+  source: GgufSourceRef,
   options: { signal?: AbortSignal; createWorker?: () => HeaderWorkerLike } = {},
 ): Promise<ModelHeader> {
   const { signal } = options;

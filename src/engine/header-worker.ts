@@ -6,13 +6,13 @@ import { parseHeader } from './gguf/header';
 import { planningHeader } from './gguf/planning-header';
 import { blobSource, openUrlSource } from './gguf/source';
 import type { ModelHeader, ModelSource } from './gguf/types';
-
-export type HeaderSourceRef =
-  { type: 'url'; url: string } | { type: 'file'; file: Blob; name: string };
+import type { GgufSourceRef } from './messages';
+import { ModelStore } from '../store/model-store';
+import { StoreModelSource } from '../store/model-source';
 
 export interface HeaderRequest {
   id: number;
-  source: HeaderSourceRef;
+  source: GgufSourceRef;
 }
 
 /** An error as it crosses the worker boundary, to be rebuilt with its class on the page. */
@@ -31,10 +31,15 @@ export interface HeaderScopeLike {
   addEventListener(type: 'message', listener: (event: MessageEvent<HeaderRequest>) => void): void;
 }
 
-function openSource(ref: HeaderSourceRef): Promise<ModelSource> {
-  return ref.type === 'url'
-    ? openUrlSource(ref.url)
-    : Promise.resolve(blobSource(ref.file, ref.name));
+function openSource(ref: GgufSourceRef): Promise<ModelSource> {
+  switch (ref.type) {
+    case 'url':
+      return openUrlSource(ref.url);
+    case 'file':
+      return Promise.resolve(blobSource(ref.file, ref.name));
+    case 'store':
+      return StoreModelSource.open(new ModelStore(), ref.modelId);
+  }
 }
 
 export function describeFailure(error: unknown): HeaderFailure {
@@ -50,7 +55,7 @@ export function describeFailure(error: unknown): HeaderFailure {
 
 export function serveHeaderRequests(
   scope: HeaderScopeLike,
-  open: (ref: HeaderSourceRef) => Promise<ModelSource> = openSource,
+  open: (ref: GgufSourceRef) => Promise<ModelSource> = openSource,
 ): void {
   scope.addEventListener('message', async ({ data }) => {
     let source: ModelSource;

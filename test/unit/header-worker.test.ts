@@ -9,9 +9,9 @@ import {
   serveHeaderRequests,
   type HeaderRequest,
   type HeaderResponse,
-  type HeaderSourceRef,
 } from '../../src/engine/header-worker.ts';
 import { blobSource } from '../../src/engine/gguf/source.ts';
+import type { GgufSourceRef } from '../../src/engine/messages.ts';
 import type { ModelSource } from '../../src/engine/gguf/types.ts';
 import { FIXTURES, REAL_SHAPES, buildFixture, headerOnlyModel } from '../fixtures/gguf/models.ts';
 import { arr, ValueType, writeGguf } from '../fixtures/gguf/writer.ts';
@@ -23,7 +23,7 @@ interface StandIn extends HeaderWorkerLike {
 }
 
 /** A Worker stand-in: messages cross as structured clones, as between threads. */
-function standIn(open: (ref: HeaderSourceRef) => Promise<ModelSource>): StandIn {
+function standIn(open: (ref: GgufSourceRef) => Promise<ModelSource>): StandIn {
   let handler: ((event: MessageEvent<HeaderRequest>) => void) | undefined;
   const worker: StandIn = {
     terminated: false,
@@ -52,7 +52,7 @@ function standIn(open: (ref: HeaderSourceRef) => Promise<ModelSource>): StandIn 
   return worker;
 }
 
-const fileRef = (bytes: Uint8Array): HeaderSourceRef => ({
+const fileRef = (bytes: Uint8Array): GgufSourceRef => ({
   type: 'file',
   file: new Blob([new Uint8Array(bytes)]),
   name: 'model.gguf',

@@ -6,7 +6,6 @@
 // changes.
 import type { ModelHeader } from '../../engine/gguf/types';
 import { planningHeader } from '../../engine/gguf/planning-header';
-import type { ModelLibrary } from '../../store/models';
 
 const CACHE_PREFIX = 'layerwise:plan-header:';
 
@@ -64,9 +63,9 @@ export async function headerFromUrl(
 }
 
 /** The header of a stored model, read from its chunks: for models whose host cannot be planned from. */
-export async function headerFromStore(library: ModelLibrary, id: string): Promise<ModelHeader> {
-  const { parseHeader } = await import('../../engine/gguf/header');
-  return planningHeader(await parseHeader(await library.open(id)));
+export async function headerFromStore(id: string): Promise<ModelHeader> {
+  const { readHeaderInWorker } = await import('../../engine/header-client');
+  return readHeaderInWorker({ type: 'store', modelId: id });
 }
 
 export async function headerFromFile(file: File): Promise<ModelHeader> {

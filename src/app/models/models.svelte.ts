@@ -178,7 +178,7 @@ export class ModelsState {
 
   /** Reads the header of a stored model from the store: no network, and the plan it gives is exact. */
   requestStoredHeader(id: string, force = false): void {
-    this.requestHeader(id, () => headerFromStore(storageState.library, id), {
+    this.requestHeader(id, () => headerFromStore(id), {
       network: false,
       force,
     });

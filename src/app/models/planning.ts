@@ -10,7 +10,6 @@ import { calibrationState } from '../hardware/calibration.svelte';
 import { gpuState } from '../hardware/gpu.svelte';
 import { cpuState } from '../hardware/cpu.svelte';
 import { settingsState } from '../settings/settings.svelte';
-import { ModelLibrary } from '../../store/models';
 import { headerFromFile, headerFromStore, headerFromUrl } from './header-loader';
 import { planInputs, type PlanOverrides } from './plan-input';
 
@@ -52,7 +51,7 @@ function headerOf(source: GgufSourceRef): Promise<ModelHeader> {
     case 'file':
       return headerFromFile(new File([source.file], source.name));
     case 'store':
-      return headerFromStore(new ModelLibrary(), source.modelId);
+      return headerFromStore(source.modelId);
   }
 }
 
