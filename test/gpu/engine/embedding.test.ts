@@ -38,6 +38,7 @@ function cosine(a: Float32Array, b: Float32Array): number {
 const CASES = [
   { fixture: 'qwen3-embed-last-f32', pooling: 'last' },
   { fixture: 'qwen3-embed-mean-f32', pooling: 'mean' },
+  { fixture: 'qwen3-embed-cls-f32', pooling: 'cls' },
 ] as const;
 const PRECISIONS = [
   { adapter: 'swiftshader', precision: 'f32', floor: 0.9999 },
