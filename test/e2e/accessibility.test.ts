@@ -8,6 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GREEDY } from '../../src/engine/engine';
 import { exportJson, type StoredMessage } from '../../src/store/conversations';
 import { launchBrowser, serveBuiltApp, type AppServer, type Browser } from './browser';
+import { ensureFixture } from '../fixtures/gguf/ensure';
+import { startFixtureServer, type FixtureServer } from '../fixtures/server';
 
 const AXE_SOURCE = readFileSync(
   createRequire(import.meta.url).resolve('axe-core/axe.min.js'),
@@ -17,17 +19,32 @@ const VIEWS = ['chat', 'models', 'storage', 'hardware', 'settings'] as const;
 const PHONE = { width: 390, height: 844 };
 const UI_WAIT = { timeout: 15_000 };
 
+const FIXTURE = 'llama-spm-f16';
+
 let app: AppServer;
+let files: FixtureServer;
 let browser: Browser;
+let modelUrl: string;
 
 beforeAll(async () => {
+  files = await startFixtureServer();
+  modelUrl = files.setFile(`${FIXTURE}.gguf`, readFileSync(ensureFixture(FIXTURE)));
   app = await serveBuiltApp();
   browser = await launchBrowser();
 });
 afterAll(async () => {
   await browser?.close();
   await app?.close();
+  await files?.close();
 });
+
+/** Stores the fixture model, so the Storage view has a row to lay out. */
+async function storeModel(page: Page): Promise<void> {
+  await page.getByLabel('GGUF file URL').fill(modelUrl);
+  await page.getByRole('button', { name: 'Download', exact: true }).click();
+  const row = page.locator('tr[data-state="complete"]', { hasText: `${FIXTURE}.gguf` });
+  await expect.poll(() => row.count(), { timeout: 60_000 }).toBe(1);
+}
 
 /** A conversation that exercises the layout: a table, a code block, long unbroken output, branches. */
 function sampleConversation(id: string, turns = 6): Buffer {
@@ -125,6 +142,7 @@ describe('every view', () => {
       const page = await browser.context.newPage();
       await openView(page, view);
       if (view === 'chat') await importConversation(page, `axe-${view}`);
+      if (view === 'storage') await storeModel(page);
       await page.waitForTimeout(300);
       {
         const violations = await axeViolations(page);
