@@ -121,7 +121,9 @@ describe('documents in the browser', () => {
       .poll(() => row.textContent())
       .toMatch(/handbook\.pdf.*3 pages.*qwen3-embed-last-f32/s);
 
-    await page.getByLabel('Question').fill('What is the reset code for the blue door?');
+    await page
+      .getByLabel('Question', { exact: true })
+      .fill('What is the reset code for the blue door?');
     await page.getByRole('button', { name: 'Ask' }).click();
     await expect
       .poll(() => page.locator('article.answer[aria-busy="false"]').count(), WORK_WAIT)
@@ -174,7 +176,7 @@ describe('documents in the browser', () => {
       expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(
         390,
       );
-      await page.getByLabel('Question').focus();
+      await page.getByLabel('Question', { exact: true }).focus();
       await page.keyboard.type('reset code');
       await page.keyboard.press('Tab');
       await page.keyboard.press('Space');
@@ -218,7 +220,7 @@ describe('documents in the browser', () => {
       await expect
         .poll(() => page.getByTestId('documents-notice').textContent(), WORK_WAIT)
         .toBe('Added "recipes.txt": 1 chunk.');
-      await page.getByLabel('Question').fill('pancakes eggs');
+      await page.getByLabel('Question', { exact: true }).fill('pancakes eggs');
       await page.getByLabel('Search only').check();
       await page.getByRole('button', { name: 'Ask' }).click();
       await expect
