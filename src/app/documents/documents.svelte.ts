@@ -97,7 +97,8 @@ export class DocumentsState {
   ) {}
 
   async refresh(): Promise<void> {
-    await this.store.sweep();
+    // An add in progress has written chunks its record does not list yet: sweep only when idle.
+    if (this.job === null) await this.store.sweep();
     this.documents = await this.store.list();
     const manifests = await this.library.list();
     this.models = manifests
