@@ -63,7 +63,8 @@ export function quantizedType(
     if (base === GGMLType.Q8_0) return withFallback(GGMLType.Q8_0, rowLength);
     return withFallback(rowLength % 256 === 0 ? GGMLType.Q6_K : GGMLType.Q8_0, rowLength);
   }
-  const layerMatch = /^blk\.(\d+)\.(attn_v|ffn_down)\.weight$/.exec(tensor.name);
+  // llama.cpp counts a fused attn_qkv as attn_v.
+  const layerMatch = /^blk\.(\d+)\.(attn_v|attn_qkv|ffn_down)\.weight$/.exec(tensor.name);
   const mixed = fileType === 'Q4_K_M' || fileType === 'Q5_K_M';
   if (mixed && layerMatch && useMoreBits(Number(layerMatch[1]), layers)) {
     return withFallback(GGMLType.Q6_K, rowLength);

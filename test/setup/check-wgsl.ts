@@ -42,6 +42,7 @@ const hparams: ModelHparams = {
   ropeDims: 64,
   ropePairing: 'neox',
   ropeScaling: { type: 'none', factor: 1 },
+  ropeAttnFactor: 1,
   tiedEmbeddings: true,
   slidingWindow: 16,
   slidingPeriod: 2,

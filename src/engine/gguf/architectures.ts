@@ -103,6 +103,16 @@ export const ARCHITECTURES = {
     slidingWindow: { period: 6, localRopeBase: 10000 },
   },
   smollm3: { ...LLAMA, ropeSkipPeriod: 4 },
+  // Phi-3 and Phi-3.5 (LongRoPE through rope_factors_short/long); llama.cpp ignores their
+  // sliding_window key, and so does the engine.
+  phi3: {
+    ...LLAMA,
+    ropePairing: 'neox',
+    ropeScalings: ['linear'],
+    qkvBias: 'none',
+    fusedQkv: true,
+    fusedGateUp: true,
+  },
 } satisfies Record<string, ArchitectureSpec>;
 
 export type Architecture = keyof typeof ARCHITECTURES;

@@ -75,6 +75,18 @@ export function outputMatrix(head: GroupLayout, embedding: GroupLayout): PackedM
   return head.matrices.get('output.weight') ?? embedding.matrices.get('token_embd.weight')!;
 }
 
+/**
+ * Gate and up as two segments over one fused `ffn_up` (gate the first half of its rows), each
+ * binding the whole tensor and reading its own half through a row offset.
+ */
+function fusedGateUp(group: GroupLayout, name: string, ff: number): MatmulSegment[] {
+  const [whole] = segments(group, [name], false);
+  return [
+    { ...whole, rows: ff, outColumn: 0 },
+    { ...whole, rows: ff, outColumn: 0, rowOffset: ff },
+  ];
+}
+
 function segments(group: GroupLayout, names: string[], biases: boolean): MatmulSegment[] {
   let column = 0;
   return names.map((name) => {
@@ -103,7 +115,6 @@ function unsupportedFeatures(spec: ArchitectureSpec): string[] {
   const missing: string[] = [];
   if (spec.norm !== 'rms') missing.push('LayerNorm');
   if (!spec.gatedFfn) missing.push('ungated FFN');
-  if (spec.fusedQkv || spec.fusedGateUp) missing.push('fused tensors');
   return missing;
 }
 
@@ -177,7 +188,8 @@ class GraphBuilder {
     const bytes = (...n: string[]) =>
       names(...n).reduce((a, x) => a + matrixBytes(group.matrices.get(x)!), 0);
     const vector = (n: string) => group.vectors.get(`${p}${n}.weight`)?.index;
-    const qkv = names('attn_q', 'attn_k', 'attn_v');
+    const qkvParts = this.spec.fusedQkv ? ['attn_qkv'] : ['attn_q', 'attn_k', 'attn_v'];
+    const qkv = names(...qkvParts);
     const kv = this.g.scratch.get(`kv.${i}`)!;
     const kvKeyBytes = this.g.plan.kvValueOffset;
     const kSlice = { buffer: kv, offset: 0, size: kvKeyBytes };
@@ -235,7 +247,12 @@ class GraphBuilder {
         ),
       ];
     };
-    const gateUp = names('ffn_gate', 'ffn_up');
+    const fused = this.spec.fusedGateUp;
+    const gateUp = names(...(fused ? ['ffn_up'] : ['ffn_gate', 'ffn_up']));
+    // A fused tensor is bound once per segment.
+    const gateUpWeights = fused
+      ? [...weightSlices(buffer, group, gateUp), ...weightSlices(buffer, group, gateUp)]
+      : weightSlices(buffer, group, gateUp);
     return [
       await this.matmul(
         {
@@ -253,7 +270,7 @@ class GraphBuilder {
         vecs,
         this.buf('qkv'),
         weightSlices(buffer, group, qkv),
-        bytes('attn_q', 'attn_k', 'attn_v') + group.vectorBytes,
+        bytes(...qkvParts) + group.vectorBytes,
       ),
       this.fixed(
         rope,
@@ -287,7 +304,9 @@ class GraphBuilder {
           inputStride: h.embeddingLength,
           outputStride: h.feedForwardLength,
           mode: this.spec.activation === 'gelu-tanh' ? 'geglu' : 'swiglu',
-          segments: segments(group, gateUp, false),
+          segments: fused
+            ? fusedGateUp(group, gateUp[0], h.feedForwardLength)
+            : segments(group, gateUp, false),
           normIndex: vector('ffn_norm'),
           eps,
         },
@@ -295,8 +314,8 @@ class GraphBuilder {
         this.buf('hidden'),
         vecs,
         this.buf('ffn'),
-        weightSlices(buffer, group, gateUp),
-        bytes('ffn_gate', 'ffn_up'),
+        gateUpWeights,
+        bytes(...(fused ? ['ffn_up'] : ['ffn_gate', 'ffn_up'])),
       ),
       ...(await residual('ffn_down', 'ffn', h.feedForwardLength, 'post_ffw_norm')),
     ];

@@ -105,7 +105,9 @@ function ropeScaling(
     return { type: 'linear', factor, originalContextLength: original };
   }
   if (!llama3 && (type === 'none' || (type === undefined && factor === 1))) {
-    return { type: 'none', factor: 1 };
+    return original === undefined
+      ? { type: 'none', factor: 1 }
+      : { type: 'none', factor: 1, originalContextLength: original };
   }
   throw new GgufFormatError(
     'bad-metadata',
@@ -182,6 +184,13 @@ export function deriveHparams(
     ropeDims,
     ropePairing: spec.ropePairing,
     ropeScaling: ropeScaling(metadata, arch, tensors),
+    ropeAttnFactor: checkedNum(
+      metadata,
+      `${arch}.rope.scaling.attn_factor`,
+      1,
+      (n) => n > 0,
+      'above zero',
+    ),
     tiedEmbeddings: !tensors.some((t) => t.name === 'output.weight'),
     slidingWindow,
     slidingPeriod: window

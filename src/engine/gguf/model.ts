@@ -199,7 +199,9 @@ export class GgufModel {
   }
 
   private async ropeFactors(source: ModelSource): Promise<Float32Array | undefined> {
-    const info = this.header.tensors.find((t) => t.name === 'rope_freqs.weight');
+    const info = this.header.tensors.find(
+      (t) => t.name === ropeFactorsTensor(this.header, this.options.contextTokens),
+    );
     if (!info) return undefined;
     const bytes = await source.read(info.offset, info.bytes, this.options.signal);
     return vectorToF32(info, bytes);
@@ -369,10 +371,23 @@ export class GgufModel {
   }
 }
 
+const ROPE_FACTORS = ['rope_freqs.weight', 'rope_factors_short.weight', 'rope_factors_long.weight'];
+
+/**
+ * The tensor of per-frequency RoPE factors for this context, as llama.cpp picks it: Llama 3's
+ * `rope_freqs`, else LongRoPE's long factors past the original context and short ones within it.
+ */
+export function ropeFactorsTensor(header: ModelHeader, contextTokens: number): string {
+  const h = header.hparams;
+  if (header.tensors.some((t) => t.name === 'rope_freqs.weight')) return 'rope_freqs.weight';
+  const original = h.ropeScaling.originalContextLength ?? h.contextLength;
+  return contextTokens > original ? 'rope_factors_long.weight' : 'rope_factors_short.weight';
+}
+
 /** Tensors whose bytes a decode token reads (for the structure test and stats). */
 export function decodeTensors(tensors: TensorInfo[]): TensorInfo[] {
   const tied = !tensors.some((t) => t.name === 'output.weight');
   return tensors.filter(
-    (t) => (t.name !== 'token_embd.weight' || tied) && t.name !== 'rope_freqs.weight',
+    (t) => (t.name !== 'token_embd.weight' || tied) && !ROPE_FACTORS.includes(t.name),
   );
 }

@@ -23,6 +23,8 @@ export function expectedTensors(h: ModelHparams): Expected[] {
     { name: 'output_norm.weight', dims: [embd] },
     { name: 'output.weight', dims: [embd, h.vocabSize], optional: true },
     { name: 'rope_freqs.weight', dims: [h.ropeDims / 2], optional: true },
+    { name: 'rope_factors_short.weight', dims: [h.ropeDims / 2], optional: true },
+    { name: 'rope_factors_long.weight', dims: [h.ropeDims / 2], optional: true },
   ];
   for (let i = 0; i < h.blockCount; i++) {
     const b = `blk.${i}.`;

@@ -120,6 +120,8 @@ export interface ModelHparams {
   /** From the architecture's entry in `ARCHITECTURES`. */
   ropePairing: 'adjacent' | 'neox';
   ropeScaling: RopeScaling;
+  /** cos and sin are multiplied by this (`rope.scaling.attn_factor`, LongRoPE's magnitude). */
+  ropeAttnFactor: number;
   /** No `output.weight`: the token embedding doubles as the output layer. */
   tiedEmbeddings: boolean;
   /** Positions a windowed layer attends to (itself included); 0 when no layer is windowed. */

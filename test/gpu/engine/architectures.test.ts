@@ -23,7 +23,8 @@ const IDS = [
   'qwen2-q4_1',
   'llama-q5_1',
   'qwen3-iq4_nl',
-  'smollm3-q8_0',
+  'smollm3-f16',
+  'phi-mini-q4_k_m',
 ];
 
 describe('engine against llama.cpp on F32 copies, swiftshader, f32 compute', () => {

@@ -32,6 +32,7 @@ function hparams(pairing: 'adjacent' | 'neox', softCap: number): ModelHparams {
     ropeDims: 64,
     ropePairing: pairing,
     ropeScaling: { type: 'none', factor: 1 },
+    ropeAttnFactor: 1,
     tiedEmbeddings: false,
     slidingWindow: 0,
     slidingPeriod: 0,

@@ -103,7 +103,8 @@ export function topLogitsKernel(vocabSize: number): KernelSource {
 
 /**
  * cos/sin for every position and rotary pair, in f64 from f32 angles as ggml forms them:
- * theta = pos * base^(-2i/d) / factor_i, scaled for linear rope scaling. `local` gives the table
+ * theta = pos * base^(-2i/d) / factor_i, scaled for linear rope scaling, both times the RoPE
+ * attention factor. `local` gives the table
  * of the sliding-window layers: their own base and no scaling.
  */
 export function ropeTable(
@@ -129,8 +130,8 @@ export function ropeTable(
   for (let p = 0; p < positions; p++) {
     for (let i = 0; i < pairs; i++) {
       const theta = Math.fround(Math.fround(p * linear) * inv[i]);
-      table[(p * pairs + i) * 2] = Math.cos(theta);
-      table[(p * pairs + i) * 2 + 1] = Math.sin(theta);
+      table[(p * pairs + i) * 2] = Math.cos(theta) * h.ropeAttnFactor;
+      table[(p * pairs + i) * 2 + 1] = Math.sin(theta) * h.ropeAttnFactor;
     }
   }
   return table;

@@ -21,6 +21,8 @@ export interface MatmulSegment {
   outColumn: number;
   /** Index in the vector region of this segment's bias. */
   biasIndex?: number;
+  /** The segment's first row in its tensor (gate and up halves of one fused `ffn_up`). */
+  rowOffset?: number;
 }
 
 export interface MatmulSpec {
@@ -132,6 +134,10 @@ function segmentSelect(spec: MatmulSpec, rowsPerGroup: number): string {
   return lines.join('\n');
 }
 
+function offset(segment: MatmulSegment): string {
+  return segment.rowOffset ? ` + ${segment.rowOffset}u` : '';
+}
+
 function ifChain(spec: MatmulSpec, value: (s: MatmulSegment, i: number) => string): string {
   return spec.segments
     .map((s, i) =>
@@ -163,14 +169,15 @@ export function matmulKernel(spec: MatmulSpec): KernelSource {
   const norm = spec.normIndex !== undefined;
   const deqAny = gatedFfn
     ? ''
-    : `fn deq_any(seg: u32, r: u32, g: u32) -> array<vec4<T>, 2> {\n${ifChain(spec, (_, i) => `deq_s${i}(r, g)`)}\n}\n` +
+    : `fn deq_any(seg: u32, r: u32, g: u32) -> array<vec4<T>, 2> {\n${ifChain(spec, (sg, i) => `deq_s${i}(r${offset(sg)}, g)`)}\n}\n` +
       `fn out_column(seg: u32) -> u32 {\n${ifChain(spec, (s) => `${s.outColumn}u`)}\n}\n` +
       `fn segment_start(seg: u32) -> u32 {\n${ifChain(spec, (_, i) => `${spec.segments.slice(0, i).reduce((a, x) => a + x.rows, 0)}u`)}\n}\n` +
       `fn bias(seg: u32, r: u32) -> f32 {\n${ifChain(spec, (s) =>
         s.biasIndex === undefined ? '0.0' : `vecs[${s.biasIndex}u + r]`,
       )}\n}\n`;
+  const [gate, up] = spec.segments;
   const weights = gatedFfn
-    ? `let wg = deq_s0(row, g);\n        let wu = deq_s1(row, g);`
+    ? `let wg = deq_s0(row${offset(gate)}, g);\n        let wu = deq_s1(row${offset(up)}, g);`
     : `let w = deq_any(seg, r, g);`;
   const accumulate = gatedFfn
     ? `acc[t] += f32(dot(wg[0], xa) + dot(wg[1], xb));\n          acc2[t] += f32(dot(wu[0], ua) + dot(wu[1], ub));`
