@@ -104,7 +104,12 @@ describe('served by npm start', () => {
     expect(await fetchFromEngineWorker(page, 'https://example.com/')).toBe('blocked');
     // The fixture server's "CDN" origin (http://localhost:<port>) answers with CORS.
     const cdn = files.url.replace('127.0.0.1', 'localhost');
+    const seen: string[] = [];
+    page.on('request', (request) => seen.push(request.url()));
     expect(await fetchFromEngineWorker(page, `${cdn}/models/model.bin`)).toBe('sent 200');
+    // The page's request log includes its workers' requests, so a test that finds no request
+    // during a chat turn (chat.test.ts) covers the engine worker too.
+    expect(seen).toContain(`${cdn}/models/model.bin`);
     expect(
       await page.evaluate(
         (u) => fetch(u).then(async (r) => (await r.arrayBuffer()).byteLength),

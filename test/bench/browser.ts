@@ -1,0 +1,134 @@
+// `npm run bench:browser [-- --model PATH.gguf] [--tokens N]`: both engines, our WebGPU engine
+// and llama.cpp in WebAssembly, on the same GGUF in the same headless Chromium (SwiftShader for
+// WebGPU; the page cross-origin isolated so llama.cpp has a thread per core). Prints each
+// engine's prefill and decode tok/s as the engine measured them, beside the planner's prediction
+// and its choice. A benchmark, not a test: nothing is asserted.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { build, preview } from 'vite';
+import { GGMLType } from '../../src/engine/gguf/types.ts';
+import { SECURITY_HEADERS } from '../../src/security-headers.ts';
+import { launchBrowser } from '../e2e/browser.ts';
+import { buildFixture, type FixtureSpec } from '../fixtures/gguf/models.ts';
+import { encodeValues, normals, seededRandom } from '../fixtures/gguf/blocks.ts';
+import { writeGguf } from '../fixtures/gguf/writer.ts';
+import { parseHeader } from '../../src/engine/gguf/header.ts';
+import { blobSource } from '../../src/engine/gguf/source.ts';
+import { textCodec } from '../../src/engine/gguf/text-codec.ts';
+import { startFixtureServer } from '../fixtures/server.ts';
+import type { BenchApi, BenchRun } from './browser-page/main.ts';
+
+const root = resolve(import.meta.dirname, '../..');
+
+/**
+ * SmolLM2-135M's shape (30 layers, 576 wide, 9 heads, 3 KV heads) at Q8_0, random weights, with
+ * an output layer of its own whose rows for tokens that are not whole UTF-8 text are zero, so a
+ * greedy reply never picks a lone byte (which llama.cpp's WebAssembly build cannot return).
+ */
+const SMOLLM2_135M_SHAPE: FixtureSpec = {
+  id: 'smollm2-135m-shape-q8_0-text',
+  architecture: 'llama',
+  tokenizer: 'smollm',
+  mix: GGMLType.Q8_0,
+  embd: 576,
+  ff: 1536,
+  heads: 9,
+  headsKv: 3,
+  layers: 30,
+  tied: false,
+  seed: 135,
+};
+
+async function textOnlyModel(): Promise<Uint8Array> {
+  const built = buildFixture(SMOLLM2_135M_SHAPE);
+  const probe = writeGguf(built.metadata, built.tensors, built.options).bytes;
+  const codec = textCodec(
+    await parseHeader(blobSource(new Blob([probe as Uint8Array<ArrayBuffer>]), 'probe.gguf')),
+  );
+  const output = built.tensors.find((t) => t.name === 'output.weight')!;
+  const [width, vocab] = output.dims;
+  const values = normals(seededRandom(7), width * vocab, 0, 5 / Math.sqrt(width));
+  for (let id = 0; id < vocab; id++) {
+    if (codec.decode([id]).includes('\ufffd')) values.fill(0, id * width, (id + 1) * width);
+  }
+  output.data = encodeValues(output.type, values);
+  return writeGguf(built.metadata, built.tensors, built.options).bytes;
+}
+
+async function defaultModel(): Promise<string> {
+  const dir = join(root, 'test/.cache/bench');
+  const path = join(dir, `${SMOLLM2_135M_SHAPE.id}.gguf`);
+  if (!existsSync(path)) {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path, await textOnlyModel());
+  }
+  return path;
+}
+
+const { values } = parseArgs({
+  options: { model: { type: 'string' }, tokens: { type: 'string', default: '32' } },
+});
+const modelPath = values.model ?? (await defaultModel());
+const maxTokens = Number(values.tokens);
+
+const outDir = await mkdtemp(join(tmpdir(), 'layerwise-bench-page-'));
+const pageRoot = join(import.meta.dirname, 'browser-page');
+await build({
+  root: pageRoot,
+  base: './',
+  configFile: false,
+  logLevel: 'warn',
+  worker: { format: 'es' },
+  build: { outDir, emptyOutDir: true, target: 'es2022', chunkSizeWarningLimit: 100_000 },
+});
+const server = await preview({
+  root: pageRoot,
+  configFile: false,
+  logLevel: 'warn',
+  build: { outDir },
+  preview: { host: '127.0.0.1', port: 0, headers: SECURITY_HEADERS },
+});
+const files = await startFixtureServer();
+const bytes = readFileSync(modelPath);
+const url = files.setFile('bench.gguf', bytes);
+const browser = await launchBrowser();
+try {
+  const page = await browser.context.newPage();
+  await page.goto(server.resolvedUrls!.local[0]);
+  await page.waitForSelector('body[data-ready="true"]', { state: 'attached' });
+  const results: BenchRun[] = [];
+  for (const engine of ['gpu', 'cpu'] as const) {
+    results.push(
+      await page.evaluate(
+        ([u, e, n]) => (window as unknown as { bench: BenchApi }).bench.run(u, e, n),
+        [url, engine, maxTokens] as const,
+      ),
+    );
+  }
+  const mb = (bytes.length / 1e6).toFixed(0);
+  console.log(
+    `model ${modelPath} (${mb} MB), ${maxTokens} tokens asked, ${cpus().length} CPU cores, headless Chromium`,
+  );
+  for (const r of results) {
+    const s = r.stats;
+    const name =
+      r.engine === 'gpu' ? `GPU engine on ${r.adapter}` : `CPU engine, ${r.threads} thread(s)`;
+    const predicted = r.engine === 'gpu' ? r.predictedGpu : r.predictedCpu;
+    console.log(
+      `${name}: prefill ${s?.prefillTokensPerSecond.toFixed(1)} tok/s (${s?.promptTokens} tokens), ` +
+        `decode ${s?.decodeTokensPerSecond.toFixed(1)} tok/s (${s?.generatedTokens} tokens); ` +
+        `planner predicted ${predicted.toPrecision(3)} tok/s`,
+    );
+  }
+  console.log(
+    `the planner picks: ${results[0].plannerPicks}; one thread read ${results[1].cpuReadGBps.toFixed(1)} GB/s in the page`,
+  );
+} finally {
+  await browser.close();
+  await files.close();
+  server.httpServer.close();
+  await rm(outDir, { recursive: true, force: true });
+}
