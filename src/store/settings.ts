@@ -4,6 +4,8 @@ import { createStore, get, set, type UseStore } from 'idb-keyval';
 
 export type ComputePrecision = 'auto' | 'f16' | 'f32';
 export type WeightPrecision = 'auto' | 'file' | 'int8';
+/** Which engine runs GGUF models: the planner's pick, our WebGPU engine, or llama.cpp on the CPU. */
+export type EngineSetting = 'auto' | 'gpu' | 'cpu';
 /** Which GPU runs the model when the browser offers two; `split` uses both. */
 export type GpuChoice = 'high-performance' | 'low-power' | 'split';
 
@@ -26,6 +28,7 @@ export interface Settings {
    * template then decides (some add their own default), as llama.cpp does.
    */
   systemPrompt: string;
+  engine: EngineSetting;
 }
 
 export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
@@ -38,6 +41,7 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   gpuChoice: 'high-performance',
   layerSplit: null,
   systemPrompt: '',
+  engine: 'auto',
 });
 
 export const SETTINGS_BOUNDS = {
@@ -89,6 +93,7 @@ export function normalizeSettings(raw: unknown): Settings {
     gpuChoice: oneOf(r.gpuChoice, ['high-performance', 'low-power', 'split'], d.gpuChoice),
     layerSplit: optionalInteger(r.layerSplit, SETTINGS_BOUNDS.layerSplit, d.layerSplit),
     systemPrompt: typeof r.systemPrompt === 'string' ? r.systemPrompt : d.systemPrompt,
+    engine: oneOf(r.engine, ['auto', 'gpu', 'cpu'], d.engine),
   };
 }
 

@@ -29,6 +29,7 @@ describe('settings', () => {
       gpuChoice: 'split',
       layerSplit: 20,
       systemPrompt: 'Answer in one sentence.',
+      engine: 'cpu',
     };
     await saveSettings(wanted, store);
     expect(await loadSettings(store)).toEqual(wanted);
@@ -44,6 +45,7 @@ describe('settings', () => {
       contextLength: 12.6e6,
       gpuChoice: 'low-power',
       layerSplit: 3.4,
+      engine: 'tpu',
     });
     expect(normalized).toEqual({
       ...DEFAULT_SETTINGS,

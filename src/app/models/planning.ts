@@ -37,6 +37,7 @@ export function planHere(header: ModelHeader, overrides: PlanOverrides = {}): Pl
       gpuPlan,
       adapterClass: devices[0].adapterClass,
       cpu: cpuState.description,
+      override: settingsState.value.engine,
     });
     return { plan: withEngineChoice(gpuPlan, choice) };
   } catch (error) {
