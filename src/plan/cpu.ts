@@ -28,9 +28,12 @@ export const WASM64_ADDRESS_SPACE = 16 * 2 ** 30;
 
 /**
  * Of the measured single-thread read rate, the share llama.cpp's WebAssembly build turns into
- * weight bytes per second per thread (its quantized dot products are SIMD but not memory-bound
- * like native code). From docs/performance.md: wllama decodes a 143 MB Q8_0 model at 15-21 tok/s
- * with 2 threads (2.1-3.0 GB/s) where one thread reads about 6 GB/s.
+ * weight bytes per second per thread (its quantized dot products use SIMD but are not as
+ * memory-bound as native code). Set from the field measurements in docs/performance.md: wllama
+ * decodes a 143 MB Q8_0 model at 15-21 tok/s with 2 threads (2.1-3.0 GB/s of weights) on the
+ * 2-core test machines, where this read loop measures 2-3.5 GB/s per thread; 0.22 keeps the
+ * prediction on the low side of that. On oversubscribed cores llama.cpp's spinning threads fall
+ * far below it (see docs/performance.md).
  */
 export const CPU_EFFICIENCY = 0.22;
 
