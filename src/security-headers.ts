@@ -16,7 +16,7 @@ export const CONTENT_SECURITY_POLICY = [
   "connect-src 'self' https://huggingface.co https://*.hf.co https://*.huggingface.co https://cdn-lfs.huggingface.co https://*.xethub.hf.co https://raw.githubusercontent.com http://127.0.0.1:* http://localhost:*",
   "worker-src 'self' blob:",
   "script-src 'self' 'wasm-unsafe-eval'",
-  "style-src 'self' 'unsafe-inline'",
+  "style-src 'self'",
   "img-src 'self' data: blob:",
   "object-src 'none'",
   "base-uri 'self'",

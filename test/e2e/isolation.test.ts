@@ -98,6 +98,27 @@ describe('served by npm start', () => {
     await page.close();
   });
 
+  it('renders every view within the policy, inline styles included (no unsafe-inline)', async () => {
+    expect(SECURITY_HEADERS['Content-Security-Policy']).toContain("style-src 'self';");
+    const page = await browser.context.newPage();
+    await page.addInitScript(() => {
+      const seen: string[] = [];
+      (window as unknown as { violations: string[] }).violations = seen;
+      document.addEventListener('securitypolicyviolation', (e) =>
+        seen.push(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`),
+      );
+    });
+    await page.goto(app.url);
+    for (const view of ['chat', 'documents', 'models', 'storage', 'hardware', 'settings']) {
+      await page.goto(`${app.url}#/${view}`);
+      await page.locator('h1').first().waitFor();
+    }
+    expect(
+      await page.evaluate(() => (window as unknown as { violations: string[] }).violations),
+    ).toEqual([]);
+    await page.close();
+  });
+
   it('keeps the engine worker to the policy, and lets a model come from another local origin', async () => {
     const page = await browser.context.newPage();
     await page.goto(app.url);
