@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { GgufFormatError } from '../../src/engine/gguf/errors.ts';
 import { checkSupported, parseHeader } from '../../src/engine/gguf/header.ts';
-import { bytesSource, type ModelSource } from '../../src/engine/gguf/source.ts';
-import { GGMLType, storedBytes } from '../../src/engine/gguf/types.ts';
+import { bytesSource } from '../../src/engine/gguf/source.ts';
+import { GGMLType, storedBytes, type ModelSource } from '../../src/engine/gguf/types.ts';
 import { seededRandom } from '../fixtures/gguf/blocks.ts';
 import { FIXTURES, buildFixture, type FixtureSpec } from '../fixtures/gguf/models.ts';
 import { str, writeGguf, type TensorInput } from '../fixtures/gguf/writer.ts';
