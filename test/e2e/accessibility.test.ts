@@ -7,6 +7,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GREEDY } from '../../src/engine/engine';
 import { exportJson, type StoredMessage } from '../../src/store/conversations';
+import { SETTINGS_BOUNDS } from '../../src/store/settings';
 import { launchBrowser, serveBuiltApp, type AppServer, type Browser } from './browser';
 import { ensureFixture } from '../fixtures/gguf/ensure';
 import { startFixtureServer, type FixtureServer } from '../fixtures/server';
@@ -136,31 +137,50 @@ async function horizontalOverflow(page: Page): Promise<{ page: number; elements:
   });
 }
 
+/** axe-core at desktop width and at 390x844, and no sideways overflow at 390 px. */
+async function checkView(view: string, prepare?: (page: Page) => Promise<void>): Promise<void> {
+  const page = await browser.context.newPage();
+  await openView(page, view);
+  await prepare?.(page);
+  await page.waitForTimeout(300);
+  const desktop = await axeViolations(page);
+  expect(desktop, `${view} at desktop width: ${desktop.join('\n')}`).toEqual([]);
+
+  await page.setViewportSize(PHONE);
+  await openView(page, view);
+  await page.waitForTimeout(300);
+  const phone = await axeViolations(page);
+  expect(phone, `${view} at 390 px: ${phone.join('\n')}`).toEqual([]);
+  const overflow = await horizontalOverflow(page);
+  expect(overflow, `${view}: ${overflow.elements.join(', ')}`).toEqual({ page: 0, elements: [] });
+  await page.close();
+}
+
 describe('every view', () => {
+  const prepare: Partial<Record<string, (page: Page) => Promise<void>>> = {
+    chat: (page) => importConversation(page, 'axe-chat'),
+    storage: storeModel,
+  };
   for (const view of VIEWS) {
     it(`${view}: no axe-core violations at desktop width or at 390 px, and nothing overflows sideways at 390 px`, async () => {
-      const page = await browser.context.newPage();
-      await openView(page, view);
-      if (view === 'chat') await importConversation(page, `axe-${view}`);
-      if (view === 'storage') await storeModel(page);
-      await page.waitForTimeout(300);
-      {
-        const violations = await axeViolations(page);
-        expect(violations, violations.join('\n')).toEqual([]);
-      }
-
-      await page.setViewportSize(PHONE);
-      await openView(page, view);
-      await page.waitForTimeout(300);
-      {
-        const violations = await axeViolations(page);
-        expect(violations, violations.join('\n')).toEqual([]);
-      }
-      const overflow = await horizontalOverflow(page);
-      expect(overflow, overflow.elements.join(', ')).toEqual({ page: 0, elements: [] });
-      await page.close();
+      await checkView(view, prepare[view]);
     });
   }
+
+  it('checks every other view in the navigation the same way', async () => {
+    const page = await browser.context.newPage();
+    await openView(page, 'hardware');
+    const hrefs = await page
+      .getByRole('navigation', { name: 'Main' })
+      .getByRole('link')
+      .evaluateAll((links) => links.map((a) => a.getAttribute('href') ?? ''));
+    await page.close();
+    const listed = hrefs.map((href) => href.replace(/^#\//, ''));
+    expect(listed).toEqual(expect.arrayContaining([...VIEWS]));
+    for (const view of listed.filter((v) => !(VIEWS as readonly string[]).includes(v))) {
+      await checkView(view);
+    }
+  });
 });
 
 describe('what the Hardware and Models views say', () => {
@@ -333,8 +353,11 @@ describe('keyboard focus in the chat', () => {
   it('moves focus to the message box after "Use in chat" in the Models view', async () => {
     const page = await browser.context.newPage();
     await openView(page, 'models');
-    const use = page.getByRole('button', { name: 'Use in chat' }).first();
-    await expect.poll(() => use.count(), UI_WAIT).toBe(1);
+    const use = page
+      .locator('[data-testid^="webllm-"]')
+      .getByRole('button', { name: 'Use in chat' })
+      .first();
+    await expect.poll(() => use.isEnabled(), UI_WAIT).toBe(true);
     await use.press('Enter');
     await expect.poll(() => page.url(), UI_WAIT).toMatch(/#\/chat/);
     await expect.poll(() => activeElement(page), UI_WAIT).toBe('textarea|chat-input');
@@ -352,11 +375,15 @@ describe('settings', () => {
     await budget.press('Tab');
     await page.reload();
     await expect.poll(() => budget.inputValue(), UI_WAIT).toBe('2048');
-    await budget.fill('10');
-    await budget.press('Tab');
-    expect(await page.getByRole('alert').textContent()).toBe(
-      'Enter a whole number from 64 to 1,048,576 MiB; the saved value is still 2,048 MiB.',
-    );
+    const { min, max } = SETTINGS_BOUNDS.budgetOverrideMiB;
+    const range = `from ${min.toLocaleString('en-US')} to ${max.toLocaleString('en-US')} MiB`;
+    for (const outOfRange of [min - 1, max + 1, 2048.5]) {
+      await budget.fill(String(outOfRange));
+      await budget.press('Tab');
+      expect(await page.getByRole('alert').textContent()).toBe(
+        `Enter a whole number ${range}; the saved value is still 2,048 MiB.`,
+      );
+    }
     expect(await budget.getAttribute('aria-invalid')).toBe('true');
     await page.reload();
     await expect.poll(() => budget.inputValue(), UI_WAIT).toBe('2048');
