@@ -111,6 +111,18 @@ describe('CPU engine in the browser worker', () => {
     },
   );
 
+  it('stops when asked, and answers again with the greedy reply from the cached prompt', async () => {
+    const { fixture, maxTokens } = CASES[1];
+    const expected = await llamaReply(ensureFixture(fixture), MESSAGES, maxTokens);
+    const result = await page.evaluate(
+      ([u, m, n]) => (window as unknown as { cpuTest: CpuTestApi }).cpuTest.stopThenAgain(u, m, n),
+      [urls[fixture], MESSAGES, maxTokens] as const,
+    );
+    expect(result.stopped?.stopReason).toBe('aborted');
+    expect(result.stopped?.generatedTokens).toBeLessThan(200);
+    expect(result.text).toBe(expected.text);
+  });
+
   it('streams byte tokens that split a 4-byte character as that one character', async () => {
     const expected = await llamaReply(byteChainPath, MESSAGES, 8);
     // llama.cpp itself writes the character as four byte tokens, then ends the reply.

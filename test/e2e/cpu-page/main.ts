@@ -94,7 +94,43 @@ async function greedy(
   }
 }
 
-const api = { greedy };
+/**
+ * Stops a reply after its first piece, then asks again on the same engine (llama.cpp reuses the
+ * cached prompt): the second reply must be the greedy one all the same.
+ */
+async function stopThenAgain(url: string, messages: ChatMessage[], again: number) {
+  const engine = await loadEngine(
+    {
+      kind: 'gguf',
+      id: url,
+      label: url,
+      source: { type: 'url', url },
+      plan: await cpuPlan(url, 2),
+    },
+    () => undefined,
+  );
+  try {
+    const controller = new AbortController();
+    let stopped: GenerationStats | null = null;
+    for await (const event of engine.chat(messages, {
+      maxTokens: 200,
+      sampling: GREEDY,
+      signal: controller.signal,
+    })) {
+      if (event.type === 'token' && event.text) controller.abort();
+      if (event.type === 'done') stopped = event.stats;
+    }
+    let text = '';
+    for await (const event of engine.chat(messages, { maxTokens: again, sampling: GREEDY })) {
+      if (event.type === 'token') text += event.text;
+    }
+    return { stopped, text };
+  } finally {
+    await engine.unload();
+  }
+}
+
+const api = { greedy, stopThenAgain };
 export type CpuTestApi = typeof api;
 (window as unknown as { cpuTest: CpuTestApi }).cpuTest = api;
 document.body.dataset.ready = 'true';
