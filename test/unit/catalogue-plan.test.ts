@@ -94,6 +94,45 @@ describe('planInputs', () => {
     expect(automatic.wishes.pinnedLayers).toBeUndefined();
   });
 
+  it("names each adapter for the worker, and takes a model's own pins and a retry's budgets over the settings", async () => {
+    const settings = { ...DEFAULT_SETTINGS, gpuChoice: 'split' as const, layerSplit: 20 };
+    // Llama-3.2-1B has 16 layers.
+    const { devices, wishes } = planInputs(twoGpus, settings, 16, undefined, {
+      pinnedLayers: pinnedSplit(8, 16),
+      budgets: [900 * MiB, 450 * MiB],
+    });
+    expect(devices.map((d) => d.adapter)).toEqual([
+      {
+        powerPreference: 'high-performance',
+        vendor: 'nvidia',
+        architecture: 'ampere',
+        device: '',
+        description: '',
+      },
+      {
+        powerPreference: 'low-power',
+        vendor: 'intel',
+        architecture: 'gen-12lp',
+        device: '',
+        description: '',
+      },
+    ]);
+    expect(wishes.pinnedLayers).toEqual([
+      [0, 7],
+      [8, 15],
+    ]);
+    expect(devices.map((d) => d.memoryBudget)).toMatchObject([
+      { value: 900 * MiB, source: 'user' },
+      { value: 450 * MiB, source: 'user' },
+    ]);
+    // The plan carries each part's adapter request, so the worker opens the right GPU for it.
+    const plan = planModel(await realShapeHeader('Llama-3.2-1B-Q8_0'), devices, wishes);
+    expect(plan.layers.devices.map((d) => [d.adapter?.powerPreference, d.layers])).toEqual([
+      ['high-performance', [0, 7]],
+      ['low-power', [8, 15]],
+    ]);
+  });
+
   it('ignores the GPU choice with one adapter', () => {
     const one = report([adapter(['high-performance', 'low-power'], 'integrated', [])]);
     const { devices } = planInputs(

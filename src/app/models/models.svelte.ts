@@ -15,6 +15,7 @@ import { storageState } from '../storage/storage.svelte';
 import { CATALOGUE, downloadUrl, type CatalogueModel, type CatalogueVariant } from './catalogue';
 import { headerFromFile, headerFromStore, headerFromUrl, parseModelUrl } from './header-loader';
 import { planHere, type PlanOutcome } from './planning';
+import { pinnedSplit } from './plan-input';
 
 export type HeaderState =
   | { status: 'loading' }
@@ -119,6 +120,8 @@ export class ModelsState {
   online = $state(globalThis.navigator?.onLine ?? true);
   private running = 0;
   private readonly waiting: (() => void)[] = [];
+  /** Layers on the first GPU, pinned per model on its card when the plan splits across two. */
+  pinned = $state<Record<string, number>>({});
   private readonly plans = new WeakMap<ModelHeader, { key: unknown[]; outcome: PlanOutcome }>();
 
   constructor() {
@@ -244,21 +247,45 @@ export class ModelsState {
   }
 
   /** The plan for a header on this device with the current settings; null until the probe is done. */
-  planFor(header: ModelHeader): PlanOutcome | null {
+  /**
+   * The plan for a header on this device with the current settings (and the layers pinned on its
+   * card when two GPUs share it); null until the probe is done.
+   */
+  planFor(header: ModelHeader, firstDeviceLayers?: number): PlanOutcome | null {
     const report = gpuState.report;
     if (!report) return null;
     const figures = (p: GPUPowerPreference) => calibrationState.figuresFor(p);
-    const key = [report, settingsState.value, figures('high-performance'), figures('low-power')];
+    const key = [
+      report,
+      settingsState.value,
+      figures('high-performance'),
+      figures('low-power'),
+      firstDeviceLayers,
+    ];
     const memo = this.plans.get(header);
     if (memo && memo.key.every((k, i) => k === key[i])) return memo.outcome;
-    const outcome = planHere(header)!;
+    const layers = header.hparams.blockCount;
+    const outcome = planHere(
+      header,
+      firstDeviceLayers === undefined
+        ? {}
+        : { pinnedLayers: pinnedSplit(firstDeviceLayers, layers) },
+    )!;
     this.plans.set(header, { key, outcome });
     return outcome;
   }
 
   planForKey(key: string): PlanOutcome | null {
     const state = this.headers[key];
-    return state?.status === 'ready' ? this.planFor(state.header) : null;
+    return state?.status === 'ready' ? this.planFor(state.header, this.pinned[key]) : null;
+  }
+
+  /** Pins how many layers the first GPU runs for one model (null: split by memory again). */
+  pin(key: string, firstDeviceLayers: number | null): void {
+    const next = { ...this.pinned };
+    if (firstDeviceLayers === null) delete next[key];
+    else next[key] = firstDeviceLayers;
+    this.pinned = next;
   }
 
   /** The largest catalogue model (then the largest variant) that runs fully on the GPU, among those planned. */
