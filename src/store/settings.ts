@@ -1,9 +1,10 @@
 // The person's settings: what the planner and the engines may use, stored in IndexedDB through
 // idb-keyval in a database of their own, so the model store's schema never has to know about them.
 import { createStore, get, set, type UseStore } from 'idb-keyval';
+import type { ComputeWish } from '../plan/types';
 
-export type ComputePrecision = 'auto' | 'f16' | 'f32';
-export type WeightPrecision = 'auto' | 'file' | 'int8';
+/** The weight precision as the Settings view offers it (`int8` is the planner's `q8_0`). */
+export type WeightSetting = 'auto' | 'file' | 'int8';
 /** Which engine runs GGUF models: the planner's pick, our WebGPU engine, or llama.cpp on the CPU. */
 export type EngineSetting = 'auto' | 'gpu' | 'cpu';
 /** Which GPU runs the model when the browser offers two; `split` uses both. */
@@ -16,8 +17,8 @@ export interface Settings {
   budgetOverrideMiB: number | null;
   /** Measure how much GPU memory really fits by allocating fixed chunks before planning. */
   calibrationProbe: boolean;
-  computePrecision: ComputePrecision;
-  weightPrecision: WeightPrecision;
+  computePrecision: ComputeWish;
+  weightPrecision: WeightSetting;
   /** Context length in tokens; null lets the planner choose what fits. */
   contextLength: number | null;
   gpuChoice: GpuChoice;

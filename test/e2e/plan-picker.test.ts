@@ -55,6 +55,8 @@ it('honours a budget that forces streaming when the model is picked in the chat'
   const page = await browser.context.newPage();
   await page.goto(`${app.url}#/storage`);
   await saveSettings(page, {
+    // The GPU engine, though the adapter is a software one (the CPU engine would be chosen).
+    engine: 'gpu',
     budgetOverrideMiB: BUDGET_MIB,
     memoryMarginMiB: 0,
     contextLength: 256,
