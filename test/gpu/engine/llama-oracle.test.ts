@@ -13,7 +13,13 @@ const STEPS = 32;
 const PROMPT = 'The quick brown fox jumps over the lazy dog. def main():';
 
 /** Every fixture on SwiftShader; on lavapipe one fixture per architecture and weight family. */
-const LAVAPIPE_FIXTURES = ['llama-spm-f16', 'qwen2-q8_0', 'qwen3-q5_k_m', 'smollm-bf16'];
+const LAVAPIPE_FIXTURES = [
+  'llama-spm-f16',
+  'qwen2-q8_0',
+  'qwen3-q5_k_m',
+  'smollm-bf16',
+  'gemma3-q3_k_m',
+];
 const CONFIGS: ['swiftshader' | 'lavapipe', ComputePrecision, string[]][] = [
   ['swiftshader', 'f32', FIXTURES.map((f) => f.id)],
   ['lavapipe', 'f32', LAVAPIPE_FIXTURES],
