@@ -1,8 +1,10 @@
 // Parses every WGSL kernel variant the GGUF engine generates (each weight type, compute precision,
 // matmul mode and fused option, every fixed kernel with and without its options) with a WGSL
-// parser, so a kernel that no longer parses fails `npm run check` before any GPU test runs.
+// parser, so a kernel that no longer parses fails `npm run check` before any GPU test runs; and
+// checks through WGSL reflection that the host structs' byte offsets are the ones the host writes.
 //   node --import ./src/cli/register.mjs test/setup/check-wgsl.ts
-import { WgslParser } from 'wgsl_reflect/wgsl_reflect.module.js';
+import { WgslParser, WgslReflect } from 'wgsl_reflect/wgsl_reflect.module.js';
+import { SAMPLING, STEP, type HostStruct } from '../../src/engine/gguf/kernels/host-structs.ts';
 import type { ComputePrecision } from '../../src/engine/gguf/buffer-plan.ts';
 import { embedKernel } from '../../src/engine/gguf/kernels/embed.ts';
 import {
@@ -122,6 +124,21 @@ for (const [label, kernel] of all) {
     new WgslParser().parse(kernel.code);
   } catch (error) {
     failures.push(`${label}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+const reflected = new WgslReflect(sampleKernel(1000).code);
+for (const struct of [STEP, SAMPLING] as HostStruct<string>[]) {
+  const info = reflected.structs.find((s) => s.name === struct.name);
+  if (!info) {
+    failures.push(`struct ${struct.name} is not declared in the kernels`);
+    continue;
+  }
+  for (const member of info.members) {
+    if (struct.offset[member.name] !== member.offset) {
+      failures.push(
+        `${struct.name}.${member.name} is at byte ${member.offset} in WGSL, ${struct.offset[member.name]} on the host`,
+      );
+    }
   }
 }
 if (failures.length) {

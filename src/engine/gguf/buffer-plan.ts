@@ -2,6 +2,7 @@
 // function of the model's hyper-parameters and the run's options. The engine allocates from this
 // very plan, and the planner calls it to predict GPU memory, so the two cannot drift apart.
 import { ARCHITECTURES } from './architectures';
+import { SAMPLING, STEP } from './kernels/host-structs';
 import { alignUp, BINDING_ALIGNMENT, groupLayout, headTensors, layerTensors } from './layout';
 import type { ModelHparams, TensorInfo } from './types';
 import type { ComputePrecision } from '../../plan/types';
@@ -48,8 +49,8 @@ export const DEFAULT_PREFILL_CHUNK = 32;
 export const MAX_TOP_LOGITS = 64;
 /** Most recent tokens the repetition penalty can look at. */
 export const MAX_PENALTY_TOKENS = 256;
-export const STEP_UNIFORM_BYTES = 16;
-export const SAMPLING_UNIFORM_BYTES = 48;
+export const STEP_UNIFORM_BYTES = STEP.bytes;
+export const SAMPLING_UNIFORM_BYTES = SAMPLING.bytes;
 
 /** Result words read back per step: the chosen id, then (id, logit) pairs of the top logits. */
 export const RESULT_WORDS = 1 + 2 * MAX_TOP_LOGITS;

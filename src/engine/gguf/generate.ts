@@ -1,6 +1,7 @@
 // Token-level generation over a loaded model: chunked prefill, then one queue submission per
 // decode token that embeds the previous token, runs every layer, the output layer and the GPU
 // sampler, and copies back only the chosen id (plus the top logits when asked).
+import { packStruct, SAMPLING } from './kernels/host-structs';
 import { MAX_PENALTY_TOKENS, MAX_TOP_LOGITS } from './buffer-plan';
 import type { PassCounters } from './model';
 import type { ModelHparams } from './types';
@@ -114,18 +115,17 @@ export class TokenGenerator {
   ) {
     const recent = history.slice(-Math.min(sampling.repetitionLastN, MAX_PENALTY_TOKENS));
     const penalize = sampling.repetitionPenalty !== 1 && recent.length > 0;
-    const words = new ArrayBuffer(48);
-    const u = new Uint32Array(words);
-    const f = new Float32Array(words);
-    u[0] = sampling.temperature <= 0 ? 1 : 0;
-    u[1] = sampling.topK;
-    u[2] = penalize ? recent.length : 0;
-    u[3] = topLogits;
-    f[4] = sampling.temperature;
-    f[5] = sampling.topP;
-    f[6] = sampling.minP;
-    f[7] = sampling.repetitionPenalty;
-    f[8] = seededUniform(sampling.seed, step);
+    const words = packStruct(SAMPLING, {
+      greedy: sampling.temperature <= 0 ? 1 : 0,
+      top_k: sampling.topK,
+      history: penalize ? recent.length : 0,
+      top_logits: topLogits,
+      temperature: sampling.temperature,
+      top_p: sampling.topP,
+      min_p: sampling.minP,
+      penalty: sampling.repetitionPenalty,
+      uniform01: seededUniform(sampling.seed, step),
+    });
     this.model.writeSampling(words, penalize ? new Uint32Array(recent) : null);
   }
 

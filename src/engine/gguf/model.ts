@@ -11,6 +11,7 @@ import {
 } from './buffer-plan';
 import { groupLayout, headTensors, layerTensors, type GroupLayout } from './layout';
 import { ropeTable } from './kernels/fixed';
+import { packStruct, STEP } from './kernels/host-structs';
 import { PipelineCache } from './kernels/pipeline';
 import { GpuAllocator, type AllocationCategory } from './allocator';
 import { buildGraph, outputMatrix, type Dispatch, type Graph } from './graph';
@@ -330,7 +331,7 @@ export class GgufModel {
     queue.writeBuffer(
       this.scratch.get('step')!,
       0,
-      new Uint32Array([tokens.length, position, 0, 0]),
+      packStruct(STEP, { ntok: tokens.length, pos0: position }),
     );
   }
 

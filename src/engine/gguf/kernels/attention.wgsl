@@ -3,7 +3,7 @@
 // key/value head h / (H / HKV). Token t of the pass sits at position pos0 + t and sees 0..pos, or
 // with a sliding window only the last WINDOW positions; SOFTCAP > 0 caps each score at
 // SOFTCAP * tanh(score / SOFTCAP).
-struct Step { ntok: u32, pos0: u32, unused0: u32, unused1: u32 }
+// `Step` is declared in host-structs.ts.
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<storage, read> qkv: array<f32>;
 @group(0) @binding(2) var<storage, read> kcache: array<u32>;

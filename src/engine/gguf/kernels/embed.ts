@@ -1,5 +1,6 @@
 // Token embedding lookup: one workgroup per token writes its dequantized embedding row, times
 // `scale` (Gemma multiplies by sqrt(n_embd)).
+import { HOST_STRUCTS_WGSL } from './host-structs';
 import type { ComputePrecision } from '../buffer-plan';
 import { partedDequant, prelude, weightBindings, type WeightPart } from './dequant';
 import type { BindingKind, KernelSource } from './matmul';
@@ -19,8 +20,7 @@ export function embedKernel(
   ];
   const scaleBy = scale === 1 ? '' : ` * ${Math.fround(scale).toPrecision(9)}`;
   const code = `${prelude(precision)}
-struct Step { ntok: u32, pos0: u32, unused0: u32, unused1: u32 }
-@group(0) @binding(0) var<uniform> step: Step;
+${HOST_STRUCTS_WGSL}@group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<storage, read> tokens: array<u32>;
 @group(0) @binding(2) var<storage, read_write> y: array<vec4f>;
 ${weightBindings('w', 3, parts.length)}

@@ -2,6 +2,7 @@
 import type { ModelHparams } from '../types';
 import { qkvWidth } from '../buffer-plan';
 import type { KernelSource } from './matmul';
+import { HOST_STRUCTS_WGSL } from './host-structs';
 import ropeSource from './rope.wgsl?raw';
 import attentionSource from './attention.wgsl?raw';
 import sampleSource from './sample.wgsl?raw';
@@ -15,7 +16,7 @@ function specialise(source: string, values: Record<string, string | number | boo
   }
   const left = /\$[A-Z_]+/.exec(out);
   if (left) throw new Error(`kernel constant ${left[0]} was not given a value`);
-  return out;
+  return HOST_STRUCTS_WGSL + out;
 }
 
 function f32Literal(value: number): string {

@@ -3,6 +3,7 @@
 // weight row, so prefill reads the weights ntok / NT times instead of ntok times. Optional fusions:
 // an RMSNorm of the input (recomputed per workgroup: the input is tiny next to a weight row),
 // several weight tensors in one dispatch (q, k, v), a bias, a residual add, and gate/up + SwiGLU.
+import { HOST_STRUCTS_WGSL } from './host-structs';
 import type { ComputePrecision } from '../buffer-plan';
 import { partedDequant, prelude, weightBindings, type WeightPart } from './dequant';
 import { GGMLType } from '../types';
@@ -243,8 +244,7 @@ export function matmulKernel(spec: MatmulSpec): KernelSource {
   const rowsPerGroup = MATMUL_WORKGROUP / lanes;
   const normIndex = spec.normIndex ?? 0;
   const code = `${prelude(spec.precision)}
-struct Step { ntok: u32, pos0: u32, unused0: u32, unused1: u32 }
-@group(0) @binding(0) var<uniform> step: Step;
+${HOST_STRUCTS_WGSL}@group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<storage, read> x: array<vec4f>;
 @group(0) @binding(2) var<storage, read> vecs: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;

@@ -1,6 +1,6 @@
 // hidden += RMSNorm(x) * w for each token of the pass, one workgroup per token: the norms Gemma
 // applies to the attention and FFN outputs before adding them to the residual stream.
-struct Step { ntok: u32, pos0: u32, unused0: u32, unused1: u32 }
+// `Step` is declared in host-structs.ts.
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> vecs: array<f32>;

@@ -1,7 +1,7 @@
 // Per (head, token): q/k RMSNorm per head (qwen3), rotary embedding from a precomputed cos/sin
 // table, then keys and values stored in the f16 KV cache (two halves per u32). Workgroups
 // 0..H-1 are query heads (rotated in place), H..H+HKV-1 key heads, the rest value heads.
-struct Step { ntok: u32, pos0: u32, unused0: u32, unused1: u32 }
+// `Step` is declared in host-structs.ts.
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<storage, read_write> qkv: array<f32>;
 @group(0) @binding(2) var<storage, read> vecs: array<f32>;

@@ -3,20 +3,7 @@
 // top-p and min-p on the softmax, then temperature, then a draw with the caller's seeded uniform
 // number. Thresholds are found by binary search over the bits of the probabilities (positive
 // floats order like their bit patterns), so nothing is sorted. One workgroup.
-struct Sampling {
-  greedy: u32,
-  top_k: u32,
-  history: u32,
-  top_logits: u32,
-  temperature: f32,
-  top_p: f32,
-  min_p: f32,
-  penalty: f32,
-  uniform01: f32,
-  pad0: f32,
-  pad1: f32,
-  pad2: f32,
-}
+// `Sampling` is declared in host-structs.ts.
 @group(0) @binding(0) var<uniform> params: Sampling;
 @group(0) @binding(1) var<storage, read> logits: array<f32>;
 @group(0) @binding(2) var<storage, read> recent: array<u32>;

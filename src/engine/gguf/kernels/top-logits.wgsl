@@ -1,12 +1,7 @@
 // The K largest raw logits with their ids, best first (ties to the lower id), after the sampled
 // id in `result`: result[1 + 2k] = id, result[2 + 2k] = logit bits. One workgroup; each round
 // takes the best entry that ranks after the previous round's winner.
-struct Sampling {
-  greedy: u32,
-  top_k: u32,
-  history: u32,
-  top_logits: u32,
-}
+// `Sampling` is declared in host-structs.ts.
 @group(0) @binding(0) var<uniform> params: Sampling;
 @group(0) @binding(1) var<storage, read> logits: array<f32>;
 @group(0) @binding(2) var<storage, read_write> result: array<u32>;
