@@ -63,7 +63,9 @@ function fixtureChoice(contextTokens = 256) {
       label: `${FIXTURE}.gguf`,
       source: { type: 'url', url: modelUrl },
     },
-    settings: { contextLength: contextTokens },
+    // The GPU engine, whose greedy tokens the tests compare with the engine run in Node; on a
+    // software adapter the planner's own pick would be the CPU engine.
+    settings: { contextLength: contextTokens, engine: 'gpu' },
   };
 }
 
@@ -278,9 +280,10 @@ describe('editing and long conversations', () => {
 
 describe('an answer outlives the Chat view', () => {
   it('keeps streaming while another view is open and starts no second answer on return', async () => {
-    const page = await openChat(fixtureChoice(1024));
+    // The fixture's whole context: the answer runs long enough to leave and come back.
+    const page = await openChat();
     const errors = watchErrors(page);
-    await loadModel(page, 1024);
+    await loadModel(page);
     await setMaxTokens(page, 900);
     await send(page, 'Tell me a long story');
     const live = page.locator('article.streaming .live');
@@ -335,6 +338,9 @@ describe('offline', () => {
     const page = await browser.context.newPage();
     const errors = watchErrors(page);
     await page.goto(`${app.url}#/storage`);
+    // The GPU engine at the fixture's context, whatever the tests before left in Settings.
+    await saveSettings(page, fixtureChoice().settings);
+    await page.reload();
     await page.getByLabel('GGUF file URL').fill(modelUrl);
     await page.getByRole('button', { name: 'Download', exact: true }).click();
     const row = page.locator(`tr[data-state="complete"]`, { hasText: `${FIXTURE}.gguf` });
