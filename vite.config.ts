@@ -95,6 +95,30 @@ function withHeaders(response) {
   };
 }
 
+/**
+ * Vitest 5 prints failures and snapshot summaries with `Map.groupBy` and `Object.groupBy`, which
+ * Node 20 (the version the project supports) lacks: without these a failing run would end in a
+ * TypeError instead of its assertion messages.
+ */
+function groupInto<T, K>(items: Iterable<T>, key: (item: T, index: number) => K): Map<K, T[]> {
+  const groups = new Map<K, T[]>();
+  let index = 0;
+  for (const item of items) {
+    const k = key(item, index++);
+    const group = groups.get(k);
+    if (group) group.push(item);
+    else groups.set(k, [item]);
+  }
+  return groups;
+}
+const mapWithGroupBy = Map as unknown as { groupBy?: typeof groupInto };
+mapWithGroupBy.groupBy ??= groupInto;
+const objectWithGroupBy = Object as unknown as {
+  groupBy?: <T>(items: Iterable<T>, key: (item: T, index: number) => PropertyKey) => object;
+};
+objectWithGroupBy.groupBy ??= (items, key) =>
+  Object.assign(Object.create(null), Object.fromEntries(groupInto(items, key)));
+
 export default defineConfig({
   base: './',
   plugins: [
