@@ -2,7 +2,7 @@
 // in the same run (upload bandwidth with writes the size of a streamed layer, the submission round
 // trip, and the engine's own weight read rate from a fully resident decode), then for each resident
 // layer count the planner's prediction with those figures beside the measured decode speed.
-import { planModel } from '../plan';
+import { DEFAULT_CONTEXT_TOKENS, planModel } from '../plan';
 import { describeEngineDevice } from '../engine/device-description';
 import type { DeviceFigures, Plan, PlanWishes } from '../plan';
 import { measureRoundTrip } from '../gpu/calibrate';
@@ -17,7 +17,6 @@ import { openCliDevice, precisionChoice } from './engine-cli';
 import { CliUsageError, numberFlag, type CliArgs } from './args';
 
 const MiB = 2 ** 20;
-const DEFAULT_BENCH_CONTEXT = 4096;
 
 /**
  * Bytes per second of streaming as the engine streams: writes of `writeBytes` alternating between
@@ -251,7 +250,7 @@ export async function printResidencyBench(source: ModelSource, args: CliArgs): P
     throw new CliUsageError(`--resident-layers must be a whole number from 0 to ${layers}`);
   }
   const device = await openCliDevice(args);
-  const context = Math.min(header.hparams.contextLength, DEFAULT_BENCH_CONTEXT);
+  const context = Math.min(header.hparams.contextLength, DEFAULT_CONTEXT_TOKENS);
   const rows = await residencyBenchRows(
     {
       device,

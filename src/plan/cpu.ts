@@ -4,6 +4,7 @@
 // at all, unless the person chose an engine.
 import type { ModelHeader } from '../engine/gguf/types.ts';
 import { kvBytesPerToken, mib } from './accounting.ts';
+import { DEFAULT_CONTEXT_TOKENS } from './planner.ts';
 import type { AdapterClass, EngineChoice, Figure, Plan } from './types.ts';
 
 export interface CpuDescription {
@@ -97,7 +98,8 @@ export interface EngineInputs {
 /** Which engine runs the model, why, and both predictions. */
 export function chooseEngine(inputs: EngineInputs): EngineChoice {
   const { header, gpuPlan, cpu } = inputs;
-  const context = gpuPlan?.contextTokens ?? Math.min(header.hparams.contextLength, 4096);
+  const context =
+    gpuPlan?.contextTokens ?? Math.min(header.hparams.contextLength, DEFAULT_CONTEXT_TOKENS);
   const predicted = predictCpu(header, cpu, context);
   const gpuSpeed = gpuPlan && gpuPlan.fits !== 'none' ? gpuPlan.predicted.decodeTokensPerSecond : 0;
   const isolation = cpu.isolated
@@ -174,12 +176,12 @@ export function parseCpuFile(json: unknown, file: string): CpuDescription {
 
 /**
  * The plan where there is no WebGPU adapter at all: everything on the CPU engine, at the wished
- * context (the model's own, up to 4096, by default). It fits when the CPU engine can hold it.
+ * context (the model's own, up to DEFAULT_CONTEXT_TOKENS, by default). It fits when the CPU engine can hold it.
  */
 export function cpuOnlyPlan(
   header: ModelHeader,
   cpu: CpuDescription,
-  contextTokens = Math.min(header.hparams.contextLength, 4096),
+  contextTokens = Math.min(header.hparams.contextLength, DEFAULT_CONTEXT_TOKENS),
 ): Plan {
   const choice = chooseEngine({ header, gpuPlan: null, cpu });
   const predicted = predictCpu(header, cpu, contextTokens);
