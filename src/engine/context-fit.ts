@@ -1,7 +1,8 @@
 // Fitting a conversation into the loaded context, inside the engine: the conversation is tokenized
-// once, and only when it does not fit are the oldest turns left out (the system prompt always
-// stays) and the shorter conversation tokenized again. The reply's `done` event says how many
-// messages were left out, so the page never counts tokens itself.
+// once, and only when it does not fit are the oldest exchanges left out (the system prompt always
+// stays), the cut found by a binary search over exchange boundaries, so a long history costs a few
+// tokenizations, not one per dropped turn. The reply's `done` event says how many messages were
+// left out, so the page never counts tokens itself.
 import type { ChatMessage } from './engine';
 import { EngineError } from './messages';
 
@@ -39,6 +40,15 @@ export function dropOldest(turns: ChatMessage[], start: number): number | null {
   return Math.min(next, turns.length - 1);
 }
 
+/** Every place the kept turns may start: 0, then after each whole exchange, up to the last message. */
+function exchangeStarts(turns: ChatMessage[]): number[] {
+  const starts = [0];
+  for (let next = dropOldest(turns, 0); next !== null; next = dropOldest(turns, next)) {
+    starts.push(next);
+  }
+  return starts;
+}
+
 export function fitConversation(
   encode: (messages: ChatMessage[]) => number[],
   contextTokens: number,
@@ -47,20 +57,36 @@ export function fitConversation(
 ): FittedConversation {
   const { system, turns } = splitSystem(messages);
   const wantRoom = Math.min(maxTokens, Math.max(MIN_ANSWER_TOKENS, Math.floor(contextTokens / 4)));
-  let start = 0;
-  for (;;) {
+  const fitAt = (start: number): FittedConversation | { tooLong: number } => {
     const ids = encode([...system, ...turns.slice(start)]);
     const room = contextTokens - ids.length;
-    if (room >= wantRoom || (start === turns.length - 1 && room >= MIN_ANSWER_TOKENS)) {
-      return { ids, dropped: start, maxTokens: Math.min(maxTokens, room) };
+    const fits = room >= wantRoom || (start === turns.length - 1 && room >= MIN_ANSWER_TOKENS);
+    return fits
+      ? { ids, dropped: start, maxTokens: Math.min(maxTokens, room) }
+      : { tooLong: ids.length };
+  };
+  const whole = fitAt(0);
+  if ('ids' in whole) return whole;
+  // Fewer turns never take more tokens, so the first start that fits is found by bisection.
+  const starts = exchangeStarts(turns);
+  let best: FittedConversation | null = null;
+  let lo = 1;
+  let hi = starts.length - 1;
+  let lastTooLong = whole.tooLong;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const fit = fitAt(starts[mid]);
+    if ('ids' in fit) {
+      best = fit;
+      hi = mid - 1;
+    } else {
+      if (mid === starts.length - 1) lastTooLong = fit.tooLong;
+      lo = mid + 1;
     }
-    const next = dropOldest(turns, start);
-    if (next === null) {
-      throw new EngineError(
-        'context-full',
-        `The last message and the system prompt take ${ids.length} tokens, but the loaded context holds ${contextTokens}: shorten the message or system prompt, or load the model with a longer context.`,
-      );
-    }
-    start = next;
   }
+  if (best) return best;
+  throw new EngineError(
+    'context-full',
+    `The last message and the system prompt take ${lastTooLong} tokens, but the loaded context holds ${contextTokens}: shorten the message or system prompt, or load the model with a longer context.`,
+  );
 }

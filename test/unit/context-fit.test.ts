@@ -49,7 +49,7 @@ describe('fitConversation', () => {
     // system 6 + each turn 24: all 7 turns = 174; context 120 with room 30 keeps 3 turns (78).
     const fit = fitConversation((m) => (seen.push(m), encodeWords(m)), 120, request(path), 30);
     expect(fit.dropped).toBe(4);
-    const kept = seen.at(-1)!;
+    const kept = seen.find((m) => m.length === 1 + path.length - fit.dropped)!;
     expect(kept[0]).toEqual({ role: 'system', content: 'Be brief.' });
     expect(kept.slice(1).map((m) => m.content.split(' ')[0])).toEqual([
       'user4',
@@ -62,6 +62,20 @@ describe('fitConversation', () => {
     expect(text).toMatch(/^Left out 4 earlier messages \(from "user0 w w/);
     expect(text).toMatch(/to "assistant3 w w.*…"\)/);
     expect(text).toMatch(/120-token context; the system prompt was kept\.$/);
+  });
+
+  it('fits a 600-message history in a few tokenizations, cutting where one exchange at a time would', () => {
+    const path = turns(600, 5);
+    let calls = 0;
+    // system 6 + each turn 9; the answer's room is a quarter of the 2000-token context, so the
+    // prompt may take 1500: the last 166 turns (1500 tokens) are kept.
+    const fit = fitConversation((m) => (calls++, encodeWords(m)), 2000, request(path), 1000);
+    expect(fit.dropped).toBe(434);
+    expect(fit.ids).toHaveLength(6 + 166 * 9);
+    let linear = 0;
+    while (6 + (600 - linear) * 9 > 1500) linear += 2;
+    expect(fit.dropped).toBe(linear);
+    expect(calls).toBeLessThanOrEqual(1 + Math.ceil(Math.log2(300)) + 1);
   });
 
   it('shortens the answer budget to the room left', () => {
