@@ -176,6 +176,12 @@ it('offline: no card shows an error and no catalogue header is requested, then e
   await page.getByRole('heading', { name: /^GGUF models/ }).scrollIntoViewIfNeeded();
   await expect.poll(() => page.getByTestId('plan-offline').count(), { timeout: 30_000 }).toBe(0);
   await expect.poll(() => catalogueRequests, { timeout: 30_000 }).toBeGreaterThan(0);
+  // Headers are read a few at a time: count the requests once every card on screen has finished.
+  await expect
+    .poll(() => page.getByText("Reading the model's header to plan it").count(), {
+      timeout: 30_000,
+    })
+    .toBe(0);
   const asked = catalogueRequests;
   await page.goto(`${app.url}#/chat`);
   await page.goto(`${app.url}#/models`);
