@@ -22,3 +22,16 @@ it('gets a SwiftShader adapter from navigator.gpu on the served page', async () 
   });
   expect(info).toEqual({ vendor: 'google', architecture: 'swiftshader' });
 });
+
+it('first open: the chat says what to do and names one small model to start with', async () => {
+  const page = await browser.context.newPage();
+  await page.goto(`${server.url}#/chat`);
+  const bar = page.locator('.model-bar');
+  await expect.poll(() => bar.textContent()).toContain('No model chosen');
+  await expect
+    .poll(() => page.getByTestId('first-model').textContent())
+    .toMatch(/for a first try, SmolLM2 \S+ Instruct \S+ \(\d[^)]*B\) downloads quickly/);
+  await page.getByRole('link', { name: 'Choose a model' }).click();
+  await expect.poll(() => page.url()).toMatch(/#\/models$/);
+  await page.close();
+});
