@@ -2,7 +2,9 @@
 // page served with the app's own headers (cross-origin isolation and the CSP) with two threads: the greedy
 // reply equals llama.cpp's own (node-llama-cpp on the CPU), whether the model comes from the
 // store (downloaded in chunks from the fixture server, another origin) or from a local file; byte
-// tokens that split a 4-byte character stream as that one character.
+// tokens that split a 4-byte character stream as that one character, and a byte that is not
+// UTF-8 on its own (which llama.cpp's WebAssembly build cannot pass on) ends the reply with an
+// error that says so and what to do.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,7 +14,13 @@ import { build, preview, type PreviewServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChatMessage } from '../../src/engine/engine';
 import { ensureFixture } from '../fixtures/gguf/ensure';
-import { BYTE_CHAIN_IDS, BYTE_CHAIN_TEXT, byteChainBytes } from '../fixtures/gguf/byte-chain';
+import {
+  BYTE_CHAIN_IDS,
+  BYTE_CHAIN_TEXT,
+  LONE_BYTE,
+  byteChainBytes,
+  byteChainIds,
+} from '../fixtures/gguf/byte-chain';
 import { startFixtureServer, type FixtureServer } from '../fixtures/server';
 import { launchBrowser, type Browser } from './browser';
 import type { CpuTestApi } from './cpu-page/main';
@@ -37,6 +45,7 @@ let files: FixtureServer;
 let browser: Browser;
 let page: Page;
 let byteChainPath: string;
+let loneBytePath: string;
 const urls: Record<string, string> = {};
 
 beforeAll(async () => {
@@ -70,6 +79,10 @@ beforeAll(async () => {
   byteChainPath = join(outDir, 'byte-chain.gguf');
   writeFileSync(byteChainPath, chain);
   urls['byte-chain'] = files.setFile('byte-chain.gguf', chain);
+  const lone = byteChainBytes(LONE_BYTE);
+  loneBytePath = join(outDir, 'lone-byte.gguf');
+  writeFileSync(loneBytePath, lone);
+  urls['lone-byte'] = files.setFile('lone-byte.gguf', lone);
   browser = await launchBrowser({ webgpu: false });
   page = await browser.context.newPage();
   await page.goto(server.resolvedUrls!.local[0]);
@@ -131,5 +144,24 @@ describe('CPU engine in the browser worker', () => {
     const result = await run('url', urls['byte-chain'], MESSAGES, 8);
     expect(result.pieces.filter((p) => p.length > 0)).toEqual([BYTE_CHAIN_TEXT]);
     expect(result.stats?.stopReason).toBe('eos');
+  });
+
+  it('ends a reply with a byte that is not UTF-8 on its own with an error that names it', async () => {
+    const expected = await llamaReply(loneBytePath, MESSAGES, 8);
+    // llama.cpp itself writes the lone continuation byte, which decodes to U+FFFD, then ends.
+    expect(expected.ids).toEqual(byteChainIds(LONE_BYTE));
+    expect(expected.text).toBe('\ufffd');
+    const seen = await page.evaluate(
+      ([u, m]) => (window as unknown as { cpuTest: CpuTestApi }).cpuTest.failures(u, m, 8),
+      [urls['lone-byte'], MESSAGES] as const,
+    );
+    // Both replies on the one engine fail the same way: the first failure leaves it usable.
+    expect(seen).toHaveLength(2);
+    for (const failure of seen) {
+      expect(failure).toMatchObject({ name: 'EngineError', kind: 'bad-model' });
+      expect(failure!.message).toContain('generated a byte that is not valid UTF-8');
+      expect(failure!.message).toContain('use the GPU engine for this model');
+      expect(failure!.message).not.toMatch(/RangeError|typed array/);
+    }
   });
 });

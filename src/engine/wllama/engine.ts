@@ -4,10 +4,12 @@
 // template and counted with our own tokenizer, as for the GGUF engine.
 //
 // wllama 3.8.1 offers only llama.cpp's server-style completion (a text prompt in, text out): no
-// token-level decode, sample or accept. Its server holds back the bytes of a character split over
-// several tokens until the character is complete, so byte tokens stream as whole characters, and
-// bytes that never complete a character are not sent. Where wllama's own result encoding fails
-// on such bytes, the failure is named as that rather than as the RangeError wllama raises.
+// token-level decode, sample or accept, and its streamed chunks carry text, not token ids or bytes
+// (ids come only with log-probabilities, as text that fails the same way). Its server holds back
+// the bytes of a character split over several tokens until the character is complete, so byte
+// tokens stream as whole characters, and bytes that never complete a character are not sent. A
+// byte that is not UTF-8 even on its own (a stray continuation byte) makes wllama's strict result
+// encoding fail; that failure is named as such rather than as the RangeError wllama raises.
 import { LogLevel, Wllama, type WllamaLogger } from '@wllama/wllama';
 import wasmUrl from '@wllama/wllama/esm/wasm/wllama.wasm?url';
 import type {

@@ -60,6 +60,19 @@ async function cpuPlan(url: string, threads: number): Promise<Plan> {
   });
 }
 
+async function loadCpu(where: Where, url: string, threads: number, stages: string[] = []) {
+  return loadEngine(
+    {
+      kind: 'gguf',
+      id: url,
+      label: url,
+      source: await sourceFor(where, url),
+      plan: await cpuPlan(url, threads),
+    },
+    (p) => stages.push(p.stage),
+  );
+}
+
 async function greedy(
   where: Where,
   url: string,
@@ -68,17 +81,7 @@ async function greedy(
   threads: number,
 ): Promise<CpuRun> {
   const stages: string[] = [];
-  const source = await sourceFor(where, url);
-  const engine = await loadEngine(
-    {
-      kind: 'gguf',
-      id: url,
-      label: url,
-      source,
-      plan: await cpuPlan(url, threads),
-    },
-    (p) => stages.push(p.stage),
-  );
+  const engine = await loadCpu(where, url, threads, stages);
   const pieces: string[] = [];
   let stats: GenerationStats | null = null;
   try {
@@ -99,16 +102,7 @@ async function greedy(
  * cached prompt): the second reply must be the greedy one all the same.
  */
 async function stopThenAgain(url: string, messages: ChatMessage[], again: number) {
-  const engine = await loadEngine(
-    {
-      kind: 'gguf',
-      id: url,
-      label: url,
-      source: { type: 'url', url },
-      plan: await cpuPlan(url, 2),
-    },
-    () => undefined,
-  );
+  const engine = await loadCpu('url', url, 2);
   try {
     const controller = new AbortController();
     let stopped: GenerationStats | null = null;
@@ -130,7 +124,31 @@ async function stopThenAgain(url: string, messages: ChatMessage[], again: number
   }
 }
 
-const api = { greedy, stopThenAgain };
+/**
+ * The errors two greedy replies on one engine end with (null for a reply that ends well): what the
+ * chat would show the person, and whether the engine still answers after the first.
+ */
+async function failures(url: string, messages: ChatMessage[], maxTokens: number) {
+  const engine = await loadCpu('url', url, 2);
+  const seen: ({ name: string; kind: string | undefined; message: string } | null)[] = [];
+  try {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        for await (const event of engine.chat(messages, { maxTokens, sampling: GREEDY }))
+          void event;
+        seen.push(null);
+      } catch (error) {
+        const e = error as Error & { kind?: string };
+        seen.push({ name: e.name, kind: e.kind, message: e.message });
+      }
+    }
+    return seen;
+  } finally {
+    await engine.unload();
+  }
+}
+
+const api = { greedy, stopThenAgain, failures };
 export type CpuTestApi = typeof api;
 (window as unknown as { cpuTest: CpuTestApi }).cpuTest = api;
 document.body.dataset.ready = 'true';
