@@ -1,7 +1,9 @@
 // Parses every WGSL kernel variant the GGUF engine generates (each weight type, compute precision,
 // matmul mode and fused option, every fixed kernel with and without its options) with a WGSL
 // parser, so a kernel that no longer parses fails `npm run check` before any GPU test runs; and
-// checks through WGSL reflection that the host structs' byte offsets are the ones the host writes.
+// checks through WGSL reflection that each kernel's bind group layout (read from its declarations
+// or listed by hand) is the one it declares, and that the host structs' byte offsets are the ones
+// the host writes.
 //   node --import ./src/cli/register.mjs test/setup/check-wgsl.ts
 import { WgslParser, WgslReflect } from 'wgsl_reflect/wgsl_reflect.module.js';
 import { SAMPLING, STEP, type HostStruct } from '../../src/engine/gguf/kernels/host-structs.ts';
@@ -16,9 +18,11 @@ import {
 } from '../../src/engine/gguf/kernels/fixed.ts';
 import {
   matmulKernel,
+  type BindingKind,
   type KernelSource,
   type MatmulSpec,
 } from '../../src/engine/gguf/kernels/matmul.ts';
+import type { KernelVariant } from '../../src/engine/gguf/kernels/pipeline.ts';
 import {
   ENGINE_TYPES,
   GGMLType,
@@ -53,8 +57,8 @@ const hparams: ModelHparams = {
   finalSoftCap: 30,
 };
 
-function variants(): [string, KernelSource][] {
-  const out: [string, KernelSource][] = [];
+function variants(): [string, KernelSource | KernelVariant][] {
+  const out: [string, KernelSource | KernelVariant][] = [];
   const precisions: ComputePrecision[] = ['f32', 'f16'];
   const part = (type: GGMLType, rows: number) => [
     { type, rowStart: 0, rows: rows - 3 },
@@ -102,12 +106,14 @@ function variants(): [string, KernelSource][] {
       ];
       for (const [label, spec] of specs) out.push([`matmul ${name} ${label}`, matmulKernel(spec)]);
       out.push([`embed ${name}`, embedKernel(precision, part(type, 1000), K, 1000, Math.sqrt(K))]);
+      out.push([`embed ${name} unscaled`, embedKernel(precision, part(type, 1000), K, 1000)]);
     }
   }
   out.push(
     ['rope', ropeKernel(hparams, {})],
     ['rope with q/k norm', ropeKernel(hparams, { qNormIndex: 0, kNormIndex: 64 })],
     ['rope skipped', ropeKernel(hparams, { noRope: true })],
+    ['rope, pairs adjacent', ropeKernel({ ...hparams, ropePairing: 'adjacent' }, {})],
     ['attention', attentionKernel(hparams)],
     ['attention with a window', attentionKernel(hparams, 16)],
     ['norm-add', normAddKernel(hparams, 0)],
@@ -117,11 +123,30 @@ function variants(): [string, KernelSource][] {
   return out;
 }
 
+/** The buffer bindings of group 0 as WGSL reflection reads them. */
+function reflectedBindings(code: string): BindingKind[] {
+  const kinds: BindingKind[] = [];
+  const reflect = new WgslReflect(code);
+  for (const v of [...reflect.uniforms, ...reflect.storage]) {
+    if (v.group !== 0) throw new Error(`binds group ${v.group}`);
+    kinds[v.binding] = reflect.uniforms.includes(v)
+      ? 'uniform'
+      : v.access === 'read_write'
+        ? 'rw'
+        : 'read';
+  }
+  return kinds;
+}
+
 const failures: string[] = [];
 const all = variants();
 for (const [label, kernel] of all) {
   try {
     new WgslParser().parse(kernel.code);
+    const declared = reflectedBindings(kernel.code).join(',');
+    if (declared !== kernel.bindings.join(',')) {
+      failures.push(`${label}: binds [${kernel.bindings}] but declares [${declared}]`);
+    }
   } catch (error) {
     failures.push(`${label}: ${error instanceof Error ? error.message : String(error)}`);
   }
@@ -142,8 +167,8 @@ for (const struct of [STEP, SAMPLING] as HostStruct<string>[]) {
   }
 }
 if (failures.length) {
-  console.error(`${failures.length} of ${all.length} WGSL kernel variants do not parse:`);
+  console.error(`${failures.length} of ${all.length} WGSL kernel variants fail:`);
   for (const failure of failures) console.error(`  ${failure}`);
   process.exit(1);
 }
-console.log(`${all.length} WGSL kernel variants parse.`);
+console.log(`${all.length} WGSL kernel variants parse and bind as they declare.`);

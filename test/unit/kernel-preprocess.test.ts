@@ -77,3 +77,18 @@ describe('kernel preprocessor', () => {
     expect(variantKey('mv', { B: 3 })).not.toBe(variantKey('mv', { B: 2 }));
   });
 });
+
+describe('kernel preprocessor: comparisons and directives', () => {
+  it('compares a constant with <, <=, > and >=', () => {
+    const source =
+      '#if N > 1\nmany\n#endif\n#if N <= 1\nfew\n#endif\n#if N >= 2 && N < 4\nmid\n#endif';
+    expect(selectLines(source, { N: 1 }, 't').split('\n')).toEqual(['few']);
+    expect(selectLines(source, { N: 2 }, 't').split('\n')).toEqual(['many', 'mid']);
+    expect(selectLines(source, { N: 4 }, 't').split('\n')).toEqual(['many']);
+  });
+
+  it('keeps enable directives above the constants, as WGSL requires', () => {
+    const code = preprocess('#if F16\nenable f16;\n#endif\nalias T = f32;', { F16: true }, 't');
+    expect(code.split('\n')).toEqual(['enable f16;', 'const F16 = true;', 'alias T = f32;']);
+  });
+});

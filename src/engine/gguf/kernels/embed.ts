@@ -1,9 +1,9 @@
-// Token embedding lookup: one workgroup per token writes its dequantized embedding row, times
-// `scale` (Gemma multiplies by sqrt(n_embd)).
-import { HOST_STRUCTS_WGSL } from './host-structs';
+// The token embedding lookup (embed.wgsl) over a table split by rows into parts of one type.
 import type { ComputePrecision } from '../buffer-plan';
 import { partedDequant, prelude, weightBindings, type WeightPart } from './dequant';
-import type { BindingKind, KernelSource } from './matmul';
+import { kernel, type KernelVariant } from './pipeline';
+import { f32Constant } from './preprocess';
+import embedSource from './embed.wgsl?raw';
 
 export function embedKernel(
   precision: ComputePrecision,
@@ -11,33 +11,27 @@ export function embedKernel(
   rowLength: number,
   vocabSize: number,
   scale = 1,
-): KernelSource {
-  const bindings: BindingKind[] = [
-    'uniform',
-    'read',
-    'rw',
-    ...parts.map((): BindingKind => 'read'),
-  ];
-  const scaleBy = scale === 1 ? '' : ` * ${Math.fround(scale).toPrecision(9)}`;
-  const code = `${prelude(precision)}
-${HOST_STRUCTS_WGSL}@group(0) @binding(0) var<uniform> step: Step;
-@group(0) @binding(1) var<storage, read> tokens: array<u32>;
-@group(0) @binding(2) var<storage, read_write> y: array<vec4f>;
-${weightBindings('w', 3, parts.length)}
-
-${partedDequant('deq', 'w', 3, parts, rowLength)}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
-  let t = wid.x;
-  if (t >= step.ntok) { return; }
-  let id = min(tokens[t], ${vocabSize - 1}u);
-  for (var g = tid; g < ${rowLength / 8}u; g += 64u) {
-    let v = deq(id, g);
-    y[(t * ${rowLength}u) / 4u + g * 2u] = vec4f(v[0])${scaleBy};
-    y[(t * ${rowLength}u) / 4u + g * 2u + 1u] = vec4f(v[1])${scaleBy};
-  }
-}
-`;
-  return { code, bindings };
+): KernelVariant {
+  // The dequantization source below is a function of these constants only when every part but
+  // the last holds PART_ROWS rows of TYPE, as the layout splits a table.
+  const { type, rows: partRows } = parts[0];
+  const uneven = parts.some(
+    (p, i) =>
+      p.type !== type ||
+      p.rowStart !== i * partRows ||
+      (i < parts.length - 1 && p.rows !== partRows),
+  );
+  if (uneven) throw new Error('embedding table parts must be equal runs of rows of one type');
+  const dequant = `${prelude(precision)}${weightBindings('w', 3, parts.length)}
+${partedDequant('deq', 'w', 3, parts, rowLength)}`;
+  return kernel('embed', dequant + embedSource, {
+    F16: precision === 'f16',
+    TYPE: type,
+    PARTS: parts.length,
+    PART_ROWS: partRows,
+    ROW: rowLength,
+    VOCAB: vocabSize,
+    SCALED: scale !== 1,
+    ...(scale !== 1 && { SCALE: f32Constant(scale) }),
+  });
 }

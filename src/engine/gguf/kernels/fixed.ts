@@ -1,8 +1,12 @@
-// Kernels whose WGSL lives in .wgsl files, specialised by substituting the model's shape constants.
+// Kernels whose WGSL lives in .wgsl files, specialised by the model's shape constants: rope,
+// norm-add and top-logits as kernel variants (see pipeline.ts), attention and sample still by
+// `$NAME` substitution.
 import type { ModelHparams } from '../types';
 import { qkvWidth } from '../buffer-plan';
 import type { KernelSource } from './matmul';
 import { HOST_STRUCTS_WGSL } from './host-structs';
+import { kernel, type KernelVariant } from './pipeline';
+import { f32Constant, type KernelConstants } from './preprocess';
 import ropeSource from './rope.wgsl?raw';
 import attentionSource from './attention.wgsl?raw';
 import sampleSource from './sample.wgsl?raw';
@@ -19,11 +23,6 @@ function specialise(source: string, values: Record<string, string | number | boo
   return HOST_STRUCTS_WGSL + out;
 }
 
-function f32Literal(value: number): string {
-  const text = Math.fround(value).toPrecision(9);
-  return text.includes('.') || text.includes('e') ? text : `${text}.0`;
-}
-
 export interface RopeOptions {
   /** Index of attn_q_norm / attn_k_norm in the layer's vector region (qwen3). */
   qNormIndex?: number;
@@ -32,27 +31,25 @@ export interface RopeOptions {
   noRope?: boolean;
 }
 
-export function ropeKernel(h: ModelHparams, options: RopeOptions): KernelSource {
+export function ropeKernel(h: ModelHparams, options: RopeOptions): KernelVariant {
   if (h.keyLength / 2 > 256 || h.valueLength / 2 > 256) {
     throw new Error(`head widths ${h.keyLength}/${h.valueLength} above 512 are not supported`);
   }
-  const qkNorm = options.qNormIndex !== undefined && options.kNormIndex !== undefined;
-  return {
-    code: specialise(ropeSource, {
-      H: h.headCount,
-      HKV: h.headCountKv,
-      DK: h.keyLength,
-      DV: h.valueLength,
-      QKV: qkvWidth(h),
-      ROPE_PAIRS: options.noRope ? 0 : h.ropeDims / 2,
-      NEOX: h.ropePairing === 'neox',
-      QK_NORM: qkNorm,
-      Q_NORM: options.qNormIndex ?? 0,
-      K_NORM: options.kNormIndex ?? 0,
-      EPS: f32Literal(h.rmsEpsilon),
-    }),
-    bindings: ['uniform', 'rw', 'read', 'read', 'rw', 'rw'],
-  };
+  const { qNormIndex, kNormIndex } = options;
+  const qkNorm: KernelConstants =
+    qNormIndex !== undefined && kNormIndex !== undefined
+      ? { QK_NORM: true, Q_NORM: qNormIndex, K_NORM: kNormIndex, EPS: f32Constant(h.rmsEpsilon) }
+      : { QK_NORM: false };
+  return kernel('rope', ropeSource, {
+    H: h.headCount,
+    HKV: h.headCountKv,
+    DK: h.keyLength,
+    DV: h.valueLength,
+    QKV: qkvWidth(h),
+    ROPE_PAIRS: options.noRope ? 0 : h.ropeDims / 2,
+    NEOX: h.ropePairing === 'neox',
+    ...qkNorm,
+  });
 }
 
 /** A layer's attention: over every earlier position, or the last `window` (0: all). */
@@ -68,24 +65,21 @@ export function attentionKernel(h: ModelHparams, window = 0): KernelSource {
       DV: h.valueLength,
       QKV: qkvWidth(h),
       ACC: Math.ceil(h.valueLength / 64),
-      SCALE: f32Literal(1 / Math.sqrt(h.keyLength)),
+      SCALE: f32Constant(1 / Math.sqrt(h.keyLength)).wgsl,
       WINDOW: window,
-      SOFTCAP: f32Literal(h.attentionSoftCap),
+      SOFTCAP: f32Constant(h.attentionSoftCap).wgsl,
     }),
     bindings: ['uniform', 'read', 'read', 'read', 'rw'],
   };
 }
 
 /** hidden += RMSNorm(x) * w per token: Gemma's post-attention and post-FFN norms. */
-export function normAddKernel(h: ModelHparams, normIndex: number): KernelSource {
-  return {
-    code: specialise(normAddSource, {
-      E: h.embeddingLength,
-      NORM: normIndex,
-      EPS: f32Literal(h.rmsEpsilon),
-    }),
-    bindings: ['uniform', 'read', 'read', 'rw'],
-  };
+export function normAddKernel(h: ModelHparams, normIndex: number): KernelVariant {
+  return kernel('norm-add', normAddSource, {
+    E: h.embeddingLength,
+    NORM: normIndex,
+    EPS: f32Constant(h.rmsEpsilon),
+  });
 }
 
 export function sampleKernel(vocabSize: number): KernelSource {
@@ -95,11 +89,8 @@ export function sampleKernel(vocabSize: number): KernelSource {
   };
 }
 
-export function topLogitsKernel(vocabSize: number): KernelSource {
-  return {
-    code: specialise(topLogitsSource, { V: vocabSize }),
-    bindings: ['uniform', 'read', 'rw'],
-  };
+export function topLogitsKernel(vocabSize: number): KernelVariant {
+  return kernel('top-logits', topLogitsSource, { V: vocabSize });
 }
 
 /**

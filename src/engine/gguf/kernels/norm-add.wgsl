@@ -1,14 +1,11 @@
 // hidden += RMSNorm(x) * w for each token of the pass, one workgroup per token: the norms Gemma
 // applies to the attention and FFN outputs before adding them to the residual stream.
+// Constants: E (values per token), NORM (offset of the norm weight in `vecs`), EPS.
 // `Step` is declared in host-structs.ts.
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> vecs: array<f32>;
 @group(0) @binding(3) var<storage, read_write> hidden: array<f32>;
-
-const E = $Eu;
-const NORM = $NORMu;
-const EPS = $EPS;
 
 var<workgroup> red: array<f32, 64>;
 

@@ -5,7 +5,9 @@
 // Directives, each on a line of its own:
 //   #if EXPR   #elif EXPR   #else   #endif
 // EXPR is terms joined by `&&` or by `||` (not both in one expression); a term is `NAME`
-// (non-zero / true), `!NAME`, `NAME == LITERAL` or `NAME != LITERAL`. Every NAME must be given.
+// (non-zero / true), `!NAME`, or `NAME OP LITERAL` with OP one of `== != < <= > >=`. Every NAME
+// must be given. WGSL wants `enable` / `requires` / `diagnostic` directives before any
+// declaration, so the kept lines holding them move above the constants.
 
 export type KernelConstant = number | boolean | KernelLiteral;
 
@@ -37,7 +39,16 @@ function numeric(value: KernelConstant): number {
   return typeof value === 'object' ? value.value : value;
 }
 
-const TERM = /^(!?)\s*([A-Z_][A-Z0-9_]*)\s*(?:(==|!=)\s*(-?[0-9.]+))?$/;
+const TERM = /^(!?)\s*([A-Z_][A-Z0-9_]*)\s*(?:(==|!=|<=|>=|<|>)\s*(-?[0-9.]+))?$/;
+
+const COMPARE: Record<string, (a: number, b: number) => boolean> = {
+  '==': (a, b) => a === b,
+  '!=': (a, b) => a !== b,
+  '<': (a, b) => a < b,
+  '<=': (a, b) => a <= b,
+  '>': (a, b) => a > b,
+  '>=': (a, b) => a >= b,
+};
 
 function evaluate(expr: string, constants: KernelConstants, where: string): boolean {
   const hasAnd = expr.includes('&&');
@@ -52,7 +63,7 @@ function evaluate(expr: string, constants: KernelConstants, where: string): bool
     const value = numeric(constants[name]);
     if (op) {
       if (not) throw new Error(`${where}: "!" cannot precede a comparison ("${term}")`);
-      return op === '==' ? value === Number(operand) : value !== Number(operand);
+      return COMPARE[op](value, Number(operand));
     }
     return not ? value === 0 : value !== 0;
   });
@@ -115,12 +126,22 @@ export function constantDeclarations(constants: KernelConstants): string {
     .join('\n');
 }
 
-/** A kernel variant's WGSL: its constants declared, then the file with its `#if` blocks resolved. */
+/**
+ * A kernel variant's WGSL: its kept directives, its constants declared, then the rest of the file
+ * with its `#if` blocks resolved.
+ */
 export function preprocess(source: string, constants: KernelConstants, name = 'kernel'): string {
+  const lines = selectLines(source, constants, name).split('\n');
+  const isDirective = (line: string) => DIRECTIVE.test(line);
   const declarations = constantDeclarations(constants);
-  const body = selectLines(source, constants, name);
-  return declarations ? `${declarations}\n${body}` : body;
+  return [
+    ...lines.filter(isDirective),
+    ...(declarations ? [declarations] : []),
+    ...lines.filter((line) => !isDirective(line)),
+  ].join('\n');
 }
+
+const DIRECTIVE = /^\s*(enable|requires|diagnostic)\b/;
 
 /** A stable text key of a variant: its kernel name and constants, for pipeline caches and reports. */
 export function variantKey(name: string, constants: KernelConstants): string {

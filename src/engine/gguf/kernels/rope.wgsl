@@ -1,25 +1,16 @@
 // Per (head, token): q/k RMSNorm per head (qwen3), rotary embedding from a precomputed cos/sin
 // table, then keys and values stored in the f16 KV cache (two halves per u32). Workgroups
 // 0..H-1 are query heads (rotated in place), H..H+HKV-1 key heads, the rest value heads.
-// `Step` is declared in host-structs.ts.
+// Constants (declared by the host, see preprocess.ts): H, HKV, DK, DV (heads and head widths),
+// QKV (values per token of the qkv buffer), ROPE_PAIRS (rotated pairs; 0 stores keys unrotated),
+// NEOX (pairs i, i + ROPE_PAIRS instead of 2i, 2i + 1), QK_NORM with Q_NORM / K_NORM (offsets of
+// the q/k norm weights in `vecs`) and EPS. `Step` is declared in host-structs.ts.
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<storage, read_write> qkv: array<f32>;
 @group(0) @binding(2) var<storage, read> vecs: array<f32>;
 @group(0) @binding(3) var<storage, read> rope: array<vec2f>;
 @group(0) @binding(4) var<storage, read_write> kcache: array<u32>;
 @group(0) @binding(5) var<storage, read_write> vcache: array<u32>;
-
-const H = $Hu;
-const HKV = $HKVu;
-const DK = $DKu;
-const DV = $DVu;
-const QKV = $QKVu;
-const ROPE_PAIRS = $ROPE_PAIRSu;
-const NEOX = $NEOX;
-const QK_NORM = $QK_NORM;
-const Q_NORM = $Q_NORMu;
-const K_NORM = $K_NORMu;
-const EPS = $EPS;
 
 var<workgroup> red: array<f32, 64>;
 
@@ -41,7 +32,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid:
   let is_key = slot >= H;
   let base = t * QKV + select(slot * DK, H * DK + (slot - H) * DK, is_key);
   var scale = 1.0;
-  if (QK_NORM) {
+#if QK_NORM
+  {
     var ss = 0.0;
     for (var i = tid; i < DK; i += 64u) {
       ss += qkv[base + i] * qkv[base + i];
@@ -55,6 +47,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid:
     scale = inverseSqrt(red[0] / f32(DK) + EPS);
   }
   let nw = select(Q_NORM, K_NORM, is_key);
+#endif
   // Every thread reads its pair before any thread writes.
   var a_idx: array<u32, 4>;
   var b_idx: array<u32, 4>;
@@ -64,22 +57,24 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid:
   for (var i = tid; i < DK / 2u; i += 64u) {
     var ia: u32;
     var ib: u32;
+#if NEOX
     if (i >= ROPE_PAIRS) {
       ia = 2u * i;
       ib = ia + 1u;
-    } else if (NEOX) {
+    } else {
       ia = i;
       ib = i + ROPE_PAIRS;
-    } else {
-      ia = 2u * i;
-      ib = ia + 1u;
     }
+#else
+    ia = 2u * i;
+    ib = ia + 1u;
+#endif
     var xa = qkv[base + ia] * scale;
     var xb = qkv[base + ib] * scale;
-    if (QK_NORM) {
-      xa *= vecs[nw + ia];
-      xb *= vecs[nw + ib];
-    }
+#if QK_NORM
+    xa *= vecs[nw + ia];
+    xb *= vecs[nw + ib];
+#endif
     if (i < ROPE_PAIRS) {
       let cs = rope[pos * ROPE_PAIRS + i];
       let ra = xa * cs.x - xb * cs.y;

@@ -1,12 +1,11 @@
 // The K largest raw logits with their ids, best first (ties to the lower id), after the sampled
 // id in `result`: result[1 + 2k] = id, result[2 + 2k] = logit bits. One workgroup; each round
 // takes the best entry that ranks after the previous round's winner.
-// `Sampling` is declared in host-structs.ts.
+// Constant V: the vocabulary size. `Sampling` is declared in host-structs.ts.
 @group(0) @binding(0) var<uniform> params: Sampling;
 @group(0) @binding(1) var<storage, read> logits: array<f32>;
 @group(0) @binding(2) var<storage, read_write> result: array<u32>;
 
-const V = $Vu;
 const WG = 256u;
 var<workgroup> fred: array<f32, WG>;
 var<workgroup> ired: array<u32, WG>;
