@@ -42,6 +42,21 @@ export interface ArchitectureSpec {
   slidingWindow: SlidingWindowSpec | null;
   /** How a sequence becomes one vector in embedding mode; `none` for generative models. */
   pooling: 'none';
+  /**
+   * A bidirectional encoder (the BERT family) instead of a causal decoder; null for decoders. It
+   * has no KV cache and no output layer: the encoder graph runs whole sequences in one pass.
+   */
+  encoder: EncoderSpec | null;
+}
+
+export interface EncoderSpec {
+  /** Learned absolute positions (`position_embd`, BERT) or RoPE on q and k (nomic-bert). */
+  positions: 'learned' | 'rope';
+  /**
+   * Biases of the FFN's up and down products that the graph adds where the file has them; llama.cpp
+   * ignores them for nomic-bert's SwiGLU FFN.
+   */
+  ffnBiases: boolean;
 }
 
 export interface SlidingWindowSpec {
@@ -73,6 +88,23 @@ const LLAMA: ArchitectureSpec = {
   softCaps: {},
   slidingWindow: null,
   pooling: 'none',
+  encoder: null,
+};
+
+/**
+ * BERT: token, token-type (0) and position embeddings summed and LayerNormed; per layer attention
+ * over the whole sequence, then LayerNorm(x + attention), then LayerNorm(x + FFN) with a GELU FFN;
+ * biases throughout. Its pooling is the file's `bert.pooling_type`.
+ */
+const BERT: ArchitectureSpec = {
+  ...LLAMA,
+  ropePairing: 'neox',
+  ropeScalings: [],
+  norm: 'layer',
+  normEpsilon: 1e-12,
+  activation: 'gelu-tanh',
+  gatedFfn: false,
+  encoder: { positions: 'learned', ffnBiases: true },
 };
 
 /** Gemma 2 and 3: GELU-gated FFN, sqrt(n_embd) embedding scale, norms after attention and FFN. */
@@ -112,6 +144,16 @@ export const ARCHITECTURES = {
     qkvBias: 'none',
     fusedQkv: true,
     fusedGateUp: true,
+  },
+  bert: BERT,
+  // nomic-embed-text: fused q/k/v without biases, RoPE (NeoX pairs), a SwiGLU FFN.
+  'nomic-bert': {
+    ...BERT,
+    qkvBias: 'none',
+    fusedQkv: true,
+    activation: 'silu',
+    gatedFfn: true,
+    encoder: { positions: 'rope', ffnBiases: false },
   },
 } satisfies Record<string, ArchitectureSpec>;
 

@@ -175,7 +175,9 @@ export function deriveHparams(
     vocabSize,
     rmsEpsilon: checkedNum(
       metadata,
-      `${arch}.attention.layer_norm_rms_epsilon`,
+      spec.norm === 'layer'
+        ? `${arch}.attention.layer_norm_epsilon`
+        : `${arch}.attention.layer_norm_rms_epsilon`,
       spec.normEpsilon,
       (n) => n >= 0,
       'zero or more',
@@ -207,6 +209,9 @@ export function deriveHparams(
       : ropeTheta,
     attentionSoftCap: softCap(metadata, `${arch}.attn_logit_softcapping`, spec.softCaps.attention),
     finalSoftCap: softCap(metadata, `${arch}.final_logit_softcapping`, spec.softCaps.final),
+    ...(spec.encoder
+      ? { tokenTypes: positiveInt(metadata, 'tokenizer.ggml.token_type_count', undefined, 64) }
+      : {}),
   };
 }
 

@@ -13,6 +13,7 @@ interface Expected {
 
 export function expectedTensors(h: ModelHparams): Expected[] {
   const spec = ARCHITECTURES[h.architecture];
+  if (spec.encoder) return encoderTensors(h);
   const qWidth = h.headCount * h.keyLength;
   const kWidth = h.headCountKv * h.keyLength;
   const vWidth = h.headCountKv * h.valueLength;
@@ -59,6 +60,56 @@ export function expectedTensors(h: ModelHparams): Expected[] {
       add('ffn_up.weight', [embd, ff]);
     }
     add('ffn_down.weight', [ff, embd]);
+  }
+  return list;
+}
+
+/** The BERT family's tensors, as llama.cpp's `bert` and `nomic-bert` loaders create them. */
+function encoderTensors(h: ModelHparams): Expected[] {
+  const spec = ARCHITECTURES[h.architecture];
+  const embd = h.embeddingLength;
+  const ff = h.feedForwardLength;
+  const qWidth = h.headCount * h.keyLength;
+  const kvWidth = h.headCountKv * h.keyLength;
+  const list: Expected[] = [
+    { name: 'token_embd.weight', dims: [embd, h.vocabSize] },
+    { name: 'token_types.weight', dims: [embd, h.tokenTypes ?? 1], optional: true },
+    { name: 'token_embd_norm.weight', dims: [embd] },
+    { name: 'token_embd_norm.bias', dims: [embd] },
+  ];
+  if (spec.encoder?.positions === 'learned') {
+    list.push({ name: 'position_embd.weight', dims: [embd, h.contextLength] });
+    // A classification head some files carry; embeddings never run it.
+    list.push({ name: 'cls.weight', dims: [embd, embd], optional: true });
+    list.push({ name: 'cls.bias', dims: [embd], optional: true });
+  }
+  for (let i = 0; i < h.blockCount; i++) {
+    const add = (name: string, dims: number[], optional = false) =>
+      list.push({ name: `blk.${i}.${name}`, dims, optional });
+    if (spec.fusedQkv) {
+      add('attn_qkv.weight', [embd, qWidth + 2 * kvWidth]);
+      add('attn_qkv.bias', [qWidth + 2 * kvWidth], true);
+    } else {
+      for (const [part, width] of [
+        ['q', qWidth],
+        ['k', kvWidth],
+        ['v', kvWidth],
+      ] as const) {
+        add(`attn_${part}.weight`, [embd, width]);
+        add(`attn_${part}.bias`, [width], spec.qkvBias !== 'required');
+      }
+    }
+    add('attn_output.weight', [qWidth, embd]);
+    add('attn_output.bias', [embd], true);
+    add('attn_output_norm.weight', [embd]);
+    add('attn_output_norm.bias', [embd]);
+    if (spec.gatedFfn) add('ffn_gate.weight', [embd, ff]);
+    add('ffn_up.weight', [embd, ff]);
+    add('ffn_up.bias', [ff], true);
+    add('ffn_down.weight', [ff, embd]);
+    add('ffn_down.bias', [embd], true);
+    add('layer_output_norm.weight', [embd]);
+    add('layer_output_norm.bias', [embd]);
   }
   return list;
 }

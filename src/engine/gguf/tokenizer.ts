@@ -2,13 +2,15 @@
 // style (`llama`: scored pieces merged best-first, byte fallback, a leading space before text that
 // starts the input or follows a special token) and byte-level BPE (`gpt2`, with the pre-tokenizer
 // `tokenizer.ggml.pre` names). @huggingface/tokenizers runs the BPE; special tokens are split out
-// here, because llama.cpp parses control tokens only on request.
+// here, because llama.cpp parses control tokens only on request. BERT vocabularies (`bert`) use
+// WordPiece (wordpiece.ts), with [CLS] before and [SEP] after the text.
 
 import { Tokenizer } from '@huggingface/tokenizers';
 import { GgufFormatError } from './errors.ts';
 import { byteLevelPreTokenizer, ignoresMerges } from './pretokenizers.ts';
 import { SpecialTokenSplitter } from './special-tokens.ts';
 import { spmMerges } from './spm-merges.ts';
+import { WordPiece } from './wordpiece.ts';
 
 export const TokenType = {
   normal: 1,
@@ -91,7 +93,7 @@ function byteDecoder(): Map<string, number> {
 }
 
 export class GgufTokenizer {
-  readonly model: 'llama' | 'gpt2';
+  readonly model: 'llama' | 'gpt2' | 'bert';
   readonly tokens: readonly string[];
   readonly types: readonly number[];
   readonly bos: number | undefined;
@@ -102,17 +104,20 @@ export class GgufTokenizer {
   /** Whether prompts start with BOS (`tokenizer.ggml.add_bos_token`). */
   readonly addBos: boolean;
   readonly addSpacePrefix: boolean;
-  private readonly bpe: Tokenizer;
+  /** [SEP], which a WordPiece (BERT) model's input ends with; undefined for other models. */
+  readonly sep: number | undefined;
+  private readonly bpe?: Tokenizer;
+  private readonly wordPiece?: WordPiece;
   private readonly ids = new Map<string, number>();
   private readonly alwaysSplit: SpecialTokenSplitter;
   private readonly specialSplit: SpecialTokenSplitter;
 
   constructor(metadata: Record<string, unknown>) {
     const model = metadata['tokenizer.ggml.model'];
-    if (model !== 'llama' && model !== 'gpt2') {
+    if (model !== 'llama' && model !== 'gpt2' && model !== 'bert') {
       throw new GgufFormatError(
         'bad-metadata',
-        `Tokenizer "${String(model)}" (tokenizer.ggml.model) is not supported: this engine reads SentencePiece ("llama") and byte-level BPE ("gpt2") vocabularies.`,
+        `Tokenizer "${String(model)}" (tokenizer.ggml.model) is not supported: this engine reads SentencePiece ("llama"), byte-level BPE ("gpt2") and WordPiece ("bert") vocabularies.`,
         'tokenizer.ggml.model',
       );
     }
@@ -127,7 +132,16 @@ export class GgufTokenizer {
     tokens.forEach((t, id) => {
       if (!this.ids.has(t)) this.ids.set(t, id);
     });
-    this.bos = optionalId(metadata, 'tokenizer.ggml.bos_token_id', tokens.length);
+    const bert = model === 'bert';
+    // llama.cpp's defaults for BERT vocabularies, whose converter writes no BOS: [CLS] 101, [SEP]
+    // 102, [UNK] 100.
+    const bertDefault = (id: number) => (bert && id < tokens.length ? id : undefined);
+    this.bos =
+      optionalId(metadata, 'tokenizer.ggml.bos_token_id', tokens.length) ?? bertDefault(101);
+    this.sep = bert
+      ? (optionalId(metadata, 'tokenizer.ggml.seperator_token_id', tokens.length) ??
+        bertDefault(102))
+      : undefined;
     this.eos = optionalId(metadata, 'tokenizer.ggml.eos_token_id', tokens.length);
     this.eot = optionalId(metadata, 'tokenizer.ggml.eot_token_id', tokens.length);
     const ends = new Set<number>();
@@ -143,7 +157,8 @@ export class GgufTokenizer {
       if (id !== undefined && types[id] === TokenType.control) ends.add(id);
     }
     this.endOfGeneration = ends;
-    this.addBos = Boolean(metadata['tokenizer.ggml.add_bos_token'] ?? model === 'llama');
+    // llama.cpp always starts a WordPiece input with [CLS].
+    this.addBos = bert || Boolean(metadata['tokenizer.ggml.add_bos_token'] ?? model === 'llama');
     this.addSpacePrefix =
       model === 'llama' && Boolean(metadata['tokenizer.ggml.add_space_prefix'] ?? true);
 
@@ -164,7 +179,22 @@ export class GgufTokenizer {
     });
     // The library reads the vocabulary with Object.entries, which sees own keys only.
     const vocab = Object.fromEntries(vocabIds);
-    if (model === 'llama') {
+    if (bert) {
+      const lowercase = Boolean(metadata['tokenizer.ggml.normalizer.lowercase'] ?? false);
+      const unk =
+        optionalId(metadata, 'tokenizer.ggml.unknown_token_id', tokens.length) ?? bertDefault(100);
+      if (unk === undefined) {
+        throw new GgufFormatError(
+          'bad-metadata',
+          'The WordPiece vocabulary names no [UNK] token (tokenizer.ggml.unknown_token_id) and has no token 100 to default to: the file is damaged.',
+          'tokenizer.ggml.unknown_token_id',
+        );
+      }
+      this.wordPiece = new WordPiece(tokens, unk, {
+        lowercase,
+        stripAccents: Boolean(metadata['tokenizer.ggml.normalizer.strip_accents'] ?? lowercase),
+      });
+    } else if (model === 'llama') {
       const scores = metadata['tokenizer.ggml.scores'];
       const { merges } = spmMerges(
         tokens,
@@ -256,7 +286,11 @@ export class GgufTokenizer {
       text = (this.addSpacePrefix && afterSpecial ? ' ' : '') + text;
       text = text.replace(/ /g, '\u2581');
     }
-    for (const id of this.bpe.encode(text, { add_special_tokens: false }).ids) out.push(id);
+    if (this.wordPiece) {
+      this.wordPiece.encode(text, out);
+      return;
+    }
+    for (const id of this.bpe!.encode(text, { add_special_tokens: false }).ids) out.push(id);
   }
 
   /** The bytes a token stands for; control tokens give their text only with `special`. */
@@ -270,7 +304,7 @@ export class GgufTokenizer {
       return special ? encoder.encode(text) : new Uint8Array(0);
     }
     if (type === TokenType.userDefined) return encoder.encode(text);
-    if (this.model === 'llama') {
+    if (this.model !== 'gpt2') {
       if (type === TokenType.byte) return new Uint8Array([parseInt(text.slice(3, 5), 16)]);
       return encoder.encode(text.replace(/\u2581/g, ' '));
     }

@@ -114,6 +114,7 @@ export interface ModelHparams {
   valueLength: number;
   contextLength: number;
   vocabSize: number;
+  /** The norms' epsilon: RMSNorm's, or LayerNorm's for the architectures that use it. */
   rmsEpsilon: number;
   ropeTheta: number;
   ropeDims: number;
@@ -133,6 +134,8 @@ export interface ModelHparams {
   /** cap * tanh(x / cap) on attention scores and on the logits; 0: none. */
   attentionSoftCap: number;
   finalSoftCap: number;
+  /** Rows of an encoder's `token_types` table (`tokenizer.ggml.token_type_count`). */
+  tokenTypes?: number;
 }
 
 export interface ModelHeader {
