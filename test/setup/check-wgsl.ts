@@ -16,6 +16,7 @@ import {
   sampleKernel,
   topLogitsKernel,
 } from '../../src/engine/gguf/kernels/fixed.ts';
+import { rmsNormKernel } from '../../src/engine/gguf/kernels/rms-norm.ts';
 import {
   matmulKernel,
   type BindingKind,
@@ -76,14 +77,12 @@ function variants(): [string, KernelSource | KernelVariant][] {
       const base = { precision, inputLength: K, inputStride: K };
       const specs: [string, MatmulSpec][] = [
         [
-          'plain, norm, bias, rounded',
+          'plain, bias, rounded',
           {
             ...base,
             outputStride: 96,
             mode: 'plain',
             segments: [segment(64, 0), segment(32, 64, 0)],
-            normIndex: 0,
-            eps: 1e-6,
             roundActivations: true,
           },
         ],
@@ -117,6 +116,11 @@ function variants(): [string, KernelSource | KernelVariant][] {
     ['attention', attentionKernel(hparams)],
     ['attention with a window', attentionKernel(hparams, 16)],
     ['norm-add', normAddKernel(hparams, 0)],
+    ['rms-norm', rmsNormKernel({ length: K, normIndex: 0, eps: 1e-6 })],
+    [
+      'rms-norm of the last token',
+      rmsNormKernel({ length: K, normIndex: 0, eps: 1e-6, lastToken: true }),
+    ],
     ['sample', sampleKernel(1000)],
     ['top-logits', topLogitsKernel(1000)],
   );

@@ -87,6 +87,8 @@ export function engineBufferPlan(h: ModelHparams, options: BufferPlanOptions): E
   const scratch = (name: string, bytes: number, usage: PlannedBuffer['usage'] = 'storage') =>
     buffers.push({ name, category: 'scratch', bytes: alignUp(Math.max(bytes, 16), 16), usage });
   scratch('hidden', chunk * h.embeddingLength * f32);
+  // The RMS-normalised hidden state, written once per norm for the products that read it.
+  scratch('normed', chunk * h.embeddingLength * f32);
   scratch('qkv', chunk * qkvWidth(h) * f32);
   scratch('attention', chunk * h.headCount * h.valueLength * f32);
   scratch('ffn', chunk * h.feedForwardLength * f32);

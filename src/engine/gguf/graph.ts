@@ -20,6 +20,7 @@ import {
   sampleKernel,
   topLogitsKernel,
 } from './kernels/fixed';
+import { rmsNormKernel } from './kernels/rms-norm';
 import { isSlidingLayer } from './hparams';
 import type { BufferSlice, Kernel, PipelineCache } from './kernels/pipeline';
 import type { LayerPlacement } from './residency';
@@ -61,6 +62,8 @@ export interface Graph {
   /** Per layer of the placement, first to last. */
   layers: Dispatch[][];
   embed?: Dispatch;
+  /** The output norm of the pass's last token, run before `output` (absent without one). */
+  outputNorm?: Dispatch;
   output?: Dispatch;
   sample?: Dispatch;
   topLogits?: Dispatch;
@@ -176,10 +179,39 @@ class GraphBuilder {
     };
   }
 
+  /**
+   * The RMSNorm pass writing `hidden` normalised into `normed` (every token, or with `lastToken`
+   * the last), and the buffer the product after it reads: `normed`, or `hidden` without a norm.
+   */
+  private async rmsNorm(
+    normIndex: number | undefined,
+    vecs: BufferSlice,
+    label: string,
+    lastToken = false,
+  ): Promise<{ dispatches: Dispatch[]; input: BufferSlice }> {
+    if (normIndex === undefined) return { dispatches: [], input: this.buf('hidden') };
+    const kernel = await this.g.cache.get(
+      rmsNormKernel({
+        length: this.h.embeddingLength,
+        normIndex,
+        eps: this.h.rmsEpsilon,
+        lastToken,
+      }),
+      'rms-norm',
+    );
+    const norm = this.fixed(
+      kernel,
+      [this.buf('step'), this.buf('hidden'), vecs, this.buf('normed')],
+      1,
+      label,
+    );
+    norm.perToken = !lastToken;
+    return { dispatches: [norm], input: this.buf('normed') };
+  }
+
   async layer(i: number): Promise<Dispatch[]> {
     const h = this.h;
     const precision = this.g.computePrecision;
-    const eps = h.rmsEpsilon;
     const group = this.g.layers[i];
     const buffer = this.g.layerBuffer(i);
     const vecs = { buffer, offset: 0, size: group.vectorBytes };
@@ -253,7 +285,10 @@ class GraphBuilder {
     const gateUpWeights = fused
       ? [...weightSlices(buffer, group, gateUp), ...weightSlices(buffer, group, gateUp)]
       : weightSlices(buffer, group, gateUp);
+    const attnNorm = await this.rmsNorm(vector('attn_norm'), vecs, `${p}attn_norm`);
+    const ffnNorm = await this.rmsNorm(vector('ffn_norm'), vecs, `${p}ffn_norm`);
     return [
+      ...attnNorm.dispatches,
       await this.matmul(
         {
           precision,
@@ -262,11 +297,9 @@ class GraphBuilder {
           outputStride: qkvWidth(h),
           mode: 'plain',
           segments: segments(group, qkv, true),
-          normIndex: vector('attn_norm'),
-          eps,
         },
         `${p}qkv`,
-        this.buf('hidden'),
+        attnNorm.input,
         vecs,
         this.buf('qkv'),
         weightSlices(buffer, group, qkv),
@@ -297,6 +330,7 @@ class GraphBuilder {
         h.headCount * h.valueLength,
         'post_attention_norm',
       )),
+      ...ffnNorm.dispatches,
       await this.matmul(
         {
           precision,
@@ -307,11 +341,9 @@ class GraphBuilder {
           segments: fused
             ? fusedGateUp(group, gateUp[0], h.feedForwardLength)
             : segments(group, gateUp, false),
-          normIndex: vector('ffn_norm'),
-          eps,
         },
         `${p}ffn_gate_up`,
-        this.buf('hidden'),
+        ffnNorm.input,
         vecs,
         this.buf('ffn'),
         gateUpWeights,
@@ -348,13 +380,20 @@ class GraphBuilder {
     };
   }
 
-  async head(): Promise<Pick<Graph, 'output' | 'sample' | 'topLogits'>> {
+  async head(): Promise<Pick<Graph, 'outputNorm' | 'output' | 'sample' | 'topLogits'>> {
     const { head, embedding } = this.g;
     const tied = !head.matrices.has('output.weight');
     const outGroup = tied ? embedding : head;
     const outName = tied ? 'token_embd.weight' : 'output.weight';
     const outBuffer = tied ? this.g.embeddingBuffer! : this.g.headBuffer!;
     const out = outputMatrix(head, embedding);
+    const headVecs = { buffer: this.g.headBuffer!, offset: 0, size: head.vectorBytes };
+    const norm = await this.rmsNorm(
+      head.vectors.get('output_norm.weight')?.index,
+      headVecs,
+      'output_norm',
+      true,
+    );
     const output = await this.matmul(
       {
         precision: this.g.computePrecision,
@@ -363,14 +402,12 @@ class GraphBuilder {
         outputStride: out.rows,
         mode: 'plain',
         segments: segments(outGroup, [outName], false),
-        normIndex: head.vectors.get('output_norm.weight')?.index,
-        eps: this.h.rmsEpsilon,
         softCap: this.h.finalSoftCap,
         lastTokenOnly: true,
       },
       'output',
-      this.buf('hidden'),
-      { buffer: this.g.headBuffer!, offset: 0, size: head.vectorBytes },
+      norm.input,
+      headVecs,
       this.buf('logits'),
       weightSlices(outBuffer, outGroup, [outName]),
       matrixBytes(out) + head.vectorBytes,
@@ -401,7 +438,7 @@ class GraphBuilder {
       weightBytes: 0,
       label: 'top-logits',
     };
-    return { output, sample, topLogits };
+    return { outputNorm: norm.dispatches[0], output, sample, topLogits };
   }
 }
 

@@ -279,6 +279,7 @@ export class GgufModel {
         }
       }
       if (isLast && logits && graph.output) {
+        if (graph.outputNorm) run(graph.outputNorm, 1, 1);
         const out = graph.output;
         run(out, out.workgroups[0], out.workgroups[1]);
         run(graph.sample!, 1, 1);

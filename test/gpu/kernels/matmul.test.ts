@@ -111,13 +111,8 @@ function referenceDot(
   return [sum, abs];
 }
 
-function normed(group: MemoryGroup, x: Float32Array, t: number, norm?: string): Float64Array {
-  const v = Float64Array.from(x.subarray(t * K, (t + 1) * K));
-  if (!norm) return v;
-  const ss = v.reduce((a, b) => a + b * b, 0);
-  const scale = 1 / Math.sqrt(ss / K + 1e-5);
-  const w = group.values.get(norm)!;
-  return v.map((a, i) => a * scale * w[i]);
+function tokenInput(x: Float32Array, t: number): Float64Array {
+  return Float64Array.from(x.subarray(t * K, (t + 1) * K));
 }
 
 function randomX(ntok: number, seed: number): Float32Array {
@@ -134,12 +129,11 @@ const configs: [string, ComputePrecision][] = [
 describe.each(configs)('matmul kernels on %s, %s compute', (adapter, precision) => {
   const tol = TOLERANCE[precision];
   it.each(TYPES.map((t, i) => [typeName(t), t, LANES[i % LANES.length]] as const))(
-    '%s: norm folded in, two segments split by rows, bias, 5 tokens, %i lanes per row',
+    '%s: two segments split by rows, bias, 5 tokens, %i lanes per row',
     async (_, type, lanes) => {
       const rowsA = 37;
       const rowsB = 12;
       const tensors = [
-        { name: 'norm', type: GGMLType.F32, dims: [K] },
         { name: 'b.bias', type: GGMLType.F32, dims: [rowsB] },
         { name: 'a', type, dims: [K, rowsA] },
         { name: 'b', type, dims: [K, rowsB] },
@@ -157,8 +151,6 @@ describe.each(configs)('matmul kernels on %s, %s compute', (adapter, precision) 
         outputStride: stride,
         mode: 'plain',
         segments: segmentsOf(group, ['a', 'b']),
-        normIndex: group.layout.vectors.get('norm')!.index,
-        eps: 1e-5,
         lanesPerRow: lanes,
       };
       const x = randomX(ntok, 2);
@@ -172,7 +164,7 @@ describe.each(configs)('matmul kernels on %s, %s compute', (adapter, precision) 
       });
       const bias = group.values.get('b.bias')!;
       for (let t = 0; t < ntok; t++) {
-        const xn = normed(group, x, t, 'norm');
+        const xn = tokenInput(x, t);
         for (let r = 0; r < rowsA + rowsB; r++) {
           const [ref, abs] =
             r < rowsA ? referenceDot(group, 'a', xn, r) : referenceDot(group, 'b', xn, r - rowsA);
@@ -191,10 +183,7 @@ describe.each(configs)('matmul kernels on %s, %s compute', (adapter, precision) 
   it('inputs rounded as llama.cpp does for F16, BF16, Q8_0, Q4_K and Q6_K weights', async () => {
     const types = [GGMLType.F16, GGMLType.BF16, GGMLType.Q8_0, GGMLType.Q4_K, GGMLType.Q6_K];
     const rows = 9;
-    const tensors = [
-      { name: 'norm', type: GGMLType.F32, dims: [K] },
-      ...types.map((type, i) => ({ name: `w${i}`, type, dims: [K, rows] })),
-    ];
+    const tensors = [...types.map((type, i) => ({ name: `w${i}`, type, dims: [K, rows] }))];
     const group = await memoryGroup(tensors, 5);
     const names = types.map((_, i) => `w${i}`);
     const ntok = 3;
@@ -208,8 +197,6 @@ describe.each(configs)('matmul kernels on %s, %s compute', (adapter, precision) 
         outputStride: stride,
         mode: 'plain',
         segments: segmentsOf(group, names),
-        normIndex: group.layout.vectors.get('norm')!.index,
-        eps: 1e-5,
         lanesPerRow: 4,
         roundActivations: true,
       },
@@ -220,7 +207,7 @@ describe.each(configs)('matmul kernels on %s, %s compute', (adapter, precision) 
       y0: new Float32Array(ntok * stride),
     });
     for (let t = 0; t < ntok; t++) {
-      const xn = normed(group, x, t, 'norm');
+      const xn = tokenInput(x, t);
       types.forEach((type, i) => {
         const xr = roundActivations(type, xn);
         for (let r = 0; r < rows; r++) {
@@ -279,7 +266,7 @@ describe.each(configs)('matmul kernels on %s, %s compute', (adapter, precision) 
       y0,
     });
     for (let t = 0; t < ntok; t++) {
-      const xt = normed(group, x, t);
+      const xt = tokenInput(x, t);
       for (let r = 0; r < ff; r++) {
         const [g, ga] = referenceDot(group, 'gate', xt, r);
         const [u, ua] = referenceDot(group, 'up', xt, r);

@@ -1,8 +1,8 @@
 // Fused dequantize + matrix-vector (decode) / matrix-matrix over a few tokens (prefill) kernels.
 // One workgroup computes one output row for every token of the pass, NT tokens per read of the
 // weight row, so prefill reads the weights ntok / NT times instead of ntok times. Optional fusions:
-// an RMSNorm of the input (recomputed per workgroup: the input is tiny next to a weight row),
 // several weight tensors in one dispatch (q, k, v), a bias, a residual add, and gate/up + SwiGLU.
+// The input arrives normalised (rms-norm.wgsl runs once per token before the products that need it).
 import { HOST_STRUCTS_WGSL } from './host-structs';
 import type { ComputePrecision } from '../buffer-plan';
 import { partedDequant, prelude, weightBindings, type WeightPart } from './dequant';
@@ -39,9 +39,6 @@ export interface MatmulSpec {
    */
   mode: 'plain' | 'residual' | 'swiglu' | 'geglu';
   segments: MatmulSegment[];
-  /** Index in the vector region of an RMSNorm weight applied to the input first. */
-  normIndex?: number;
-  eps?: number;
   /** plain mode: y = cap * tanh(y / cap) (Gemma 2's final logits); 0 or absent: none. */
   softCap?: number;
   /** Only the pass's last token (the output layer needs the last position's logits alone). */
@@ -167,7 +164,6 @@ export function matmulKernel(spec: MatmulSpec): KernelSource {
   const weightCount = next - 4;
   for (let i = 0; i < weightCount; i++) bindings.push('read');
   const gatedFfn = gated(spec);
-  const norm = spec.normIndex !== undefined;
   const deqAny = gatedFfn
     ? ''
     : `fn deq_any(seg: u32, r: u32, g: u32) -> array<vec4<T>, 2> {\n${ifChain(spec, (sg, i) => `deq_s${i}(r${offset(sg)}, g)`)}\n}\n` +
@@ -220,7 +216,7 @@ export function matmulKernel(spec: MatmulSpec): KernelSource {
     )
     .join('\n');
   const roundBody = ifChain(spec, (_, i) => `round_s${i}(t, g, v)`);
-  const tokenBody = `let v = input(first + t0 + t, g, scale[t]);
+  const tokenBody = `let v = input(first + t0 + t, g);
         ${
           gatedFfn
             ? `let xa = vec4<T>(round_s0(t, g, v[0]));
@@ -242,7 +238,6 @@ export function matmulKernel(spec: MatmulSpec): KernelSource {
     .join('\n      ');
   const lanes = spec.lanesPerRow ?? DEFAULT_LANES_PER_ROW;
   const rowsPerGroup = MATMUL_WORKGROUP / lanes;
-  const normIndex = spec.normIndex ?? 0;
   const code = `${prelude(spec.precision)}
 ${HOST_STRUCTS_WGSL}@group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<storage, read> x: array<vec4f>;
@@ -300,17 +295,10 @@ fn round_input(seg: u32, t: u32, g: u32, v: vec4f) -> vec4f {
 ${roundBody}
 }
 
-// Values g * 8 .. g * 8 + 7 of the token's input, RMS-normalized when the kernel folds a norm.
-fn input(token: u32, g: u32, scale: f32) -> array<vec4f, 2> {
+// Values g * 8 .. g * 8 + 7 of the token's input.
+fn input(token: u32, g: u32) -> array<vec4f, 2> {
   let xi = token * XS + g * 2u;
-  ${
-    norm
-      ? `let i = ${normIndex}u + g * 8u;
-  let n0 = vec4f(vecs[i], vecs[i + 1u], vecs[i + 2u], vecs[i + 3u]);
-  let n1 = vec4f(vecs[i + 4u], vecs[i + 5u], vecs[i + 6u], vecs[i + 7u]);
-  return array<vec4f, 2>(x[xi] * n0 * scale, x[xi + 1u] * n1 * scale);`
-      : 'return array<vec4f, 2>(x[xi], x[xi + 1u]);'
-  }
+  return array<vec4f, 2>(x[xi], x[xi + 1u]);
 }
 
 // LANES threads share a row and split its blocks; partial sums meet in workgroup memory with two
@@ -327,32 +315,9 @@ ${gatedFfn ? '' : segmentSelect(spec, rowsPerGroup)}
   let ntok = ${spec.lastTokenOnly ? '1u' : 'step.ntok'};
   let first = ${spec.lastTokenOnly ? 'step.ntok - 1u' : '0u'};
   for (var t0 = 0u; t0 < ntok; t0 += NT) {
-    var scale = vec4f(1.0);
-    ${
-      norm
-        ? `var ss = vec4f(0.0);
-    for (var i = tid; i < K / 4u; i += WG) {
-      ${['x', 'y', 'z', 'w']
-        .slice(0, MATMUL_TOKENS)
-        .map(
-          (c, t) =>
-            `if (t0 + ${t}u < ntok) {\n        let v = x[(first + t0 + ${t}u) * XS + i];\n        ss.${c} += dot(v, v);\n      }`,
-        )
-        .join('\n      ')}
-    }
-    red[tid] = ss;
-    workgroupBarrier();
-    var total = vec4f(0.0);
-    for (var i = 0u; i < WG; i++) {
-      total += red[i];
-    }
-    scale = inverseSqrt(total / f32(K) + ${spec.eps ?? 1e-6});
-    workgroupBarrier();`
-        : ''
-    }
 ${
   q80 || q8k
-    ? `    // Per-block scales of the (normalized) input, as llama.cpp quantizes it.
+    ? `    // Per-block scales of the input, as llama.cpp quantizes it.
     for (var b = tid; b < ${q80 ? K / 32 : Math.ceil(K / 256)}u * NT; b += WG) {
       let t = b % NT;
       if (t0 + t < ntok) {
@@ -361,7 +326,7 @@ ${
             ? `let blk32 = b / NT;
         var amax = 0.0;
         for (var gg = blk32 * 4u; gg < blk32 * 4u + 4u; gg++) {
-          let v = input(first + t0 + t, gg, scale[t]);
+          let v = input(first + t0 + t, gg);
           amax = max(amax, max(max(abs(v[0].x), abs(v[0].y)), max(abs(v[0].z), abs(v[0].w))));
           amax = max(amax, max(max(abs(v[1].x), abs(v[1].y)), max(abs(v[1].z), abs(v[1].w))));
         }
@@ -375,7 +340,7 @@ ${
           var amax = 0.0;
           var signed_max = 0.0;
           for (var gg = blk256 * 32u; gg < min(blk256 * 32u + 32u, GROUPS); gg++) {
-            let v = input(first + t0 + t, gg, scale[t]);
+            let v = input(first + t0 + t, gg);
             for (var h = 0u; h < 2u; h++) {
               for (var c = 0u; c < 4u; c++) {
                 if (abs(v[h][c]) > amax) {
