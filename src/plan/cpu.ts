@@ -52,6 +52,19 @@ export interface CpuPrediction {
   problem: string | null;
 }
 
+/**
+ * Bytes decode reads per token: every weight once, except the embedding (one row, unless it is
+ * also the output layer), plus the KV cache up to `decodePosition`.
+ */
+export function cpuBytesPerToken(header: ModelHeader, decodePosition = 256): number {
+  const weights = header.tensors.reduce((sum, t) => sum + t.bytes, 0);
+  const embedding = header.tensors.find((t) => t.name === 'token_embd.weight');
+  const tied = !header.tensors.some((t) => t.name === 'output.weight');
+  const vocab = header.hparams.vocabSize;
+  const embeddingSkipped = embedding && !tied ? embedding.bytes - embedding.bytes / vocab : 0;
+  return weights - embeddingSkipped + kvBytesPerToken(header) * decodePosition;
+}
+
 export function predictCpu(
   header: ModelHeader,
   cpu: CpuDescription,
@@ -59,16 +72,10 @@ export function predictCpu(
   decodePosition = 256,
 ): CpuPrediction {
   const weights = header.tensors.reduce((sum, t) => sum + t.bytes, 0);
-  const embedding = header.tensors.find((t) => t.name === 'token_embd.weight');
-  const tied = !header.tensors.some((t) => t.name === 'output.weight');
-  const vocab = header.hparams.vocabSize;
-  // Decode reads every weight once, except the embedding: one row, unless it is also the output.
-  const embeddingSkipped = embedding && !tied ? embedding.bytes - embedding.bytes / vocab : 0;
-  const kvPerToken = kvBytesPerToken(header);
-  const bytesPerToken = weights - embeddingSkipped + kvPerToken * decodePosition;
+  const bytesPerToken = cpuBytesPerToken(header, decodePosition);
   const threads = cpuThreads(cpu);
   const rate = cpu.readRate.value * CPU_EFFICIENCY * threads;
-  const bytes = weights + kvPerToken * contextTokens;
+  const bytes = weights + kvBytesPerToken(header) * contextTokens;
   const limit = Math.min(cpu.addressSpaceBytes, cpu.memory.value);
   const problem =
     bytes > limit
@@ -80,6 +87,21 @@ export function predictCpu(
     bytes,
     problem,
   };
+}
+
+/**
+ * The efficiency a measured CPU engine run implies: the share of the calibrated read rate (per
+ * thread, times the threads it ran) that came out as decode bytes. `npm run bench:browser` prints
+ * it beside each run, and CPU_EFFICIENCY is set from those figures.
+ */
+export function impliedCpuEfficiency(
+  header: ModelHeader,
+  cpu: CpuDescription,
+  measuredDecodeTokensPerSecond: number,
+  decodePosition = 256,
+): number {
+  const read = cpu.readRate.value * cpuThreads(cpu);
+  return (measuredDecodeTokensPerSecond * cpuBytesPerToken(header, decodePosition)) / read;
 }
 
 const tokS = (value: number) => `${value >= 10 ? value.toFixed(0) : value.toPrecision(2)} tok/s`;
@@ -117,6 +139,7 @@ export function chooseEngine(inputs: EngineInputs): EngineChoice {
     engine,
     cpuDecodeTokensPerSecond: predicted.decodeTokensPerSecond,
     threads: predicted.threads,
+    cpuProblem: predicted.problem,
     reason: `${engine === 'cpu' ? 'CPU engine (llama.cpp in WebAssembly)' : 'GPU engine (WebGPU)'}: ${why}; ${gpuSays}, ${cpuSays}.`,
   });
   if (inputs.override === 'gpu' || inputs.override === 'cpu') {
@@ -133,16 +156,33 @@ export function chooseEngine(inputs: EngineInputs): EngineChoice {
     : result('gpu', 'predicted faster');
 }
 
-/** The GPU plan with the engine choice added: its engine, the CPU prediction and the reason. */
+/**
+ * The GPU plan with the engine choice added: its engine, the CPU prediction and the reason. On the
+ * CPU engine the verdict is the CPU engine's, which holds the whole model or cannot run it, and a
+ * refusal's reason comes last, where a refusal's reason always is.
+ */
 export function withEngineChoice(plan: Plan, choice: EngineChoice): Plan {
+  const onCpu = choice.engine === 'cpu';
   return {
     ...plan,
+    fits: onCpu ? (choice.cpuProblem ? 'none' : 'full') : plan.fits,
     engine: choice.engine,
     predicted: { ...plan.predicted, cpuDecodeTokensPerSecond: choice.cpuDecodeTokensPerSecond },
     engineChoice: choice,
     // First: which engine runs the model is the plan's headline.
-    reasons: [choice.reason, ...plan.reasons],
+    reasons: [
+      choice.reason,
+      ...plan.reasons,
+      ...(onCpu && choice.cpuProblem ? [choice.cpuProblem] : []),
+    ],
   };
+}
+
+/** The decode speed predicted for the engine a plan runs on. */
+export function predictedDecodeRate(plan: Plan): number {
+  return plan.engine === 'cpu'
+    ? (plan.predicted.cpuDecodeTokensPerSecond ?? 0)
+    : plan.predicted.decodeTokensPerSecond;
 }
 
 /**

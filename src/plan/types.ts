@@ -133,6 +133,8 @@ export interface EngineChoice {
   cpuDecodeTokensPerSecond: number;
   /** Threads the CPU engine would run on. */
   threads: number;
+  /** Why the CPU engine cannot hold the model, or null. */
+  cpuProblem: string | null;
   /** Which engine, why, and the predicted figures of both. */
   reason: string;
 }

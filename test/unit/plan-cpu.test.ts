@@ -7,8 +7,11 @@ import {
   chooseEngine,
   cpuOnlyPlan,
   CPU_EFFICIENCY,
+  cpuBytesPerToken,
+  impliedCpuEfficiency,
   parseCpuFile,
   predictCpu,
+  predictedDecodeRate,
   withEngineChoice,
   WASM32_ADDRESS_SPACE,
   type CpuDescription,
@@ -37,6 +40,25 @@ describe('CPU engine prediction', () => {
     const single = predictCpu(header, { ...CPU, isolated: false }, 4096);
     expect(single.threads).toBe(1);
     expect(single.decodeTokensPerSecond).toBeCloseTo(predicted.decodeTokensPerSecond / 2, 6);
+  });
+
+  it('gives back the efficiency a measured run implies: the prediction inverted', async () => {
+    const header = await realShapeHeader('SmolLM2-360M-Q4_K_M');
+    const predicted = predictCpu(header, CPU, 4096, 300);
+    expect(impliedCpuEfficiency(header, CPU, predicted.decodeTokensPerSecond, 300)).toBeCloseTo(
+      CPU_EFFICIENCY,
+      9,
+    );
+    // 2 tok/s on 2 threads of a 6 GB/s read rate, each token reading cpuBytesPerToken bytes.
+    const single = { ...CPU, isolated: false };
+    expect(impliedCpuEfficiency(header, single, 2, 300)).toBeCloseTo(
+      (2 * cpuBytesPerToken(header, 300)) / 6e9,
+      9,
+    );
+    expect(impliedCpuEfficiency(header, CPU, 2, 300)).toBeCloseTo(
+      (2 * cpuBytesPerToken(header, 300)) / 12e9,
+      9,
+    );
   });
 
   it('refuses a model past the WebAssembly address space or host memory', async () => {
@@ -111,6 +133,36 @@ describe('engine choice', () => {
     const choice = chooseEngine({ header, gpuPlan: null, cpu: { ...CPU, isolated: false } });
     expect(choice.threads).toBe(1);
     expect(choice.reason).toMatch(/1 thread \(the page is not cross-origin isolated/);
+  });
+
+  it('gives the CPU engine its own verdict: it holds the whole model, or it cannot run it', async () => {
+    const header = await realShapeHeader('Llama-3.2-1B-Q8_0');
+    // A GPU too small for even one layer: the GPU plan fails, the CPU engine runs the model.
+    const swiftshader = device('software-swiftshader');
+    const tiny = { ...swiftshader, memoryBudget: { ...swiftshader.memoryBudget, value: 2 ** 20 } };
+    const gpuPlan = planModel(header, [tiny]);
+    expect(gpuPlan.fits).toBe('none');
+    const choice = chooseEngine({ header, gpuPlan, adapterClass: 'software', cpu: CPU });
+    expect(choice.engine).toBe('cpu');
+    expect(choice.reason).toMatch(/does not fit the GPU/);
+    const plan = withEngineChoice(gpuPlan, choice);
+    expect(plan.fits).toBe('full');
+    expect(predictedDecodeRate(plan)).toBe(choice.cpuDecodeTokensPerSecond);
+    // Forced onto a CPU engine that cannot hold it: it will not run, and the last reason says why.
+    const wasm32 = { ...CPU, addressSpaceBytes: 2 ** 30 };
+    const forced = chooseEngine({ header, gpuPlan, cpu: wasm32, override: 'cpu' });
+    const refused = withEngineChoice(gpuPlan, forced);
+    expect(refused.fits).toBe('none');
+    expect(refused.reasons.at(-1)).toMatch(/WebAssembly address space/);
+    // On the GPU engine the verdict and the rate stay the GPU plan's.
+    const fitting = planModel(header, [device('discrete-8gb')]);
+    const onGpu = withEngineChoice(
+      fitting,
+      chooseEngine({ header, gpuPlan: fitting, adapterClass: 'discrete', cpu: CPU }),
+    );
+    expect(onGpu.engine).toBe('gpu');
+    expect(onGpu.fits).toBe(fitting.fits);
+    expect(predictedDecodeRate(onGpu)).toBe(fitting.predicted.decodeTokensPerSecond);
   });
 
   it('plans everything onto the CPU engine where there is no WebGPU, refusing what it cannot hold', async () => {
