@@ -100,6 +100,8 @@ export class Session {
   carriedOut = $state.raw<CarriedOutPlan | null>(null);
   /** Decode speed of the last answer, to set beside the plan's prediction. */
   measuredDecodeTokensPerSecond = $state<number | null>(null);
+  /** Threads the CPU engine runs on, when the model runs there. */
+  cpuThreads = $state<number | null>(null);
   private engine: LoadedEngine | null = null;
   private loading: Promise<LoadedEngine> | null = null;
   private controller: AbortController | null = null;
@@ -136,6 +138,7 @@ export class Session {
         this.engine = engine;
         this.contextTokens = engine.contextTokens;
         this.carriedOut = engine.carriedOut ?? null;
+        this.cpuThreads = engine.threads ?? null;
         this.measuredDecodeTokensPerSecond = null;
         this.status = 'ready';
         return engine;
@@ -220,6 +223,7 @@ export class Session {
     this.engine = null;
     this.contextTokens = 0;
     this.carriedOut = null;
+    this.cpuThreads = null;
     this.status = this.choice ? 'chosen' : 'empty';
     if (engine) await engine.unload().catch(() => undefined);
   }

@@ -31,6 +31,8 @@ export interface LoadedEngine extends ChatEngine {
   readonly name: string;
   /** The plan as the engine carried it out, with each device's allocated bytes (GGUF only). */
   readonly carriedOut?: CarriedOutPlan;
+  /** CPU threads when the model runs on the CPU engine. */
+  readonly threads?: number;
 }
 
 export interface EnginePort {

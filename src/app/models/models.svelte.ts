@@ -4,6 +4,7 @@
 // goes through the chat session.
 import type { ModelHeader } from '../../engine/gguf/types';
 import type { Plan } from '../../plan/types';
+import { predictedDecodeRate } from '../../plan/cpu';
 import { idForFile, idForUrl, isSha256Hex, type HeaderSummary } from '../../store/manifest';
 import type { ModelChoice } from '../../engine/client';
 import { calibrationState } from '../hardware/calibration.svelte';
@@ -84,6 +85,8 @@ export type FitFilter = 'all' | 'runs' | 'full';
 export type KindFilter = 'all' | 'gguf' | 'webllm';
 
 const CONCURRENT_HEADER_READS = 2;
+/** Below this a model that fits is too slow to suggest to someone looking for a first model. */
+const SUGGESTED_MIN_TOKENS_PER_SECOND = 5;
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -246,17 +249,17 @@ export class ModelsState {
     return best!;
   }
 
-  /** The plan for a header on this device with the current settings; null until the probe is done. */
   /**
    * The plan for a header on this device with the current settings (and the layers pinned on its
-   * card when two GPUs share it); null until the probe is done.
+   * card when two GPUs share it); null until the probe is done. Without WebGPU it is the CPU
+   * engine's plan.
    */
   planFor(header: ModelHeader, firstDeviceLayers?: number): PlanOutcome | null {
-    const report = gpuState.report;
-    if (!report) return null;
+    const probe = gpuState.result;
+    if (!probe) return null;
     const figures = (p: GPUPowerPreference) => calibrationState.figuresFor(p);
     const key = [
-      report,
+      probe,
       settingsState.value,
       figures('high-performance'),
       figures('low-power'),
@@ -288,13 +291,17 @@ export class ModelsState {
     this.pinned = next;
   }
 
-  /** The largest catalogue model (then the largest variant) that runs fully on the GPU, among those planned. */
+  /**
+   * The largest catalogue model (then the largest variant), among those planned, that runs fully
+   * on the engine chosen for it (the GPU, or the CPU engine) at a usable speed.
+   */
   get suggestion(): { model: CatalogueModel; variant: CatalogueVariant; plan: Plan } | null {
     let best: { model: CatalogueModel; variant: CatalogueVariant; plan: Plan } | null = null;
     for (const model of CATALOGUE) {
       for (const variant of model.variants) {
         const outcome = this.planForKey(downloadUrl(variant));
         if (!outcome || !('plan' in outcome) || outcome.plan.fits !== 'full') continue;
+        if (predictedDecodeRate(outcome.plan) < SUGGESTED_MIN_TOKENS_PER_SECOND) continue;
         const better =
           !best ||
           model.billions > best.model.billions ||
@@ -308,7 +315,10 @@ export class ModelsState {
   passesFit(outcome: PlanOutcome | null): boolean {
     if (this.fit === 'all') return true;
     if (!outcome || !('plan' in outcome)) return false;
-    return this.fit === 'full' ? outcome.plan.fits === 'full' : outcome.plan.fits !== 'none';
+    const { plan } = outcome;
+    return this.fit === 'full'
+      ? plan.fits === 'full' && plan.engine !== 'cpu'
+      : plan.fits !== 'none';
   }
 
   addUrl(text: string, sha256 = ''): void {

@@ -19,13 +19,26 @@ function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** The plan for `header` with the current settings; null until the GPU probe has a report. */
+/**
+ * The plan for `header` with the current settings; null until the GPU probe has finished. Without
+ * WebGPU (no API, no adapter, a failed probe) the model is planned onto the CPU engine, so every
+ * browser can plan and chat.
+ */
 export function planHere(header: ModelHeader, overrides: PlanOverrides = {}): PlanOutcome | null {
-  const report = gpuState.report;
-  if (!report) return null;
+  const probe = gpuState.result;
+  if (!probe) return null;
   try {
+    if (probe.status !== 'ok') {
+      return {
+        plan: cpuOnlyPlan(
+          header,
+          cpuState.description,
+          settingsState.value.contextLength ?? undefined,
+        ),
+      };
+    }
     const { devices, wishes } = planInputs(
-      report,
+      probe,
       settingsState.value,
       header.hparams.blockCount,
       (p) => calibrationState.figuresFor(p),
@@ -64,22 +77,8 @@ export async function planSource(
   source: GgufSourceRef,
   overrides: PlanOverrides = {},
 ): Promise<Plan> {
-  const [header, probe] = await Promise.all([
-    headerOf(source),
-    gpuState.probe(),
-    settingsState.load(),
-  ]);
-  // Without WebGPU the model runs on the CPU engine, so every browser can chat.
-  const outcome =
-    probe.status === 'ok'
-      ? planHere(header, overrides)!
-      : {
-          plan: cpuOnlyPlan(
-            header,
-            cpuState.description,
-            settingsState.value.contextLength ?? undefined,
-          ),
-        };
+  const [header] = await Promise.all([headerOf(source), gpuState.probe(), settingsState.load()]);
+  const outcome = planHere(header, overrides)!;
   if ('error' in outcome) throw new EngineError('bad-model', outcome.error);
   if (outcome.plan.fits === 'none') {
     throw new EngineError(

@@ -55,6 +55,7 @@ async function cpuPlan(url: string, threads: number): Promise<Plan> {
   return withEngineChoice(gpuPlan, {
     engine: 'cpu',
     threads,
+    cpuProblem: null,
     cpuDecodeTokensPerSecond: 0,
     reason: 'CPU engine: chosen by the test',
   });
