@@ -1,9 +1,11 @@
 // Headless Debian Chromium on SwiftShader, driven by playwright-core, against the built app
 // served on 127.0.0.1 (WebGPU exists only in secure contexts).
 import { mkdtemp, rm } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { extname, join, resolve } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { preview, type PreviewServer } from 'vite';
 
@@ -74,4 +76,44 @@ export async function serveBuiltApp(outDir = process.env.LAYERWISE_DIST): Promis
   const url = server.resolvedUrls?.local[0];
   if (!url) throw new Error('vite preview did not report a URL');
   return { url, close: () => server.close() };
+}
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html',
+  '.js': 'text/javascript',
+  '.css': 'text/css',
+  '.wasm': 'application/wasm',
+  '.webmanifest': 'application/manifest+json',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+};
+
+/**
+ * The production build served by a static file server that sends no security headers at all, as
+ * many static hosts do; paths in `missing` answer 404 (e.g. the service worker, so that nothing
+ * ever adds the headers).
+ */
+export async function bareStaticHost(
+  options: { outDir?: string; missing?: string[] } = {},
+): Promise<AppServer> {
+  const dist =
+    options.outDir ?? process.env.LAYERWISE_DIST ?? resolve(import.meta.dirname, '../../dist');
+  const server: Server = createServer((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    const file = join(dist, path === '/' ? 'index.html' : path);
+    try {
+      if (options.missing?.includes(path)) throw new Error('missing');
+      const body = readFileSync(file);
+      res.writeHead(200, { 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream' });
+      res.end(body);
+    } catch {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
 }

@@ -2,47 +2,21 @@
 // served: `npm start` (vite preview) sends them itself; a static host that sends no headers gets
 // them from the service worker after the first visit reloads once. The engine worker is bound by
 // the policy too, and a model download from another local origin still works under COEP.
-import { readdirSync, readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { extname, join, resolve } from 'node:path';
+import { readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SECURITY_HEADERS } from '../../src/security-headers';
 import { startFixtureServer, generateBytes, type FixtureServer } from '../fixtures/server';
-import { launchBrowser, serveBuiltApp, type AppServer, type Browser } from './browser';
+import {
+  bareStaticHost,
+  launchBrowser,
+  serveBuiltApp,
+  type AppServer,
+  type Browser,
+} from './browser';
 
 const dist = process.env.LAYERWISE_DIST ?? resolve(import.meta.dirname, '../../dist');
-const TYPES: Record<string, string> = {
-  '.html': 'text/html',
-  '.js': 'text/javascript',
-  '.css': 'text/css',
-  '.wasm': 'application/wasm',
-  '.webmanifest': 'application/manifest+json',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-};
-
-/** A static file server that sends no security headers at all, as many static hosts do. */
-async function bareStaticHost(): Promise<{ url: string; close(): Promise<void> }> {
-  const server: Server = createServer((req, res) => {
-    const path = new URL(req.url ?? '/', 'http://x').pathname;
-    const file = join(dist, path === '/' ? 'index.html' : path);
-    try {
-      const body = readFileSync(file);
-      res.writeHead(200, { 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream' });
-      res.end(body);
-    } catch {
-      res.writeHead(404).end();
-    }
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}/`,
-    close: () => new Promise<void>((r) => server.close(() => r())),
-  };
-}
 
 /** The engine worker's script, started as the app starts it, and a fetch made from inside it. */
 async function fetchFromEngineWorker(page: Page, url: string): Promise<string> {
@@ -142,7 +116,7 @@ describe('served by npm start', () => {
 });
 
 describe('served by a static host that sends no headers', () => {
-  let host: Awaited<ReturnType<typeof bareStaticHost>>;
+  let host: AppServer;
   beforeAll(async () => {
     host = await bareStaticHost();
   });
