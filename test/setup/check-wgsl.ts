@@ -18,6 +18,11 @@ import {
 } from '../../src/engine/gguf/kernels/fixed.ts';
 import { rmsNormKernel } from '../../src/engine/gguf/kernels/rms-norm.ts';
 import {
+  encoderAttentionKernel,
+  geluKernel,
+  layerNormKernel,
+} from '../../src/engine/gguf/kernels/encoder.ts';
+import {
   matmulKernel,
   type BindingKind,
   type KernelSource,
@@ -123,6 +128,13 @@ function variants(): [string, KernelSource | KernelVariant][] {
     ],
     ['sample', sampleKernel(1000)],
     ['top-logits', topLogitsKernel(1000)],
+    ...(['none', 'token', 'position'] as const).map((extra): [string, KernelVariant] => [
+      `layer-norm adding ${extra}`,
+      layerNormKernel(hparams, 0, K, extra),
+    ]),
+    ['gelu', geluKernel(hparams)],
+    ['encoder attention', encoderAttentionKernel(hparams, 512, false)],
+    ['encoder attention with RoPE', encoderAttentionKernel(hparams, 512, true)],
   );
   return out;
 }

@@ -2,6 +2,7 @@
 // function of the model's hyper-parameters and the run's options. The engine allocates from this
 // very plan, and the planner calls it to predict GPU memory, so the two cannot drift apart.
 import { ARCHITECTURES } from './architectures';
+import { encoderBuffers } from './encoder-plan';
 import { SAMPLING, STEP } from './kernels/host-structs';
 import { alignUp, BINDING_ALIGNMENT, groupLayout, headTensors, layerTensors } from './layout';
 import type { ModelHparams, TensorInfo } from './types';
@@ -61,10 +62,25 @@ export function qkvWidth(h: ModelHparams): number {
 
 /** KV bytes per cached token over all layers, at `kvElement` bytes per stored value. */
 export function kvBytesPerToken(h: ModelHparams, kvElement = 2): number {
+  // An encoder keeps no KV cache: each sequence runs whole in one pass.
+  if (ARCHITECTURES[h.architecture].encoder) return 0;
   return h.blockCount * h.headCountKv * (h.keyLength + h.valueLength) * kvElement;
 }
 
 export function engineBufferPlan(h: ModelHparams, options: BufferPlanOptions): EngineBufferPlan {
+  if (ARCHITECTURES[h.architecture].encoder) {
+    const buffers = encoderBuffers(h, options);
+    const scratchBytes = buffers.reduce((a, b) => a + b.bytes, 0);
+    return {
+      buffers,
+      kvBytes: 0,
+      scratchBytes,
+      totalBytes: scratchBytes,
+      kvBytesPerToken: 0,
+      prefillChunk: options.contextTokens,
+      kvValueOffset: 0,
+    };
+  }
   const chunk = options.prefillChunk ?? DEFAULT_PREFILL_CHUNK;
   const ctx = options.contextTokens;
   if (!(ctx >= 1) || !(chunk >= 1)) {

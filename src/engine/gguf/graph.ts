@@ -90,7 +90,7 @@ function fusedGateUp(group: GroupLayout, name: string, ff: number): MatmulSegmen
   ];
 }
 
-function segments(group: GroupLayout, names: string[], biases: boolean): MatmulSegment[] {
+export function segments(group: GroupLayout, names: string[], biases: boolean): MatmulSegment[] {
   let column = 0;
   return names.map((name) => {
     const m = group.matrices.get(name);
@@ -107,7 +107,11 @@ function segments(group: GroupLayout, names: string[], biases: boolean): MatmulS
   });
 }
 
-function weightSlices(buffer: GPUBuffer, group: GroupLayout, names: string[]): BufferSlice[] {
+export function weightSlices(
+  buffer: GPUBuffer,
+  group: GroupLayout,
+  names: string[],
+): BufferSlice[] {
   return names.flatMap((n) =>
     group.matrices.get(n)!.parts.map((p) => ({ buffer, offset: p.offset, size: p.bytes })),
   );
