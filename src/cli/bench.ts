@@ -1,6 +1,6 @@
 // npm run bench -- --model PATH [--adapter swiftshader|lavapipe] [--f16 auto|on|off]
 //   [--prompt-length N] [--tokens N] [--context N] [--lanes N] [--resident-layers N [--weights file|q8_0]]
-// (--lanes: threads per matmul row, default 1 on CPU-backed adapters and 16 on GPUs)
+// (--lanes: threads per matmul row, forced; by default timed at load among the adapter's candidates)
 // With --resident-layers: upload bandwidth, round trip and weight read rate measured first, then
 // the streamed bytes per token and the planner's predicted against the measured decode speed.
 // Loads the model on dawn.node, prefills a fixed prompt, decodes greedily, and prints a table of
@@ -76,6 +76,7 @@ async function main(): Promise<void> {
         `${source.name} (${engine.header.hparams.architecture}, ${mib(tensorBytes)} of weights)`,
       ],
       ['compute precision', engine.precision],
+      ['kernel variants', engine.kernelVariants],
       ['load', `${engine.loadMs.toFixed(0)} ms`],
       ['prefill', `${stats.prefillTokensPerSecond.toFixed(2)} tok/s (${promptLength} tokens)`],
       ['decode', `${stats.decodeTokensPerSecond.toFixed(2)} tok/s (${generated} tokens)`],

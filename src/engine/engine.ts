@@ -55,6 +55,8 @@ export interface GenerationStats {
   prefillTokensPerSecond: number;
   decodeTokensPerSecond: number;
   stopReason: StopReason;
+  /** The kernel variants the engine runs and how they were chosen, in words (GGUF engine). */
+  kernelVariants?: string;
 }
 
 export type GenerationEvent =

@@ -21,6 +21,7 @@ import { adapterDifferences } from './device-description';
 import type { DeviceLoss, EngineDevice } from '../gpu/device';
 import { ModelStore } from '../store/model-store';
 import { StoreModelSource } from '../store/model-source';
+import { KernelChoiceStore } from '../store/kernel-choices';
 
 export interface HostedEngine {
   engine: ChatEngine;
@@ -284,6 +285,7 @@ async function loadGgufEngine(
   try {
     const engine = await GgufEngine.loadPlanned(devices, source, header, plan, {
       codec: textCodec,
+      variantCache: new KernelChoiceStore(),
       signal,
       onProgress,
     });

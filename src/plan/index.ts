@@ -1,5 +1,5 @@
 // The planner's public surface for the app, the engine and the CLIs.
-export { planModel, DEFAULT_CONTEXT_TOKENS } from './planner.ts';
+export { planModel, chooseCompute, DEFAULT_CONTEXT_TOKENS } from './planner.ts';
 export { planJson, type PlanJson } from './contract.ts';
 export {
   budgetReport,

@@ -43,7 +43,12 @@ function positiveInteger(value: number | undefined, what: string): void {
   }
 }
 
-function chooseCompute(
+/**
+ * The compute precision: as asked, else f16 where every device has shader-f16 and is a real GPU.
+ * CPU-backed (software) adapters run f32 faster than f16 (no f16 arithmetic units: every f16
+ * value is converted), so `auto` picks f32 on them.
+ */
+export function chooseCompute(
   devices: DeviceDescription[],
   wish: PlanWishes['compute'],
 ): {
@@ -61,13 +66,22 @@ function chooseCompute(
   }
   if (wish === 'f32') return { compute: 'f32', problem: null, reason: 'f32 compute, as asked.' };
   if (wish === 'f16') return { compute: 'f16', problem: null, reason: 'f16 compute, as asked.' };
-  return lacking.length
-    ? {
-        compute: 'f32',
-        problem: null,
-        reason: `f32 compute: ${lacking.map((d) => d.name).join(' and ')} lacks shader-f16.`,
-      }
-    : { compute: 'f16', problem: null, reason: 'f16 compute: the adapter supports shader-f16.' };
+  if (lacking.length) {
+    return {
+      compute: 'f32',
+      problem: null,
+      reason: `f32 compute: ${lacking.map((d) => d.name).join(' and ')} lacks shader-f16.`,
+    };
+  }
+  const software = devices.filter((d) => d.adapterClass === 'software');
+  if (software.length) {
+    return {
+      compute: 'f32',
+      problem: null,
+      reason: `f32 compute: ${software.map((d) => d.name).join(' and ')} is CPU-backed, where f32 runs faster than f16.`,
+    };
+  }
+  return { compute: 'f16', problem: null, reason: 'f16 compute: the adapter supports shader-f16.' };
 }
 
 function weightCandidates(header: ModelHeader, wishes: PlanWishes): WeightPrecision[] {

@@ -436,6 +436,12 @@ describe('decisions', () => {
     expect(forced.fits).toBe('none');
     expect(forced.reasons.join(' ')).toMatch(/lacks shader-f16/);
     expect(planModel(header, [gpu(8 * GiB)], { compute: 'f32' }).precision.compute).toBe('f32');
+    const lavapipe = gpu(8 * GiB, { ...desktop, name: 'lavapipe', adapterClass: 'software' });
+    const onSoftware = planModel(header, [lavapipe]);
+    expect(onSoftware.precision.compute).toBe('f32');
+    expect(onSoftware.reasons.join(' ')).toMatch(/f32 compute: lavapipe is CPU-backed/);
+    expect(planModel(header, [lavapipe], { compute: 'f16' }).precision.compute).toBe('f16');
+    expect(planModel(header, [gpu(8 * GiB)]).precision.compute).toBe('f16');
 
     const tinyBinding = gpu(8 * GiB, {
       ...desktop,

@@ -21,6 +21,17 @@ import type { ComputePrecision, ComputeWish, Plan } from '../../plan/types';
 import { fitConversation } from '../context-fit';
 import type { ModelHeader, ModelSource } from './types';
 import { StopStringFilter } from '../stop-strings';
+import { chooseCompute } from '../../plan';
+import { describeEngineDevice } from '../device-description';
+import {
+  adapterNames,
+  describeVariants,
+  memoryVariantCache,
+  tuningKey,
+  variantCandidates,
+  type ChosenVariants,
+  type VariantCache,
+} from './variant-choice';
 
 /** What the engine needs from the tokenizer and chat template to turn text into tokens and back. */
 export interface TextCodec {
@@ -43,39 +54,33 @@ export interface TextCodec {
 export interface GgufEngineOptions {
   prefillChunk?: number;
   maxBindingBytes?: number;
+  /** Threads per matmul row, forced; otherwise timed at load among the adapter's candidates. */
   lanesPerRow?: number;
+  /**
+   * Where timed kernel choices are remembered (IndexedDB in the worker); default this process's
+   * memory, so loads of one model on one adapter in a process run the same kernels.
+   */
+  variantCache?: VariantCache;
   codec?: (header: ModelHeader) => TextCodec | Promise<TextCodec>;
   signal?: AbortSignal;
   onProgress?: (progress: LoadProgress) => void;
 }
 
-/** f16 compute exactly where the device has shader-f16, unless the caller asks for one. */
+/** The compute precision by the planner's rule (see `chooseCompute`), for loads without a plan. */
 export function choosePrecision(
   device: EngineDevice,
   wish: ComputeWish = 'auto',
 ): ComputePrecision {
-  const hasF16 = device.features.has('shader-f16');
-  if (wish === 'f16' && !hasF16) {
-    throw new Error(
-      'f16 compute was requested but this GPU adapter has no shader-f16: choose f32 or automatic compute precision.',
-    );
-  }
-  if (wish === 'auto') return hasF16 ? 'f16' : 'f32';
-  return wish;
+  const chosen = chooseCompute([describeEngineDevice(device)], wish);
+  if (chosen.problem) throw new Error(chosen.problem);
+  return chosen.compute;
 }
 
-/**
- * Threads per matmul row: one on CPU-backed adapters (SwiftShader, llvmpipe), where workgroup
- * barriers cost far more than the arithmetic, and 16 on real GPUs, where neighbouring threads
- * reading neighbouring blocks of a row keeps memory access coalesced.
- */
+const PROCESS_VARIANT_CACHE = memoryVariantCache();
+
+/** Threads per matmul row without timing: the adapter's first candidate (see variant-choice.ts). */
 export function defaultLanesPerRow(info: GPUAdapterInfo): number {
-  const name =
-    `${info.vendor} ${info.architecture} ${info.device} ${info.description}`.toLowerCase();
-  const software =
-    (info as GPUAdapterInfo & { isFallbackAdapter?: boolean }).isFallbackAdapter === true ||
-    /swiftshader|llvmpipe|lavapipe|software/.test(name);
-  return software ? 1 : 16;
+  return variantCandidates(adapterNames(info))[0].lanesPerRow;
 }
 
 export class GgufEngine implements ChatEngine {
@@ -118,7 +123,12 @@ export class GgufEngine implements ChatEngine {
       {
         prefillChunk: options.prefillChunk,
         maxBindingBytes: options.maxBindingBytes,
-        lanesPerRow: options.lanesPerRow ?? defaultLanesPerRow(devices[0].adapterInfo),
+        lanesPerRow: options.lanesPerRow,
+        tuning: devices.map((d) => ({
+          candidates: variantCandidates(adapterNames(d.adapterInfo)),
+          key: tuningKey(adapterNames(d.adapterInfo), header, plan.precision.compute),
+          cache: options.variantCache ?? PROCESS_VARIANT_CACHE,
+        })),
         signal: options.signal,
         onProgress: (loaded, total) => options.onProgress?.({ stage: 'upload', loaded, total }),
       },
@@ -132,6 +142,16 @@ export class GgufEngine implements ChatEngine {
       planned,
       codec,
     );
+  }
+
+  /** The kernel variants each device's part runs and how they were chosen, in the plan's order. */
+  get variants(): ChosenVariants[] {
+    return this.planned.parts.map((part) => part.variants);
+  }
+
+  /** `variants` in words (bench output, the generation stats). */
+  get kernelVariants(): string {
+    return this.variants.map(describeVariants).join('; ');
   }
 
   get precision(): ComputePrecision {
@@ -241,6 +261,7 @@ export class GgufEngine implements ChatEngine {
         prefillTokensPerSecond: s?.prefillTokensPerSecond ?? 0,
         decodeTokensPerSecond: s?.decodeTokensPerSecond ?? 0,
         stopReason: stopReason ?? s?.stopReason ?? 'aborted',
+        kernelVariants: this.kernelVariants,
       },
     };
   }

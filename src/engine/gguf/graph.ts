@@ -446,6 +446,11 @@ class GraphBuilder {
   }
 }
 
+/** One layer's dispatches alone (the load-time autotune times them). */
+export function buildLayer(inputs: GraphInputs, layer: number): Promise<Dispatch[]> {
+  return new GraphBuilder(inputs).layer(layer);
+}
+
 export async function buildGraph(inputs: GraphInputs): Promise<Graph> {
   const architecture = inputs.hparams.architecture;
   const missing = unsupportedFeatures(ARCHITECTURES[architecture]);

@@ -14,7 +14,21 @@ import { ropeTable } from './kernels/fixed';
 import { packStruct, STEP } from './kernels/host-structs';
 import { PipelineCache } from './kernels/pipeline';
 import { GpuAllocator, type AllocationCategory } from './allocator';
-import { buildGraph, outputMatrix, type Dispatch, type Graph } from './graph';
+import {
+  buildGraph,
+  buildLayer,
+  outputMatrix,
+  type Dispatch,
+  type Graph,
+  type GraphInputs,
+} from './graph';
+import { DEFAULT_LANES_PER_ROW } from './kernels/matmul';
+import {
+  chooseVariants,
+  type ChosenVariants,
+  type VariantChoice,
+  type VariantTuning,
+} from './variant-choice';
 import {
   checkPlacement,
   fullPlacement,
@@ -32,8 +46,10 @@ export interface ModelLoadOptions {
   prefillChunk?: number;
   /** Cap on one storage binding (tests force row splitting with a small one). */
   maxBindingBytes?: number;
-  /** Threads per output row in the matmul kernels (see `defaultLanesPerRow`). */
+  /** Threads per output row in the matmul kernels, forced (tests, `--lanes`); else `tuning`. */
   lanesPerRow?: number;
+  /** The kernel variants to time at load and where the choice is remembered (variant-choice.ts). */
+  tuning?: VariantTuning;
   /** Round matmul inputs as llama.cpp's CPU backend does (default off; see `activationRounding`). */
   roundActivations?: boolean;
   /** Layers this device runs and how many stay resident; default all, all resident. */
@@ -72,6 +88,8 @@ export class GgufModel {
   readonly scratch: Scratch = new Map();
   readonly plan: EngineBufferPlan;
   readonly cache: PipelineCache;
+  /** The kernel variants this part runs and how they were chosen. */
+  variants: ChosenVariants = { choice: { lanesPerRow: DEFAULT_LANES_PER_ROW }, source: 'default' };
 
   private constructor(
     readonly device: GPUDevice,
@@ -121,6 +139,7 @@ export class GgufModel {
     const model = new GgufModel(device, header, options, Math.floor(cap / 4) * 4);
     try {
       await model.upload(source);
+      model.variants = await model.chooseVariants();
       await model.build();
     } catch (error) {
       model.destroy();
@@ -213,15 +232,49 @@ export class GgufModel {
     return this.layerWeights.get(i) ?? this.stream!.slotOf(i);
   }
 
+  private async chooseVariants(): Promise<ChosenVariants> {
+    const forced = this.options.lanesPerRow;
+    if (forced !== undefined) return { choice: { lanesPerRow: forced }, source: 'forced' };
+    if (!this.options.tuning) return this.variants;
+    return chooseVariants(this.options.tuning, (choice) => this.timeFirstLayer(choice));
+  }
+
+  /**
+   * Milliseconds of a few one-token passes of this part's first layer run with `choice`'s
+   * kernels, in one submission (KV position 0 is written, and overwritten by the first prompt).
+   */
+  private async timeFirstLayer(choice: VariantChoice): Promise<number> {
+    const dispatches = await buildLayer(this.graphInputs(choice), this.placement.first);
+    this.writeInputs([0], 0);
+    const encoder = this.device.createCommandEncoder();
+    const pass = encoder.beginComputePass();
+    for (let repeat = 0; repeat < 4; repeat++) {
+      for (const d of dispatches) {
+        pass.setPipeline(d.kernel.pipeline);
+        pass.setBindGroup(0, d.bindGroup);
+        pass.dispatchWorkgroups(d.workgroups[0], d.perToken ? 1 : d.workgroups[1]);
+      }
+    }
+    pass.end();
+    const start = performance.now();
+    this.device.queue.submit([encoder.finish()]);
+    await this.device.queue.onSubmittedWorkDone();
+    return performance.now() - start;
+  }
+
   private async build(): Promise<void> {
-    this.graph = await buildGraph({
+    this.graph = await buildGraph(this.graphInputs(this.variants.choice));
+  }
+
+  private graphInputs(choice: VariantChoice): GraphInputs {
+    return {
       device: this.device,
       cache: this.cache,
       hparams: this.hparams,
       plan: this.plan,
       placement: this.placement,
       computePrecision: this.options.computePrecision,
-      lanesPerRow: this.options.lanesPerRow,
+      lanesPerRow: choice.lanesPerRow,
       roundActivations: this.options.roundActivations ?? false,
       layers: this.layers,
       head: this.head,
@@ -230,7 +283,7 @@ export class GgufModel {
       headBuffer: this.headWeights,
       embeddingBuffer: this.embeddingWeights,
       scratch: this.scratch,
-    });
+    };
   }
 
   /** Logit rows of the output layer (the vocabulary the sampler draws from). */

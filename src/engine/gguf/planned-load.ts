@@ -9,6 +9,7 @@ import type { PipelineCache } from './kernels/pipeline';
 import { GgufModel } from './model';
 import { SplitModel } from './multi-device';
 import { tensorsForLoad } from './quantize-on-load';
+import type { VariantTuning } from './variant-choice';
 import type { ModelHeader, ModelSource } from './types';
 
 export type PlanLoadFailure = 'no-plan' | 'out-of-memory' | 'device-lost' | 'invalid';
@@ -29,6 +30,8 @@ export interface PlannedLoadOptions {
   prefillChunk?: number;
   maxBindingBytes?: number;
   lanesPerRow?: number;
+  /** One per device: the kernel variants its part times at load (unless `lanesPerRow` forces one). */
+  tuning?: VariantTuning[];
   /** One per device, to reuse compiled kernels across loads. */
   pipelines?: PipelineCache[];
   signal?: AbortSignal;
@@ -115,6 +118,7 @@ async function loadPart(
         prefillChunk: options.prefillChunk,
         maxBindingBytes: options.maxBindingBytes,
         lanesPerRow: options.lanesPerRow,
+        tuning: options.tuning?.[index],
         pipelines: options.pipelines?.[index],
         placement: {
           first: dp.layers[0],

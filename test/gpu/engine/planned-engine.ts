@@ -1,6 +1,6 @@
 // Loading the GGUF engine in Node as the app does: plan the model for the opened device(s), then
 // carry the plan out.
-import { GgufEngine } from '../../../src/engine/gguf/engine';
+import { GgufEngine, type GgufEngineOptions } from '../../../src/engine/gguf/engine';
 import { checkSupported, parseHeader } from '../../../src/engine/gguf/header';
 import { textCodec } from '../../../src/engine/gguf/text-codec';
 import type { ModelSource } from '../../../src/engine/gguf/types';
@@ -14,6 +14,7 @@ export async function loadFullyResident(
   source: ModelSource,
   contextTokens: number,
   wishes: PlanWishes = {},
+  options: GgufEngineOptions = {},
 ): Promise<GgufEngine> {
   const header = await parseHeader(source);
   checkSupported(header);
@@ -26,5 +27,5 @@ export async function loadFullyResident(
     ...wishes,
   });
   if (plan.fits === 'none') throw new Error(`no plan: ${plan.reasons.join(' ')}`);
-  return GgufEngine.loadPlanned([device], source, header, plan, { codec: textCodec });
+  return GgufEngine.loadPlanned([device], source, header, plan, { codec: textCodec, ...options });
 }

@@ -1,0 +1,172 @@
+// Which kernel variants the engine runs on an adapter: a few candidates picked from what the adapter
+// is (CPU-backed or a real GPU), then, at load, the fastest of them by a short timing of the model's
+// own first layer, remembered per adapter and model shape so the next load skips the timing.
+// Today's knob is the matrix-vector kernels' threads per output row (`lanesPerRow`).
+import { classifyAdapter, type AdapterNames } from '../../gpu/probe';
+import type { ComputePrecision } from './buffer-plan';
+import type { ModelHeader } from './types';
+
+export interface VariantChoice {
+  /** Threads that share one output row of the matrix-vector kernels. */
+  lanesPerRow: number;
+}
+
+/** Remembered choices by key (IndexedDB in the browser through src/store; memory elsewhere). */
+export interface VariantCache {
+  get(key: string): Promise<VariantChoice | undefined>;
+  set(key: string, choice: VariantChoice): Promise<void>;
+}
+
+/** What one device's load tunes over and where it remembers the result. */
+export interface VariantTuning {
+  candidates: VariantChoice[];
+  /** The adapter and model shape the choice holds for (see `tuningKey`). */
+  key: string;
+  cache?: VariantCache;
+}
+
+/**
+ * How a load came to its variants: forced by the caller, remembered, timed, the only candidate,
+ * or the kernels' default where the load asked for no tuning.
+ */
+export type VariantSource = 'forced' | 'cached' | 'autotuned' | 'only candidate' | 'default';
+
+export interface ChosenVariants {
+  choice: VariantChoice;
+  source: VariantSource;
+  /** Median milliseconds of each candidate, in candidate order (autotuned only). */
+  timings?: { choice: VariantChoice; ms: number }[];
+}
+
+/** The names `classifyAdapter` reads, from what WebGPU reports of an opened device's adapter. */
+export function adapterNames(info: GPUAdapterInfo): AdapterNames {
+  return {
+    vendor: info.vendor,
+    architecture: info.architecture,
+    device: info.device,
+    description: info.description,
+    isFallbackAdapter: (info as GPUAdapterInfo & { isFallbackAdapter?: boolean }).isFallbackAdapter,
+  };
+}
+
+/**
+ * The candidates for an adapter, its default first. CPU-backed adapters (SwiftShader, lavapipe,
+ * llvmpipe) pay far more for workgroup barriers than for arithmetic, so one thread per row leads
+ * and four is the alternative; real GPUs want neighbouring threads on neighbouring blocks of a
+ * row for coalesced reads: 16 leads, 8 and 32 around it. Every candidate divides the 64-thread
+ * workgroup.
+ */
+export function variantCandidates(adapter: AdapterNames): VariantChoice[] {
+  const software = classifyAdapter(adapter).class === 'software';
+  return (software ? [1, 4] : [16, 8, 32]).map((lanesPerRow) => ({ lanesPerRow }));
+}
+
+/** Every choice `variantCandidates` can offer on some adapter (the exactness tests force each). */
+export const ALL_VARIANT_CHOICES: readonly VariantChoice[] = [1, 4, 8, 16, 32].map(
+  (lanesPerRow) => ({ lanesPerRow }),
+);
+
+/** Bumped when the candidates or the kernels they choose between change, so old choices retune. */
+const TUNING_VERSION = 1;
+
+/** The key a choice is remembered under: the adapter, the compute precision and the model's shape. */
+export function tuningKey(
+  adapter: AdapterNames,
+  header: Pick<ModelHeader, 'hparams' | 'tensors'>,
+  precision: ComputePrecision,
+): string {
+  const h = header.hparams;
+  const types = [...new Set(header.tensors.map((t) => t.type))].sort((a, b) => a - b);
+  return [
+    `v${TUNING_VERSION}`,
+    adapter.vendor,
+    adapter.architecture,
+    adapter.device,
+    adapter.description,
+    precision,
+    h.architecture,
+    `L${h.blockCount} E${h.embeddingLength} F${h.feedForwardLength}`,
+    `H${h.headCount}/${h.headCountKv} D${h.keyLength}/${h.valueLength} V${h.vocabSize}`,
+    `types ${types.join(',')}`,
+  ].join('|');
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+export interface AutotuneOptions {
+  /** Timed rounds per candidate, after one untimed warm-up (first dispatches compile). */
+  rounds?: number;
+  /**
+   * How much faster than the default (the first candidate) another must be to replace it, as a
+   * fraction, so timing noise does not swap variants from load to load.
+   */
+  margin?: number;
+}
+
+/**
+ * The fastest candidate by the median of `rounds` timings (`measure` returns milliseconds),
+ * candidates interleaved round by round so a slow moment of the machine hits all of them.
+ */
+export async function autotune(
+  candidates: readonly VariantChoice[],
+  measure: (choice: VariantChoice) => Promise<number>,
+  options: AutotuneOptions = {},
+): Promise<ChosenVariants> {
+  if (candidates.length === 0) throw new Error('there is no kernel variant to choose from');
+  if (candidates.length === 1) return { choice: candidates[0], source: 'only candidate' };
+  const rounds = options.rounds ?? 3;
+  const margin = options.margin ?? 0.05;
+  for (const c of candidates) await measure(c);
+  const times = candidates.map((): number[] => []);
+  for (let r = 0; r < rounds; r++) {
+    for (const [i, c] of candidates.entries()) times[i].push(await measure(c));
+  }
+  const medians = times.map(median);
+  let best = 0;
+  for (let i = 1; i < candidates.length; i++) {
+    if (medians[i] < medians[best] && medians[i] < medians[0] * (1 - margin)) best = i;
+  }
+  return {
+    choice: candidates[best],
+    source: 'autotuned',
+    timings: candidates.map((choice, i) => ({ choice, ms: medians[i] })),
+  };
+}
+
+/**
+ * The variants for one load: the remembered choice when it is still a candidate, else the
+ * autotuned one (then remembered).
+ */
+export async function chooseVariants(
+  tuning: VariantTuning,
+  measure: (choice: VariantChoice) => Promise<number>,
+  options?: AutotuneOptions,
+): Promise<ChosenVariants> {
+  const cached = await tuning.cache?.get(tuning.key);
+  const known = tuning.candidates.find((c) => c.lanesPerRow === cached?.lanesPerRow);
+  if (known) return { choice: known, source: 'cached' };
+  const chosen = await autotune(tuning.candidates, measure, options);
+  if (chosen.source === 'autotuned') await tuning.cache?.set(tuning.key, chosen.choice);
+  return chosen;
+}
+
+/** The choice in words, for the bench and the engine's stats. */
+export function describeVariants(chosen: ChosenVariants): string {
+  const timings = chosen.timings
+    ?.map((t) => `${t.choice.lanesPerRow}: ${t.ms.toFixed(2)} ms`)
+    .join(', ');
+  return `${chosen.choice.lanesPerRow} lanes per row (${chosen.source}${timings ? `; ${timings}` : ''})`;
+}
+
+/** A cache for one process (the Node entry points). */
+export function memoryVariantCache(): VariantCache {
+  const choices = new Map<string, VariantChoice>();
+  return {
+    get: async (key) => choices.get(key),
+    set: async (key, choice) => void choices.set(key, choice),
+  };
+}
