@@ -2,7 +2,8 @@
 // embedding context on tiny generated GGUFs: [CLS] ... [SEP] around llama.cpp's own ids, vectors
 // with cosine similarity >= 0.9999 with f32 compute (SwiftShader) and >= 0.999 with f16 compute
 // (lavapipe) for English, Chinese, emoji and code, several texts packed into one pass with each
-// kept apart, and the embed CLI's JSON for a bert model.
+// kept apart, the planner's byte prediction equal to what the encoder allocates, and the embed
+// CLI's JSON for a bert model.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -15,7 +16,9 @@ import {
   embed as llamaEmbed,
   tokenize as llamaTokenize,
 } from '../../fixtures/llama-embedding-oracle';
+import { NO_MARGIN, planModel } from '../../../src/plan';
 import { openTestDevice, poison } from '../harness';
+import { describeTestDevice } from '../residency-helpers';
 
 const run = promisify(execFile);
 
@@ -112,6 +115,16 @@ describe.each(CASES)('embeddings of $fixture', ({ fixture, pooling }) => {
       expect(cosine(vectors[i], reference.get(text)!), text).toBeGreaterThanOrEqual(0.9999);
     }
     await expect(embedder.embed(['  '])).rejects.toThrow(/empty text/);
+    // Planned like any other model: the planner's GPU bytes are what the encoder allocated.
+    const plan = planModel(embedder.header, [describeTestDevice(device.device, 'swiftshader')], {
+      contextTokens: longest + 8,
+      margin: NO_MARGIN,
+      compute: 'f32',
+    });
+    expect(plan.fits).toBe('full');
+    const allocated = (embedder.model as EncoderModel).allocator.allocated;
+    expect(allocated).toMatchObject({ weights: plan.bytes.gpu.weights, kv: 0 });
+    expect(allocated.scratch).toBe(plan.bytes.gpu.scratch);
     embedder.unload();
     device.device.destroy();
   });
