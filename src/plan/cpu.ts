@@ -22,25 +22,47 @@ export interface CpuDescription {
   addressSpaceBytes: number;
   /** Bytes per second one thread reads from a large array (a short calibration). */
   readRate: Figure;
+  /**
+   * Bytes per second a thread per core reads together, meeting at a barrier after every small
+   * step as llama.cpp's threads do; null where not measured (no isolation, one core).
+   */
+  threadedReadRate: Figure | null;
 }
 
 export const WASM32_ADDRESS_SPACE = 4 * 2 ** 30;
 export const WASM64_ADDRESS_SPACE = 16 * 2 ** 30;
 
 /**
- * Of the measured single-thread read rate, the share llama.cpp's WebAssembly build turns into
- * weight bytes per second per thread (its quantized dot products use SIMD but are not as
- * memory-bound as native code). Set from the field measurements in docs/performance.md: wllama
- * decodes a 143 MB Q8_0 model at 15-21 tok/s with 2 threads (2.1-3.0 GB/s of weights) on the
- * 2-core test machines, where this read loop measures 2-3.5 GB/s per thread; 0.22 keeps the
- * prediction on the low side of that. On oversubscribed cores llama.cpp's spinning threads fall
- * far below it (see docs/performance.md).
+ * Of the calibrated read rate (one thread's, or the threads' together), the share llama.cpp's
+ * WebAssembly build turns into decode bytes per second (its quantized dot products use SIMD but
+ * are not as memory-bound as native code). Set from the `npm run bench:browser` runs in
+ * docs/performance.md, which print the efficiency each run implies: 0.22 and 0.35 for one thread
+ * on the loaded 2-core test machine; 0.28 sits between them.
  */
-export const CPU_EFFICIENCY = 0.22;
+export const CPU_EFFICIENCY = 0.28;
 
-/** Threads llama.cpp gets: one without isolation; else one per core, leaving none idle. */
-export function cpuThreads(cpu: Pick<CpuDescription, 'logicalCores' | 'isolated'>): number {
-  return cpu.isolated ? Math.max(1, cpu.logicalCores) : 1;
+/**
+ * Threads llama.cpp gets: one without isolation; else one per core, unless a thread per core was
+ * measured reading slower together than one thread alone (cores busy with other work, where
+ * threads that spin at every barrier mostly wait for one another).
+ */
+export function cpuThreads(
+  cpu: Pick<CpuDescription, 'logicalCores' | 'isolated' | 'readRate' | 'threadedReadRate'>,
+): number {
+  if (!cpu.isolated || cpu.logicalCores < 2) return 1;
+  if (threadsContended(cpu)) return 1;
+  return cpu.logicalCores;
+}
+
+function threadsContended(cpu: Pick<CpuDescription, 'readRate' | 'threadedReadRate'>): boolean {
+  return cpu.threadedReadRate !== null && cpu.threadedReadRate.value < cpu.readRate.value;
+}
+
+/** Bytes per second the CPU engine's threads read together: measured, or one thread's times threads. */
+function combinedReadRate(cpu: CpuDescription, threads: number): number {
+  const linear = cpu.readRate.value * threads;
+  if (threads < 2 || !cpu.threadedReadRate) return linear;
+  return Math.min(linear, cpu.threadedReadRate.value);
 }
 
 export interface CpuPrediction {
@@ -74,7 +96,7 @@ export function predictCpu(
   const weights = header.tensors.reduce((sum, t) => sum + t.bytes, 0);
   const bytesPerToken = cpuBytesPerToken(header, decodePosition);
   const threads = cpuThreads(cpu);
-  const rate = cpu.readRate.value * CPU_EFFICIENCY * threads;
+  const rate = combinedReadRate(cpu, threads) * CPU_EFFICIENCY;
   const bytes = weights + kvBytesPerToken(header) * contextTokens;
   const limit = Math.min(cpu.addressSpaceBytes, cpu.memory.value);
   const problem =
@@ -100,7 +122,7 @@ export function impliedCpuEfficiency(
   measuredDecodeTokensPerSecond: number,
   decodePosition = 256,
 ): number {
-  const read = cpu.readRate.value * cpuThreads(cpu);
+  const read = combinedReadRate(cpu, cpuThreads(cpu));
   return (measuredDecodeTokensPerSecond * cpuBytesPerToken(header, decodePosition)) / read;
 }
 
@@ -124,9 +146,11 @@ export function chooseEngine(inputs: EngineInputs): EngineChoice {
     gpuPlan?.contextTokens ?? Math.min(header.hparams.contextLength, DEFAULT_CONTEXT_TOKENS);
   const predicted = predictCpu(header, cpu, context);
   const gpuSpeed = gpuPlan && gpuPlan.fits !== 'none' ? gpuPlan.predicted.decodeTokensPerSecond : 0;
-  const isolation = cpu.isolated
-    ? `${predicted.threads} thread${predicted.threads === 1 ? '' : 's'}`
-    : '1 thread (the page is not cross-origin isolated, so no more)';
+  const isolation = !cpu.isolated
+    ? '1 thread (the page is not cross-origin isolated, so no more)'
+    : cpu.logicalCores > 1 && threadsContended(cpu)
+      ? '1 thread (a thread per core was measured reading slower together than one alone: the cores are busy with other work)'
+      : `${predicted.threads} thread${predicted.threads === 1 ? '' : 's'}`;
   const cpuSays = predicted.problem
     ? predicted.problem
     : `the CPU engine is predicted at ${tokS(predicted.decodeTokensPerSecond)} on ${isolation}`;
@@ -187,7 +211,8 @@ export function predictedDecodeRate(plan: Plan): number {
 
 /**
  * A CPU description file (devices/cpu-*.json): `{ "name", "logicalCores", "isolated",
- * "memoryMiB", "addressSpace": "wasm32" | "wasm64", "readGBps" }`.
+ * "memoryMiB", "addressSpace": "wasm32" | "wasm64", "readGBps" }`, and optionally
+ * `"threadedReadGBps"` (a thread per core reading together).
  */
 export function parseCpuFile(json: unknown, file: string): CpuDescription {
   const o = (json ?? {}) as Record<string, unknown>;
@@ -211,6 +236,10 @@ export function parseCpuFile(json: unknown, file: string): CpuDescription {
     memory: { value: number('memoryMiB') * 2 ** 20, source: 'user', detail: `from ${file}` },
     addressSpaceBytes: o.addressSpace === 'wasm32' ? WASM32_ADDRESS_SPACE : WASM64_ADDRESS_SPACE,
     readRate: { value: number('readGBps') * 1e9, source: 'user', detail: `from ${file}` },
+    threadedReadRate:
+      o.threadedReadGBps === undefined
+        ? null
+        : { value: number('threadedReadGBps') * 1e9, source: 'user', detail: `from ${file}` },
   };
 }
 

@@ -8,6 +8,7 @@ import {
   cpuOnlyPlan,
   CPU_EFFICIENCY,
   cpuBytesPerToken,
+  cpuThreads,
   impliedCpuEfficiency,
   parseCpuFile,
   predictCpu,
@@ -23,7 +24,11 @@ import { realShapeHeader } from '../fixtures/real-shapes.ts';
 
 const device = (file: string) =>
   parseDeviceFile(JSON.parse(readFileSync(`devices/${file}.json`, 'utf8')), file);
-const CPU = parseCpuFile(JSON.parse(readFileSync('devices/cpu-2core.json', 'utf8')), 'cpu');
+const CPU_FILE = JSON.parse(readFileSync('devices/cpu-2core.json', 'utf8')) as Record<
+  string,
+  unknown
+>;
+const CPU = parseCpuFile(CPU_FILE, 'cpu');
 
 describe('CPU engine prediction', () => {
   it('reads every weight once per token (one embedding row), at the calibrated rate per thread', async () => {
@@ -40,6 +45,44 @@ describe('CPU engine prediction', () => {
     const single = predictCpu(header, { ...CPU, isolated: false }, 4096);
     expect(single.threads).toBe(1);
     expect(single.decodeTokensPerSecond).toBeCloseTo(predicted.decodeTokensPerSecond / 2, 6);
+  });
+
+  it('takes the threads together at their measured rate, and one thread where they read slower together', async () => {
+    const header = await realShapeHeader('SmolLM2-360M-Q4_K_M');
+    const rate = (gbps: number) => ({
+      value: gbps * 1e9,
+      source: 'calibration' as const,
+      detail: '',
+    });
+    const perToken = cpuBytesPerToken(header, 256);
+    // Threads that scale: two of them read 10 GB/s together (one alone 6).
+    const scaling = { ...CPU, threadedReadRate: rate(10) };
+    expect(cpuThreads(scaling)).toBe(2);
+    expect(predictCpu(header, scaling, 4096).decodeTokensPerSecond).toBeCloseTo(
+      (10e9 * CPU_EFFICIENCY) / perToken,
+      6,
+    );
+    // Never above a thread's rate times the threads, whatever the calibration said.
+    const noisy = { ...CPU, threadedReadRate: rate(50) };
+    expect(predictCpu(header, noisy, 4096).decodeTokensPerSecond).toBeCloseTo(
+      (12e9 * CPU_EFFICIENCY) / perToken,
+      6,
+    );
+    // Busy cores: two threads read 1 GB/s together, less than one alone, so one thread runs.
+    const busy = { ...CPU, threadedReadRate: rate(1) };
+    expect(cpuThreads(busy)).toBe(1);
+    const predicted = predictCpu(header, busy, 4096);
+    expect(predicted.threads).toBe(1);
+    expect(predicted.decodeTokensPerSecond).toBeCloseTo((6e9 * CPU_EFFICIENCY) / perToken, 6);
+    const choice = chooseEngine({ header, gpuPlan: null, cpu: busy });
+    expect(choice.threads).toBe(1);
+    expect(choice.reason).toMatch(/1 thread \(a thread per core was measured reading slower/);
+    expect(parseCpuFile({ ...CPU_FILE, threadedReadGBps: 1 }, 'busy').threadedReadRate?.value).toBe(
+      1e9,
+    );
+    expect(() => parseCpuFile({ ...CPU_FILE, threadedReadGBps: -1 }, 'bad')).toThrow(
+      /"threadedReadGBps" must be a positive number/,
+    );
   });
 
   it('gives back the efficiency a measured run implies: the prediction inverted', async () => {

@@ -9,6 +9,7 @@ import { idForFile, idForUrl, isSha256Hex, type HeaderSummary } from '../../stor
 import type { ModelChoice } from '../../engine/client';
 import { calibrationState } from '../hardware/calibration.svelte';
 import { gpuState } from '../hardware/gpu.svelte';
+import { cpuState } from '../hardware/cpu.svelte';
 import { router } from '../router.svelte';
 import { session } from '../session.svelte';
 import { settingsState } from '../settings/settings.svelte';
@@ -251,15 +252,17 @@ export class ModelsState {
 
   /**
    * The plan for a header on this device with the current settings (and the layers pinned on its
-   * card when two GPUs share it); null until the probe is done. Without WebGPU it is the CPU
+   * card when two GPUs share it); null until the probe and the CPU calibration are done, so a
+   * plan shown never changes its engine or threads a moment later. Without WebGPU it is the CPU
    * engine's plan.
    */
   planFor(header: ModelHeader, firstDeviceLayers?: number): PlanOutcome | null {
     const probe = gpuState.result;
-    if (!probe) return null;
+    if (!probe || !cpuState.calibrated) return null;
     const figures = (p: GPUPowerPreference) => calibrationState.figuresFor(p);
     const key = [
       probe,
+      cpuState.description,
       settingsState.value,
       figures('high-performance'),
       figures('low-power'),

@@ -77,7 +77,12 @@ export async function planSource(
   source: GgufSourceRef,
   overrides: PlanOverrides = {},
 ): Promise<Plan> {
-  const [header] = await Promise.all([headerOf(source), gpuState.probe(), settingsState.load()]);
+  const [header] = await Promise.all([
+    headerOf(source),
+    gpuState.probe(),
+    settingsState.load(),
+    cpuState.calibrate(),
+  ]);
   const outcome = planHere(header, overrides)!;
   if ('error' in outcome) throw new EngineError('bad-model', outcome.error);
   if (outcome.plan.fits === 'none') {
