@@ -1,4 +1,5 @@
-// `npm run bench:browser [-- --model PATH.gguf] [--tokens N]`: both engines, our WebGPU engine
+// `npm run bench:browser [-- --model PATH.gguf] [--tokens N] [--engines gpu,cpu]
+// [--threads N]`: both engines, our WebGPU engine
 // and llama.cpp in WebAssembly, on the same GGUF in the same headless Chromium (SwiftShader for
 // WebGPU; the page cross-origin isolated so llama.cpp has a thread per core). Prints each
 // engine's prefill and decode tok/s as the engine measured them, beside the planner's prediction
@@ -11,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { build, preview } from 'vite';
 import { GGMLType } from '../../src/engine/gguf/types.ts';
 import { SECURITY_HEADERS } from '../../src/security-headers.ts';
+import { CPU_EFFICIENCY } from '../../src/plan/cpu.ts';
 import { launchBrowser } from '../e2e/browser.ts';
 import { buildFixture, type FixtureSpec } from '../fixtures/gguf/models.ts';
 import { encodeValues, normals, seededRandom } from '../fixtures/gguf/blocks.ts';
@@ -69,8 +71,14 @@ async function defaultModel(): Promise<string> {
 }
 
 const { values } = parseArgs({
-  options: { model: { type: 'string' }, tokens: { type: 'string', default: '32' } },
+  options: {
+    model: { type: 'string' },
+    tokens: { type: 'string', default: '32' },
+    engines: { type: 'string', default: 'gpu,cpu' },
+    threads: { type: 'string' },
+  },
 });
+const engines = values.engines.split(',').filter((e): e is 'gpu' | 'cpu' => /^(gpu|cpu)$/.test(e));
 const modelPath = values.model ?? (await defaultModel());
 const maxTokens = Number(values.tokens);
 
@@ -100,11 +108,11 @@ try {
   await page.goto(server.resolvedUrls!.local[0]);
   await page.waitForSelector('body[data-ready="true"]', { state: 'attached' });
   const results: BenchRun[] = [];
-  for (const engine of ['gpu', 'cpu'] as const) {
+  for (const engine of engines) {
     results.push(
       await page.evaluate(
-        ([u, e, n]) => (window as unknown as { bench: BenchApi }).bench.run(u, e, n),
-        [url, engine, maxTokens] as const,
+        ([u, e, n, t]) => (window as unknown as { bench: BenchApi }).bench.run(u, e, n, t),
+        [url, engine, maxTokens, values.threads ? Number(values.threads) : undefined] as const,
       ),
     );
   }
@@ -117,15 +125,20 @@ try {
     const name =
       r.engine === 'gpu' ? `GPU engine on ${r.adapter}` : `CPU engine, ${r.threads} thread(s)`;
     const predicted = r.engine === 'gpu' ? r.predictedGpu : r.predictedCpu;
+    const implied =
+      r.engine === 'cpu' ? `, implied CPU efficiency ${r.impliedCpuEfficiency.toPrecision(2)}` : '';
     console.log(
       `${name}: prefill ${s?.prefillTokensPerSecond.toFixed(1)} tok/s (${s?.promptTokens} tokens), ` +
         `decode ${s?.decodeTokensPerSecond.toFixed(1)} tok/s (${s?.generatedTokens} tokens); ` +
-        `planner predicted ${predicted.toPrecision(3)} tok/s`,
+        `planner predicted ${predicted.toPrecision(3)} tok/s${implied}; ` +
+        `one thread read ${r.cpuReadGBps.toFixed(2)} GB/s in the page` +
+        (r.cpuThreadedReadGBps === null
+          ? ''
+          : `, a thread per core ${r.cpuThreadedReadGBps.toFixed(2)} GB/s together`) +
+        `; the planner gives the CPU engine ${r.plannedThreads} thread(s)`,
     );
   }
-  console.log(
-    `the planner picks: ${results[0].plannerPicks}; one thread read ${results[1].cpuReadGBps.toFixed(1)} GB/s in the page`,
-  );
+  console.log(`the planner picks: ${results[0].plannerPicks} (CPU_EFFICIENCY ${CPU_EFFICIENCY})`);
 } finally {
   await browser.close();
   await files.close();
