@@ -9,8 +9,13 @@ const CALIBRATION_BYTES = 64 * 2 ** 20;
 /** 64 KiB per thread per step: about what each thread reads per operation of a small model. */
 const STEP_WORDS = 16 * 1024;
 const BUDGET_MS = 200;
+/** A worker that never starts would keep the others at the first barrier: give up after this. */
+const GIVE_UP_MS = 10_000;
 
-/** Needs SharedArrayBuffer, so a cross-origin isolated page; null where threads are not possible. */
+/**
+ * Needs SharedArrayBuffer, so a cross-origin isolated page; null where threads are not possible
+ * or the workers did not answer in time.
+ */
 export async function measureThreadedReadRate(threads: number): Promise<Figure | null> {
   if (threads < 2 || !globalThis.crossOriginIsolated) return null;
   const data = new SharedArrayBuffer(CALIBRATION_BYTES);
@@ -26,7 +31,7 @@ export async function measureThreadedReadRate(threads: number): Promise<Figure |
       }),
   );
   try {
-    const results = await Promise.all(
+    const answered = Promise.all(
       workers.map(
         (worker, index) =>
           new Promise<ThreadsResult>((resolve, reject) => {
@@ -44,6 +49,9 @@ export async function measureThreadedReadRate(threads: number): Promise<Figure |
           }),
       ),
     );
+    const late = new Promise<null>((resolve) => setTimeout(() => resolve(null), GIVE_UP_MS));
+    const results = await Promise.race([answered, late]);
+    if (!results) return null;
     const ms = Math.max(...results.map((r) => r.ms), 0.01);
     const bytes = results[0].steps * threads * STEP_WORDS * 4;
     return {
