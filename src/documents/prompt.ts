@@ -1,6 +1,7 @@
-// Grounded prompts: retrieved chunks as numbered sources in the system message, the question as
-// the user's turn (the engine renders both through the model's chat template), and the sources
-// dropped, lowest-ranked first, until the prompt and the answer fit the context.
+// Grounded prompts: retrieved chunks as numbered sources in the system message (after the
+// conversation's own system prompt, when it has one), the question as the user's turn (the engine
+// renders both through the model's chat template), and the sources dropped, lowest-ranked first,
+// until the prompt and the answer fit the context.
 import type { TextLocation } from './types';
 
 export interface Source extends TextLocation {
@@ -28,10 +29,21 @@ export function sourceLabel(source: TextLocation & { documentName: string }): st
   return where ? `${source.documentName}, ${where}` : source.documentName;
 }
 
-export function groundedMessages(question: string, sources: Source[]): PromptMessage[] {
+export interface GroundingOptions {
+  /** The conversation's own system prompt, kept before the instructions and sources. */
+  systemPrompt?: string;
+}
+
+export function groundedMessages(
+  question: string,
+  sources: Source[],
+  options: GroundingOptions = {},
+): PromptMessage[] {
   const listed = sources.map((s, i) => `[${i + 1}] (${sourceLabel(s)})\n${s.text}`).join('\n\n');
+  const grounding = `${GROUNDING_INSTRUCTIONS}\n\nSources:\n\n${listed}`;
+  const own = options.systemPrompt?.trim();
   return [
-    { role: 'system', content: `${GROUNDING_INSTRUCTIONS}\n\nSources:\n\n${listed}` },
+    { role: 'system', content: own ? `${own}\n\n${grounding}` : grounding },
     { role: 'user', content: question },
   ];
 }
@@ -53,10 +65,11 @@ export async function fitSources<S extends Source>(
   ranked: S[],
   budget: number,
   countTokens: (messages: PromptMessage[]) => Promise<number>,
+  options: GroundingOptions = {},
 ): Promise<FittedPrompt<S>> {
   for (let keep = ranked.length; keep >= 0; keep--) {
     const used = ranked.slice(0, keep);
-    const messages = groundedMessages(question, used);
+    const messages = groundedMessages(question, used, options);
     const promptTokens = await countTokens(messages);
     if (promptTokens <= budget)
       return { messages, used, dropped: ranked.slice(keep), promptTokens };
@@ -64,6 +77,13 @@ export async function fitSources<S extends Source>(
   throw new Error(
     `the question alone does not fit the ${budget} tokens left for the prompt; shorten it or load the model with a longer context.`,
   );
+}
+
+/** What the page says when ranked sources were left out to fit the context. */
+export function describeDroppedSources(dropped: number): string {
+  return dropped === 1
+    ? "1 matching chunk did not fit the model's context and was left out."
+    : `${dropped} matching chunks did not fit the model's context and were left out.`;
 }
 
 export interface AnswerPart {

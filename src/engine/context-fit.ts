@@ -49,6 +49,11 @@ function exchangeStarts(turns: ChatMessage[]): number[] {
   return starts;
 }
 
+/** The room an answer is kept when the prompt is long: what was asked, at most a quarter of the context. */
+export function answerRoom(contextTokens: number, maxTokens: number): number {
+  return Math.min(maxTokens, Math.max(MIN_ANSWER_TOKENS, Math.floor(contextTokens / 4)));
+}
+
 export function fitConversation(
   encode: (messages: ChatMessage[]) => number[],
   contextTokens: number,
@@ -56,7 +61,7 @@ export function fitConversation(
   maxTokens: number,
 ): FittedConversation {
   const { system, turns } = splitSystem(messages);
-  const wantRoom = Math.min(maxTokens, Math.max(MIN_ANSWER_TOKENS, Math.floor(contextTokens / 4)));
+  const wantRoom = answerRoom(contextTokens, maxTokens);
   const fitAt = (start: number): FittedConversation | { tooLong: number } => {
     const ids = encode([...system, ...turns.slice(start)]);
     const room = contextTokens - ids.length;

@@ -31,6 +31,28 @@ const statsSchema = v.looseObject({
   error: v.optional(text),
 });
 
+const citedSourceSchema = v.looseObject({
+  documentId: text,
+  documentName: text,
+  index: count,
+  start: count,
+  end: count,
+  page: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
+  headings: v.array(text),
+  text,
+});
+
+const retrievalSchema = v.looseObject({
+  sources: v.array(citedSourceSchema),
+  dropped: count,
+  searchOnly: v.boolean(),
+});
+
+const attachedSchema = v.looseObject({
+  documents: v.union([v.literal('all'), v.array(v.pipe(text, v.minLength(1)))]),
+  searchOnly: v.boolean(),
+});
+
 const messageSchema = v.looseObject({
   id: text,
   parentId: v.nullable(text),
@@ -39,6 +61,7 @@ const messageSchema = v.looseObject({
   createdAt: timestamp,
   modelId: v.optional(text),
   stats: v.optional(statsSchema),
+  retrieval: v.optional(retrievalSchema),
 });
 
 export const conversationSchema = v.looseObject({
@@ -53,6 +76,7 @@ export const conversationSchema = v.looseObject({
   currentLeaf: v.nullable(text),
   createdAt: timestamp,
   updatedAt: timestamp,
+  attached: v.optional(attachedSchema),
 });
 
 export type CheckedConversation = v.InferOutput<typeof conversationSchema>;

@@ -2,6 +2,7 @@
 // holding its whole message tree, so branches from regenerate and edit-and-resend survive.
 import { createStore, del, delMany, entries, get, keys, set, type UseStore } from 'idb-keyval';
 import { GREEDY, type SamplingOptions, type StopReason } from '../engine/engine';
+import { describeDroppedSources, sourceLabel } from '../documents/prompt';
 import { checkConversation } from './conversation-schema';
 import { formatBytes } from './errors';
 
@@ -20,6 +21,29 @@ export interface AnswerStats {
   error?: string;
 }
 
+/** A chunk an answer cites, kept with the answer so its citation reads the same later. */
+export interface CitedSource {
+  documentId: string;
+  documentName: string;
+  /** The chunk's index in its document. */
+  index: number;
+  /** Character offsets of the chunk in its document's text. */
+  start: number;
+  end: number;
+  page?: number;
+  headings: string[];
+  text: string;
+}
+
+/** What retrieval gave an answer: its numbered sources, in citation order. */
+export interface AnswerRetrieval {
+  sources: CitedSource[];
+  /** Matching chunks left out because they did not fit the context. */
+  dropped: number;
+  /** The chunks were the reply; no answer was generated. */
+  searchOnly: boolean;
+}
+
 export interface StoredMessage {
   id: string;
   parentId: string | null;
@@ -28,6 +52,15 @@ export interface StoredMessage {
   createdAt: number;
   modelId?: string;
   stats?: AnswerStats;
+  retrieval?: AnswerRetrieval;
+}
+
+/** The documents a conversation's questions are answered from. */
+export interface AttachedDocuments {
+  /** Stored document ids, or 'all': every stored document when each question is asked. */
+  documents: string[] | 'all';
+  /** Questions return the matching chunks without generating an answer. */
+  searchOnly: boolean;
 }
 
 export interface Conversation {
@@ -43,6 +76,8 @@ export interface Conversation {
   currentLeaf: string | null;
   createdAt: number;
   updatedAt: number;
+  /** Absent when the conversation has no documents attached. */
+  attached?: AttachedDocuments;
 }
 
 export interface ConversationSummary {
@@ -255,10 +290,19 @@ export function exportMarkdown(conversation: Conversation): string {
   const parts = [`# ${conversation.title}`, ''];
   if (conversation.systemPrompt) parts.push(`**System:** ${conversation.systemPrompt}`, '');
   for (const m of path) {
-    parts.push(`## ${m.role === 'user' ? 'User' : 'Assistant'}`, '', m.content, '');
+    parts.push(`## ${m.role === 'user' ? 'User' : 'Assistant'}`, '');
+    if (m.content) parts.push(m.content, '');
     if (m.stats?.stopReason === 'stopped') parts.push('_(stopped)_', '');
+    if (m.retrieval) parts.push(...retrievalMarkdown(m.retrieval));
   }
   return parts.join('\n');
+}
+
+function retrievalMarkdown(retrieval: AnswerRetrieval): string[] {
+  const heading = retrieval.searchOnly ? '**Matching chunks:**' : '**Sources:**';
+  const lines = retrieval.sources.map((s, i) => `${i + 1}. ${sourceLabel(s)}`);
+  if (retrieval.dropped > 0) lines.push('', `_${describeDroppedSources(retrieval.dropped)}_`);
+  return [heading, '', ...lines, ''];
 }
 
 // The message tree. Siblings share a parent; the conversation shows one path from a root to

@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   citationParts,
+  describeDroppedSources,
   fitSources,
   groundedMessages,
   GROUNDING_INSTRUCTIONS,
@@ -29,6 +30,25 @@ describe('documents: grounded prompts', () => {
         '[3] (paste.txt)\nUnrelated words here.',
     );
     expect(user).toEqual({ role: 'user', content: 'What colour is the reset button?' });
+  });
+
+  it("puts a conversation's own system prompt before the instructions", () => {
+    const [system] = groundedMessages('Q?', SOURCES.slice(0, 1), { systemPrompt: ' Be brief. ' });
+    expect(system.content).toBe(
+      `Be brief.\n\n${GROUNDING_INSTRUCTIONS}\n\nSources:\n\n[1] (manual.pdf, page 3)\nThe reset button is red.`,
+    );
+    expect(groundedMessages('Q?', [], { systemPrompt: '  ' })[0].content).toBe(
+      `${GROUNDING_INSTRUCTIONS}\n\nSources:\n\n`,
+    );
+  });
+
+  it('says how many sources were left out', () => {
+    expect(describeDroppedSources(1)).toBe(
+      "1 matching chunk did not fit the model's context and was left out.",
+    );
+    expect(describeDroppedSources(3)).toBe(
+      "3 matching chunks did not fit the model's context and were left out.",
+    );
   });
 
   it('drops the lowest-ranked sources until the prompt fits the budget', async () => {

@@ -56,6 +56,28 @@ describe('markdownToHtml', () => {
   });
 });
 
+describe('markdownToHtml with sources', () => {
+  const sources = ['notes.md, Setup', 'a "quoted" <name>.md'];
+  const button = (n: number, label: string) =>
+    `<button type="button" class="citation" data-source="${n}" aria-label="Source ${n}: ${label}">[${n}]</button>`;
+
+  it('makes each citation of an existing source a button labelled with where the source sits', () => {
+    expect(markdownToHtml('Red [1], blue [2][3].', sources)).toBe(
+      `<p>Red ${button(1, 'notes.md, Setup')}, blue ${button(2, 'a &quot;quoted&quot; &lt;name&gt;.md')}[3].</p>\n`,
+    );
+  });
+
+  it('leaves citations in code, links written [n](url) and answers without sources alone', () => {
+    expect(markdownToHtml('`[1]` and [1](https://a.example/)', sources)).toBe(
+      '<p><code>[1]</code> and <a href="https://a.example/" target="_blank" rel="noopener noreferrer">1</a></p>\n',
+    );
+    expect(markdownToHtml('```\n[1]\n```', sources)).not.toContain(
+      '<button type="button" class="citation"',
+    );
+    expect(markdownToHtml('Red [1].')).toBe('<p>Red [1].</p>\n');
+  });
+});
+
 describe('escapeHtml', () => {
   it('escapes every character that could open markup or an attribute', () => {
     expect(escapeHtml(`<a href='x' title="y">&</a>`)).toBe(

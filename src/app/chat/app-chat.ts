@@ -5,8 +5,16 @@ import { session } from '../session.svelte';
 import { settingsState } from '../settings/settings.svelte';
 import { ChatState } from './chat.svelte';
 import { ConversationStore } from '../../store/conversations';
+import { documentsState } from '../documents/documents.svelte';
 
-export const chat = new ChatState(session, new ConversationStore(), async () => {
-  await settingsState.load();
-  return settingsState.value.systemPrompt;
-});
+// The documents a conversation attaches are searched as the Documents view searches them (its
+// top-k and similarity floor, its worker and its index).
+export const chat = new ChatState(
+  session,
+  new ConversationStore(),
+  async () => {
+    await settingsState.load();
+    return settingsState.value.systemPrompt;
+  },
+  documentsState,
+);

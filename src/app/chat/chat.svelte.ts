@@ -1,7 +1,7 @@
-// The Chat view's state: the conversation list, the open conversation's tree, and the answer being
-// streamed. The streaming answer lives apart from the stored messages so that each token updates
-// one small object, not the list of every message on screen.
-import type { ChatEngine, SamplingOptions } from '../../engine/engine';
+// The Chat view's state: the conversation list, the open conversation's tree, the documents it has
+// attached, and the answer being streamed. The streaming answer lives apart from the stored
+// messages so that each token updates one small object, not the list of every message on screen.
+import type { ChatEngine, ChatMessage, SamplingOptions } from '../../engine/engine';
 import {
   ConversationStore,
   addMessage,
@@ -11,16 +11,31 @@ import {
   newConversation,
   pathTo,
   switchSibling,
+  type AnswerRetrieval,
   type AnswerStats,
+  type AttachedDocuments,
+  type CitedSource,
   type Conversation,
   type ConversationSummary,
   type StoredMessage,
 } from '../../store/conversations';
 import { toEngineFailure } from '../../engine/messages';
 import { describeDropped } from './context';
+import { describeDroppedSources } from '../../documents/prompt';
+import type { DocumentRecord } from '../../store/documents';
+import { DOCUMENT_GONE, type OpenChunk } from '../documents/documents.svelte';
+import {
+  citedSource,
+  groundedRequest,
+  modelTurns,
+  resolveAttached,
+  type ChatDocuments,
+} from './grounding';
 
 export interface StreamingAnswer {
   parentId: string;
+  /** Searching the attached documents, then answering. */
+  stage: 'search' | 'answer';
   text: string;
   tokens: number;
   startedAt: number;
@@ -38,6 +53,13 @@ export interface EngineProvider {
 export type ConversationSettings = Pick<Conversation, 'systemPrompt' | 'maxTokens'> & {
   sampling: SamplingOptions;
 };
+
+type ChatHits = Awaited<ReturnType<ChatDocuments['search']>>;
+
+export const NOTHING_ATTACHED =
+  'None of the documents attached to this conversation is stored any more: attach others, or detach them to chat without documents.';
+export const NO_MATCH =
+  'No chunk of the attached documents matches the question; the model answered without sources.';
 
 /** The longest title taken from a first message; the list wraps it rather than cutting it. */
 export const TITLE_CHARS = 80;
@@ -78,6 +100,12 @@ export class ChatState {
     }
     return info;
   });
+  /** The stored documents, for attaching; read by `refreshDocuments`. */
+  documents = $state.raw<DocumentRecord[]>([]);
+  /** The open conversation's attached documents that are still stored. */
+  attachment = $derived(resolveAttached(this.conversation?.attached, this.documents));
+  /** The chunk a citation opened. */
+  opened = $state.raw<OpenChunk | null>(null);
   private controller: AbortController | null = null;
 
   constructor(
@@ -85,6 +113,7 @@ export class ChatState {
     private readonly store = new ConversationStore(),
     /** The system prompt of conversations without their own (the one in Settings). */
     private readonly defaultSystemPrompt: () => Promise<string> = async () => '',
+    private readonly library: ChatDocuments | null = null,
   ) {}
 
   get busy(): boolean {
@@ -108,6 +137,7 @@ export class ChatState {
     this.stop();
     this.conversation = found;
     this.notice = null;
+    this.opened = null;
     return true;
   }
 
@@ -121,6 +151,7 @@ export class ChatState {
     await this.store.save(conversation);
     this.conversation = conversation;
     this.notice = null;
+    this.opened = null;
     await this.refreshList();
     return conversation;
   }
@@ -188,6 +219,41 @@ export class ChatState {
     this.controller?.abort();
   }
 
+  async refreshDocuments(): Promise<void> {
+    if (this.library) this.documents = await this.library.list();
+  }
+
+  /** Attaches documents (ids, or 'all' for the whole collection) to the open conversation. */
+  async attach(documents: AttachedDocuments['documents']): Promise<void> {
+    const c = this.conversation ?? (await this.create());
+    if (Array.isArray(documents) && documents.length === 0) delete c.attached;
+    else c.attached = { documents, searchOnly: c.attached?.searchOnly ?? false };
+    await this.persist();
+  }
+
+  /** Detaches one document, or every one ('all'). */
+  async detach(id: string | 'all'): Promise<void> {
+    const attached = this.conversation?.attached;
+    if (!attached) return;
+    const ids = attached.documents;
+    await this.attach(id === 'all' || ids === 'all' ? [] : ids.filter((d) => d !== id));
+  }
+
+  async setSearchOnly(searchOnly: boolean): Promise<void> {
+    const c = this.conversation;
+    if (!c?.attached) return;
+    c.attached.searchOnly = searchOnly;
+    await this.persist();
+  }
+
+  /** Opens a cited chunk in its document; false (with a notice) when the document is gone. */
+  async openSource(source: CitedSource): Promise<boolean> {
+    const opened = (await this.library?.read(source)) ?? null;
+    this.opened = opened;
+    if (!opened) this.notice = { tone: 'error', text: DOCUMENT_GONE };
+    return opened !== null;
+  }
+
   exportJson(): string | null {
     return this.conversation && exportJson($state.snapshot(this.conversation) as Conversation);
   }
@@ -197,17 +263,18 @@ export class ChatState {
   }
 
   async importJson(text: string): Promise<Conversation> {
-    return this.opened(await this.store.import(text));
+    return this.showImported(await this.store.import(text));
   }
 
   /** Imports an export file; one too large is refused before it is read. */
   async importFile(file: Blob): Promise<Conversation> {
-    return this.opened(await this.store.importFile(file));
+    return this.showImported(await this.store.importFile(file));
   }
 
-  private async opened(imported: Conversation): Promise<Conversation> {
+  private async showImported(imported: Conversation): Promise<Conversation> {
     this.stop();
     this.conversation = imported;
+    this.opened = null;
     await this.refreshList();
     return imported;
   }
@@ -224,25 +291,51 @@ export class ChatState {
     const c = this.conversation!;
     const controller = new AbortController();
     this.controller = controller;
-    this.streaming = { parentId, text: '', tokens: 0, startedAt: performance.now() };
+    this.streaming = {
+      parentId,
+      stage: 'answer',
+      text: '',
+      tokens: 0,
+      startedAt: performance.now(),
+    };
     const live = this.streaming;
     this.notice = null;
     let stats: AnswerStats | undefined;
+    let retrieval: AnswerRetrieval | undefined;
+    const warnings: string[] = [];
     try {
+      const systemPrompt = c.systemPrompt ?? (await this.defaultSystemPrompt());
+      const turns = pathTo(c, parentId);
+      const hits = await this.retrieve(c, turns.at(-1)!.content, live);
+      if (controller.signal.aborted) throw new DOMException('Stopped before start', 'AbortError');
+      if (hits && c.attached?.searchOnly) {
+        retrieval = { sources: hits.map(citedSource), dropped: 0, searchOnly: true };
+        return;
+      }
       const engine = await this.provider.ensureLoaded();
       if (controller.signal.aborted) throw new DOMException('Stopped before start', 'AbortError');
-      const systemPrompt = c.systemPrompt ?? (await this.defaultSystemPrompt());
-      // The engine fits the conversation into its context and says how many turns it left out.
-      const turns = pathTo(c, parentId);
-      const system = systemPrompt ? [{ role: 'system' as const, content: systemPrompt }] : [];
-      const events = engine.chat(
-        [...system, ...turns.map(({ role, content }) => ({ role, content }))],
-        {
+      let system: ChatMessage[] = systemPrompt ? [{ role: 'system', content: systemPrompt }] : [];
+      if (hits?.length) {
+        live.stage = 'search';
+        const grounded = await groundedRequest(this.library!, turns.at(-1)!.content, hits, {
+          systemPrompt,
+          contextTokens: engine.contextTokens,
           maxTokens: c.maxTokens,
-          sampling: $state.snapshot(c.sampling),
-          signal: controller.signal,
-        },
-      );
+        });
+        live.stage = 'answer';
+        system = [grounded.system];
+        retrieval = grounded.retrieval;
+        if (retrieval.dropped > 0) warnings.push(describeDroppedSources(retrieval.dropped));
+      } else if (hits) {
+        warnings.push(NO_MATCH);
+      }
+      if (warnings.length) this.notice = { tone: 'warning', text: warnings.join(' ') };
+      // The engine fits the conversation into its context and says how many turns it left out.
+      const events = engine.chat([...system, ...modelTurns(turns)], {
+        maxTokens: c.maxTokens,
+        sampling: $state.snapshot(c.sampling),
+        signal: controller.signal,
+      });
       for await (const event of events) {
         if (event.type === 'token') {
           live.text += event.text;
@@ -252,10 +345,8 @@ export class ChatState {
           const s = event.stats;
           this.provider.recordDecode?.(s.decodeTokensPerSecond);
           if (s.droppedMessages > 0) {
-            this.notice = {
-              tone: 'warning',
-              text: describeDropped(turns.slice(0, s.droppedMessages), engine.contextTokens),
-            };
+            warnings.push(describeDropped(turns.slice(0, s.droppedMessages), engine.contextTokens));
+            this.notice = { tone: 'warning', text: warnings.join(' ') };
           }
           stats = {
             promptTokens: s.promptTokens,
@@ -267,7 +358,11 @@ export class ChatState {
         }
       }
     } catch (error) {
-      const failure = toEngineFailure(error);
+      // A failed search or a prompt the sources cannot fit is told as it is; the rest is the engine's.
+      const failure =
+        live.stage === 'search'
+          ? { kind: 'unknown' as const, message: (error as Error).message }
+          : toEngineFailure(error);
       const seconds = (performance.now() - live.startedAt) / 1000;
       stats = {
         promptTokens: 0,
@@ -285,19 +380,47 @@ export class ChatState {
       if (this.controller === controller) this.controller = null;
       // An answer stopped or failed before its first token leaves nothing worth keeping.
       const empty = !text && (stats?.stopReason === 'error' || stats?.stopReason === 'stopped');
-      if (!empty) this.keepAnswer(c, parentId, text, stats);
+      if (!empty) this.keepAnswer(c, parentId, text, stats, retrieval);
       await this.persist(c);
     }
   }
 
-  private keepAnswer(c: Conversation, parentId: string, text: string, stats?: AnswerStats): void {
+  /**
+   * The best chunks of the attached documents for the question; null when none is attached. The
+   * list is read again first: a document deleted since attaching is not searched.
+   */
+  private async retrieve(
+    c: Conversation,
+    question: string,
+    live: StreamingAnswer,
+  ): Promise<ChatHits | null> {
+    if (!c.attached || !this.library) return null;
+    live.stage = 'search';
+    await this.refreshDocuments();
+    const { documents } = resolveAttached(c.attached, this.documents);
+    if (documents.length === 0) throw new Error(NOTHING_ATTACHED);
+    const hits = await this.library.search(documents, question);
+    live.stage = 'answer';
+    return hits;
+  }
+
+  private keepAnswer(
+    c: Conversation,
+    parentId: string,
+    text: string,
+    stats?: AnswerStats,
+    retrieval?: AnswerRetrieval,
+  ): void {
     const message: Pick<StoredMessage, 'role' | 'content'> & Partial<StoredMessage> = {
       role: 'assistant',
       content: text,
-      stats,
+      ...(stats ? { stats } : {}),
+      ...(retrieval ? { retrieval } : {}),
     };
-    if (this.provider.choice) message.modelId = this.provider.choice.id;
+    // A search-only reply came from no model.
+    const model = retrieval?.searchOnly ? null : this.provider.choice;
+    if (model) message.modelId = model.id;
     addMessage(c, parentId, message);
-    if (this.provider.choice) c.modelId = this.provider.choice.id;
+    if (model) c.modelId = model.id;
   }
 }

@@ -1,6 +1,7 @@
 // Model output as Markdown. A model's text is untrusted: raw HTML is shown as text, images become
 // links (an <img> would fetch from a host the person never chose), only http(s)/mailto links stay,
-// and DOMPurify sanitizes the result as a second line of defence.
+// and DOMPurify sanitizes the result as a second line of defence. An answer with sources shows its
+// citations `[n]` as buttons that open source n.
 import DOMPurify from 'dompurify';
 import { Marked, type Tokens } from 'marked';
 import type { MarkdownBlock } from './markdown-blocks';
@@ -16,7 +17,7 @@ export function escapeHtml(text: string): string {
     .replaceAll("'", '&#39;');
 }
 
-const marked = new Marked({
+const OPTIONS = {
   gfm: true,
   breaks: true,
   renderer: {
@@ -49,11 +50,50 @@ const marked = new Marked({
       return `<a href="${escapeHtml(href)}" target="_blank" rel="noopener noreferrer">[image: ${label}]</a>`;
     },
   },
-});
+};
 
-/** Markdown to HTML before sanitizing: pure, so it can be checked without a DOM. */
-export function markdownToHtml(markdown: string): string {
-  return marked.parse(markdown, { async: false });
+const marked = new Marked(OPTIONS);
+
+interface CitationToken extends Tokens.Generic {
+  type: 'citation';
+  raw: string;
+  source: number;
+}
+
+/**
+ * A parser that turns `[n]` into a button for source n when there is one (`sources` holds each
+ * source's label, in citation order); `[n](…)` stays a link and `[n]` of no source stays text.
+ */
+function citingParser(sources: string[]): Marked {
+  return new Marked(OPTIONS, {
+    extensions: [
+      {
+        name: 'citation',
+        level: 'inline',
+        start: (src: string) => src.match(/\[\d+\]/)?.index,
+        tokenizer(src: string): CitationToken | undefined {
+          const m = /^\[(\d+)\](?![(:])/.exec(src);
+          const n = m ? Number(m[1]) : 0;
+          if (!m || n < 1 || n > sources.length) return undefined;
+          return { type: 'citation', raw: m[0], source: n };
+        },
+        renderer(token) {
+          const n = (token as CitationToken).source;
+          const label = escapeHtml(`Source ${n}: ${sources[n - 1]}`);
+          return `<button type="button" class="citation" data-source="${n}" aria-label="${label}">[${n}]</button>`;
+        },
+      },
+    ],
+  });
+}
+
+/**
+ * Markdown to HTML before sanitizing: pure, so it can be checked without a DOM. `sources` are the
+ * labels of the answer's numbered sources, whose citations become buttons.
+ */
+export function markdownToHtml(markdown: string, sources: string[] = []): string {
+  const parser = sources.length ? citingParser(sources) : marked;
+  return parser.parse(markdown, { async: false });
 }
 
 let hooked = false;
@@ -72,8 +112,8 @@ function purifier(): typeof DOMPurify {
 }
 
 /** Safe HTML for `{@html}`: needs a DOM (the page or a worker with one). */
-export function renderMarkdown(markdown: string): string {
-  return purifier().sanitize(markdownToHtml(markdown), {
+export function renderMarkdown(markdown: string, sources: string[] = []): string {
+  return purifier().sanitize(markdownToHtml(markdown, sources), {
     FORBID_TAGS: ['style', 'img', 'svg', 'math', 'iframe', 'form', 'input'],
     FORBID_ATTR: ['style'],
     ADD_ATTR: ['target'],
@@ -81,10 +121,13 @@ export function renderMarkdown(markdown: string): string {
 }
 
 /** One block's safe HTML, or why it is shown as plain text (a limit, or the renderer failed). */
-export function renderBlock(block: MarkdownBlock): { html: string } | { plainBecause: string } {
+export function renderBlock(
+  block: MarkdownBlock,
+  sources: string[] = [],
+): { html: string } | { plainBecause: string } {
   if (block.plainBecause) return { plainBecause: block.plainBecause };
   try {
-    return { html: renderMarkdown(block.source) };
+    return { html: renderMarkdown(block.source, sources) };
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     return { plainBecause: `the Markdown renderer failed (${reason})` };

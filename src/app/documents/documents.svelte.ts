@@ -8,9 +8,11 @@ import { documentKind } from '../../documents/kinds';
 import {
   citationParts,
   fitSources,
+  sourceLabel,
   type AnswerPart,
   type PromptMessage,
 } from '../../documents/prompt';
+import { answerRoom } from '../../engine/context-fit';
 import { DEFAULT_SEARCH } from '../../documents/defaults';
 import type { ChunkIndex, SearchHit } from '../../documents/search';
 import { DocumentStore, type DocumentRecord, type StoredChunk } from '../../store/documents';
@@ -67,11 +69,26 @@ export interface Answer {
   done: boolean;
 }
 
+/** What locates a chunk in its document: a stored chunk, or a source an answer kept. */
+export type ChunkRef = Pick<StoredChunk, 'documentId' | 'start' | 'end' | 'page' | 'headings'>;
+
+/** A chunk opened in its document, as the chunk viewer shows it. */
 export interface OpenChunk {
-  document: DocumentRecord;
-  chunk: StoredChunk;
+  documentId: string;
+  /** Where the chunk sits: the document, then its page or heading path. */
+  label: string;
+  text: string;
   before: string;
   after: string;
+}
+
+/** How much of the document the viewer shows on each side of the chunk. */
+const CONTEXT_CHARS = 600;
+
+export const DOCUMENT_GONE = 'That document is no longer stored.';
+
+export function nothingFits(matching: number, contextTokens: number): string {
+  return `None of the ${matching} matching chunks fits the chat model's ${contextTokens}-token context; load it with a longer context or use search only.`;
 }
 
 export class DocumentsState {
@@ -206,7 +223,7 @@ export class DocumentsState {
     this.documents = await this.store.list();
     this.selected = this.selected.filter((s) => s !== id);
     this.index = null;
-    if (this.opened?.document.id === id) this.opened = null;
+    if (this.opened?.documentId === id) this.opened = null;
     this.notice = {
       tone: 'info',
       text: `Deleted "${doc?.name ?? id}" with its chunks and vectors.`,
@@ -234,19 +251,37 @@ export class DocumentsState {
     return index;
   }
 
+  /** Every stored document, newest first (the chat's attach list reads it too). */
+  async list(): Promise<DocumentRecord[]> {
+    this.documents = await this.store.list();
+    return this.documents;
+  }
+
+  /**
+   * The best chunks of `docs` for a question, by hybrid search with the page's top-k and
+   * similarity floor. Documents embedded by different models cannot be searched together.
+   */
+  async search(docs: DocumentRecord[], question: string): Promise<ChunkHit[]> {
+    if (docs.length === 0) return [];
+    const models = docs.map((d) => d.embedding.id).filter((id, i, all) => all.indexOf(id) === i);
+    if (models.length > 1) {
+      throw new Error(
+        'These documents were embedded by different models; ask over documents of one embedding model at a time.',
+      );
+    }
+    const index = await this.chunkIndex(docs);
+    const [vector] = await this.client.embed(models[0], [question]);
+    return index.search(question, vector, {
+      topK: this.settings.topK,
+      similarityFloor: this.settings.similarityFloor,
+    });
+  }
+
   async ask(question: string, searchOnly: boolean): Promise<void> {
     const docs = this.selected.length
       ? this.documents.filter((d) => this.selected.includes(d.id))
       : this.documents;
     if (!question.trim() || docs.length === 0) return;
-    const models = docs.map((d) => d.embedding.id).filter((id, i, all) => all.indexOf(id) === i);
-    if (models.length > 1) {
-      this.notice = {
-        tone: 'error',
-        text: 'The chosen documents were embedded by different models; ask over documents of one embedding model at a time.',
-      };
-      return;
-    }
     this.asking = true;
     this.notice = null;
     const answer: Answer = {
@@ -261,35 +296,21 @@ export class DocumentsState {
     };
     this.answer = answer;
     try {
-      const index = await this.chunkIndex(docs);
-      const [vector] = await this.client.embed(models[0], [question]);
-      const hits = await index.search(question, vector, {
-        topK: this.settings.topK,
-        similarityFloor: this.settings.similarityFloor,
-      });
+      const hits = await this.search(docs, question);
       this.answer = { ...answer, hits };
       if (searchOnly || hits.length === 0) {
         this.answer = { ...this.answer, done: true };
         return;
       }
       const engine = await session.ensureLoaded();
-      // A small context keeps at least three quarters of itself for the sources.
-      const answerTokens = Math.min(
-        this.settings.answerTokens,
-        Math.floor(engine.contextTokens / 4),
-      );
-      const budget = engine.contextTokens - answerTokens;
+      const answerTokens = answerRoom(engine.contextTokens, this.settings.answerTokens);
       const fitted = await fitSources(
         question,
         hits.map((h) => ({ ...h.chunk, hit: h })),
-        budget,
-        this.promptCounter(),
+        engine.contextTokens - answerTokens,
+        (messages) => this.countPromptTokens(messages),
       );
-      if (fitted.used.length === 0) {
-        throw new Error(
-          `None of the ${hits.length} matching chunks fits the chat model's ${engine.contextTokens}-token context; load it with a longer context or use search only.`,
-        );
-      }
+      if (fitted.used.length === 0) throw new Error(nothingFits(hits.length, engine.contextTokens));
       const sources = fitted.used.map((s) => s.hit);
       this.answer = { ...this.answer, sources, dropped: fitted.dropped.length };
       let text = '';
@@ -315,30 +336,31 @@ export class DocumentsState {
    * documents worker); for other engines, by its UTF-8 bytes, which no tokenizer exceeds (every
    * token but a special one covers at least one byte), plus room for the template's markers.
    */
-  private promptCounter(): (messages: PromptMessage[]) => Promise<number> {
+  countPromptTokens(messages: PromptMessage[]): Promise<number> {
     const choice = session.choice;
-    if (choice?.kind === 'gguf') {
-      return (messages) => this.client.countChatTokens(choice.source, messages);
-    }
+    if (choice?.kind === 'gguf') return this.client.countChatTokens(choice.source, messages);
     const encoder = new TextEncoder();
-    return async (messages) =>
-      messages.reduce((n, m) => n + encoder.encode(m.content).length + 16, 0);
+    return Promise.resolve(messages.reduce((n, m) => n + encoder.encode(m.content).length + 16, 0));
   }
 
-  /** Opens a chunk in its document: the chunk's text in place, with what surrounds it. */
-  async open(chunk: StoredChunk): Promise<void> {
+  /** A chunk in its document: its text in place, with what surrounds it; null once deleted. */
+  async read(chunk: ChunkRef): Promise<OpenChunk | null> {
     const document = await this.store.get(chunk.documentId);
     const text = await this.store.text(chunk.documentId);
-    if (!document || text === undefined) {
-      this.notice = { tone: 'error', text: 'That document is no longer stored.' };
-      return;
-    }
-    this.opened = {
-      document,
-      chunk,
-      before: text.slice(Math.max(0, chunk.start - 600), chunk.start),
-      after: text.slice(chunk.end, chunk.end + 600),
+    if (!document || text === undefined) return null;
+    return {
+      documentId: document.id,
+      label: sourceLabel({ ...chunk, documentName: document.name }),
+      text: text.slice(chunk.start, chunk.end),
+      before: text.slice(Math.max(0, chunk.start - CONTEXT_CHARS), chunk.start),
+      after: text.slice(chunk.end, chunk.end + CONTEXT_CHARS),
     };
+  }
+
+  async open(chunk: ChunkRef): Promise<void> {
+    const opened = await this.read(chunk);
+    if (!opened) this.notice = { tone: 'error', text: DOCUMENT_GONE };
+    else this.opened = opened;
   }
 }
 

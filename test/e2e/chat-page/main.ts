@@ -93,7 +93,10 @@ const api: ChatPageApi = {
     // Shown as given, even a message the store's import would refuse: a render failure must
     // stay inside its own message.
     chat.conversation = conversation;
-    mount(MessageList, { target: document.getElementById('app')!, props: { chat } });
+    mount(MessageList, {
+      target: document.getElementById('app')!,
+      props: { chat, onsource: () => undefined },
+    });
   },
   async send(text, tokens) {
     engine.answer = tokens;
