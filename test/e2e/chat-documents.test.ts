@@ -226,9 +226,7 @@ describe('documents attached to a chat', () => {
       await page.getByRole('button', { name: 'Detach handbook.md' }).focus();
       await page.keyboard.press('Enter');
       await expect.poll(() => page.getByTestId('attached-document').count(), UI_WAIT).toBe(0);
-      await expect
-        .poll(() => active(page).then((a) => a.text), UI_WAIT)
-        .toBe('Attach documents');
+      await expect.poll(() => active(page).then((a) => a.text), UI_WAIT).toBe('Attach documents');
       expect(await page.getByLabel('Search only').count()).toBe(0);
       expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(
         390,

@@ -23,7 +23,7 @@ import { toEngineFailure } from '../../engine/messages';
 import { describeDropped } from './context';
 import { describeDroppedSources } from '../../documents/prompt';
 import type { DocumentRecord } from '../../store/documents';
-import { DOCUMENT_GONE, type OpenChunk } from '../documents/documents.svelte';
+import { DOCUMENT_GONE, type ChunkHit, type OpenChunk } from '../documents/documents.svelte';
 import {
   citedSource,
   groundedRequest,
@@ -53,8 +53,6 @@ export interface EngineProvider {
 export type ConversationSettings = Pick<Conversation, 'systemPrompt' | 'maxTokens'> & {
   sampling: SamplingOptions;
 };
-
-type ChatHits = Awaited<ReturnType<ChatDocuments['search']>>;
 
 export const NOTHING_ATTACHED =
   'None of the documents attached to this conversation is stored any more: attach others, or detach them to chat without documents.';
@@ -393,7 +391,7 @@ export class ChatState {
     c: Conversation,
     question: string,
     live: StreamingAnswer,
-  ): Promise<ChatHits | null> {
+  ): Promise<ChunkHit[] | null> {
     if (!c.attached || !this.library) return null;
     live.stage = 'search';
     await this.refreshDocuments();
