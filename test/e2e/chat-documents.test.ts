@@ -1,8 +1,8 @@
 // Documents attached to a chat conversation, in headless Chromium on SwiftShader: a generated
 // Markdown file added and embedded on the GPU, attached to a conversation by keyboard, a question
 // answered by a stored chat model (one that always cites source 1) whose citation [1] opens the
-// chunk under the right heading, search-only replies, detaching, and at 390 px wide. No request
-// leaves the page from adding the file to the last answer.
+// chunk under the right heading, kept across an offline reload, search-only replies, detaching,
+// and at 390 px wide. No request leaves the page from adding the file to the last answer.
 import { readFileSync, statSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -185,15 +185,23 @@ describe('documents attached to a chat', () => {
     expect(leaked()).toEqual([]);
   }, 300_000);
 
-  it('keeps the attachment and the citations across a reload', async () => {
-    await page.reload();
-    await expect
-      .poll(() => page.getByTestId('attached-document').textContent(), UI_WAIT)
-      .toMatch(/^\s*handbook\.md/);
-    expect(await assistantMessages().locator('button.citation').getAttribute('aria-label')).toBe(
-      `Source 1: ${DOORS}`,
-    );
-  }, 120_000);
+  it('keeps the attachment and the citations across a reload, and answers from them offline', async () => {
+    await browser.context.setOffline(true);
+    try {
+      await page.reload();
+      await expect
+        .poll(() => page.getByTestId('attached-document').textContent(), UI_WAIT)
+        .toMatch(/^\s*handbook\.md/);
+      const citations = assistantMessages().locator('button.citation');
+      expect(await citations.getAttribute('aria-label')).toBe(`Source 1: ${DOORS}`);
+      await page.locator('#chat-input').fill('Which door has the code 7351?');
+      await page.locator('#chat-input').press('Enter');
+      await expect.poll(() => citations.count(), WORK_WAIT).toBe(2);
+      expect(await citations.nth(1).getAttribute('aria-label')).toBe(`Source 1: ${DOORS}`);
+    } finally {
+      await browser.context.setOffline(false);
+    }
+  }, 300_000);
 
   it('in search-only mode lists the matching chunks without generating', async () => {
     requests.length = 0;
@@ -202,8 +210,8 @@ describe('documents attached to a chat', () => {
     expect(await page.getByLabel('Search only').isChecked()).toBe(true);
     await page.locator('#chat-input').fill('reset code blue door');
     await page.locator('#chat-input').press('Enter');
-    await expect.poll(() => assistantMessages().count(), WORK_WAIT).toBe(2);
-    const reply = assistantMessages().nth(1);
+    await expect.poll(() => assistantMessages().count(), WORK_WAIT).toBe(3);
+    const reply = assistantMessages().nth(2);
     await expect
       .poll(() => reply.locator('.searched').textContent(), UI_WAIT)
       .toBe('Matching chunks (search only, nothing generated):');
