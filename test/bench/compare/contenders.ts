@@ -137,7 +137,7 @@ export class EngineContender implements Contender {
       modelDecodeBytes: decodeTensors(tensors).reduce((a, t) => a + t.bytes, 0) + embeddingRow,
       submissionsPerToken: (withDecode.submissions - prefillOnly.submissions) / decode,
     };
-    const variant = `${this.engine.precision} compute`;
+    const variant = `${this.engine.precision} compute, kernel variants: ${this.engine.kernelVariants}`;
     if (!profile) return { structure, variant };
     // One token at position prompt.length, the cache holding the prompt: a decode-shaped pass.
     this.engine.resetCache();
