@@ -124,8 +124,10 @@ export class EngineContender implements Contender {
   async details(prompt: number[], decode: number, profile: boolean): Promise<EngineDetails> {
     const device = this.engine.device.device;
     this.engine.resetCache();
-    const prefillOnly = await recordDevice(device, () => this.generate(prompt, 1));
-    this.engine.resetCache();
+    await this.generate(prompt, 1);
+    // With the prompt cached, the engine runs only its last token again: one decode-shaped pass
+    // (the one profiled), then with `decode` more tokens, `decode` decode passes.
+    const onePass = await recordDevice(device, () => this.generate(prompt, 1));
     const withDecode = await recordDevice(device, () => this.generate(prompt, decode + 1));
     const stats = this.engine.lastStats!;
     const tensors = this.engine.header.tensors;
@@ -135,17 +137,11 @@ export class EngineContender implements Contender {
     const structure: EngineStructure = {
       weightBytesPerToken: stats.weightBytesPerToken,
       modelDecodeBytes: decodeTensors(tensors).reduce((a, t) => a + t.bytes, 0) + embeddingRow,
-      submissionsPerToken: (withDecode.submissions - prefillOnly.submissions) / decode,
+      submissionsPerToken: (withDecode.submissions - onePass.submissions) / decode,
     };
     const variant = `${this.engine.precision} compute, kernel variants: ${this.engine.kernelVariants}`;
     if (!profile) return { structure, variant };
-    // One token at position prompt.length, the cache holding the prompt: a decode-shaped pass.
-    this.engine.resetCache();
-    await this.generate(prompt, 1);
-    const token = await recordDevice(device, () =>
-      this.generate([...prompt, prompt[prompt.length - 1]], 1),
-    );
-    return { structure, variant, profile: await profileDispatches(device, token.dispatches) };
+    return { structure, variant, profile: await profileDispatches(device, onePass.dispatches) };
   }
 
   async unload(): Promise<void> {
