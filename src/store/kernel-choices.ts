@@ -1,16 +1,14 @@
 // The kernel variants the engine timed fastest, per adapter and model shape (the engine's key), in
 // a database of their own, so a second load of a model on the same GPU skips the timing. A record
-// that is not a choice (an older shape, a damaged write) reads as none and is timed again.
+// is a plain object of the engine's knobs; the engine uses it only when it equals one of its
+// current candidates, so a record from older kernels (or a damaged one) is timed again.
 import { createStore, get, set, type UseStore } from 'idb-keyval';
 
-/** One remembered choice: threads per output row of the matrix-vector kernels. */
-export interface KernelChoice {
-  lanesPerRow: number;
-}
+/** A plain object of kernel knobs (the engine's `VariantChoice`). */
+export type KernelChoice = object;
 
-function isChoice(value: unknown): value is KernelChoice {
-  const lanes = (value as Partial<KernelChoice> | null)?.lanesPerRow;
-  return typeof lanes === 'number' && Number.isInteger(lanes) && lanes > 0;
+function isPlainObject(value: unknown): value is KernelChoice {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 export class KernelChoiceStore {
@@ -18,10 +16,10 @@ export class KernelChoiceStore {
 
   async get(key: string): Promise<KernelChoice | undefined> {
     const value: unknown = await get(key, this.db);
-    return isChoice(value) ? { lanesPerRow: value.lanesPerRow } : undefined;
+    return isPlainObject(value) ? value : undefined;
   }
 
   async set(key: string, choice: KernelChoice): Promise<void> {
-    await set(key, { lanesPerRow: choice.lanesPerRow }, this.db);
+    await set(key, choice, this.db);
   }
 }

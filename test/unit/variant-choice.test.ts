@@ -147,9 +147,10 @@ describe('remembered choices', () => {
     const db = createStore('test-kernel-choices-2', 'choices');
     const cache = new KernelChoiceStore(db);
     await set('gpu', { lanesPerRow: 2 }, db);
+    await set('older', { lanesPerRow: 16, retired: true }, db);
     await set('broken', 'not a choice', db);
     expect(await cache.get('broken')).toBeUndefined();
-    for (const key of ['gpu', 'broken']) {
+    for (const key of ['gpu', 'older', 'broken']) {
       const { measure, calls } = fakeMeasure({ 16: [5], 8: [9], 32: [9] });
       const chosen = await chooseVariants(
         { candidates: variantCandidates(NVIDIA), key, cache },

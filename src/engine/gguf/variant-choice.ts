@@ -11,9 +11,12 @@ export interface VariantChoice {
   lanesPerRow: number;
 }
 
-/** Remembered choices by key (IndexedDB in the browser through src/store; memory elsewhere). */
+/**
+ * Remembered choices by key (IndexedDB in the browser through src/store; memory elsewhere). What
+ * it returns is only used when it equals a current candidate.
+ */
 export interface VariantCache {
-  get(key: string): Promise<VariantChoice | undefined>;
+  get(key: string): Promise<unknown>;
   set(key: string, choice: VariantChoice): Promise<void>;
 }
 
@@ -137,6 +140,15 @@ export async function autotune(
   };
 }
 
+/** A value as JSON with object keys sorted, so equal choices compare equal whatever their key order. */
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_, v: unknown) =>
+    typeof v === 'object' && v !== null && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b)))
+      : v,
+  );
+}
+
 /**
  * The variants for one load: the remembered choice when it is still a candidate, else the
  * autotuned one (then remembered).
@@ -146,8 +158,8 @@ export async function chooseVariants(
   measure: (choice: VariantChoice) => Promise<number>,
   options?: AutotuneOptions,
 ): Promise<ChosenVariants> {
-  const cached = await tuning.cache?.get(tuning.key);
-  const known = tuning.candidates.find((c) => c.lanesPerRow === cached?.lanesPerRow);
+  const cached = canonical(await tuning.cache?.get(tuning.key));
+  const known = tuning.candidates.find((c) => canonical(c) === cached);
   if (known) return { choice: known, source: 'cached' };
   const chosen = await autotune(tuning.candidates, measure, options);
   if (chosen.source === 'autotuned') await tuning.cache?.set(tuning.key, chosen.choice);
@@ -164,7 +176,7 @@ export function describeVariants(chosen: ChosenVariants): string {
 
 /** A cache for one process (the Node entry points). */
 export function memoryVariantCache(): VariantCache {
-  const choices = new Map<string, VariantChoice>();
+  const choices = new Map<string, unknown>();
   return {
     get: async (key) => choices.get(key),
     set: async (key, choice) => void choices.set(key, choice),
