@@ -145,6 +145,7 @@ async function benchModelRun(
   }
   const samples: RunSample[] = [];
   const failed = new Set<string>();
+  const tooSlow = new Set<string>();
   let turn = 0;
   for (let repeat = 0; repeat < options.repeats; repeat++) {
     for (const length of options.prompts) {
@@ -153,9 +154,15 @@ async function benchModelRun(
       const order = loaded.map((_, i) => loaded[(i + turn) % loaded.length]);
       turn++;
       for (const { contender, report } of order) {
-        if (failed.has(contender.id)) continue;
+        if (failed.has(contender.id) || tooSlow.has(contender.id)) continue;
         try {
+          const started = performance.now();
           const rates = await contender.run(prompt, options.decode);
+          const seconds = (performance.now() - started) / 1000;
+          if (seconds > options.maxRunSeconds) {
+            tooSlow.add(contender.id);
+            report.error = `not run again after a run of ${seconds.toFixed(0)} s (--max-run-seconds ${options.maxRunSeconds})`;
+          }
           samples.push({ model: modelId, contender: contender.id, prompt: length, ...rates });
           log(
             `${modelId} #${repeat + 1} ${contender.id} prompt ${length}: prefill ` +

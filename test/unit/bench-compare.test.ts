@@ -185,6 +185,7 @@ describe('command line', () => {
       'wllama-1t',
       'wllama-2t',
     ]);
+    expect(o.maxRunSeconds).toBe(Infinity);
     expect([o.prompts, o.decode, o.repeats, o.profile, o.json]).toEqual([
       [16, 128, 512],
       64,
@@ -212,6 +213,8 @@ describe('command line', () => {
         'gpu-f16,llama.cpp-16t',
         '--json',
         '--no-profile',
+        '--max-run-seconds',
+        '300',
       ],
       MODELS,
     );
@@ -221,7 +224,7 @@ describe('command line', () => {
       { kind: 'engine', id: 'gpu-f16', adapter: 'gpu', precision: 'f16' },
       { kind: 'llama.cpp', id: 'llama.cpp-16t', threads: 16 },
     ]);
-    expect([o.json, o.profile]).toEqual([true, false]);
+    expect([o.json, o.profile, o.maxRunSeconds]).toEqual([true, false, 300]);
   });
 
   it('reads thread counts from contender names', () => {

@@ -19,6 +19,8 @@ export interface CompareOptions {
   /** Per-kernel profile of our engine's decode token. */
   profile: boolean;
   json: boolean;
+  /** A contender whose run takes longer is not run again (keeps a loaded machine's run bounded). */
+  maxRunSeconds: number;
 }
 
 export const DEFAULT_MODELS = ['smollm2-135m-q8_0', 'smollm2-135m-q4_k_m', 'qwen2.5-0.5b-q4_k_m'];
@@ -42,7 +44,7 @@ const QUICK = {
 
 export const COMPARE_USAGE =
   'usage: npm run bench:compare -- [--quick] [--models ID,...] [--contenders ID,...] ' +
-  '[--prompts N,...] [--decode N] [--repeats N] [--no-profile] [--json]\n' +
+  '[--prompts N,...] [--decode N] [--repeats N] [--max-run-seconds S] [--no-profile] [--json]\n' +
   `  models: ${DEFAULT_MODELS.join(', ')}\n` +
   "  contenders: lavapipe-f32|f16, swiftshader-f32, gpu-f32|f16 (Dawn's default adapter), " +
   'llama.cpp-<N>t, wllama-<N>t (N threads)\n' +
@@ -91,7 +93,7 @@ function positive(name: string, text: string): number {
 export function parseCompareArgs(argv: string[], knownModels: string[]): CompareOptions {
   const args = parseCliArgs(argv, COMPARE_USAGE, {
     flags: ['quick', 'no-profile', 'json'],
-    values: ['models', 'contenders', 'prompts', 'decode', 'repeats'],
+    values: ['models', 'contenders', 'prompts', 'decode', 'repeats', 'max-run-seconds'],
   });
   const quick = args.flags.has('quick');
   const v = args.values;
@@ -117,6 +119,10 @@ export function parseCompareArgs(argv: string[], knownModels: string[]): Compare
     prompts,
     decode: v.decode === undefined ? (quick ? QUICK.decode : 64) : positive('decode', v.decode),
     repeats: v.repeats === undefined ? (quick ? QUICK.repeats : 3) : positive('repeats', v.repeats),
+    maxRunSeconds:
+      v['max-run-seconds'] === undefined
+        ? Infinity
+        : positive('max-run-seconds', v['max-run-seconds']),
     profile: !args.flags.has('no-profile'),
     json: args.flags.has('json'),
   };
