@@ -1,6 +1,15 @@
-// The barrier and messages of the threaded read calibration, shared by the page and its workers.
+// The messages and the barrier of the CPU calibration workers (cpu-threads.ts), shared by the page
+// and its workers.
+import type { Figure } from '../plan/types';
 
+/** One thread alone, as measureReadRate measures it. */
+export interface SingleJob {
+  kind: 'single';
+}
+
+/** One of `threads` workers reading a shared array together. */
 export interface ThreadsJob {
+  kind: 'together';
   /** The array the threads read (a SharedArrayBuffer). */
   data: SharedArrayBuffer;
   /** Barrier state: [arrived, generation, stop]. */
@@ -13,21 +22,30 @@ export interface ThreadsJob {
   budgetMs: number;
 }
 
+export type CalibrationJob = SingleJob | ThreadsJob;
+
 export interface ThreadsResult {
   steps: number;
   ms: number;
   checksum: number;
 }
 
-/** Waits, spinning, until all `threads` have arrived (llama.cpp's threads spin, not sleep). */
-export function barrier(state: Int32Array, threads: number): void {
+export type CalibrationResult = Figure | ThreadsResult;
+
+/**
+ * Waits until all `threads` have arrived: spinning, as llama.cpp's threads do, or (`sleep`) asleep
+ * in Atomics.wait, so that a thread started early does not burn a core while the others start.
+ */
+export function barrier(state: Int32Array, threads: number, sleep = false): void {
   const generation = Atomics.load(state, 1);
   if (Atomics.add(state, 0, 1) === threads - 1) {
     Atomics.store(state, 0, 0);
     Atomics.add(state, 1, 1);
+    Atomics.notify(state, 1);
     return;
   }
   while (Atomics.load(state, 1) === generation) {
-    // Spin: a thread that is not scheduled keeps every other one waiting here.
+    // A spinning thread that is not scheduled keeps every other one waiting here.
+    if (sleep) Atomics.wait(state, 1, generation);
   }
 }

@@ -1,15 +1,16 @@
-// One thread of the threaded read calibration (cpu-threads.ts): reads its share of a shared array
-// one step at a time and meets the other threads at a spinning barrier after each step, as
-// llama.cpp's threads meet after each operation of a token's graph.
-import { barrier, type ThreadsJob, type ThreadsResult } from './cpu-threads-barrier';
+// A CPU calibration worker (cpu-threads.ts): measures one thread's read rate, or reads its share
+// of a shared array one step at a time with other workers, meeting them at a spinning barrier after
+// each step as llama.cpp's threads meet after each operation of a token's graph.
+import { measureReadRate } from './cpu-probe';
+import { barrier, type CalibrationJob, type CalibrationResult } from './cpu-threads-barrier';
 
-self.onmessage = (event: MessageEvent<ThreadsJob>) => {
-  const { data, sync, index, threads, stepWords, budgetMs } = event.data;
+function together(job: Extract<CalibrationJob, { kind: 'together' }>): CalibrationResult {
+  const { data, sync, index, threads, stepWords, budgetMs } = job;
   const words = new Int32Array(data);
   const state = new Int32Array(sync);
   const stride = stepWords * threads;
   const stepsPerPass = Math.floor(words.length / stride);
-  barrier(state, threads);
+  barrier(state, threads, true);
   const start = performance.now();
   let steps = 0;
   let sum = 0;
@@ -22,6 +23,10 @@ self.onmessage = (event: MessageEvent<ThreadsJob>) => {
     barrier(state, threads);
     if (Atomics.load(state, 2) === 1) break;
   }
-  const result: ThreadsResult = { steps, ms: performance.now() - start, checksum: sum & 1 };
-  postMessage(result);
+  return { steps, ms: performance.now() - start, checksum: sum & 1 };
+}
+
+self.onmessage = (event: MessageEvent<CalibrationJob>) => {
+  const job = event.data;
+  postMessage(job.kind === 'single' ? measureReadRate() : together(job));
 };

@@ -258,11 +258,12 @@ export class ModelsState {
    */
   planFor(header: ModelHeader, firstDeviceLayers?: number): PlanOutcome | null {
     const probe = gpuState.result;
-    if (!probe || !cpuState.calibrated) return null;
+    const cpu = cpuState.description;
+    if (!probe || !cpu) return null;
     const figures = (p: GPUPowerPreference) => calibrationState.figuresFor(p);
     const key = [
       probe,
-      cpuState.description,
+      cpu,
       settingsState.value,
       figures('high-performance'),
       figures('low-power'),

@@ -20,21 +20,19 @@ function describe(error: unknown): string {
 }
 
 /**
- * The plan for `header` with the current settings; null until the GPU probe has finished. Without
+ * The plan for `header` with the current settings; null until the GPU probe and the CPU
+ * calibration have finished. Without
  * WebGPU (no API, no adapter, a failed probe) the model is planned onto the CPU engine, so every
  * browser can plan and chat.
  */
 export function planHere(header: ModelHeader, overrides: PlanOverrides = {}): PlanOutcome | null {
   const probe = gpuState.result;
-  if (!probe) return null;
+  const cpu = cpuState.description;
+  if (!probe || !cpu) return null;
   try {
     if (probe.status !== 'ok') {
       return {
-        plan: cpuOnlyPlan(
-          header,
-          cpuState.description,
-          settingsState.value.contextLength ?? undefined,
-        ),
+        plan: cpuOnlyPlan(header, cpu, settingsState.value.contextLength ?? undefined),
       };
     }
     const { devices, wishes } = planInputs(
@@ -49,7 +47,7 @@ export function planHere(header: ModelHeader, overrides: PlanOverrides = {}): Pl
       header,
       gpuPlan,
       adapterClass: devices[0].adapterClass,
-      cpu: cpuState.description,
+      cpu,
       override: settingsState.value.engine,
     });
     return { plan: withEngineChoice(gpuPlan, choice) };
