@@ -7,10 +7,10 @@ import { statSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { CliUsageError } from '../../src/cli/args.ts';
 import { parseHeader } from '../../src/engine/gguf/header.ts';
-import { decodeTensors } from '../../src/engine/gguf/model.ts';
 import { openFileSource } from '../../src/engine/gguf/source-node.ts';
 import { measureReadBandwidth } from './compare/bandwidth.ts';
 import {
+  decodeWeightBytes,
   EngineContender,
   LlamaCppContender,
   WllamaContender,
@@ -34,11 +34,7 @@ const log = (line: string) => process.stderr.write(`${line}\n`);
 async function decodeBytes(path: string): Promise<number> {
   const source = await openFileSource(path);
   try {
-    const tensors = (await parseHeader(source)).tensors;
-    const embedding = tensors.find((t) => t.name === 'token_embd.weight');
-    const tied = !tensors.some((t) => t.name === 'output.weight');
-    const row = embedding && !tied ? embedding.bytes / embedding.dims[1] : 0;
-    return decodeTensors(tensors).reduce((a, t) => a + t.bytes, 0) + row;
+    return decodeWeightBytes((await parseHeader(source)).tensors);
   } finally {
     await source.close();
   }

@@ -12,6 +12,7 @@ import {
 import { GREEDY } from '../../../src/engine/engine.ts';
 import type { GgufEngine } from '../../../src/engine/gguf/engine.ts';
 import { decodeTensors } from '../../../src/engine/gguf/model.ts';
+import type { TensorInfo } from '../../../src/engine/gguf/types.ts';
 import { openFileSource, type FileModelSource } from '../../../src/engine/gguf/source-node.ts';
 import { loadPlannedCliEngine } from '../../../src/cli/planned-cli.ts';
 import type { ContenderSpec } from './options.ts';
@@ -33,6 +34,14 @@ export interface Contender {
   readonly threads: number;
   run(prompt: BenchPrompt, decode: number): Promise<RunRates>;
   unload(): Promise<void>;
+}
+
+/** Bytes of weights a decode token needs: every tensor but an untied embedding, plus its row. */
+export function decodeWeightBytes(tensors: TensorInfo[]): number {
+  const embedding = tensors.find((t) => t.name === 'token_embd.weight');
+  const tied = !tensors.some((t) => t.name === 'output.weight');
+  const row = embedding && !tied ? embedding.bytes / embedding.dims[1] : 0;
+  return decodeTensors(tensors).reduce((a, t) => a + t.bytes, 0) + row;
 }
 
 /** SwiftShader, llvmpipe and other adapters that run shaders on the CPU. */
@@ -130,13 +139,9 @@ export class EngineContender implements Contender {
     const onePass = await recordDevice(device, () => this.generate(prompt, 1));
     const withDecode = await recordDevice(device, () => this.generate(prompt, decode + 1));
     const stats = this.engine.lastStats!;
-    const tensors = this.engine.header.tensors;
-    const embedding = tensors.find((t) => t.name === 'token_embd.weight');
-    const tied = !tensors.some((t) => t.name === 'output.weight');
-    const embeddingRow = embedding && !tied ? embedding.bytes / embedding.dims[1] : 0;
     const structure: EngineStructure = {
       weightBytesPerToken: stats.weightBytesPerToken,
-      modelDecodeBytes: decodeTensors(tensors).reduce((a, t) => a + t.bytes, 0) + embeddingRow,
+      modelDecodeBytes: decodeWeightBytes(this.engine.header.tensors),
       submissionsPerToken: (withDecode.submissions - onePass.submissions) / decode,
     };
     const variant = `${this.engine.precision} compute, kernel variants: ${this.engine.kernelVariants}`;
