@@ -2,20 +2,16 @@
 // desktop width and at 390x844 with no horizontal overflow and the chat's message box in view, and
 // keyboard focus following the chat's actions.
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GREEDY } from '../../src/engine/engine';
 import { exportJson, type StoredMessage } from '../../src/store/conversations';
 import { SETTINGS_BOUNDS } from '../../src/store/settings';
+import { axeViolations } from './axe';
 import { launchBrowser, serveBuiltApp, type AppServer, type Browser } from './browser';
 import { ensureFixture } from '../fixtures/gguf/ensure';
 import { startFixtureServer, type FixtureServer } from '../fixtures/server';
 
-const AXE_SOURCE = readFileSync(
-  createRequire(import.meta.url).resolve('axe-core/axe.min.js'),
-  'utf8',
-);
 const VIEWS = ['chat', 'models', 'storage', 'hardware', 'settings'] as const;
 const PHONE = { width: 390, height: 844 };
 const UI_WAIT = { timeout: 15_000 };
@@ -100,18 +96,6 @@ async function importConversation(page: Page, id: string, turns?: number): Promi
 async function openView(page: Page, view: string): Promise<void> {
   await page.goto(`${app.url}#/${view}`);
   await expect.poll(() => page.locator('main h1').count(), UI_WAIT).toBeGreaterThan(0);
-}
-
-async function axeViolations(page: Page): Promise<string[]> {
-  await page.evaluate(AXE_SOURCE);
-  const violations = await page.evaluate(async () => {
-    const axe = (window as unknown as { axe: typeof import('axe-core') }).axe;
-    const result = await axe.run(document, { resultTypes: ['violations'] });
-    return result.violations.map(
-      (v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`,
-    );
-  });
-  return violations;
 }
 
 /** Elements whose right edge passes the window's, outside any container that scrolls sideways. */

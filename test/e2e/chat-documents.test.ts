@@ -7,6 +7,7 @@ import { readFileSync, statSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CITING_ANSWER, ensureCitingChat, ensureEmbeddingFixture } from '../fixtures/gguf/variants';
+import { axeViolations } from './axe';
 import { launchBrowser, serveBuiltApp, type AppServer, type Browser } from './browser';
 
 const UI_WAIT = { timeout: 15_000 };
@@ -225,12 +226,19 @@ describe('documents attached to a chat', () => {
     expect(leaked()).toEqual([]);
   }, 300_000);
 
-  it('at 390 px wide nothing overflows, and detaching by keyboard moves focus to the attach button', async () => {
+  it('at 390 px wide nothing overflows, axe finds nothing, and detaching by keyboard moves focus to the attach button', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     try {
+      // Citations, sources, the chunk viewer and the open picker on screen together.
+      await page.getByRole('button', { name: 'Attach documents' }).click();
+      await expect.poll(() => page.locator('#attach-picker').count(), UI_WAIT).toBe(1);
+      expect(await page.getByTestId('chunk-viewer').count()).toBe(1);
+      expect(await axeViolations(page)).toEqual([]);
       expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(
         390,
       );
+      await page.keyboard.press('Escape');
+      await expect.poll(() => page.locator('#attach-picker').count(), UI_WAIT).toBe(0);
       await page.getByRole('button', { name: 'Detach handbook.md' }).focus();
       await page.keyboard.press('Enter');
       await expect.poll(() => page.getByTestId('attached-document').count(), UI_WAIT).toBe(0);
