@@ -43,15 +43,19 @@ describe('--prompt-tokens', () => {
 /** A model that records what reaches the GPU: nothing should, for a bad prompt. */
 function recordingModel(): PassModel & { written: number[][] } {
   const written: number[][] = [];
+  const counters = { dispatches: 0, weightBytes: 0, submissions: 1, uploadBytes: 0 };
   return {
     written,
     hparams: { vocabSize: VOCAB } as ModelHparams,
     prefillChunk: 64,
     options: { contextTokens: 128 },
+    feedsBack: false,
     writeInputs: (tokens) => void written.push([...tokens]),
+    writeStep: () => {},
     writeSampling: () => {},
-    runPass: async () => ({ dispatches: 0, weightBytes: 0, submissions: 1, uploadBytes: 0 }),
-    readResult: async () => new Uint32Array([3]),
+    runPass: async () => counters,
+    submitSampling: async () => ({ counters, slot: 0 }),
+    readSampled: async () => new Uint32Array([3]),
     readLogits: async () => new Float32Array(VOCAB),
   };
 }

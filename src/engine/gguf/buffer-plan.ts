@@ -55,6 +55,13 @@ export const SAMPLING_UNIFORM_BYTES = SAMPLING.bytes;
 
 /** Result words read back per step: the chosen id, then (id, logit) pairs of the top logits. */
 export const RESULT_WORDS = 1 + 2 * MAX_TOP_LOGITS;
+/**
+ * Sampling passes in flight at once: each has its own logits and readback buffer, so the next
+ * tokens are submitted while earlier ids are still on their way back.
+ */
+export const SAMPLED_RING = 3;
+/** Slots of the GPU-side token history the sampler appends to (twice the penalty window). */
+export const HISTORY_RING = 2 * MAX_PENALTY_TOKENS;
 
 export function qkvWidth(h: ModelHparams): number {
   return h.headCount * h.keyLength + h.headCountKv * (h.keyLength + h.valueLength);
@@ -110,14 +117,16 @@ export function engineBufferPlan(h: ModelHparams, options: BufferPlanOptions): E
   scratch('ffn', chunk * h.feedForwardLength * f32);
   // Attention and FFN outputs wait here for their post-norm before the residual add.
   if (ARCHITECTURES[h.architecture].postNorms) scratch('proj', chunk * h.embeddingLength * f32);
-  scratch('logits', h.vocabSize * f32);
+  for (let slot = 0; slot < SAMPLED_RING; slot++) scratch(`logits.${slot}`, h.vocabSize * f32);
   scratch('sampling.work', h.vocabSize * f32);
   scratch('rope', ctx * (h.ropeDims / 2) * 2 * f32);
   if (h.slidingWindow > 0) scratch('rope.local', ctx * (h.ropeDims / 2) * 2 * f32);
   scratch('tokens', chunk * 4);
-  scratch('history', MAX_PENALTY_TOKENS * 4);
+  scratch('history', HISTORY_RING * 4);
   scratch('result', RESULT_WORDS * 4);
-  scratch('readback', RESULT_WORDS * 4, 'readback');
+  for (let slot = 0; slot < SAMPLED_RING; slot++) {
+    scratch(`readback.${slot}`, RESULT_WORDS * 4, 'readback');
+  }
   // Where the hidden state crosses to the next device when layers are split across two.
   scratch('hidden.readback', chunk * h.embeddingLength * f32, 'readback');
   scratch('step', STEP_UNIFORM_BYTES, 'uniform');

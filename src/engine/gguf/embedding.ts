@@ -231,7 +231,7 @@ export class Embedder {
     for (let at = 0; at < ids.length; at += chunk) {
       const part = ids.slice(at, at + chunk);
       model.writeInputs(part, at);
-      await model.runPass(part.length, false, false);
+      await model.runPass(part.length);
       const rows = await this.readHidden(model, part.length);
       const take = (row: number) => this.addNormed(pooled, rows, row);
       if (this.pooling === 'mean') for (let r = 0; r < part.length; r++) take(r);

@@ -1,11 +1,14 @@
 // Token-level generation over a loaded model: chunked prefill, then one queue submission per
 // decode token that embeds the previous token, runs every layer, the output layer and the GPU
-// sampler, and copies back only the chosen id (plus the top logits when asked).
+// sampler, and copies back only the chosen id (plus the top logits when asked). The chosen id stays
+// on the GPU for the next pass's embedding, so the next tokens are submitted before the earlier
+// ids come back; a speculative tail past the end (a stop token, the token limit, a caller that
+// stops reading) is simply not taken into the cache's bookkeeping.
 import { packStruct, SAMPLING } from './kernels/host-structs';
-import { MAX_PENALTY_TOKENS, MAX_TOP_LOGITS } from './buffer-plan';
-import type { PassCounters } from './model';
+import { MAX_PENALTY_TOKENS, MAX_TOP_LOGITS, SAMPLED_RING } from './buffer-plan';
+import type { HistoryWrite, PassCounters, SampledPass } from './model';
 import type { ModelHparams } from './types';
-import { seededUniform } from './sampler';
+import { isGreedy, seededUniform } from './sampler';
 import type { SamplingOptions, StopReason } from '../engine';
 
 export interface TokenLogit {
@@ -70,10 +73,22 @@ export interface PassModel {
   readonly hparams: ModelHparams;
   readonly prefillChunk: number;
   readonly options: { contextTokens: number };
+  /**
+   * Each sampling pass copies its id into the next pass's input on the GPU, so a decode pass can
+   * be submitted with `writeStep` before the previous id is read back.
+   */
+  readonly feedsBack: boolean;
   writeInputs(tokens: number[], position: number): void;
-  writeSampling(words: ArrayBuffer, history: Uint32Array | null): void;
-  runPass(ntok: number, sample: boolean, topLogits: boolean): Promise<PassCounters>;
-  readResult(): Promise<Uint32Array>;
+  writeStep(ntok: number, position: number): void;
+  writeSampling(words: ArrayBuffer, history: HistoryWrite | null): void;
+  /** Runs a pass that samples nothing to completion. */
+  runPass(ntok: number): Promise<PassCounters>;
+  /** Submits a pass that samples after its last token (at most `SAMPLED_RING` unread at once). */
+  submitSampling(
+    ntok: number,
+    options: { topLogits: boolean; greedy: boolean },
+  ): Promise<SampledPass>;
+  readSampled(pass: SampledPass): Promise<Uint32Array>;
   readLogits(): Promise<Float32Array>;
 }
 
@@ -107,63 +122,51 @@ export class TokenGenerator {
     this.cached = [];
   }
 
+  /** The sampler's uniform for the pass that chooses token number `step` of the reply. */
   private writeSampling(
     sampling: SamplingOptions,
-    history: number[],
+    historyLength: number,
     topLogits: number,
     step: number,
+    prompt: number[] | null,
   ) {
-    const recent = history.slice(-Math.min(sampling.repetitionLastN, MAX_PENALTY_TOKENS));
-    const penalize = sampling.repetitionPenalty !== 1 && recent.length > 0;
+    const window = Math.min(sampling.repetitionLastN, MAX_PENALTY_TOKENS, historyLength);
+    const penalize = sampling.repetitionPenalty !== 1 && window > 0;
     const words = packStruct(SAMPLING, {
-      greedy: sampling.temperature <= 0 ? 1 : 0,
+      greedy: isGreedy(sampling) ? 1 : 0,
       top_k: sampling.topK,
-      history: penalize ? recent.length : 0,
+      history: penalize ? window : 0,
       top_logits: topLogits,
       temperature: sampling.temperature,
       top_p: sampling.topP,
       min_p: sampling.minP,
       penalty: sampling.repetitionPenalty,
       uniform01: seededUniform(sampling.seed, step),
+      history_end: historyLength,
     });
-    this.model.writeSampling(words, penalize ? new Uint32Array(recent) : null);
+    // The prompt's tail goes into the history ring once; the sampler appends each id it chooses.
+    const tail = prompt && penalize ? prompt.slice(-MAX_PENALTY_TOKENS) : null;
+    this.model.writeSampling(
+      words,
+      tail ? { start: prompt!.length - tail.length, ids: new Uint32Array(tail) } : null,
+    );
   }
 
-  /**
-   * Runs `tokens` at the current position; with `sample`, also the output layer and the sampler
-   * after the last token, and returns the chosen id.
-   */
-  private async pass(
-    tokens: number[],
-    sample: {
-      sampling: SamplingOptions;
-      history: number[];
-      topLogits: number;
-      step: number;
-    } | null,
-  ): Promise<GeneratedToken | null> {
-    const model = this.model;
-    model.writeInputs(tokens, this.position);
-    if (sample) this.writeSampling(sample.sampling, sample.history, sample.topLogits, sample.step);
-    const counters = await model.runPass(
-      tokens.length,
-      sample !== null,
-      (sample?.topLogits ?? 0) > 0,
-    );
-    this.submissions += counters.submissions;
-    this.lastPass = counters;
-    this.cached.push(...tokens);
-    if (!sample) return null;
-    const words = await model.readResult();
+  private decodeWords(words: Uint32Array, topLogits: number): GeneratedToken {
     const result: GeneratedToken = { id: words[0] };
-    if (sample.topLogits > 0) {
+    if (topLogits > 0) {
       const floats = new Float32Array(words.buffer);
-      result.topLogits = Array.from({ length: sample.topLogits }, (_, k) => ({
+      result.topLogits = Array.from({ length: topLogits }, (_, k) => ({
         id: words[1 + 2 * k],
         logit: floats[2 + 2 * k],
       }));
     }
     return result;
+  }
+
+  private count(counters: PassCounters): void {
+    this.submissions += counters.submissions;
+    this.lastPass = counters;
   }
 
   /**
@@ -197,25 +200,31 @@ export class TokenGenerator {
     const reused = Math.min(commonPrefix(this.cached, prompt), prompt.length - 1);
     this.cached.length = reused;
     const fresh = prompt.slice(reused);
-    const history = [...prompt];
+    const { sampling } = options;
+    const greedy = isGreedy(sampling);
+    const passOptions = { topLogits: topLogits > 0, greedy };
     let stopReason: StopReason = 'max-tokens';
-    let generated = 0;
     const start = performance.now();
-    let next: GeneratedToken | null = null;
     const chunk = model.prefillChunk;
+    /** Sampling passes submitted and not yet read, oldest first; each yields the next token. */
+    const inFlight: SampledPass[] = [];
     try {
       for (let i = 0; i < fresh.length; i += chunk) {
         if (options.signal?.aborted) {
           stopReason = 'aborted';
-          next = null;
           break;
         }
         const part = fresh.slice(i, i + chunk);
-        const last = i + chunk >= fresh.length;
-        next = await this.pass(
-          part,
-          last ? { sampling: options.sampling, history, topLogits, step: 0 } : null,
-        );
+        model.writeInputs(part, this.position);
+        if (i + chunk >= fresh.length) {
+          this.writeSampling(sampling, prompt.length, topLogits, 0, prompt);
+          const pass = await model.submitSampling(part.length, passOptions);
+          this.count(pass.counters);
+          inFlight.push(pass);
+        } else {
+          this.count(await model.runPass(part.length));
+        }
+        this.cached.push(...part);
       }
     } catch (error) {
       // A pass that failed part-way leaves the cache's contents unknown.
@@ -224,9 +233,42 @@ export class TokenGenerator {
     }
     const prefillMs = performance.now() - start;
     const decodeStart = performance.now();
+    /** Tokens of the reply read back so far, and how many of them were yielded. */
+    const reply: number[] = [];
+    let generated = 0;
+    /** Decode passes submitted: pass k feeds reply token k - 1 at position prompt.length + k - 1. */
+    let submitted = 0;
     let decodeTokens = 0;
+    const depth = model.feedsBack ? SAMPLED_RING : 1;
+    const submitDecode = async () => {
+      submitted++;
+      const position = prompt.length + submitted - 1;
+      if (model.feedsBack) model.writeStep(1, position);
+      else model.writeInputs([reply[submitted - 1]], position);
+      this.writeSampling(sampling, prompt.length + submitted, topLogits, submitted, null);
+      const pass = await model.submitSampling(1, passOptions);
+      this.count(pass.counters);
+      inFlight.push(pass);
+    };
+    /**
+     * Decode pass k feeds reply token k - 1: worth running while that token may be yielded and
+     * followed, and (without feedback on the GPU) once its id is known.
+     */
+    const mayRun = (k: number) =>
+      k < options.maxTokens &&
+      prompt.length + k - 1 < ctx &&
+      (model.feedsBack || reply.length >= k) &&
+      !options.signal?.aborted;
+    let failed = false;
     try {
-      while (next && generated < options.maxTokens) {
+      for (;;) {
+        // Keep the GPU busy: queue passes for tokens not read back yet, up to the ring's depth.
+        while (inFlight.length < depth && mayRun(submitted + 1)) await submitDecode();
+        const pass = inFlight.shift();
+        if (!pass) break;
+        const next = this.decodeWords(await model.readSampled(pass), topLogits);
+        reply.push(next.id);
+        if (reply.length > 1) decodeTokens++;
         if (options.signal?.aborted) {
           stopReason = 'aborted';
           break;
@@ -237,30 +279,29 @@ export class TokenGenerator {
         }
         yield next;
         generated++;
-        history.push(next.id);
         if (generated >= options.maxTokens) break;
         if (options.signal?.aborted) {
           stopReason = 'aborted';
           break;
         }
-        if (this.position >= ctx) {
+        if (prompt.length + generated > ctx) {
           stopReason = 'context-full';
           break;
         }
-        next = await this.pass([next.id], {
-          sampling: options.sampling,
-          history,
-          topLogits,
-          step: generated,
-        });
-        decodeTokens++;
       }
     } catch (error) {
-      this.reset();
+      failed = true;
       throw error;
     } finally {
       const decodeMs = performance.now() - decodeStart;
       const h = model.hparams;
+      // Passes still in flight are read so their readback slots are free for the next call.
+      for (const pass of inFlight.splice(0)) {
+        await model.readSampled(pass).catch(() => (failed = true));
+      }
+      // The cache holds the inputs of the decode passes that ran, as far as they were yielded.
+      if (failed) this.reset();
+      else this.cached.push(...reply.slice(0, Math.min(generated, submitted)));
       done?.({
         promptTokens: prompt.length,
         prefillTokens: fresh.length,

@@ -4,7 +4,12 @@
 // residual add, the FFN (norm + gate/up + activation) and its down projection with the residual
 // add; then the token embedding, the output layer and the sampler.
 import { ARCHITECTURES, type ArchitectureSpec } from './architectures';
-import { qkvWidth, type ComputePrecision, type EngineBufferPlan } from './buffer-plan';
+import {
+  qkvWidth,
+  SAMPLED_RING,
+  type ComputePrecision,
+  type EngineBufferPlan,
+} from './buffer-plan';
 import type { GroupLayout, PackedMatrix } from './layout';
 import {
   matmulKernel,
@@ -30,8 +35,10 @@ export interface Dispatch {
   kernel: Kernel;
   bindGroup: GPUBindGroup;
   workgroups: [number, number, number];
-  /** Dispatched once per token of the pass along y (rope, attention). */
+  /** Dispatched once per token of the pass along y (rope, norm-add). */
   perToken?: boolean;
+  /** The grid for a pass of `ntok` tokens from position `pos0`, when it depends on them. */
+  grid?: (ntok: number, pos0: number) => [number, number, number];
   /** Weight bytes this dispatch reads (for decode accounting). */
   weightBytes: number;
   label: string;
@@ -58,15 +65,29 @@ export interface GraphInputs {
   scratch: ReadonlyMap<string, GPUBuffer>;
 }
 
+/** The output layer and the sampler over one ring slot's logits buffer. */
+export interface SamplingHead {
+  /** The output norm of the pass's last token, run before `output` (absent without one). */
+  outputNorm?: Dispatch;
+  output: Dispatch;
+  sample: Dispatch[];
+  /** The dispatches of `sample` a greedy pass needs. */
+  greedySample: Dispatch[];
+  topLogits: Dispatch;
+}
+
 export interface Graph {
   /** Per layer of the placement, first to last. */
   layers: Dispatch[][];
   embed?: Dispatch;
-  /** The output norm of the pass's last token, run before `output` (absent without one). */
-  outputNorm?: Dispatch;
-  output?: Dispatch;
-  sample?: Dispatch;
-  topLogits?: Dispatch;
+  /** One per slot of the sampled-pass ring (`SAMPLED_RING`). */
+  heads?: SamplingHead[];
+}
+
+/** The workgroup grid of `d` in a pass of `ntok` tokens from position `pos0`. */
+export function dispatchGrid(d: Dispatch, ntok: number, pos0: number): [number, number, number] {
+  if (d.grid) return d.grid(ntok, pos0);
+  return [d.workgroups[0], d.perToken ? ntok : d.workgroups[1], d.workgroups[2]];
 }
 
 export function matrixBytes(m: PackedMatrix): number {
@@ -384,7 +405,7 @@ class GraphBuilder {
     };
   }
 
-  async head(): Promise<Pick<Graph, 'outputNorm' | 'output' | 'sample' | 'topLogits'>> {
+  async head(slot: number): Promise<SamplingHead> {
     const { head, embedding } = this.g;
     const tied = !head.matrices.has('output.weight');
     const outGroup = tied ? embedding : head;
@@ -398,6 +419,7 @@ class GraphBuilder {
       'output_norm',
       true,
     );
+    const logits = this.buf(`logits.${slot}`);
     const output = await this.matmul(
       {
         precision: this.g.computePrecision,
@@ -412,7 +434,7 @@ class GraphBuilder {
       'output',
       norm.input,
       headVecs,
-      this.buf('logits'),
+      logits,
       weightSlices(outBuffer, outGroup, [outName]),
       matrixBytes(out) + head.vectorBytes,
     );
@@ -421,7 +443,7 @@ class GraphBuilder {
       kernel: sampleKernelCompiled,
       bindGroup: this.g.cache.bindGroup(sampleKernelCompiled, [
         this.buf('sampling'),
-        this.buf('logits'),
+        logits,
         this.buf('history'),
         this.buf('sampling.work'),
         this.buf('result'),
@@ -433,16 +455,18 @@ class GraphBuilder {
     const top = await this.g.cache.get(topLogitsKernel(out.rows), 'top-logits');
     const topLogits: Dispatch = {
       kernel: top,
-      bindGroup: this.g.cache.bindGroup(top, [
-        this.buf('sampling'),
-        this.buf('logits'),
-        this.buf('result'),
-      ]),
+      bindGroup: this.g.cache.bindGroup(top, [this.buf('sampling'), logits, this.buf('result')]),
       workgroups: [1, 1, 1],
       weightBytes: 0,
       label: 'top-logits',
     };
-    return { outputNorm: norm.dispatches[0], output, sample, topLogits };
+    return {
+      outputNorm: norm.dispatches[0],
+      output,
+      sample: [sample],
+      greedySample: [sample],
+      topLogits,
+    };
   }
 }
 
@@ -465,6 +489,9 @@ export async function buildGraph(inputs: GraphInputs): Promise<Graph> {
     graph.layers.push(await builder.layer(i));
   }
   if (inputs.placement.holdsEmbedding) graph.embed = await builder.embed();
-  if (inputs.placement.holdsOutput) Object.assign(graph, await builder.head());
+  if (inputs.placement.holdsOutput) {
+    graph.heads = [];
+    for (let slot = 0; slot < SAMPLED_RING; slot++) graph.heads.push(await builder.head(slot));
+  }
   return graph;
 }

@@ -2,10 +2,13 @@
 // Weights: one buffer per transformer layer, one for the head (output norm, rope factors, output
 // layer) and one for the token embedding, each laid out by `groupLayout`. Scratch and KV buffers
 // come from `engineBufferPlan`. The dispatches of a pass come from `buildGraph` once at load, so a
-// decode token is one compute pass and one queue submission.
+// decode token is one compute pass and one queue submission. Sampling passes rotate through a
+// small ring of logits and readback buffers, so several can be in flight at once.
 import {
   engineBufferPlan,
+  HISTORY_RING,
   RESULT_WORDS,
+  SAMPLED_RING,
   type ComputePrecision,
   type EngineBufferPlan,
 } from './buffer-plan';
@@ -17,6 +20,7 @@ import { GpuAllocator, type AllocationCategory } from './allocator';
 import {
   buildGraph,
   buildLayer,
+  dispatchGrid,
   outputMatrix,
   type Dispatch,
   type Graph,
@@ -62,6 +66,26 @@ export interface ModelLoadOptions {
   onProgress?: (loaded: number, total: number) => void;
 }
 
+/** Which ring slot a sampling pass uses and what it runs after the output layer. */
+export interface SampledPassOptions {
+  slot: number;
+  topLogits: boolean;
+  /** Greedy passes run only the sampler's argmax dispatches. */
+  greedy: boolean;
+}
+
+/** A submitted sampling pass, whose result words `readSampled` waits for. */
+export interface SampledPass {
+  counters: PassCounters;
+  slot: number;
+}
+
+/** Token ids to place in the sampler's history ring, the first at index `start`. */
+export interface HistoryWrite {
+  start: number;
+  ids: Uint32Array;
+}
+
 export interface PassCounters {
   dispatches: number;
   weightBytes: number;
@@ -90,6 +114,12 @@ export class GgufModel {
   readonly cache: PipelineCache;
   /** The kernel variants this part runs and how they were chosen. */
   variants: ChosenVariants = { choice: { lanesPerRow: DEFAULT_LANES_PER_ROW }, source: 'default' };
+  /** Position of the first token of the pass being recorded (the last one written). */
+  private position = 0;
+  private nextSlot = 0;
+  private lastReadSlot = 0;
+  /** The pending mapping of each readback slot. */
+  private readonly mapping: Promise<void>[] = [];
 
   private constructor(
     readonly device: GPUDevice,
@@ -292,17 +322,17 @@ export class GgufModel {
   }
 
   /**
-   * Submits one pass over `ntok` tokens: the embedding (first device), this device's layers, and
-   * with `logits` (last device) the output layer for the last token, the sampler and, with
-   * `topLogits`, the top-logits kernel; `finish` records into the last submission's encoder. With
-   * every layer resident that is one submission. Streamed layers take one submission each, and the
-   * next streamed layer's upload is queued before the current one's compute is submitted, so the
-   * host copies it while the GPU runs the layers before it.
+   * Submits one pass over `ntok` tokens at the position last written: the embedding (first
+   * device), this device's layers, and with `sampled` (last device) the output layer for the last
+   * token into that ring slot's logits, the sampler and, when asked, the top-logits kernel;
+   * `finish` records into the last submission's encoder. With every layer resident that is one
+   * submission. Streamed layers take one submission each, and the next streamed layer's upload is
+   * queued before the current one's compute is submitted, so the host copies it while the GPU runs
+   * the layers before it.
    */
   submitPass(
     ntok: number,
-    logits: boolean,
-    topLogits: boolean,
+    sampled: SampledPassOptions | null,
     finish?: (encoder: GPUCommandEncoder) => void,
   ): PassCounters {
     const counters: PassCounters = {
@@ -314,29 +344,28 @@ export class GgufModel {
     const p = this.placement;
     const stream = this.stream;
     const streamed = stream?.count ?? 0;
+    const pos0 = this.position;
     const segment = (from: number, to: number, isFirst: boolean, isLast: boolean) => {
       const encoder = this.device.createCommandEncoder();
       const pass = encoder.beginComputePass();
-      const run = (d: Dispatch, wx: number, wy: number) => {
+      const run = (d: Dispatch, [wx, wy, wz]: readonly number[]) => {
         pass.setPipeline(d.kernel.pipeline);
         pass.setBindGroup(0, d.bindGroup);
-        pass.dispatchWorkgroups(wx, wy, d.workgroups[2]);
+        pass.dispatchWorkgroups(wx, wy, wz);
         counters.dispatches++;
         counters.weightBytes += d.weightBytes * (d.label === 'embed' ? ntok : 1);
       };
       const graph = this.graph;
-      if (isFirst && graph.embed) run(graph.embed, ntok, 1);
+      if (isFirst && graph.embed) run(graph.embed, [ntok, 1, 1]);
       for (let layer = from; layer <= to; layer++) {
-        for (const d of graph.layers[layer - p.first]) {
-          run(d, d.workgroups[0], d.perToken ? ntok : d.workgroups[1]);
-        }
+        for (const d of graph.layers[layer - p.first]) run(d, dispatchGrid(d, ntok, pos0));
       }
-      if (isLast && logits && graph.output) {
-        if (graph.outputNorm) run(graph.outputNorm, 1, 1);
-        const out = graph.output;
-        run(out, out.workgroups[0], out.workgroups[1]);
-        run(graph.sample!, 1, 1);
-        if (topLogits) run(graph.topLogits!, 1, 1);
+      const head = sampled && graph.heads?.[sampled.slot];
+      if (isLast && sampled && head) {
+        if (head.outputNorm) run(head.outputNorm, [1, 1, 1]);
+        run(head.output, head.output.workgroups);
+        for (const d of sampled.greedy ? head.greedySample : head.sample) run(d, d.workgroups);
+        if (sampled.topLogits) run(head.topLogits, head.topLogits.workgroups);
       }
       pass.end();
       if (isLast) finish?.(encoder);
@@ -359,9 +388,12 @@ export class GgufModel {
     return counters;
   }
 
-  /** The last pass's logits (diagnostics and tests; the decode loop never reads them back). */
+  /**
+   * The logits of the sampling pass whose result was read last (diagnostics and tests; the decode
+   * loop never reads them back). Later passes already in flight write other ring slots.
+   */
   async readLogits(): Promise<Float32Array> {
-    const logits = this.scratch.get('logits')!;
+    const logits = this.scratch.get(`logits.${this.lastReadSlot}`)!;
     const bytes = this.outputRows * 4;
     const staging = this.createBuffer(
       'scratch',
@@ -380,39 +412,78 @@ export class GgufModel {
 
   /** Writes the pass's token ids and its step uniform (token count, position). */
   writeInputs(tokens: number[], position: number): void {
-    const queue = this.device.queue;
-    queue.writeBuffer(this.scratch.get('tokens')!, 0, new Uint32Array(tokens));
-    queue.writeBuffer(
+    this.device.queue.writeBuffer(this.scratch.get('tokens')!, 0, new Uint32Array(tokens));
+    this.writeStep(tokens.length, position);
+  }
+
+  /**
+   * Writes only the step uniform: the pass's one token is the id the previous sampling pass
+   * copied into the token buffer on the GPU.
+   */
+  writeStep(ntok: number, position: number): void {
+    this.position = position;
+    this.device.queue.writeBuffer(
       this.scratch.get('step')!,
       0,
-      packStruct(STEP, { ntok: tokens.length, pos0: position }),
+      packStruct(STEP, { ntok, pos0: position }),
     );
   }
 
-  /** Writes the sampler's uniform words and, when penalizing, the recent token ids. */
-  writeSampling(words: ArrayBuffer, history: Uint32Array | null): void {
+  /** Writes the sampler's uniform words and, when given, token ids into the history ring. */
+  writeSampling(words: ArrayBuffer, history: HistoryWrite | null): void {
     const queue = this.device.queue;
     queue.writeBuffer(this.scratch.get('sampling')!, 0, words);
-    if (history) queue.writeBuffer(this.scratch.get('history')!, 0, history);
+    if (!history) return;
+    const ring = this.scratch.get('history')!;
+    // The ids land at their ring slots, wrapping once at most (fewer ids than slots).
+    const first = history.start % HISTORY_RING;
+    const head = history.ids.subarray(0, HISTORY_RING - first);
+    queue.writeBuffer(ring, first * 4, head);
+    const rest = history.ids.subarray(head.length);
+    if (rest.length) queue.writeBuffer(ring, 0, rest);
   }
 
-  /** Runs a pass; with `sample`, the result words are then ready for `readResult`. */
-  async runPass(ntok: number, sample: boolean, topLogits: boolean): Promise<PassCounters> {
-    const result = this.scratch.get('result')!;
-    const readback = this.scratch.get('readback')!;
-    const counters = this.submitPass(ntok, sample, topLogits, (encoder) => {
-      if (sample) encoder.copyBufferToBuffer(result, 0, readback, 0, RESULT_WORDS * 4);
-    });
-    if (!sample) await this.device.queue.onSubmittedWorkDone();
+  /** Runs a pass that samples nothing (a prefill chunk before the last) to completion. */
+  async runPass(ntok: number): Promise<PassCounters> {
+    const counters = this.submitPass(ntok, null);
+    await this.device.queue.onSubmittedWorkDone();
     return counters;
   }
 
-  /** The sampler's result words of the last sampling pass: the id, then top-logit pairs. */
-  async readResult(): Promise<Uint32Array> {
-    const readback = this.scratch.get('readback')!;
-    await readback.mapAsync(GPUMapMode.READ);
+  /** Ids this model feeds from one sampling pass to the next on the GPU (see `submitSampling`). */
+  get feedsBack(): boolean {
+    return this.placement.holdsEmbedding && this.placement.holdsOutput;
+  }
+
+  /**
+   * Submits a pass that samples after its last token and returns without waiting: the result
+   * words go to the next readback slot, whose mapping starts at once, and the chosen id is copied
+   * into the token buffer, where the next pass's embedding reads it.
+   */
+  async submitSampling(
+    ntok: number,
+    options: { topLogits: boolean; greedy: boolean },
+  ): Promise<SampledPass> {
+    const slot = this.nextSlot;
+    this.nextSlot = (slot + 1) % SAMPLED_RING;
+    const result = this.scratch.get('result')!;
+    const readback = this.scratch.get(`readback.${slot}`)!;
+    const tokens = this.scratch.get('tokens')!;
+    const counters = this.submitPass(ntok, { slot, ...options }, (encoder) => {
+      encoder.copyBufferToBuffer(result, 0, readback, 0, RESULT_WORDS * 4);
+      encoder.copyBufferToBuffer(result, 0, tokens, 0, 4);
+    });
+    this.mapping[slot] = readback.mapAsync(GPUMapMode.READ);
+    return { counters, slot };
+  }
+
+  /** The result words of a submitted sampling pass: the id, then top-logit pairs. */
+  async readSampled(pass: SampledPass): Promise<Uint32Array> {
+    const readback = this.scratch.get(`readback.${pass.slot}`)!;
+    await this.mapping[pass.slot];
     const words = new Uint32Array(readback.getMappedRange().slice(0, RESULT_WORDS * 4));
     readback.unmap();
+    this.lastReadSlot = pass.slot;
     return words;
   }
 

@@ -5,7 +5,7 @@
 // part's hidden buffer, so the devices may sit on different adapters.
 import type { AllocatedBytes } from './allocator';
 import type { PassModel } from './generate';
-import type { GgufModel, PassCounters } from './model';
+import type { GgufModel, HistoryWrite, PassCounters, SampledPass } from './model';
 import type { ModelHparams } from './types';
 
 export class SplitModel implements PassModel {
@@ -42,29 +42,32 @@ export class SplitModel implements PassModel {
     return this.last.options;
   }
 
+  /** The id crosses devices through the host, so each decode pass waits for the previous id. */
+  readonly feedsBack = false;
+
   writeInputs(tokens: number[], position: number): void {
     for (const part of this.parts) part.writeInputs(tokens, position);
   }
 
-  writeSampling(words: ArrayBuffer, history: Uint32Array | null): void {
+  writeStep(ntok: number, position: number): void {
+    for (const part of this.parts) part.writeStep(ntok, position);
+  }
+
+  writeSampling(words: ArrayBuffer, history: HistoryWrite | null): void {
     this.last.writeSampling(words, history);
   }
 
-  async runPass(ntok: number, sample: boolean, topLogits: boolean): Promise<PassCounters> {
+  /** Runs the parts before the last, handing the hidden state on; returns their counters. */
+  private async crossParts(ntok: number): Promise<PassCounters> {
     const total: PassCounters = { dispatches: 0, weightBytes: 0, submissions: 0, uploadBytes: 0 };
-    const add = (c: PassCounters) => {
-      total.dispatches += c.dispatches;
-      total.weightBytes += c.weightBytes;
-      total.submissions += c.submissions;
-      total.uploadBytes += c.uploadBytes;
-    };
     const bytes = ntok * this.hparams.embeddingLength * 4;
     for (let i = 0; i + 1 < this.parts.length; i++) {
       const part = this.parts[i];
       const hidden = part.scratch.get('hidden')!;
       const crossing = part.scratch.get('hidden.readback')!;
-      add(
-        part.submitPass(ntok, false, false, (encoder) =>
+      addCounters(
+        total,
+        part.submitPass(ntok, null, (encoder) =>
           encoder.copyBufferToBuffer(hidden, 0, crossing, 0, bytes),
         ),
       );
@@ -74,12 +77,25 @@ export class SplitModel implements PassModel {
       const next = this.parts[i + 1];
       next.device.queue.writeBuffer(next.scratch.get('hidden')!, 0, state);
     }
-    add(await this.last.runPass(ntok, sample, topLogits));
     return total;
   }
 
-  readResult(): Promise<Uint32Array> {
-    return this.last.readResult();
+  async runPass(ntok: number): Promise<PassCounters> {
+    const total = await this.crossParts(ntok);
+    return addCounters(total, await this.last.runPass(ntok));
+  }
+
+  async submitSampling(
+    ntok: number,
+    options: { topLogits: boolean; greedy: boolean },
+  ): Promise<SampledPass> {
+    const total = await this.crossParts(ntok);
+    const pass = await this.last.submitSampling(ntok, options);
+    return { ...pass, counters: addCounters(total, pass.counters) };
+  }
+
+  readSampled(pass: SampledPass): Promise<Uint32Array> {
+    return this.last.readSampled(pass);
   }
 
   readLogits(): Promise<Float32Array> {
@@ -94,4 +110,12 @@ export class SplitModel implements PassModel {
   destroy(): void {
     for (const part of this.parts) part.destroy();
   }
+}
+
+function addCounters(total: PassCounters, c: PassCounters): PassCounters {
+  total.dispatches += c.dispatches;
+  total.weightBytes += c.weightBytes;
+  total.submissions += c.submissions;
+  total.uploadBytes += c.uploadBytes;
+  return total;
 }

@@ -164,6 +164,37 @@ describe('generation on SwiftShader', () => {
     }
   });
 
+  it('a stop token discards the passes run past it: the next turn equals a fresh run', async () => {
+    const prompt = [3, 1, 4, 1, 5, 9, 2, 6];
+    const run = async (target: GgufEngine, tokens: number[], maxTokens: number, stop?: number) => {
+      const out: { ids: number[]; logits: number[][] } = { ids: [], logits: [] };
+      for await (const t of target.generateTokens(tokens, {
+        maxTokens,
+        sampling: GREEDY,
+        topLogits: 8,
+        stopTokens: stop === undefined ? undefined : new Set([stop]),
+      })) {
+        out.ids.push(t.id);
+        out.logits.push(t.topLogits!.flatMap((l) => [l.id, l.logit]));
+      }
+      return out;
+    };
+    engine.resetCache();
+    const free = await run(engine, prompt, 6);
+    // Stop at the third token: the passes for it and the ones after were already submitted.
+    const stopped = await run(engine, prompt, 6, free.ids[2]);
+    expect(stopped.ids).toEqual(free.ids.slice(0, 2));
+    expect(engine.lastStats!.stopReason).toBe('eos');
+    expect(engine.cachedTokens).toEqual([...prompt, ...free.ids.slice(0, 2)]);
+    // The next turn goes another way at the stopped position: its keys and values must replace
+    // the speculative ones there.
+    const next = [...prompt, ...free.ids.slice(0, 2), (free.ids[2] + 1) % 100, 7];
+    const continued = await run(engine, next, 4);
+    expect(engine.lastStats!.prefillTokens).toBe(2);
+    engine.resetCache();
+    expect(continued).toEqual(await run(engine, next, 4));
+  });
+
   it('infer CLI prints the JSON contract with llama.cpp greedy tokens', async () => {
     const prompt = [10, 20, 30, 40];
     const { stdout } = await run(

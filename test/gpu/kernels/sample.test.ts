@@ -5,6 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { openTestDevice, poison, random, readBuffer, storageBuffer } from '../harness';
 import { sampleKernel, topLogitsKernel } from '../../../src/engine/gguf/kernels/fixed';
 import { PipelineCache } from '../../../src/engine/gguf/kernels/pipeline';
+import { packStruct, SAMPLING } from '../../../src/engine/gguf/kernels/host-structs';
+import { HISTORY_RING } from '../../../src/engine/gguf/buffer-plan';
 
 const V = 1000;
 
@@ -20,13 +22,20 @@ interface Params {
   u: number;
 }
 
+/** The history sits at the start of the ring, so it ends at its own length. */
 function uniform(p: Params): ArrayBuffer {
-  const words = new ArrayBuffer(48);
-  const u = new Uint32Array(words);
-  const f = new Float32Array(words);
-  u.set([p.greedy ? 1 : 0, p.topK, p.history.length, p.topLogits]);
-  f.set([p.temperature, p.topP, p.minP, p.penalty, p.u], 4);
-  return words;
+  return packStruct(SAMPLING, {
+    greedy: p.greedy ? 1 : 0,
+    top_k: p.topK,
+    history: p.history.length,
+    top_logits: p.topLogits,
+    temperature: p.temperature,
+    top_p: p.topP,
+    min_p: p.minP,
+    penalty: p.penalty,
+    uniform01: p.u,
+    history_end: p.history.length,
+  });
 }
 
 /** The reference's kept tokens (id, weight) in id order, for sampling params `p`. */
@@ -63,10 +72,10 @@ describe.each(['swiftshader', 'lavapipe'] as const)('GPU sampler on %s', (adapte
     const work = storageBuffer(device, V * 4);
     const result = storageBuffer(device, 4 * 17);
     const params = device.createBuffer({
-      size: 48,
+      size: SAMPLING.bytes,
       usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
     });
-    const history = storageBuffer(device, 256 * 4);
+    const history = storageBuffer(device, HISTORY_RING * 4);
     const draw = async (p: Params, withTop = false): Promise<Uint32Array> => {
       device.queue.writeBuffer(params, 0, uniform(p));
       device.queue.writeBuffer(history, 0, new Uint32Array(p.history.length ? p.history : [0]));

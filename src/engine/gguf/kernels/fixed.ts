@@ -2,7 +2,7 @@
 // norm-add and top-logits as kernel variants (see pipeline.ts), attention and sample still by
 // `$NAME` substitution.
 import type { ModelHparams } from '../types';
-import { qkvWidth } from '../buffer-plan';
+import { HISTORY_RING, qkvWidth } from '../buffer-plan';
 import type { KernelSource } from './matmul';
 import { HOST_STRUCTS_WGSL } from './host-structs';
 import { kernel, type KernelVariant } from './pipeline';
@@ -84,8 +84,8 @@ export function normAddKernel(h: ModelHparams, normIndex: number): KernelVariant
 
 export function sampleKernel(vocabSize: number): KernelSource {
   return {
-    code: specialise(sampleSource, { V: vocabSize }),
-    bindings: ['uniform', 'read', 'read', 'rw', 'rw'],
+    code: specialise(sampleSource, { V: vocabSize, RING: HISTORY_RING }),
+    bindings: ['uniform', 'read', 'rw', 'rw', 'rw'],
   };
 }
 

@@ -49,6 +49,9 @@ export const SAMPLING = hostStruct('Sampling', [
   ['min_p', 'f32'],
   ['penalty', 'f32'],
   ['uniform01', 'f32'],
+  // Index one past the newest token of the history ring (the window is the `history` before it);
+  // the sampler appends its choice there.
+  ['history_end', 'u32'],
 ] as const);
 
 /** The struct's bytes with the given field values (absent fields are 0). */

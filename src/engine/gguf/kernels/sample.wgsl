@@ -6,11 +6,12 @@
 // `Sampling` is declared in host-structs.ts.
 @group(0) @binding(0) var<uniform> params: Sampling;
 @group(0) @binding(1) var<storage, read> logits: array<f32>;
-@group(0) @binding(2) var<storage, read> recent: array<u32>;
+@group(0) @binding(2) var<storage, read_write> recent: array<u32>;
 @group(0) @binding(3) var<storage, read_write> work: array<f32>;
 @group(0) @binding(4) var<storage, read_write> result: array<u32>;
 
 const V = $Vu;
+const RING = $RINGu;
 const WG = 256u;
 var<workgroup> fred: array<f32, WG>;
 var<workgroup> ired: array<u32, WG>;
@@ -75,11 +76,12 @@ fn main(@builtin(local_invocation_index) tid: u32) {
   }
   storageBarrier();
   workgroupBarrier();
+  let oldest = params.history_end - params.history;
   if (tid < params.history) {
-    let token = recent[tid];
+    let token = recent[(oldest + tid) % RING];
     var first = token < V;
     for (var k = 0u; k < tid; k++) {
-      if (recent[k] == token) { first = false; }
+      if (recent[(oldest + k) % RING] == token) { first = false; }
     }
     if (first) {
       let v = work[token];
@@ -98,7 +100,10 @@ fn main(@builtin(local_invocation_index) tid: u32) {
   }
   let top = argmax(tid, best, best_id);
   if (params.greedy != 0u) {
-    if (tid == 0u) { result[0] = top; }
+    if (tid == 0u) {
+      result[0] = top;
+      recent[params.history_end % RING] = top;
+    }
     return;
   }
   let m = work[top];
@@ -185,5 +190,6 @@ fn main(@builtin(local_invocation_index) tid: u32) {
       }
     }
     result[0] = chosen;
+    recent[params.history_end % RING] = chosen;
   }
 }
