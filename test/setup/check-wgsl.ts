@@ -9,8 +9,8 @@ import { WgslParser, WgslReflect } from 'wgsl_reflect/wgsl_reflect.module.js';
 import { SAMPLING, STEP, type HostStruct } from '../../src/engine/gguf/kernels/host-structs.ts';
 import type { ComputePrecision } from '../../src/engine/gguf/buffer-plan.ts';
 import { embedKernel } from '../../src/engine/gguf/kernels/embed.ts';
+import { attentionKernels } from '../../src/engine/gguf/kernels/attention.ts';
 import {
-  attentionKernel,
   normAddKernel,
   ropeKernel,
   sampleKernel,
@@ -118,8 +118,10 @@ function variants(): [string, KernelSource | KernelVariant][] {
     ['rope with q/k norm', ropeKernel(hparams, { qNormIndex: 0, kNormIndex: 64 })],
     ['rope skipped', ropeKernel(hparams, { noRope: true })],
     ['rope, pairs adjacent', ropeKernel({ ...hparams, ropePairing: 'adjacent' }, {})],
-    ['attention', attentionKernel(hparams)],
-    ['attention with a window', attentionKernel(hparams, 16)],
+    ['attention split', attentionKernels(hparams, 256).split],
+    ['attention reduce', attentionKernels(hparams, 256).reduce],
+    ['attention split with a window', attentionKernels(hparams, 4096, 16).split],
+    ['attention reduce with a window', attentionKernels(hparams, 4096, 16).reduce],
     ['norm-add', normAddKernel(hparams, 0)],
     ['rms-norm', rmsNormKernel({ length: K, normIndex: 0, eps: 1e-6 })],
     [

@@ -63,6 +63,20 @@ export const SAMPLED_RING = 3;
 /** Slots of the GPU-side token history the sampler appends to (twice the penalty window). */
 export const HISTORY_RING = 2 * MAX_PENALTY_TOKENS;
 
+/** Context splits of decode attention at most; longer contexts get longer splits. */
+export const MAX_ATTENTION_SPLITS = 32;
+const ATTENTION_TILE = 64;
+
+/**
+ * How decode attention cuts a KV cache of `contextTokens` positions: splits of `positions` (a
+ * multiple of the kernel's 64-position tile), `count` of them at most.
+ */
+export function attentionSplit(contextTokens: number): { positions: number; count: number } {
+  const tiles = Math.ceil(contextTokens / MAX_ATTENTION_SPLITS / ATTENTION_TILE);
+  const positions = Math.max(1, tiles) * ATTENTION_TILE;
+  return { positions, count: Math.ceil(contextTokens / positions) };
+}
+
 export function qkvWidth(h: ModelHparams): number {
   return h.headCount * h.keyLength + h.headCountKv * (h.keyLength + h.valueLength);
 }
@@ -114,6 +128,9 @@ export function engineBufferPlan(h: ModelHparams, options: BufferPlanOptions): E
   scratch('normed', chunk * h.embeddingLength * f32);
   scratch('qkv', chunk * qkvWidth(h) * f32);
   scratch('attention', chunk * h.headCount * h.valueLength * f32);
+  // Each context split's weighted value sums, max score and weight total per head and token.
+  const splits = attentionSplit(ctx).count;
+  scratch('attention.partials', chunk * h.headCount * splits * (h.valueLength + 2) * f32);
   scratch('ffn', chunk * h.feedForwardLength * f32);
   // Attention and FFN outputs wait here for their post-norm before the residual add.
   if (ARCHITECTURES[h.architecture].postNorms) scratch('proj', chunk * h.embeddingLength * f32);

@@ -18,13 +18,8 @@ import {
   type MatmulSpec,
 } from './kernels/matmul';
 import { embedKernel } from './kernels/embed';
-import {
-  attentionKernel,
-  normAddKernel,
-  ropeKernel,
-  sampleKernel,
-  topLogitsKernel,
-} from './kernels/fixed';
+import { attentionKernels } from './kernels/attention';
+import { normAddKernel, ropeKernel, sampleKernel, topLogitsKernel } from './kernels/fixed';
 import { rmsNormKernel } from './kernels/rms-norm';
 import { isSlidingLayer } from './hparams';
 import type { BufferSlice, Kernel, PipelineCache } from './kernels/pipeline';
@@ -50,6 +45,8 @@ export interface GraphInputs {
   cache: PipelineCache;
   hparams: ModelHparams;
   plan: EngineBufferPlan;
+  /** KV cache capacity in tokens. */
+  contextTokens: number;
   placement: LayerPlacement;
   computePrecision: ComputePrecision;
   lanesPerRow?: number;
@@ -261,10 +258,11 @@ class GraphBuilder {
       }),
       'rope',
     );
-    const attention = await this.g.cache.get(
-      attentionKernel(h, sliding ? h.slidingWindow : 0),
-      sliding ? 'attention.window' : 'attention',
-    );
+    const attention = attentionKernels(h, this.g.contextTokens, sliding ? h.slidingWindow : 0);
+    const attentionSplit = await this.g.cache.get(attention.split);
+    const attentionReduce = await this.g.cache.get(attention.reduce);
+    const splitsFor = (ntok: number, pos0: number) =>
+      Math.ceil((pos0 + ntok) / attention.splitPositions);
     const postNorms = this.spec.postNorms;
     // With post-norms a product lands in `proj` and a norm-add kernel adds it to the residual.
     const residual = async (
@@ -343,11 +341,20 @@ class GraphBuilder {
         h.headCount + 2 * h.headCountKv,
         `${p}rope`,
       ),
+      {
+        ...this.fixed(
+          attentionSplit,
+          [this.buf('step'), this.buf('qkv'), kSlice, vSlice, this.buf('attention.partials')],
+          h.headCountKv,
+          `${p}attention`,
+        ),
+        grid: (ntok, pos0) => [h.headCountKv * splitsFor(ntok, pos0), ntok, 1],
+      },
       this.fixed(
-        attention,
-        [this.buf('step'), this.buf('qkv'), kSlice, vSlice, this.buf('attention')],
+        attentionReduce,
+        [this.buf('step'), this.buf('attention.partials'), this.buf('attention')],
         h.headCount,
-        `${p}attention`,
+        `${p}attention.reduce`,
       ),
       ...(await residual(
         'attn_output',

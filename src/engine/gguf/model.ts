@@ -302,6 +302,7 @@ export class GgufModel {
       cache: this.cache,
       hparams: this.hparams,
       plan: this.plan,
+      contextTokens: this.options.contextTokens,
       placement: this.placement,
       computePrecision: this.options.computePrecision,
       lanesPerRow: choice.lanesPerRow,

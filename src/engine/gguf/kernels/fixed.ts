@@ -1,5 +1,5 @@
 // Kernels whose WGSL lives in .wgsl files, specialised by the model's shape constants: rope,
-// norm-add and top-logits as kernel variants (see pipeline.ts), attention and sample still by
+// norm-add and top-logits as kernel variants (see pipeline.ts), sample still by
 // `$NAME` substitution.
 import type { ModelHparams } from '../types';
 import { HISTORY_RING, qkvWidth } from '../buffer-plan';
@@ -8,7 +8,6 @@ import { HOST_STRUCTS_WGSL } from './host-structs';
 import { kernel, type KernelVariant } from './pipeline';
 import { f32Constant, type KernelConstants } from './preprocess';
 import ropeSource from './rope.wgsl?raw';
-import attentionSource from './attention.wgsl?raw';
 import sampleSource from './sample.wgsl?raw';
 import topLogitsSource from './top-logits.wgsl?raw';
 import normAddSource from './norm-add.wgsl?raw';
@@ -50,27 +49,6 @@ export function ropeKernel(h: ModelHparams, options: RopeOptions): KernelVariant
     NEOX: h.ropePairing === 'neox',
     ...qkNorm,
   });
-}
-
-/** A layer's attention: over every earlier position, or the last `window` (0: all). */
-export function attentionKernel(h: ModelHparams, window = 0): KernelSource {
-  if (h.headCount % h.headCountKv) {
-    throw new Error(`${h.headCount} query heads do not divide into ${h.headCountKv} KV heads`);
-  }
-  return {
-    code: specialise(attentionSource, {
-      H: h.headCount,
-      HKV: h.headCountKv,
-      DK: h.keyLength,
-      DV: h.valueLength,
-      QKV: qkvWidth(h),
-      ACC: Math.ceil(h.valueLength / 64),
-      SCALE: f32Constant(1 / Math.sqrt(h.keyLength)).wgsl,
-      WINDOW: window,
-      SOFTCAP: f32Constant(h.attentionSoftCap).wgsl,
-    }),
-    bindings: ['uniform', 'read', 'read', 'read', 'rw'],
-  };
 }
 
 /** hidden += RMSNorm(x) * w per token: Gemma's post-attention and post-FFN norms. */

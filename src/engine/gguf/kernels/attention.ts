@@ -1,0 +1,53 @@
+// Decode attention as flash-decoding (attention.wgsl): a split kernel over (KV head, context split,
+// token) and a reduce kernel over (query head, token), with the split size fixed by the context
+// capacity so that every position is always cut the same way.
+import type { ModelHparams } from '../types';
+import { attentionSplit, qkvWidth } from '../buffer-plan';
+import { kernel, type KernelVariant } from './pipeline';
+import { f32Constant } from './preprocess';
+import attentionSource from './attention.wgsl?raw';
+
+export interface AttentionKernels {
+  split: KernelVariant;
+  reduce: KernelVariant;
+  /** Positions per split. */
+  splitPositions: number;
+}
+
+/**
+ * A layer's attention over a KV cache of `contextTokens` positions: every earlier position, or the
+ * last `window` (0: all).
+ */
+export function attentionKernels(
+  h: ModelHparams,
+  contextTokens: number,
+  window = 0,
+): AttentionKernels {
+  if (h.headCount % h.headCountKv) {
+    throw new Error(`${h.headCount} query heads do not divide into ${h.headCountKv} KV heads`);
+  }
+  if (h.keyLength % 8 || h.valueLength % 2) {
+    throw new Error(
+      `head widths ${h.keyLength}/${h.valueLength}: attention reads keys by 8 and values by 2`,
+    );
+  }
+  const { positions, count } = attentionSplit(contextTokens);
+  const constants = {
+    H: h.headCount,
+    HKV: h.headCountKv,
+    G: h.headCount / h.headCountKv,
+    DK: h.keyLength,
+    DV: h.valueLength,
+    QKV: qkvWidth(h),
+    SCALE: f32Constant(1 / Math.sqrt(h.keyLength)),
+    WINDOW: window,
+    SOFTCAP: f32Constant(h.attentionSoftCap),
+    SPLIT: positions,
+    MAX_SPLITS: count,
+  };
+  return {
+    split: kernel('attention', attentionSource, { ...constants, REDUCE: false }),
+    reduce: kernel('attention', attentionSource, { ...constants, REDUCE: true }),
+    splitPositions: positions,
+  };
+}
