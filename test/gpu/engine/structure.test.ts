@@ -1,5 +1,5 @@
 // Structure that makes decoding fast on real GPUs, checked on the largest fixture by counting what
-// the engine actually submits: one queue submission and at most 8 dispatches per layer per decode
+// the engine actually submits: one queue submission and at most 9 dispatches per layer per decode
 // token, each weight read once; and row splitting under a small binding cap changes no logit.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureFixture } from '../../fixtures/gguf/ensure';
@@ -53,7 +53,7 @@ describe('decode structure on the largest fixture (SwiftShader, f32)', () => {
   });
   afterAll(() => engineDevice.device.destroy());
 
-  it('one submission and at most 8 dispatches per layer per decode token, each weight read once', async () => {
+  it('one submission and at most 9 dispatches per layer per decode token, each weight read once', async () => {
     const device = engineDevice.device;
     const model = await loadFixtureModel(device, path, { lanesPerRow: 1 });
     // Every scratch and KV buffer is the planner's: engineBufferPlan with the load's options.
@@ -88,7 +88,8 @@ describe('decode structure on the largest fixture (SwiftShader, f32)', () => {
     const layers = model.hparams.blockCount;
     // Embedding, output norm, output layer and the greedy sampler are outside the layers.
     const outside = 3 + 1;
-    expect((stats!.dispatchesPerToken - outside) / layers).toBeLessThanOrEqual(8);
+    // Two norms, q/k/v, RoPE, attention split and reduce, its output, gate/up and down.
+    expect((stats!.dispatchesPerToken - outside) / layers).toBeLessThanOrEqual(9);
     // The last token's pass was never needed, so the cache holds the prompt and the rest.
     expect(generator.cached).toEqual([...prompt, ...ids.slice(0, maxTokens - 1)]);
     // Untied, so the output layer is not the embedding and every decode reads all but the embedding.
