@@ -282,7 +282,7 @@ export class GgufModel {
       for (const d of dispatches) {
         pass.setPipeline(d.kernel.pipeline);
         pass.setBindGroup(0, d.bindGroup);
-        pass.dispatchWorkgroups(d.workgroups[0], d.perToken ? 1 : d.workgroups[1]);
+        pass.dispatchWorkgroups(...dispatchGrid(d, 1, 0));
       }
     }
     pass.end();
