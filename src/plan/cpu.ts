@@ -36,10 +36,10 @@ export const WASM64_ADDRESS_SPACE = 16 * 2 ** 30;
  * Of the calibrated read rate (one thread's, or the threads' together), the share llama.cpp's
  * WebAssembly build turns into decode bytes per second (its quantized dot products use SIMD but
  * are not as memory-bound as native code). Set from the `npm run bench:browser` runs in
- * docs/performance.md, which print the efficiency each run implies: 0.22 and 0.35 for one thread
- * on the loaded 2-core test machine; 0.28 sits between them.
+ * docs/performance.md, which print the efficiency each run implies: 0.073 and 0.12 with the
+ * calibration in workers on the loaded 2-core test machine; 0.1 sits between them.
  */
-export const CPU_EFFICIENCY = 0.28;
+export const CPU_EFFICIENCY = 0.1;
 
 /**
  * Threads llama.cpp gets: one without isolation; else one per core, unless a thread per core was

@@ -1,10 +1,10 @@
 // The benchmark page: plans a model as the app does (the probe's adapter, default settings, this
-// CPU's calibration), then runs it on the engine asked for and reports the engine's own prefill
+// CPU's calibration in workers), then runs it on the engine asked for and reports the engine's own prefill
 // and decode rates beside the planner's predictions.
 import { loadEngine, WorkerEngine } from '../../../src/engine/client';
 import { GREEDY, type GenerationStats } from '../../../src/engine/engine';
 import { browserCpuFacts, describeCpu, measureReadRate } from '../../../src/engine/cpu-probe';
-import { measureThreadedReadRate } from '../../../src/engine/cpu-threads';
+import { measureReadRateInWorker, measureThreadedReadRate } from '../../../src/engine/cpu-threads';
 import { parseHeader } from '../../../src/engine/gguf/header';
 import { openUrlSource } from '../../../src/engine/gguf/source';
 import { probeGpu } from '../../../src/gpu/probe';
@@ -46,7 +46,7 @@ async function run(
   const facts = browserCpuFacts();
   const cpu = describeCpu(
     facts,
-    measureReadRate(),
+    (await measureReadRateInWorker()) ?? measureReadRate(),
     await measureThreadedReadRate(facts.isolated ? facts.logicalCores : 1),
   );
   const inputs = { header, gpuPlan, adapterClass: devices[0].adapterClass, cpu };
