@@ -201,6 +201,12 @@ describe('documents in the browser', () => {
       expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(
         390,
       );
+      // Closing the viewer by keyboard returns focus to the result that opened it.
+      await page.getByTestId('chunk-viewer').getByRole('button', { name: 'Close' }).focus();
+      await page.keyboard.press('Enter');
+      await expect
+        .poll(() => page.evaluate(() => document.activeElement?.closest('li')?.dataset.testid))
+        .toBe('source');
       await page.getByLabel('Search only').uncheck();
     } finally {
       await page.setViewportSize({ width: 1280, height: 720 });
