@@ -10,12 +10,8 @@ import { SAMPLING, STEP, type HostStruct } from '../../src/engine/gguf/kernels/h
 import type { ComputePrecision } from '../../src/engine/gguf/buffer-plan.ts';
 import { embedKernel } from '../../src/engine/gguf/kernels/embed.ts';
 import { attentionKernels } from '../../src/engine/gguf/kernels/attention.ts';
-import {
-  normAddKernel,
-  ropeKernel,
-  sampleKernel,
-  topLogitsKernel,
-} from '../../src/engine/gguf/kernels/fixed.ts';
+import { sampleStages } from '../../src/engine/gguf/kernels/sample.ts';
+import { normAddKernel, ropeKernel, topLogitsKernel } from '../../src/engine/gguf/kernels/fixed.ts';
 import { rmsNormKernel } from '../../src/engine/gguf/kernels/rms-norm.ts';
 import {
   encoderAttentionKernel,
@@ -128,7 +124,11 @@ function variants(): [string, KernelSource | KernelVariant][] {
       'rms-norm of the last token',
       rmsNormKernel({ length: K, normIndex: 0, eps: 1e-6, lastToken: true }),
     ],
-    ['sample', sampleKernel(1000)],
+    ...sampleStages(5000).map((s, i): [string, KernelSource] => [`sample stage ${i}`, s.variant]),
+    ...sampleStages(5000, true).map((s, i): [string, KernelSource] => [
+      `greedy sample stage ${i}`,
+      s.variant,
+    ]),
     ['top-logits', topLogitsKernel(1000)],
     ...(['none', 'token', 'position'] as const).map((extra): [string, KernelVariant] => [
       `layer-norm adding ${extra}`,
@@ -169,7 +169,7 @@ for (const [label, kernel] of all) {
     failures.push(`${label}: ${error instanceof Error ? error.message : String(error)}`);
   }
 }
-const reflected = new WgslReflect(sampleKernel(1000).code);
+const reflected = new WgslReflect(sampleStages(1000)[0].variant.code);
 for (const struct of [STEP, SAMPLING] as HostStruct<string>[]) {
   const info = reflected.structs.find((s) => s.name === struct.name);
   if (!info) {

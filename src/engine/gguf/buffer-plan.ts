@@ -63,6 +63,18 @@ export const SAMPLED_RING = 3;
 /** Slots of the GPU-side token history the sampler appends to (twice the penalty window). */
 export const HISTORY_RING = 2 * MAX_PENALTY_TOKENS;
 
+/** Logits per sampler workgroup. */
+export const SAMPLE_SLICE = 4096;
+
+export function sampleSlices(vocabSize: number): number {
+  return Math.ceil(vocabSize / SAMPLE_SLICE);
+}
+
+/** Words of the sampler's per-slice best logits, histograms and totals, and its search state. */
+export function samplePartialWords(vocabSize: number): number {
+  return (3 + 2 * 256) * sampleSlices(vocabSize) + 8;
+}
+
 /** Context splits of decode attention at most; longer contexts get longer splits. */
 export const MAX_ATTENTION_SPLITS = 32;
 const ATTENTION_TILE = 64;
@@ -136,6 +148,7 @@ export function engineBufferPlan(h: ModelHparams, options: BufferPlanOptions): E
   if (ARCHITECTURES[h.architecture].postNorms) scratch('proj', chunk * h.embeddingLength * f32);
   for (let slot = 0; slot < SAMPLED_RING; slot++) scratch(`logits.${slot}`, h.vocabSize * f32);
   scratch('sampling.work', h.vocabSize * f32);
+  scratch('sampling.partials', samplePartialWords(h.vocabSize) * 4);
   scratch('rope', ctx * (h.ropeDims / 2) * 2 * f32);
   if (h.slidingWindow > 0) scratch('rope.local', ctx * (h.ropeDims / 2) * 2 * f32);
   scratch('tokens', chunk * 4);

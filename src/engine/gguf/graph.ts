@@ -19,7 +19,8 @@ import {
 } from './kernels/matmul';
 import { embedKernel } from './kernels/embed';
 import { attentionKernels } from './kernels/attention';
-import { normAddKernel, ropeKernel, sampleKernel, topLogitsKernel } from './kernels/fixed';
+import { normAddKernel, ropeKernel, topLogitsKernel } from './kernels/fixed';
+import { sampleStages } from './kernels/sample';
 import { rmsNormKernel } from './kernels/rms-norm';
 import { isSlidingLayer } from './hparams';
 import type { BufferSlice, Kernel, PipelineCache } from './kernels/pipeline';
@@ -445,19 +446,26 @@ class GraphBuilder {
       weightSlices(outBuffer, outGroup, [outName]),
       matrixBytes(out) + head.vectorBytes,
     );
-    const sampleKernelCompiled = await this.g.cache.get(sampleKernel(out.rows), 'sample');
-    const sample: Dispatch = {
-      kernel: sampleKernelCompiled,
-      bindGroup: this.g.cache.bindGroup(sampleKernelCompiled, [
-        this.buf('sampling'),
-        logits,
-        this.buf('history'),
-        this.buf('sampling.work'),
-        this.buf('result'),
-      ]),
-      workgroups: [1, 1, 1],
-      weightBytes: 0,
-      label: 'sample',
+    const sampler = async (greedy: boolean): Promise<Dispatch[]> => {
+      const dispatches: Dispatch[] = [];
+      for (const stage of sampleStages(out.rows, greedy)) {
+        const kernel = await this.g.cache.get(stage.variant);
+        dispatches.push({
+          kernel,
+          bindGroup: this.g.cache.bindGroup(kernel, [
+            this.buf('sampling'),
+            logits,
+            this.buf('history'),
+            this.buf('sampling.work'),
+            this.buf('sampling.partials'),
+            this.buf('result'),
+          ]),
+          workgroups: [stage.workgroups, 1, 1],
+          weightBytes: 0,
+          label: 'sample',
+        });
+      }
+      return dispatches;
     };
     const top = await this.g.cache.get(topLogitsKernel(out.rows), 'top-logits');
     const topLogits: Dispatch = {
@@ -470,8 +478,8 @@ class GraphBuilder {
     return {
       outputNorm: norm.dispatches[0],
       output,
-      sample: [sample],
-      greedySample: [sample],
+      sample: await sampler(false),
+      greedySample: await sampler(true),
       topLogits,
     };
   }

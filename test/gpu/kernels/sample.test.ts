@@ -1,14 +1,20 @@
 // The GPU sampler and top-logits kernels against a CPU reference of the same rules: greedy argmax
 // with the repetition penalty, top-k / top-p / min-p with temperature, drawn at chosen points of
-// the reference's cumulative distribution, and the K best raw logits in order.
+// the reference's cumulative distribution, and the K best raw logits in order. The vocabulary
+// spans several sampler slices, the last one partial; every output buffer is poisoned first.
 import { describe, expect, it } from 'vitest';
 import { openTestDevice, poison, random, readBuffer, storageBuffer } from '../harness';
-import { sampleKernel, topLogitsKernel } from '../../../src/engine/gguf/kernels/fixed';
+import { topLogitsKernel } from '../../../src/engine/gguf/kernels/fixed';
+import { sampleStages } from '../../../src/engine/gguf/kernels/sample';
 import { PipelineCache } from '../../../src/engine/gguf/kernels/pipeline';
 import { packStruct, SAMPLING } from '../../../src/engine/gguf/kernels/host-structs';
-import { HISTORY_RING } from '../../../src/engine/gguf/buffer-plan';
+import {
+  HISTORY_RING,
+  SAMPLE_SLICE,
+  samplePartialWords,
+} from '../../../src/engine/gguf/buffer-plan';
 
-const V = 1000;
+const V = 2 * SAMPLE_SLICE + 111;
 
 interface Params {
   greedy: boolean;
@@ -64,12 +70,21 @@ describe.each(['swiftshader', 'lavapipe'] as const)('GPU sampler on %s', (adapte
   it('greedy with repetition penalty, filtered draws, and the top logits', async () => {
     const { device } = await openTestDevice(adapter);
     const cache = new PipelineCache(device);
-    const sample = await cache.get(sampleKernel(V), 'sample');
+    const compile = (greedy: boolean) =>
+      Promise.all(
+        sampleStages(V, greedy).map(async (s) => ({
+          kernel: await cache.get(s.variant),
+          x: s.workgroups,
+        })),
+      );
+    const stages = await compile(false);
+    const greedyStages = await compile(true);
     const top = await cache.get(topLogitsKernel(V), 'top-logits');
     const next = random(31);
     const logitsData = Float32Array.from({ length: V }, () => next() * 8 - 4);
     const logits = storageBuffer(device, logitsData);
     const work = storageBuffer(device, V * 4);
+    const partials = storageBuffer(device, samplePartialWords(V) * 4);
     const result = storageBuffer(device, 4 * 17);
     const params = device.createBuffer({
       size: SAMPLING.bytes,
@@ -80,21 +95,25 @@ describe.each(['swiftshader', 'lavapipe'] as const)('GPU sampler on %s', (adapte
       device.queue.writeBuffer(params, 0, uniform(p));
       device.queue.writeBuffer(history, 0, new Uint32Array(p.history.length ? p.history : [0]));
       poison(device, work);
+      poison(device, partials);
       poison(device, result);
       const encoder = device.createCommandEncoder();
       const pass = encoder.beginComputePass();
-      pass.setPipeline(sample.pipeline);
-      pass.setBindGroup(
-        0,
-        cache.bindGroup(sample, [
-          { buffer: params },
-          { buffer: logits },
-          { buffer: history },
-          { buffer: work },
-          { buffer: result },
-        ]),
-      );
-      pass.dispatchWorkgroups(1);
+      for (const stage of p.greedy ? greedyStages : stages) {
+        pass.setPipeline(stage.kernel.pipeline);
+        pass.setBindGroup(
+          0,
+          cache.bindGroup(stage.kernel, [
+            { buffer: params },
+            { buffer: logits },
+            { buffer: history },
+            { buffer: work },
+            { buffer: partials },
+            { buffer: result },
+          ]),
+        );
+        pass.dispatchWorkgroups(stage.x);
+      }
       if (withTop) {
         pass.setPipeline(top.pipeline);
         pass.setBindGroup(
@@ -142,15 +161,19 @@ describe.each(['swiftshader', 'lavapipe'] as const)('GPU sampler on %s', (adapte
     });
     expect(withPenalty[0]).toBe(expectedPenalized);
     expect(expectedPenalized).not.toBe(ranked[0]);
+    // The choice is appended to the history ring right after the window it was penalized by.
+    const ring = new Uint32Array(await readBuffer(device, history));
+    expect(ring[3]).toBe(expectedPenalized);
 
     for (const filter of [
       { topK: 7, topP: 1, minP: 0, temperature: 0.7 },
-      { topK: 0, topP: 0.3, minP: 0, temperature: 1.5 },
+      { topK: 0, topP: 0.03, minP: 0, temperature: 1.5 },
       { topK: 40, topP: 0.9, minP: 0.2, temperature: 1 },
     ]) {
       const p = { ...base, greedy: false, ...filter };
       const kept = keptWeights(logitsData, p);
       expect(kept.length).toBeGreaterThan(1);
+      expect(kept.length).toBeLessThan(64);
       const total = kept.reduce((a, [, w]) => a + w, 0);
       let cum = 0;
       for (const [id, w] of kept) {

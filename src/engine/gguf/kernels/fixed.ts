@@ -1,14 +1,12 @@
 // Kernels whose WGSL lives in .wgsl files, specialised by the model's shape constants: rope,
-// norm-add and top-logits as kernel variants (see pipeline.ts), sample still by
-// `$NAME` substitution.
+// norm-add and top-logits as kernel variants (see pipeline.ts).
 import type { ModelHparams } from '../types';
-import { HISTORY_RING, qkvWidth } from '../buffer-plan';
+import { qkvWidth } from '../buffer-plan';
 import type { KernelSource } from './matmul';
 import { HOST_STRUCTS_WGSL } from './host-structs';
 import { kernel, type KernelVariant } from './pipeline';
 import { f32Constant, type KernelConstants } from './preprocess';
 import ropeSource from './rope.wgsl?raw';
-import sampleSource from './sample.wgsl?raw';
 import topLogitsSource from './top-logits.wgsl?raw';
 import normAddSource from './norm-add.wgsl?raw';
 
@@ -58,13 +56,6 @@ export function normAddKernel(h: ModelHparams, normIndex: number): KernelVariant
     NORM: normIndex,
     EPS: f32Constant(h.rmsEpsilon),
   });
-}
-
-export function sampleKernel(vocabSize: number): KernelSource {
-  return {
-    code: specialise(sampleSource, { V: vocabSize, RING: HISTORY_RING }),
-    bindings: ['uniform', 'read', 'rw', 'rw', 'rw'],
-  };
 }
 
 export function topLogitsKernel(vocabSize: number): KernelVariant {
