@@ -231,8 +231,9 @@ export class TokenGenerator {
       this.reset();
       throw error;
     }
-    const prefillMs = performance.now() - start;
-    const decodeStart = performance.now();
+    // Prefill ends when its token is back (the passes are submitted without waiting).
+    let prefillMs = performance.now() - start;
+    let decodeStart = performance.now();
     /** Tokens of the reply read back so far, and how many of them were yielded. */
     const reply: number[] = [];
     let generated = 0;
@@ -267,6 +268,10 @@ export class TokenGenerator {
         const pass = inFlight.shift();
         if (!pass) break;
         const next = this.decodeWords(await model.readSampled(pass), topLogits);
+        if (reply.length === 0) {
+          decodeStart = performance.now();
+          prefillMs = decodeStart - start;
+        }
         reply.push(next.id);
         if (reply.length > 1) decodeTokens++;
         if (options.signal?.aborted) {

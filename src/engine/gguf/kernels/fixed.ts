@@ -2,23 +2,11 @@
 // norm-add and top-logits as kernel variants (see pipeline.ts).
 import type { ModelHparams } from '../types';
 import { qkvWidth } from '../buffer-plan';
-import type { KernelSource } from './matmul';
-import { HOST_STRUCTS_WGSL } from './host-structs';
 import { kernel, type KernelVariant } from './pipeline';
 import { f32Constant, type KernelConstants } from './preprocess';
 import ropeSource from './rope.wgsl?raw';
 import topLogitsSource from './top-logits.wgsl?raw';
 import normAddSource from './norm-add.wgsl?raw';
-
-function specialise(source: string, values: Record<string, string | number | boolean>): string {
-  let out = source;
-  for (const key of Object.keys(values).sort((a, b) => b.length - a.length)) {
-    out = out.replaceAll(`$${key}`, String(values[key]));
-  }
-  const left = /\$[A-Z_]+/.exec(out);
-  if (left) throw new Error(`kernel constant ${left[0]} was not given a value`);
-  return HOST_STRUCTS_WGSL + out;
-}
 
 export interface RopeOptions {
   /** Index of attn_q_norm / attn_k_norm in the layer's vector region (qwen3). */
