@@ -1,0 +1,135 @@
+// The prefill matrix-matrix kernel (gemm.wgsl): the same products and epilogues as the
+// matrix-vector kernels of matmul.ts, over a tile of tokens at a time.
+import { matmulRows, type MatmulSegment, type MatmulSpec } from './matmul';
+import { partedDequant, prelude, weightBindings } from './dequant';
+import { kernel, type KernelVariant } from './pipeline';
+import gemmSource from './gemm.wgsl?raw';
+
+/** A workgroup's tile: tokens x weight rows, stepping TILE_K input values at a time. */
+export interface GemmTiles {
+  /** A multiple of 4 (each thread accumulates 4 tokens). */
+  tokens: number;
+  /** A multiple of 8 (each thread accumulates 8 rows; in gated modes 4 gate and 4 up rows). */
+  rows: number;
+  /** A multiple of 8 (weights are dequantized 8 at a time). */
+  k: number;
+}
+
+export const DEFAULT_GEMM_TILES: GemmTiles = { tokens: 32, rows: 64, k: 32 };
+
+/** Workgroup storage the spec's WebGPU guarantees every device (bytes). */
+const GUARANTEED_WORKGROUP_STORAGE = 16384;
+/** Invocations per workgroup every device allows. */
+const GUARANTEED_INVOCATIONS = 256;
+
+const MODES = { plain: 0, residual: 1, swiglu: 2, geglu: 3 } as const;
+
+function gated(spec: MatmulSpec): boolean {
+  return spec.mode === 'swiglu' || spec.mode === 'geglu';
+}
+
+export function gemmThreads(tiles: GemmTiles): number {
+  return (tiles.tokens / 4) * (tiles.rows / 8);
+}
+
+/** Workgroups of a pass over `ntok` tokens: row tiles along x, token tiles along y. */
+export function gemmWorkgroups(
+  spec: MatmulSpec,
+  ntok: number,
+  tiles = DEFAULT_GEMM_TILES,
+): [number, number] {
+  const rowsPerTile = gated(spec) ? tiles.rows / 2 : tiles.rows;
+  return [Math.ceil(matmulRows(spec) / rowsPerTile), Math.ceil(ntok / tiles.tokens)];
+}
+
+function checkTiles(tiles: GemmTiles, precision: MatmulSpec['precision']): void {
+  const { tokens, rows, k } = tiles;
+  if (!(tokens >= 4 && tokens % 4 === 0 && rows >= 8 && rows % 8 === 0 && k >= 8 && k % 8 === 0)) {
+    throw new Error(
+      `GEMM tiles ${tokens}x${rows}x${k} must be multiples of 4 tokens, 8 rows and 8 input values`,
+    );
+  }
+  const threads = gemmThreads(tiles);
+  const bytes = k * (tokens + rows) * (precision === 'f16' ? 2 : 4);
+  if (threads > GUARANTEED_INVOCATIONS || bytes > GUARANTEED_WORKGROUP_STORAGE) {
+    throw new Error(
+      `GEMM tiles ${tokens}x${rows}x${k} need ${threads} threads and ${bytes} bytes of workgroup ` +
+        `memory; every device allows ${GUARANTEED_INVOCATIONS} and ${GUARANTEED_WORKGROUP_STORAGE}`,
+    );
+  }
+}
+
+/**
+ * A segment's weight parts as constants, so that the variant's key (name and constants) names
+ * its dequantization source: the parts must be equal runs of rows of one type, as the layout
+ * splits a tensor.
+ */
+function partConstants(segment: MatmulSegment, i: number): Record<string, number> {
+  const { type, rows } = segment.parts[0];
+  const uneven = segment.parts.some(
+    (p, j) =>
+      p.type !== type ||
+      p.rowStart !== j * rows ||
+      (j < segment.parts.length - 1 && p.rows !== rows),
+  );
+  if (uneven) throw new Error("a GEMM segment's parts must be equal runs of rows of one type");
+  return { [`TYPE${i}`]: type, [`PARTS${i}`]: segment.parts.length, [`PART_ROWS${i}`]: rows };
+}
+
+export function gemmKernel(spec: MatmulSpec, tiles = DEFAULT_GEMM_TILES): KernelVariant {
+  const K = spec.inputLength;
+  if (K % 8 || spec.inputStride % 4) {
+    throw new Error(`GEMM input length ${K} and stride ${spec.inputStride} must suit vec4 reads`);
+  }
+  if (spec.normIndex !== undefined || spec.roundActivations || spec.softCap || spec.lastTokenOnly) {
+    throw new Error(
+      'the GEMM kernel takes a normalised, unrounded input and writes every token: ' +
+        'norms, activation rounding, soft-caps and last-token products run in matmul.ts',
+    );
+  }
+  const isGated = gated(spec);
+  if (isGated ? spec.segments.length !== 2 : spec.segments.length > 3) {
+    throw new Error(
+      isGated
+        ? 'a gated FFN product takes exactly two segments: gate and up'
+        : `a GEMM takes at most three segments, not ${spec.segments.length}`,
+    );
+  }
+  checkTiles(tiles, spec.precision);
+  const segments = spec.segments;
+  const starts: number[] = [];
+  segments.reduce((start, s) => (starts.push(start), start + s.rows), 0);
+  const constants: Record<string, number | boolean> = {
+    F16: spec.precision === 'f16',
+    TILE_TOKENS: tiles.tokens,
+    TILE_ROWS: tiles.rows,
+    TILE_K: tiles.k,
+    K,
+    XS: spec.inputStride / 4,
+    OUT_STRIDE: spec.outputStride,
+    ROWS: matmulRows(spec),
+    MODE: MODES[spec.mode],
+    SEGMENTS: segments.length,
+  };
+  if (isGated) {
+    constants.GATE_OFFSET = segments[0].rowOffset ?? 0;
+    constants.UP_OFFSET = segments[1].rowOffset ?? 0;
+  } else {
+    segments.forEach((s, i) => {
+      if (s.rowOffset) throw new Error('row offsets apply to the gated FFN product only');
+      if (i > 0) constants[`SEG${i}_START`] = starts[i];
+      constants[`OUT${i}`] = s.outColumn;
+      constants[`HAS_BIAS${i}`] = s.biasIndex !== undefined;
+      constants[`BIAS${i}`] = s.biasIndex ?? 0;
+    });
+  }
+  const fns: string[] = [];
+  let next = 4;
+  segments.forEach((s, i) => {
+    Object.assign(constants, partConstants(s, i));
+    fns.push(partedDequant(`deq_s${i}`, 'w', next, s.parts, K));
+    next += s.parts.length;
+  });
+  const dequant = [prelude(spec.precision), weightBindings('w', 4, next - 4), ...fns].join('\n');
+  return kernel('gemm', `${dequant}\n${gemmSource}`, constants);
+}

@@ -1,0 +1,221 @@
+// Tiled dequantize + matrix-matrix product for passes of more than one token (prefill). A
+// workgroup computes a tile of TILE_TOKENS tokens x TILE_ROWS weight rows: per step of TILE_K
+// input values it dequantizes the tile's weights once into workgroup memory and stages the
+// tokens' inputs beside them, then every thread accumulates a 4-token x 8-row block in registers,
+// so each weight is read from memory once per TILE_TOKENS tokens, not once per token.
+//
+// The input is read as it is (the RMSNorm of the input runs before, in a pass of its own). Modes:
+// MODE 0 plain, y = W x (+ bias); 1 residual, y += W x; 2 SwiGLU and 3 GeGLU over gate and up,
+// y = act(Wg x) * (Wu x). In the gated modes a thread's 8 rows are 4 gate rows and the same 4
+// up rows, so a tile holds TILE_ROWS / 2 output rows.
+// Plain and residual products span up to three segments (q, k, v), concatenated by row: segment s
+// starts at row SEGs_START, writes output column OUTs + its row, and adds its bias from the
+// vector region at BIASs when HAS_BIASs. The gated modes read gate and up through GATE_OFFSET and
+// UP_OFFSET (the halves of one fused tensor). Weight parts are bound from binding 4 on and read
+// through `deq_s0`, `deq_s1`, `deq_s2`, declared after this file.
+// `Step` is declared in host-structs.ts; T is the compute precision (kernels' prelude).
+@group(0) @binding(0) var<uniform> step: Step;
+@group(0) @binding(1) var<storage, read> x: array<vec4f>;
+@group(0) @binding(2) var<storage, read> vecs: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+
+const WG = (TILE_TOKENS / 4u) * (TILE_ROWS / 8u);
+const ROW_THREADS = TILE_ROWS / 8u;
+const GROUPS = K / 8u;
+#if MODE == 2 || MODE == 3
+const OUT_ROWS_PER_TILE = TILE_ROWS / 2u;
+#else
+const OUT_ROWS_PER_TILE = TILE_ROWS;
+#endif
+
+// xs[k][token] and ws[k][column], four tokens or columns per vector.
+var<workgroup> xs: array<vec4<T>, TILE_K * TILE_TOKENS / 4u>;
+var<workgroup> ws: array<vec4<T>, TILE_K * TILE_ROWS / 4u>;
+
+// Eight weights g * 8 .. g * 8 + 7 of the tile's column `column`, the tile's first output row
+// being `row0`; rows past the end are read clamped and never stored.
+fn weights(row0: u32, column: u32, g: u32) -> array<vec4<T>, 2> {
+#if MODE == 2 || MODE == 3
+  let row = min(row0 + (column / 8u) * 4u + column % 4u, ROWS - 1u);
+  if ((column & 4u) == 0u) {
+    return deq_s0(row + GATE_OFFSET, g);
+  }
+  return deq_s1(row + UP_OFFSET, g);
+#else
+  let n = min(row0 + column, ROWS - 1u);
+#if SEGMENTS == 1
+  return deq_s0(n, g);
+#else
+#if SEGMENTS == 3
+  if (n >= SEG2_START) {
+    return deq_s2(n - SEG2_START, g);
+  }
+#endif
+  if (n >= SEG1_START) {
+    return deq_s1(n - SEG1_START, g);
+  }
+  return deq_s0(n, g);
+#endif
+#endif
+}
+
+#if MODE == 0 || MODE == 1
+// Output column of concatenated row n and the bias added to it.
+fn out_column(n: u32) -> u32 {
+#if SEGMENTS == 3
+  if (n >= SEG2_START) {
+    return OUT2 + n - SEG2_START;
+  }
+#endif
+#if SEGMENTS != 1
+  if (n >= SEG1_START) {
+    return OUT1 + n - SEG1_START;
+  }
+#endif
+  return OUT0 + n;
+}
+
+fn bias(n: u32) -> f32 {
+#if SEGMENTS == 3
+  if (n >= SEG2_START) {
+#if HAS_BIAS2
+    return vecs[BIAS2 + n - SEG2_START];
+#else
+    return 0.0;
+#endif
+  }
+#endif
+#if SEGMENTS != 1
+  if (n >= SEG1_START) {
+#if HAS_BIAS1
+    return vecs[BIAS1 + n - SEG1_START];
+#else
+    return 0.0;
+#endif
+  }
+#endif
+#if HAS_BIAS0
+  return vecs[BIAS0 + n];
+#else
+  return 0.0;
+#endif
+}
+#endif
+
+#if MODE == 3
+// The tanh approximation of GELU as ggml's CPU backend evaluates it (see matmul.ts).
+fn gelu_tanh(v: f32) -> f32 {
+  if (v <= -10.0) { return 0.0; }
+  if (v >= 10.0) { return v; }
+  let h = quantizeToF16(v);
+  return quantizeToF16(0.5 * h * (1.0 + tanh(0.797884561 * h * (1.0 + 0.044715 * h * h))));
+}
+#endif
+
+#if MODE == 2 || MODE == 3
+// Token t's output rows n0 .. n0 + 3 from their gate and up sums.
+fn store(t: u32, n0: u32, gate: vec4f, up: vec4f) {
+  for (var j = 0u; j < 4u; j++) {
+    let n = n0 + j;
+    if (n < ROWS) {
+#if MODE == 2
+      y[t * OUT_STRIDE + n] = gate[j] / (1.0 + exp(-gate[j])) * up[j];
+#else
+      y[t * OUT_STRIDE + n] = gelu_tanh(gate[j]) * up[j];
+#endif
+    }
+  }
+}
+#else
+// Token t's output rows n0 .. n0 + 3.
+fn store_rows(t: u32, n0: u32, a: vec4f) {
+  for (var j = 0u; j < 4u; j++) {
+    let n = n0 + j;
+    if (n < ROWS) {
+      let o = t * OUT_STRIDE + out_column(n);
+#if MODE == 1
+      y[o] = y[o] + a[j];
+#else
+      y[o] = a[j] + bias(n);
+#endif
+    }
+  }
+}
+
+fn store(t: u32, n0: u32, a: vec4f, b: vec4f) {
+  store_rows(t, n0, a);
+  store_rows(t, n0 + 4u, b);
+}
+#endif
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let ntok = step.ntok;
+  let row0 = wid.x * OUT_ROWS_PER_TILE;
+  let t0 = wid.y * TILE_TOKENS;
+  let tr = lid % ROW_THREADS;
+  let tt = lid / ROW_THREADS;
+  var a0 = vec4f(0.0);
+  var a1 = vec4f(0.0);
+  var a2 = vec4f(0.0);
+  var a3 = vec4f(0.0);
+  var b0 = vec4f(0.0);
+  var b1 = vec4f(0.0);
+  var b2 = vec4f(0.0);
+  var b3 = vec4f(0.0);
+  for (var k0 = 0u; k0 < K; k0 += TILE_K) {
+    for (var e = lid; e < TILE_ROWS * (TILE_K / 8u); e += WG) {
+      let column = e % TILE_ROWS;
+      let gk = e / TILE_ROWS;
+      let g = k0 / 8u + gk;
+      var w = array<vec4<T>, 2>(vec4<T>(0.0), vec4<T>(0.0));
+      if (g < GROUPS) {
+        w = weights(row0, column, g);
+      }
+      let c = column / 4u;
+      let lane = column % 4u;
+      for (var i = 0u; i < 4u; i++) {
+        ws[(gk * 8u + i) * (TILE_ROWS / 4u) + c][lane] = w[0][i];
+        ws[(gk * 8u + 4u + i) * (TILE_ROWS / 4u) + c][lane] = w[1][i];
+      }
+    }
+    for (var e = lid; e < TILE_TOKENS * (TILE_K / 4u); e += WG) {
+      let k4 = e % (TILE_K / 4u);
+      let t = e / (TILE_K / 4u);
+      var v = vec4f(0.0);
+      if (t0 + t < ntok && k0 + k4 * 4u < K) {
+        v = x[(t0 + t) * XS + k0 / 4u + k4];
+      }
+      let c = t / 4u;
+      let lane = t % 4u;
+      for (var i = 0u; i < 4u; i++) {
+        xs[(k4 * 4u + i) * (TILE_TOKENS / 4u) + c][lane] = T(v[i]);
+      }
+    }
+    workgroupBarrier();
+    for (var k = 0u; k < TILE_K; k++) {
+      let xv = vec4f(xs[k * (TILE_TOKENS / 4u) + tt]);
+      let w0 = vec4f(ws[k * (TILE_ROWS / 4u) + tr * 2u]);
+      let w1 = vec4f(ws[k * (TILE_ROWS / 4u) + tr * 2u + 1u]);
+      a0 = fma(vec4f(xv.x), w0, a0);
+      b0 = fma(vec4f(xv.x), w1, b0);
+      a1 = fma(vec4f(xv.y), w0, a1);
+      b1 = fma(vec4f(xv.y), w1, b1);
+      a2 = fma(vec4f(xv.z), w0, a2);
+      b2 = fma(vec4f(xv.z), w1, b2);
+      a3 = fma(vec4f(xv.w), w0, a3);
+      b3 = fma(vec4f(xv.w), w1, b3);
+    }
+    workgroupBarrier();
+  }
+  let t = t0 + tt * 4u;
+#if MODE == 2 || MODE == 3
+  let n0 = row0 + tr * 4u;
+#else
+  let n0 = row0 + tr * 8u;
+#endif
+  if (t < ntok) { store(t, n0, a0, b0); }
+  if (t + 1u < ntok) { store(t + 1u, n0, a1, b1); }
+  if (t + 2u < ntok) { store(t + 2u, n0, a2, b2); }
+  if (t + 3u < ntok) { store(t + 3u, n0, a3, b3); }
+}

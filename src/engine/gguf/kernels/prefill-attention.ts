@@ -1,0 +1,72 @@
+// The prefill attention kernel (prefill-attention.wgsl) and the tile sizes it runs with.
+import type { ModelHparams } from '../types';
+import { qkvWidth } from '../buffer-plan';
+import { kernel, type KernelVariant } from './pipeline';
+import { f32Constant } from './preprocess';
+import source from './prefill-attention.wgsl?raw';
+
+/** Queries per workgroup and KV positions staged per step. */
+export interface AttentionTiles {
+  queries: number;
+  positions: number;
+}
+
+const THREADS = 64;
+/** Workgroup storage the spec's WebGPU guarantees every device (bytes). */
+export const GUARANTEED_WORKGROUP_STORAGE = 16384;
+/** Most output values one thread accumulates (registers). */
+const MAX_ACCUMULATORS = 32;
+
+function storageBytes(h: ModelHparams, t: AttentionTiles): number {
+  const { keyLength: dk, valueLength: dv } = h;
+  return 4 * (t.queries * dk + t.positions * (dk + dv) + t.queries * t.positions + 3 * t.queries);
+}
+
+/**
+ * The largest tiles up to 16 queries x 32 positions that fit `workgroupStorage` bytes and keep a
+ * thread's share of a query's output vector within its registers.
+ */
+export function attentionTiles(
+  h: ModelHparams,
+  workgroupStorage = GUARANTEED_WORKGROUP_STORAGE,
+): AttentionTiles {
+  const tiles: AttentionTiles = { queries: 16, positions: 32 };
+  while ((h.valueLength * tiles.queries) / THREADS > MAX_ACCUMULATORS && tiles.queries > 1) {
+    tiles.queries /= 2;
+  }
+  while (storageBytes(h, tiles) > workgroupStorage) {
+    if (tiles.positions > tiles.queries && tiles.positions > 1) tiles.positions /= 2;
+    else if (tiles.queries > 1) tiles.queries /= 2;
+    else break;
+  }
+  return tiles;
+}
+
+export function prefillAttentionKernel(
+  h: ModelHparams,
+  window: number,
+  tiles: AttentionTiles,
+): KernelVariant {
+  if (h.headCount % h.headCountKv) {
+    throw new Error(`${h.headCount} query heads do not divide into ${h.headCountKv} KV heads`);
+  }
+  const rowThreads = THREADS / tiles.queries;
+  if (!Number.isInteger(rowThreads) || h.valueLength % rowThreads || h.keyLength % 2) {
+    throw new Error(
+      `prefill attention tiles of ${tiles.queries} queries x ${tiles.positions} positions do not ` +
+        `suit heads of ${h.keyLength}/${h.valueLength} values`,
+    );
+  }
+  return kernel('prefill-attention', source, {
+    H: h.headCount,
+    HKV: h.headCountKv,
+    DK: h.keyLength,
+    DV: h.valueLength,
+    QKV: qkvWidth(h),
+    SCALE: f32Constant(1 / Math.sqrt(h.keyLength)),
+    WINDOW: window,
+    SOFTCAP: f32Constant(h.attentionSoftCap),
+    TILE_Q: tiles.queries,
+    TILE_KV: tiles.positions,
+  });
+}

@@ -1,0 +1,168 @@
+// The flash-style prefill attention kernel against an f64 reference: random queries and a random
+// f16 KV cache holding earlier positions, output poisoned first, passes of 1, 7, 33 and 100 tokens
+// (not multiples of the query tile) after 0 or 21 cached positions, GQA, a sliding window and a
+// soft-cap, and tiles that do and do not fill the KV steps.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openTestDevice, poison, random, readBuffer, storageBuffer } from '../harness';
+import {
+  attentionTiles,
+  prefillAttentionKernel,
+  type AttentionTiles,
+} from '../../../src/engine/gguf/kernels/prefill-attention';
+import { PipelineCache } from '../../../src/engine/gguf/kernels/pipeline';
+import { qkvWidth } from '../../../src/engine/gguf/buffer-plan';
+import { f16BitsToF32, f32ToF16Bits } from '../../../src/engine/gguf/half';
+import type { ModelHparams } from '../../../src/engine/gguf/types';
+import type { EngineDevice } from '../../../src/gpu/device';
+
+const CTX = 128;
+/** f32 scores, exponentials and sums over at most 128 positions. */
+const TOLERANCE = 1e-4;
+
+function hparams(head: number, softCap: number): ModelHparams {
+  return {
+    architecture: 'llama',
+    name: 'test',
+    blockCount: 1,
+    embeddingLength: 256,
+    feedForwardLength: 512,
+    headCount: 6,
+    headCountKv: 2,
+    keyLength: head,
+    valueLength: head,
+    contextLength: CTX,
+    vocabSize: 10,
+    rmsEpsilon: 1e-6,
+    ropeTheta: 10000,
+    ropeDims: head,
+    ropePairing: 'adjacent',
+    ropeScaling: { type: 'none', factor: 1 },
+    ropeAttnFactor: 1,
+    tiedEmbeddings: false,
+    slidingWindow: 0,
+    slidingPeriod: 0,
+    ropeThetaLocal: 10000,
+    attentionSoftCap: softCap,
+    finalSoftCap: 0,
+  };
+}
+
+/** name, head width, sliding window (0: none), soft-cap (0: none), tiles (default: chosen) */
+type Case = [string, number, number, number, AttentionTiles | undefined];
+const cases: Case[] = [
+  ['heads of 64, tiles chosen for 16 KiB', 64, 0, 0, undefined],
+  ['a window of 19 and a soft-cap of 0.5', 64, 19, 0.5, undefined],
+  ['heads of 128 and 4 x 8 tiles', 128, 0, 0, { queries: 4, positions: 8 }],
+  ['32 x 16 tiles', 64, 0, 0, { queries: 32, positions: 16 }],
+];
+
+describe.each(['swiftshader', 'lavapipe'] as const)('prefill attention on %s', (adapter) => {
+  let ed: EngineDevice;
+  let cache: PipelineCache;
+  beforeAll(async () => {
+    ed = await openTestDevice(adapter);
+    cache = new PipelineCache(ed.device);
+  });
+  afterAll(() => ed.device.destroy());
+
+  it.each(cases)('%s', async (_, head, window, cap, chosen) => {
+    const h = hparams(head, cap);
+    const tiles = chosen ?? attentionTiles(h);
+    const { device } = ed;
+    const kernel = await cache.get(prefillAttentionKernel(h, window, tiles), 'prefill attention');
+    const next = random(head + window);
+    const { headCount: H, headCountKv: HKV } = h;
+    const D = head;
+    const kvValues = CTX * HKV * D;
+    // The cache as the kernel reads it: f16 values; the reference reads the same rounded values.
+    const keys = Float64Array.from({ length: kvValues }, () =>
+      f16BitsToF32(f32ToF16Bits(next() * 2 - 1)),
+    );
+    const values = Float64Array.from({ length: kvValues }, () =>
+      f16BitsToF32(f32ToF16Bits(next() * 2 - 1)),
+    );
+    const pack = (v: Float64Array) => {
+      const words = new Uint16Array(v.length);
+      v.forEach((x, i) => (words[i] = f32ToF16Bits(x)));
+      return words;
+    };
+    const kcache = storageBuffer(device, pack(keys));
+    const vcache = storageBuffer(device, pack(values));
+    const step = device.createBuffer({
+      size: 16,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
+    const width = qkvWidth(h);
+    for (const [pos0, ntok] of [
+      [0, 1],
+      [0, 7],
+      [21, 33],
+      [0, 100],
+      [21, 100],
+    ]) {
+      // Queries 4x larger than keys, so the softmax is far from uniform.
+      const qkvData = Float32Array.from({ length: ntok * width }, () => (next() * 2 - 1) * 4);
+      const qkv = storageBuffer(device, qkvData);
+      const out = storageBuffer(device, ntok * H * D * 4);
+      poison(device, out);
+      device.queue.writeBuffer(step, 0, new Uint32Array([ntok, pos0, 0, 0]));
+      const encoder = device.createCommandEncoder();
+      const pass = encoder.beginComputePass();
+      pass.setPipeline(kernel.pipeline);
+      pass.setBindGroup(
+        0,
+        cache.bindGroup(kernel, [
+          { buffer: step },
+          { buffer: qkv },
+          { buffer: kcache },
+          { buffer: vcache },
+          { buffer: out },
+        ]),
+      );
+      pass.dispatchWorkgroups(H, Math.ceil(ntok / tiles.queries));
+      pass.end();
+      device.queue.submit([encoder.finish()]);
+      const got = new Float32Array(await readBuffer(device, out));
+      qkv.destroy();
+      out.destroy();
+      // The worst error of the pass, asserted once (an assertion per value costs more than the
+      // reference itself).
+      let worst = { error: 0, where: '' };
+      for (let t = 0; t < ntok; t++) {
+        const p = pos0 + t;
+        const first = window > 0 ? Math.max(0, p + 1 - window) : 0;
+        for (let hq = 0; hq < H; hq++) {
+          const kh = Math.floor(hq / (H / HKV));
+          const q = qkvData.subarray(t * width + hq * D, t * width + (hq + 1) * D);
+          const weights: number[] = [];
+          for (let j = first; j <= p; j++) {
+            let s = 0;
+            for (let d = 0; d < D; d++) s += q[d] * keys[(j * HKV + kh) * D + d];
+            s /= Math.sqrt(D);
+            weights.push(cap > 0 ? cap * Math.tanh(s / cap) : s);
+          }
+          const max = Math.max(...weights);
+          let sum = 0;
+          weights.forEach((s, i) => (sum += weights[i] = Math.exp(s - max)));
+          for (let d = 0; d < D; d++) {
+            let ref = 0;
+            let scale = 0;
+            for (let i = 0; i < weights.length; i++) {
+              const v = values[((first + i) * HKV + kh) * D + d];
+              ref += (weights[i] / sum) * v;
+              scale += (weights[i] / sum) * Math.abs(v);
+            }
+            const error = Math.abs(got[t * H * D + hq * D + d] - ref) / scale;
+            // NaN (a poisoned value left in place) counts as worst and stays.
+            if (!Number.isNaN(worst.error) && !(error <= worst.error)) {
+              worst = { error, where: `token ${t} head ${hq} value ${d}` };
+            }
+          }
+        }
+      }
+      expect(worst.error, `pos0 ${pos0}, ${ntok} tokens: worst at ${worst.where}`).toBeLessThan(
+        TOLERANCE,
+      );
+    }
+  });
+});
