@@ -21,6 +21,8 @@ import { embedKernel } from './kernels/embed';
 import { attentionKernels } from './kernels/attention';
 import { normAddKernel, ropeKernel, topLogitsKernel } from './kernels/fixed';
 import { sampleStages } from './kernels/sample';
+import { DEFAULT_GEMM_TILES, gemmKernel, gemmWorkgroups } from './kernels/gemm';
+import { attentionTiles, prefillAttentionKernel } from './kernels/prefill-attention';
 import { rmsNormKernel } from './kernels/rms-norm';
 import { isSlidingLayer } from './hparams';
 import type { BufferSlice, Kernel, PipelineCache } from './kernels/pipeline';
@@ -35,6 +37,11 @@ export interface Dispatch {
   perToken?: boolean;
   /** The grid for a pass of `ntok` tokens from position `pos0`, when it depends on them. */
   grid?: (ntok: number, pos0: number) => [number, number, number];
+  /**
+   * What runs instead in passes of more than one token (a GEMM, flash-style attention); null:
+   * nothing (the decode attention's reduce).
+   */
+  prefill?: Dispatch | null;
   /** Weight bytes this dispatch reads (for decode accounting). */
   weightBytes: number;
   label: string;
@@ -177,13 +184,24 @@ class GraphBuilder {
     spec.lanesPerRow = this.g.lanesPerRow;
     spec.roundActivations = this.g.roundActivations;
     const kernel = await this.g.cache.get(matmulKernel(spec), label);
-    const bindGroup = this.g.cache.bindGroup(
-      kernel,
-      [this.buf('step'), x, vecs, y, ...weights],
-      label,
-    );
+    const slices = [this.buf('step'), x, vecs, y, ...weights];
+    const bindGroup = this.g.cache.bindGroup(kernel, slices, label);
     const [wx, wy] = matmulWorkgroups(spec);
-    return { kernel, bindGroup, workgroups: [wx, wy, 1], weightBytes, label };
+    const decode: Dispatch = { kernel, bindGroup, workgroups: [wx, wy, 1], weightBytes, label };
+    // Activation rounding and last-token products stay on the matrix-vector kernel; every other
+    // product runs as a GEMM in passes of several tokens.
+    if (spec.roundActivations || spec.lastTokenOnly) return decode;
+    const tiles = DEFAULT_GEMM_TILES;
+    const gemm = await this.g.cache.get(gemmKernel(spec, tiles), `${label} (prefill)`);
+    decode.prefill = {
+      kernel: gemm,
+      bindGroup: this.g.cache.bindGroup(gemm, slices, `${label} (prefill)`),
+      workgroups: [gemmWorkgroups(spec, 1, tiles)[0], 1, 1],
+      grid: (ntok) => [...gemmWorkgroups(spec, ntok, tiles), 1],
+      weightBytes,
+      label: `${label} (prefill)`,
+    };
+    return decode;
   }
 
   private fixed(
@@ -230,6 +248,27 @@ class GraphBuilder {
     );
     norm.perToken = !lastToken;
     return { dispatches: [norm], input: this.buf('normed') };
+  }
+
+  /** Layer i's attention in passes of more than one token: tiles of queries per workgroup. */
+  private async prefillAttention(i: number, k: BufferSlice, v: BufferSlice): Promise<Dispatch> {
+    const h = this.h;
+    const window = isSlidingLayer(h, i) ? h.slidingWindow : 0;
+    const label = `blk.${i}.attention (prefill)`;
+    const tiles = attentionTiles(h, this.g.device.limits.maxComputeWorkgroupStorageSize);
+    const kernel = await this.g.cache.get(prefillAttentionKernel(h, window, tiles), label);
+    return {
+      kernel,
+      bindGroup: this.g.cache.bindGroup(
+        kernel,
+        [this.buf('step'), this.buf('qkv'), k, v, this.buf('attention')],
+        label,
+      ),
+      workgroups: [h.headCount, 1, 1],
+      grid: (ntok) => [h.headCount, Math.ceil(ntok / tiles.queries), 1],
+      weightBytes: 0,
+      label,
+    };
   }
 
   async layer(i: number): Promise<Dispatch[]> {
@@ -350,13 +389,17 @@ class GraphBuilder {
           `${p}attention`,
         ),
         grid: (ntok, pos0) => [h.headCountKv * splitsFor(ntok, pos0), ntok, 1],
+        prefill: await this.prefillAttention(i, kSlice, vSlice),
       },
-      this.fixed(
-        attentionReduce,
-        [this.buf('step'), this.buf('attention.partials'), this.buf('attention')],
-        h.headCount,
-        `${p}attention.reduce`,
-      ),
+      {
+        ...this.fixed(
+          attentionReduce,
+          [this.buf('step'), this.buf('attention.partials'), this.buf('attention')],
+          h.headCount,
+          `${p}attention.reduce`,
+        ),
+        prefill: null,
+      },
       ...(await residual(
         'attn_output',
         'attention',

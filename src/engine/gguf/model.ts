@@ -359,7 +359,11 @@ export class GgufModel {
       const graph = this.graph;
       if (isFirst && graph.embed) run(graph.embed, [ntok, 1, 1]);
       for (let layer = from; layer <= to; layer++) {
-        for (const d of graph.layers[layer - p.first]) run(d, dispatchGrid(d, ntok, pos0));
+        for (const layerDispatch of graph.layers[layer - p.first]) {
+          const d =
+            ntok > 1 && layerDispatch.prefill !== undefined ? layerDispatch.prefill : layerDispatch;
+          if (d) run(d, dispatchGrid(d, ntok, pos0));
+        }
       }
       const head = sampled && graph.heads?.[sampled.slot];
       if (isLast && sampled && head) {

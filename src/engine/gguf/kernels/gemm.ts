@@ -81,10 +81,10 @@ export function gemmKernel(spec: MatmulSpec, tiles = DEFAULT_GEMM_TILES): Kernel
   if (K % 8 || spec.inputStride % 4) {
     throw new Error(`GEMM input length ${K} and stride ${spec.inputStride} must suit vec4 reads`);
   }
-  if (spec.normIndex !== undefined || spec.roundActivations || spec.softCap || spec.lastTokenOnly) {
+  if (spec.roundActivations || spec.softCap || spec.lastTokenOnly) {
     throw new Error(
-      'the GEMM kernel takes a normalised, unrounded input and writes every token: ' +
-        'norms, activation rounding, soft-caps and last-token products run in matmul.ts',
+      'the GEMM kernel takes an unrounded input and writes every token: activation rounding, ' +
+        'soft-caps and last-token products run in matmul.ts',
     );
   }
   const isGated = gated(spec);
