@@ -12,6 +12,11 @@ import { embedKernel } from '../../src/engine/gguf/kernels/embed.ts';
 import { attentionKernels } from '../../src/engine/gguf/kernels/attention.ts';
 import { sampleStages } from '../../src/engine/gguf/kernels/sample.ts';
 import { normAddKernel, ropeKernel, topLogitsKernel } from '../../src/engine/gguf/kernels/fixed.ts';
+import { gemmKernel } from '../../src/engine/gguf/kernels/gemm.ts';
+import {
+  attentionTiles,
+  prefillAttentionKernel,
+} from '../../src/engine/gguf/kernels/prefill-attention.ts';
 import { rmsNormKernel } from '../../src/engine/gguf/kernels/rms-norm.ts';
 import {
   encoderAttentionKernel,
@@ -105,6 +110,15 @@ function variants(): [string, KernelSource | KernelVariant][] {
         ]),
       ];
       for (const [label, spec] of specs) out.push([`matmul ${name} ${label}`, matmulKernel(spec)]);
+      const qkv: MatmulSpec = {
+        ...base,
+        outputStride: 160,
+        mode: 'plain',
+        segments: [segment(64, 0), segment(32, 64, 0), segment(64, 96, 32)],
+      };
+      for (const [label, spec] of [['q, k, v with biases', qkv], ...specs.slice(1)] as const) {
+        if (!spec.lastTokenOnly) out.push([`gemm ${name} ${label}`, gemmKernel(spec)]);
+      }
       out.push([`embed ${name}`, embedKernel(precision, part(type, 1000), K, 1000, Math.sqrt(K))]);
       out.push([`embed ${name} unscaled`, embedKernel(precision, part(type, 1000), K, 1000)]);
     }
@@ -118,6 +132,11 @@ function variants(): [string, KernelSource | KernelVariant][] {
     ['attention reduce', attentionKernels(hparams, 256).reduce],
     ['attention split with a window', attentionKernels(hparams, 4096, 16).split],
     ['attention reduce with a window', attentionKernels(hparams, 4096, 16).reduce],
+    ['prefill attention', prefillAttentionKernel(hparams, 0, attentionTiles(hparams))],
+    [
+      'prefill attention with a window, 4 x 8 tiles',
+      prefillAttentionKernel(hparams, 16, { queries: 4, positions: 8 }),
+    ],
     ['norm-add', normAddKernel(hparams, 0)],
     ['rms-norm', rmsNormKernel({ length: K, normIndex: 0, eps: 1e-6 })],
     [
