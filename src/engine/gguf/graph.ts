@@ -59,6 +59,8 @@ export interface GraphInputs {
   computePrecision: ComputePrecision;
   lanesPerRow?: number;
   roundActivations: boolean;
+  /** Attach the tiled prefill kernels (see `Dispatch.prefill`). */
+  tiledPrefill: boolean;
   layers: GroupLayout[];
   head: GroupLayout;
   embedding: GroupLayout;
@@ -190,7 +192,7 @@ class GraphBuilder {
     const decode: Dispatch = { kernel, bindGroup, workgroups: [wx, wy, 1], weightBytes, label };
     // Activation rounding and last-token products stay on the matrix-vector kernel; every other
     // product runs as a GEMM in passes of several tokens.
-    if (spec.roundActivations || spec.lastTokenOnly) return decode;
+    if (!this.g.tiledPrefill || spec.roundActivations || spec.lastTokenOnly) return decode;
     const tiles = DEFAULT_GEMM_TILES;
     const gemm = await this.g.cache.get(gemmKernel(spec, tiles), `${label} (prefill)`);
     decode.prefill = {
@@ -389,7 +391,7 @@ class GraphBuilder {
           `${p}attention`,
         ),
         grid: (ntok, pos0) => [h.headCountKv * splitsFor(ntok, pos0), ntok, 1],
-        prefill: await this.prefillAttention(i, kSlice, vSlice),
+        prefill: this.g.tiledPrefill ? await this.prefillAttention(i, kSlice, vSlice) : undefined,
       },
       {
         ...this.fixed(
@@ -398,7 +400,7 @@ class GraphBuilder {
           h.headCount,
           `${p}attention.reduce`,
         ),
-        prefill: null,
+        prefill: this.g.tiledPrefill ? null : undefined,
       },
       ...(await residual(
         'attn_output',

@@ -54,6 +54,11 @@ export interface ModelLoadOptions {
   lanesPerRow?: number;
   /** The kernel variants to time at load and where the choice is remembered (variant-choice.ts). */
   tuning?: VariantTuning;
+  /**
+   * Passes of more than one token run the tiled GEMM and attention kernels (default); off runs
+   * them through the decode kernels, for comparison.
+   */
+  tiledPrefill?: boolean;
   /** Round matmul inputs as llama.cpp's CPU backend does (default off; see `activationRounding`). */
   roundActivations?: boolean;
   /** Layers this device runs and how many stay resident; default all, all resident. */
@@ -307,6 +312,7 @@ export class GgufModel {
       computePrecision: this.options.computePrecision,
       lanesPerRow: choice.lanesPerRow,
       roundActivations: this.options.roundActivations ?? false,
+      tiledPrefill: this.options.tiledPrefill ?? true,
       layers: this.layers,
       head: this.head,
       embedding: this.embedding,

@@ -1,0 +1,137 @@
+// `npm run bench:prefill [-- --adapter lavapipe|swiftshader] [--prompts 128,512] [--rounds N]
+//   [--tokens N] [--f16]`: prefill and decode tok/s of the GGUF engine on dawn.node, the tiled
+// prefill kernels (GEMM + flash-style attention) beside the decode kernels run over the same
+// passes, on a random model in SmolLM2-135M's shape at Q8_0. Both engines are loaded once and run
+// in interleaved rounds, so load on the machine slows them alike; medians are printed. A
+// benchmark, not a test: nothing is asserted.
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { buildFixture, type FixtureSpec } from '../fixtures/gguf/models.ts';
+import { writeGguf } from '../fixtures/gguf/writer.ts';
+import { GGMLType } from '../../src/engine/gguf/types.ts';
+import { checkSupported, parseHeader } from '../../src/engine/gguf/header.ts';
+import { openFileSource } from '../../src/engine/gguf/source-node.ts';
+import { GgufModel } from '../../src/engine/gguf/model.ts';
+import { TokenGenerator, type DecodeStats } from '../../src/engine/gguf/generate.ts';
+import { GREEDY } from '../../src/engine/engine.ts';
+import { requestNodeAdapter, type NodeAdapterName } from '../../src/gpu/node-gpu.ts';
+import { openEngineDevice } from '../../src/gpu/device.ts';
+
+const SMOLLM2_135M_SHAPE: FixtureSpec = {
+  id: 'smollm2-135m-shape-q8_0',
+  architecture: 'llama',
+  tokenizer: 'smollm',
+  mix: GGMLType.Q8_0,
+  embd: 576,
+  ff: 1536,
+  heads: 9,
+  headsKv: 3,
+  layers: 30,
+  tied: false,
+  seed: 135,
+};
+
+const { values } = parseArgs({
+  options: {
+    adapter: { type: 'string', default: 'lavapipe' },
+    prompts: { type: 'string', default: '128,512' },
+    rounds: { type: 'string', default: '3' },
+    tokens: { type: 'string', default: '8' },
+    f16: { type: 'boolean', default: false },
+    'baseline-prompt': { type: 'string', default: '128' },
+  },
+});
+const prompts = values.prompts.split(',').map(Number);
+const baselinePrompt = Number(values['baseline-prompt']);
+const rounds = Number(values.rounds);
+const decodeTokens = Number(values.tokens);
+
+function modelPath(): string {
+  const dir = resolve(import.meta.dirname, '../.cache/bench');
+  const path = join(dir, `${SMOLLM2_135M_SHAPE.id}.gguf`);
+  if (!existsSync(path)) {
+    mkdirSync(dir, { recursive: true });
+    const built = buildFixture(SMOLLM2_135M_SHAPE);
+    writeFileSync(path, writeGguf(built.metadata, built.tensors, built.options).bytes);
+  }
+  return path;
+}
+
+const adapter = await requestNodeAdapter(values.adapter as NodeAdapterName);
+const { device, adapterInfo } = await openEngineDevice(adapter, { disableF16: !values.f16 });
+const source = await openFileSource(modelPath());
+const header = await parseHeader(source);
+checkSupported(header);
+const context = Math.max(...prompts) + decodeTokens + 1;
+const variants = [
+  ['tiled prefill', true],
+  ['decode kernels', false],
+] as const;
+const models = new Map<string, GgufModel>();
+for (const [name, tiledPrefill] of variants) {
+  models.set(
+    name,
+    await GgufModel.load(device, source, header, {
+      contextTokens: context,
+      computePrecision: values.f16 ? 'f16' : 'f32',
+      lanesPerRow: 1,
+      tiledPrefill,
+    }),
+  );
+}
+await source.close();
+
+async function run(model: GgufModel, promptLength: number, maxTokens: number) {
+  const vocab = model.outputRows;
+  const prompt = Array.from({ length: promptLength }, (_, i) => (i * 7919 + 13) % vocab);
+  let stats: DecodeStats | undefined;
+  const generator = new TokenGenerator(model);
+  for await (const token of generator.generate(prompt, { maxTokens, sampling: GREEDY }, (s) => {
+    stats = s;
+  })) {
+    void token;
+  }
+  return stats!;
+}
+
+// Warm-up: some drivers (lavapipe) compile each pipeline at its first dispatch.
+for (const model of models.values()) await run(model, 2, 2);
+
+const results = new Map<string, { prefill: number[]; decode: number[] }>();
+for (let round = 0; round < rounds; round++) {
+  for (const [name] of variants) {
+    for (const length of name === 'tiled prefill' ? prompts : [baselinePrompt]) {
+      const key = `${name}, ${length}-token prompt`;
+      const stats = await run(models.get(name)!, length, decodeTokens);
+      const entry = results.get(key) ?? { prefill: [], decode: [] };
+      entry.prefill.push(stats.prefillTokensPerSecond);
+      entry.decode.push(stats.decodeTokensPerSecond);
+      results.set(key, entry);
+      process.stderr.write(
+        `round ${round + 1}: ${key}: ${stats.prefillTokensPerSecond.toFixed(2)} tok/s\n`,
+      );
+    }
+  }
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const spread = (xs: number[]) => `${Math.min(...xs).toFixed(2)}-${Math.max(...xs).toFixed(2)}`;
+console.log(
+  `device: ${adapterInfo.vendor} ${adapterInfo.architecture} ${adapterInfo.device || adapterInfo.description}`,
+);
+console.log(
+  `model: ${SMOLLM2_135M_SHAPE.id} (30 layers, 576 wide, Q8_0), ${values.f16 ? 'f16' : 'f32'} compute`,
+);
+console.log(
+  `${rounds} interleaved rounds, ${decodeTokens} decoded tokens each; median (min-max) tok/s`,
+);
+for (const [key, r] of results) {
+  console.log(
+    `${key.padEnd(40)} prefill ${median(r.prefill).toFixed(2)} (${spread(r.prefill)})` +
+      `  decode ${median(r.decode).toFixed(2)} (${spread(r.decode)})`,
+  );
+}
+for (const model of models.values()) model.destroy();
+device.destroy();
+process.exit(0);
