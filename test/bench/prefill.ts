@@ -2,8 +2,10 @@
 //   [--tokens N] [--f16]`: prefill and decode tok/s of the GGUF engine on dawn.node, the tiled
 // prefill kernels (GEMM + flash-style attention) beside the decode kernels run over the same
 // passes, on a random model in SmolLM2-135M's shape at Q8_0. Both engines are loaded once and run
-// in interleaved rounds, so load on the machine slows them alike; medians are printed. A
-// benchmark, not a test: nothing is asserted.
+// in interleaved rounds, so load on the machine slows them alike; medians are printed, by wall
+// clock and by the process's CPU time (lavapipe runs on the process's own threads, so on a machine
+// shared with other work CPU time is the steadier measure). A benchmark, not a test: nothing is
+// asserted.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -87,29 +89,44 @@ async function run(model: GgufModel, promptLength: number, maxTokens: number) {
   const prompt = Array.from({ length: promptLength }, (_, i) => (i * 7919 + 13) % vocab);
   let stats: DecodeStats | undefined;
   const generator = new TokenGenerator(model);
+  const cpu = process.cpuUsage();
   for await (const token of generator.generate(prompt, { maxTokens, sampling: GREEDY }, (s) => {
     stats = s;
   })) {
     void token;
   }
-  return stats!;
+  const used = process.cpuUsage(cpu);
+  return { stats: stats!, cpuSeconds: (used.user + used.system) / 1e6 };
 }
 
 // Warm-up: some drivers (lavapipe) compile each pipeline at its first dispatch.
 for (const model of models.values()) await run(model, 2, 2);
 
-const results = new Map<string, { prefill: number[]; decode: number[] }>();
+interface Result {
+  prefill: number[];
+  decode: number[];
+  prefillCpu: number[];
+  decodeCpu: number[];
+}
+const results = new Map<string, Result>();
 for (let round = 0; round < rounds; round++) {
   for (const [name] of variants) {
     for (const length of name === 'tiled prefill' ? prompts : [baselinePrompt]) {
       const key = `${name}, ${length}-token prompt`;
-      const stats = await run(models.get(name)!, length, decodeTokens);
-      const entry = results.get(key) ?? { prefill: [], decode: [] };
-      entry.prefill.push(stats.prefillTokensPerSecond);
-      entry.decode.push(stats.decodeTokensPerSecond);
+      const model = models.get(name)!;
+      // The prompt alone (one token sampled), then the prompt and the decoded tokens: the
+      // difference in CPU time is the decode's.
+      const prefill = await run(model, length, 1);
+      const both = await run(model, length, decodeTokens + 1);
+      const entry = results.get(key) ?? { prefill: [], decode: [], prefillCpu: [], decodeCpu: [] };
+      entry.prefill.push(prefill.stats.prefillTokensPerSecond);
+      entry.decode.push(both.stats.decodeTokensPerSecond);
+      entry.prefillCpu.push(length / prefill.cpuSeconds);
+      entry.decodeCpu.push(decodeTokens / Math.max(both.cpuSeconds - prefill.cpuSeconds, 1e-9));
       results.set(key, entry);
       process.stderr.write(
-        `round ${round + 1}: ${key}: ${stats.prefillTokensPerSecond.toFixed(2)} tok/s\n`,
+        `round ${round + 1}: ${key}: prefill ${prefill.stats.prefillTokensPerSecond.toFixed(2)} ` +
+          `tok/s, ${(length / prefill.cpuSeconds).toFixed(2)} tok per CPU second\n`,
       );
     }
   }
@@ -124,12 +141,15 @@ console.log(
   `model: ${SMOLLM2_135M_SHAPE.id} (30 layers, 576 wide, Q8_0), ${values.f16 ? 'f16' : 'f32'} compute`,
 );
 console.log(
-  `${rounds} interleaved rounds, ${decodeTokens} decoded tokens each; median (min-max) tok/s`,
+  `${rounds} interleaved rounds, ${decodeTokens} decoded tokens each; median (min-max) tok/s by ` +
+    'wall clock, then tokens per CPU second of the process',
 );
 for (const [key, r] of results) {
   console.log(
     `${key.padEnd(40)} prefill ${median(r.prefill).toFixed(2)} (${spread(r.prefill)})` +
-      `  decode ${median(r.decode).toFixed(2)} (${spread(r.decode)})`,
+      `  decode ${median(r.decode).toFixed(2)} (${spread(r.decode)})` +
+      `  | per CPU s: prefill ${median(r.prefillCpu).toFixed(2)} (${spread(r.prefillCpu)})` +
+      `  decode ${median(r.decodeCpu).toFixed(2)} (${spread(r.decodeCpu)})`,
   );
 }
 for (const model of models.values()) model.destroy();
