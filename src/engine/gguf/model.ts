@@ -27,7 +27,9 @@ import {
   type GraphInputs,
 } from './graph';
 import { DEFAULT_LANES_PER_ROW } from './kernels/matmul';
+import { classifyAdapter } from '../../gpu/probe';
 import {
+  adapterNames,
   chooseVariants,
   type ChosenVariants,
   type VariantChoice,
@@ -55,8 +57,9 @@ export interface ModelLoadOptions {
   /** The kernel variants to time at load and where the choice is remembered (variant-choice.ts). */
   tuning?: VariantTuning;
   /**
-   * Passes of more than one token run the tiled GEMM and attention kernels (default); off runs
-   * them through the decode kernels, for comparison.
+   * Passes of more than one token run the tiled GEMM and attention kernels; off runs them
+   * through the decode kernels. Default: on, except on CPU-backed adapters, where the decode
+   * kernels measured as fast per CPU second and faster by the clock (docs/performance.md).
    */
   tiledPrefill?: boolean;
   /** Round matmul inputs as llama.cpp's CPU backend does (default off; see `activationRounding`). */
@@ -312,7 +315,9 @@ export class GgufModel {
       computePrecision: this.options.computePrecision,
       lanesPerRow: choice.lanesPerRow,
       roundActivations: this.options.roundActivations ?? false,
-      tiledPrefill: this.options.tiledPrefill ?? true,
+      tiledPrefill:
+        this.options.tiledPrefill ??
+        classifyAdapter(adapterNames(this.device.adapterInfo)).class !== 'software',
       layers: this.layers,
       head: this.head,
       embedding: this.embedding,

@@ -20,40 +20,48 @@ const LAVAPIPE_FIXTURES = [
   'smollm-bf16',
   'gemma3-q3_k_m',
 ];
-const CONFIGS: ['swiftshader' | 'lavapipe', ComputePrecision, string[]][] = [
-  ['swiftshader', 'f32', FIXTURES.map((f) => f.id)],
-  ['lavapipe', 'f32', LAVAPIPE_FIXTURES],
-  ['lavapipe', 'f16', LAVAPIPE_FIXTURES],
+/**
+ * Prompts run through the decode kernels on SwiftShader (the default on CPU-backed adapters) and
+ * through the tiled prefill kernels (GEMM, flash-style attention) on lavapipe.
+ */
+const CONFIGS: ['swiftshader' | 'lavapipe', ComputePrecision, string[], boolean][] = [
+  ['swiftshader', 'f32', FIXTURES.map((f) => f.id), false],
+  ['lavapipe', 'f32', LAVAPIPE_FIXTURES, true],
+  ['lavapipe', 'f16', LAVAPIPE_FIXTURES, true],
 ];
-describe.each(CONFIGS)('engine against llama.cpp on %s, %s compute', (adapter, precision, ids) => {
-  let paths: Record<string, string>;
-  let device: EngineDevice;
-  beforeAll(async () => {
-    paths = ensureFixtures();
-    device = await openTestDevice(adapter, { disableF16: precision === 'f32' });
-  });
-  afterAll(() => device.device.destroy());
-
-  it.each(ids.map((id) => [id]))('%s', async (id) => {
-    const path = paths[id];
-    const prompt = await tokenize(path, PROMPT);
-    const model = await loadFixtureModel(device.device, path, {
-      computePrecision: precision,
-      lanesPerRow: 1,
+describe.each(CONFIGS)(
+  'engine against llama.cpp on %s, %s compute, tiled prefill %s',
+  (adapter, precision, ids, tiledPrefill) => {
+    let paths: Record<string, string>;
+    let device: EngineDevice;
+    beforeAll(async () => {
+      paths = ensureFixtures();
+      device = await openTestDevice(adapter, { disableF16: precision === 'f32' });
     });
-    try {
-      const run = await greedyRun(model, prompt, STEPS);
-      expect(run.tokens).toHaveLength(STEPS);
-      const reference = await trace(path, prompt, { steps: STEPS, k: 5, forced: run.tokens });
-      const compared = compareWithLlama(
-        run.tokens,
-        run.probabilities,
-        reference,
-        llamaTolerance(id),
-      );
-      expect(compared).toBeGreaterThan(0);
-    } finally {
-      model.destroy();
-    }
-  });
-});
+    afterAll(() => device.device.destroy());
+
+    it.each(ids.map((id) => [id]))('%s', async (id) => {
+      const path = paths[id];
+      const prompt = await tokenize(path, PROMPT);
+      const model = await loadFixtureModel(device.device, path, {
+        computePrecision: precision,
+        lanesPerRow: 1,
+        tiledPrefill,
+      });
+      try {
+        const run = await greedyRun(model, prompt, STEPS);
+        expect(run.tokens).toHaveLength(STEPS);
+        const reference = await trace(path, prompt, { steps: STEPS, k: 5, forced: run.tokens });
+        const compared = compareWithLlama(
+          run.tokens,
+          run.probabilities,
+          reference,
+          llamaTolerance(id),
+        );
+        expect(compared).toBeGreaterThan(0);
+      } finally {
+        model.destroy();
+      }
+    });
+  },
+);
