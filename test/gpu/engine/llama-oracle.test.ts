@@ -24,14 +24,14 @@ const LAVAPIPE_FIXTURES = [
  * Prompts run through the decode kernels on SwiftShader (the default on CPU-backed adapters) and
  * through the tiled prefill kernels (GEMM, flash-style attention) on lavapipe.
  */
-const CONFIGS: ['swiftshader' | 'lavapipe', ComputePrecision, string[], boolean][] = [
-  ['swiftshader', 'f32', FIXTURES.map((f) => f.id), false],
-  ['lavapipe', 'f32', LAVAPIPE_FIXTURES, true],
-  ['lavapipe', 'f16', LAVAPIPE_FIXTURES, true],
+const CONFIGS: ['swiftshader' | 'lavapipe', ComputePrecision, boolean, string[]][] = [
+  ['swiftshader', 'f32', false, FIXTURES.map((f) => f.id)],
+  ['lavapipe', 'f32', true, LAVAPIPE_FIXTURES],
+  ['lavapipe', 'f16', true, LAVAPIPE_FIXTURES],
 ];
 describe.each(CONFIGS)(
   'engine against llama.cpp on %s, %s compute, tiled prefill %s',
-  (adapter, precision, ids, tiledPrefill) => {
+  (adapter, precision, tiledPrefill, ids) => {
     let paths: Record<string, string>;
     let device: EngineDevice;
     beforeAll(async () => {
