@@ -64,6 +64,14 @@ const hparams: ModelHparams = {
   finalSoftCap: 30,
 };
 
+/** The matrix-vector variants: decode on CPU-backed and on real GPUs, and passes of several tokens. */
+const MATVEC_VARIANTS: Partial<MatmulSpec>[] = [
+  { tokens: 1, lanesPerRow: 1 },
+  { tokens: 1, lanesPerRow: 8, workgroupSize: 128, subgroups: true, rowsPerThread: 4 },
+  { tokens: 1, lanesPerRow: 4, workgroupSize: 64, rowsPerThread: 2 },
+  { tokens: 4, lanesPerRow: 16, workgroupSize: 64 },
+];
+
 function variants(): [string, KernelSource | KernelVariant][] {
   const out: [string, KernelSource | KernelVariant][] = [];
   const precisions: ComputePrecision[] = ['f32', 'f16'];
@@ -109,7 +117,14 @@ function variants(): [string, KernelSource | KernelVariant][] {
           { ...base, outputStride: 1024, mode, segments: [segment(1024, 0), segment(1024, 0)] },
         ]),
       ];
-      for (const [label, spec] of specs) out.push([`matmul ${name} ${label}`, matmulKernel(spec)]);
+      for (const [label, spec] of specs) {
+        for (const variant of MATVEC_VARIANTS) {
+          out.push([
+            `matmul ${name} ${label} ${JSON.stringify(variant)}`,
+            matmulKernel({ ...spec, ...variant }),
+          ]);
+        }
+      }
       const qkv: MatmulSpec = {
         ...base,
         outputStride: 160,

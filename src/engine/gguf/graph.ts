@@ -12,8 +12,12 @@ import {
 } from './buffer-plan';
 import type { GroupLayout, PackedMatrix } from './layout';
 import {
+  DEFAULT_LANES_PER_ROW,
+  defaultDecodeVariant,
+  subgroupLanesFit,
   matmulKernel,
   matmulWorkgroups,
+  type DecodeVariant,
   type MatmulSegment,
   type MatmulSpec,
 } from './kernels/matmul';
@@ -45,6 +49,8 @@ export interface Dispatch {
   /** Weight bytes this dispatch reads (for decode accounting). */
   weightBytes: number;
   label: string;
+  /** The same product in its one-token kernel, run instead when a pass carries one token. */
+  decode?: Dispatch;
 }
 
 /** What the graph is built over: the loaded model's layouts, buffers and options. */
@@ -58,6 +64,8 @@ export interface GraphInputs {
   placement: LayerPlacement;
   computePrecision: ComputePrecision;
   lanesPerRow?: number;
+  /** The one-token matrix-vector variant; absent: `defaultDecodeVariant` for the device. */
+  decodeVariant?: DecodeVariant;
   roundActivations: boolean;
   /** Attach the tiled prefill kernels (see `Dispatch.prefill`). */
   tiledPrefill: boolean;
@@ -185,17 +193,36 @@ class GraphBuilder {
     }
     spec.lanesPerRow = this.g.lanesPerRow;
     spec.roundActivations = this.g.roundActivations;
-    const kernel = await this.g.cache.get(matmulKernel(spec), label);
+    const device = this.g.device;
+    const hasSubgroups = device.features.has('subgroups');
+    const { subgroupMinSize } = device.adapterInfo as GPUAdapterInfo & { subgroupMinSize?: number };
+    const decodeVariant =
+      this.g.decodeVariant ??
+      defaultDecodeVariant(spec.lanesPerRow, hasSubgroups, subgroupMinSize, spec.lastTokenOnly);
+    // Reduced as the default one-token kernel reduces, so a token's products come out bit for
+    // bit the same whether it was decoded or prefilled (a cached second turn equals a fresh one).
+    const subgroups = subgroupLanesFit(
+      spec.lanesPerRow ?? DEFAULT_LANES_PER_ROW,
+      hasSubgroups,
+      subgroupMinSize,
+    );
     const slices = [this.buf('step'), x, vecs, y, ...weights];
-    const bindGroup = this.g.cache.bindGroup(kernel, slices, label);
-    const [wx, wy] = matmulWorkgroups(spec);
-    const decode: Dispatch = { kernel, bindGroup, workgroups: [wx, wy, 1], weightBytes, label };
+    const matvec = async (variant: MatmulSpec): Promise<Dispatch> => {
+      const kernel = await this.g.cache.get(matmulKernel(variant), label);
+      const bindGroup = this.g.cache.bindGroup(kernel, slices, label);
+      const [wx, wy] = matmulWorkgroups(variant);
+      return { kernel, bindGroup, workgroups: [wx, wy, 1], weightBytes, label };
+    };
+    const product: Dispatch = {
+      ...(await matvec({ ...spec, tokens: 4, subgroups })),
+      decode: await matvec({ ...spec, ...decodeVariant, tokens: 1 }),
+    };
     // Activation rounding and last-token products stay on the matrix-vector kernel; every other
     // product runs as a GEMM in passes of several tokens.
-    if (!this.g.tiledPrefill || spec.roundActivations || spec.lastTokenOnly) return decode;
+    if (!this.g.tiledPrefill || spec.roundActivations || spec.lastTokenOnly) return product;
     const tiles = DEFAULT_GEMM_TILES;
     const gemm = await this.g.cache.get(gemmKernel(spec, tiles), `${label} (prefill)`);
-    decode.prefill = {
+    product.prefill = {
       kernel: gemm,
       bindGroup: this.g.cache.bindGroup(gemm, slices, `${label} (prefill)`),
       workgroups: [gemmWorkgroups(spec, 1, tiles)[0], 1, 1],
@@ -203,7 +230,7 @@ class GraphBuilder {
       weightBytes,
       label: `${label} (prefill)`,
     };
-    return decode;
+    return product;
   }
 
   private fixed(
@@ -473,7 +500,7 @@ class GraphBuilder {
       true,
     );
     const logits = this.buf(`logits.${slot}`);
-    const output = await this.matmul(
+    const product = await this.matmul(
       {
         precision: this.g.computePrecision,
         inputLength: this.h.embeddingLength,
@@ -491,6 +518,8 @@ class GraphBuilder {
       weightSlices(outBuffer, outGroup, [outName]),
       matrixBytes(out) + head.vectorBytes,
     );
+    // The output layer reads the pass's last token alone: its one-token kernel serves every pass.
+    const output = product.decode!;
     const sampler = async (greedy: boolean): Promise<Dispatch[]> => {
       const dispatches: Dispatch[] = [];
       for (const stage of sampleStages(out.rows, greedy)) {

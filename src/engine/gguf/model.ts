@@ -16,6 +16,7 @@ import { groupLayout, headTensors, layerTensors, type GroupLayout } from './layo
 import { ropeTable } from './kernels/fixed';
 import { packStruct, STEP } from './kernels/host-structs';
 import { PipelineCache } from './kernels/pipeline';
+import type { DecodeVariant } from './kernels/matmul';
 import { GpuAllocator, type AllocationCategory } from './allocator';
 import {
   buildGraph,
@@ -62,6 +63,8 @@ export interface ModelLoadOptions {
    * kernels measured as fast per CPU second and faster by the clock (docs/performance.md).
    */
   tiledPrefill?: boolean;
+  /** The one-token matmul variant (default: `defaultDecodeVariant` for the device). */
+  decodeVariant?: DecodeVariant;
   /** Round matmul inputs as llama.cpp's CPU backend does (default off; see `activationRounding`). */
   roundActivations?: boolean;
   /** Layers this device runs and how many stay resident; default all, all resident. */
@@ -287,7 +290,7 @@ export class GgufModel {
     const encoder = this.device.createCommandEncoder();
     const pass = encoder.beginComputePass();
     for (let repeat = 0; repeat < 4; repeat++) {
-      for (const d of dispatches) {
+      for (const d of dispatches.map((d) => d.decode ?? d)) {
         pass.setPipeline(d.kernel.pipeline);
         pass.setBindGroup(0, d.bindGroup);
         pass.dispatchWorkgroups(...dispatchGrid(d, 1, 0));
@@ -314,6 +317,7 @@ export class GgufModel {
       placement: this.placement,
       computePrecision: this.options.computePrecision,
       lanesPerRow: choice.lanesPerRow,
+      decodeVariant: this.options.decodeVariant,
       roundActivations: this.options.roundActivations ?? false,
       tiledPrefill:
         this.options.tiledPrefill ??
@@ -368,11 +372,15 @@ export class GgufModel {
         counters.weightBytes += d.weightBytes * (d.label === 'embed' ? ntok : 1);
       };
       const graph = this.graph;
+      // A one-token pass runs each product's one-token kernel where it has one; longer passes
+      // the tiled prefill kernels where the graph has them (null: the dispatch is skipped).
+      const body = (d: Dispatch): Dispatch | null => {
+        if (ntok === 1) return d.decode ?? d;
+        return d.prefill !== undefined ? d.prefill : d;
+      };
       if (isFirst && graph.embed) run(graph.embed, [ntok, 1, 1]);
       for (let layer = from; layer <= to; layer++) {
-        for (const layerDispatch of graph.layers[layer - p.first]) {
-          const d =
-            ntok > 1 && layerDispatch.prefill !== undefined ? layerDispatch.prefill : layerDispatch;
+        for (const d of graph.layers[layer - p.first].map(body)) {
           if (d) run(d, dispatchGrid(d, ntok, pos0));
         }
       }

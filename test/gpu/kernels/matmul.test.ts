@@ -1,18 +1,45 @@
-import { describe, expect, it } from 'vitest';
+// The matrix-vector kernels against an f64 reference on random inputs with poisoned outputs: every
+// weight type, every fusion, and every variant an autotuner can pick (lanes per row, workgroup
+// size, one-token or four-token body, subgroup or workgroup-memory reductions), each forced in
+// turn, with row counts that do not divide the workgroup's rows.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTestDevice, poison, random, readBuffer, storageBuffer } from '../harness';
 import { GGMLType, typeName } from '../../../src/engine/gguf/types';
 import {
   matmulKernel,
   matmulWorkgroups,
+  activationRounding,
+  subgroupLanesFit,
   type MatmulSpec,
 } from '../../../src/engine/gguf/kernels/matmul';
+import type { EngineDevice } from '../../../src/gpu/device';
 import { PipelineCache } from '../../../src/engine/gguf/kernels/pipeline';
 import type { ComputePrecision } from '../../../src/engine/gguf/buffer-plan';
 import { memoryGroup, type MemoryGroup } from '../reference/memory-group';
 import { roundActivations } from '../reference/dequant';
 
 const K = 512;
-const LANES = [1, 4, 16, 64, 2, 8, 32];
+
+type Variant = Required<
+  Pick<MatmulSpec, 'lanesPerRow' | 'workgroupSize' | 'tokens' | 'subgroups' | 'rowsPerThread'>
+>;
+
+/** Subgroup variants use at most 4 lanes: both test adapters' smallest subgroup (SwiftShader). */
+const VARIANTS: Variant[] = [
+  { lanesPerRow: 1, workgroupSize: 64, tokens: 1, subgroups: false, rowsPerThread: 1 },
+  { lanesPerRow: 4, workgroupSize: 64, tokens: 4, subgroups: false, rowsPerThread: 1 },
+  { lanesPerRow: 4, workgroupSize: 128, tokens: 1, subgroups: true, rowsPerThread: 4 },
+  { lanesPerRow: 16, workgroupSize: 64, tokens: 4, subgroups: false, rowsPerThread: 1 },
+  { lanesPerRow: 2, workgroupSize: 32, tokens: 4, subgroups: true, rowsPerThread: 1 },
+  { lanesPerRow: 64, workgroupSize: 256, tokens: 1, subgroups: false, rowsPerThread: 2 },
+  { lanesPerRow: 8, workgroupSize: 256, tokens: 1, subgroups: false, rowsPerThread: 1 },
+  { lanesPerRow: 1, workgroupSize: 64, tokens: 4, subgroups: false, rowsPerThread: 1 },
+  { lanesPerRow: 4, workgroupSize: 64, tokens: 1, subgroups: true, rowsPerThread: 2 },
+];
+
+function variantName(v: Variant): string {
+  return `${v.lanesPerRow} lanes x ${(v.workgroupSize / v.lanesPerRow) * v.rowsPerThread} rows (${v.rowsPerThread} per thread), ${v.tokens}-token body, ${v.subgroups ? 'subgroup' : 'workgroup-memory'} reduction`;
+}
 const TYPES = [
   GGMLType.F32,
   GGMLType.F16,
@@ -43,8 +70,15 @@ interface Case {
   y0: Float32Array;
 }
 
-async function run(adapter: 'swiftshader' | 'lavapipe', precision: ComputePrecision, c: Case) {
-  const { device } = await openTestDevice(adapter, { disableF16: precision === 'f32' });
+async function run(engineDevice: EngineDevice, c: Case) {
+  const device = engineDevice.device;
+  if (c.spec.subgroups) {
+    const info = device.adapterInfo as GPUAdapterInfo & { subgroupMinSize?: number };
+    expect(
+      subgroupLanesFit(c.spec.lanesPerRow!, device.features.has('subgroups'), info.subgroupMinSize),
+      'the device runs the forced subgroup variant',
+    ).toBe(true);
+  }
   const cache = new PipelineCache(device);
   const kernel = await cache.get(matmulKernel(c.spec), 'matmul');
   const step = device.createBuffer({
@@ -75,7 +109,7 @@ async function run(adapter: 'swiftshader' | 'lavapipe', precision: ComputePrecis
   pass.end();
   device.queue.submit([encoder.finish()]);
   const out = new Float32Array(await readBuffer(device, y));
-  device.destroy();
+  for (const b of [step, weights, x, y]) b.destroy();
   return out;
 }
 
@@ -111,6 +145,17 @@ function referenceDot(
   return [sum, abs];
 }
 
+/** The step between neighbouring rounded values of input `k` (0 where the input is not quantized). */
+function inputQuantum(x: Float64Array, k: number, type: GGMLType): number {
+  const rounding = activationRounding(type);
+  if (rounding !== 'q8_0' && rounding !== 'q8_k') return 0;
+  const block = rounding === 'q8_0' ? 32 : 256;
+  const start = k - (k % block);
+  let amax = 0;
+  for (let j = start; j < start + block; j++) amax = Math.max(amax, Math.abs(x[j]));
+  return amax / 127;
+}
+
 function tokenInput(x: Float32Array, t: number): Float64Array {
   return Float64Array.from(x.subarray(t * K, (t + 1) * K));
 }
@@ -128,68 +173,209 @@ const configs: [string, ComputePrecision][] = [
 
 describe.each(configs)('matmul kernels on %s, %s compute', (adapter, precision) => {
   const tol = TOLERANCE[precision];
-  it.each(TYPES.map((t, i) => [typeName(t), t, LANES[i % LANES.length]] as const))(
-    '%s: two segments split by rows, bias, 5 tokens, %i lanes per row',
-    async (_, type, lanes) => {
-      const rowsA = 37;
-      const rowsB = 12;
-      const tensors = [
-        { name: 'b.bias', type: GGMLType.F32, dims: [rowsB] },
-        { name: 'a', type, dims: [K, rowsA] },
-        { name: 'b', type, dims: [K, rowsB] },
-      ];
-      const probe = await memoryGroup(tensors, 1);
-      const cap = probe.layout.matrices.get('a')!.rowBytes * 20;
-      const group = await memoryGroup(tensors, 1, cap);
-      expect(group.layout.matrices.get('a')!.parts.length).toBe(2);
-      const ntok = 5;
-      const stride = rowsA + rowsB + 3;
-      const spec: MatmulSpec = {
-        precision,
-        inputLength: K,
-        inputStride: K,
-        outputStride: stride,
-        mode: 'plain',
-        segments: segmentsOf(group, ['a', 'b']),
-        lanesPerRow: lanes,
-      };
-      const x = randomX(ntok, 2);
-      const y = await run(adapter as 'lavapipe', precision, {
-        spec,
-        names: ['a', 'b'],
+  let device: EngineDevice;
+  beforeAll(async () => {
+    device = await openTestDevice(adapter as 'lavapipe', { disableF16: precision === 'f32' });
+  });
+  afterAll(() => device.device.destroy());
+
+  it.each(
+    TYPES.map((t, i) => {
+      const variant = VARIANTS[i % VARIANTS.length];
+      return [typeName(t), variantName(variant), t, variant] as const;
+    }),
+  )('%s: two segments split by rows, bias, 5 tokens, %s', async (_, _variant, type, variant) => {
+    const rowsA = 37;
+    const rowsB = 12;
+    const tensors = [
+      { name: 'b.bias', type: GGMLType.F32, dims: [rowsB] },
+      { name: 'a', type, dims: [K, rowsA] },
+      { name: 'b', type, dims: [K, rowsB] },
+    ];
+    const probe = await memoryGroup(tensors, 1);
+    const cap = probe.layout.matrices.get('a')!.rowBytes * 20;
+    const group = await memoryGroup(tensors, 1, cap);
+    expect(group.layout.matrices.get('a')!.parts.length).toBe(2);
+    const ntok = 5;
+    const stride = rowsA + rowsB + 3;
+    const spec: MatmulSpec = {
+      precision,
+      inputLength: K,
+      inputStride: K,
+      outputStride: stride,
+      mode: 'plain',
+      segments: segmentsOf(group, ['a', 'b']),
+      ...variant,
+    };
+    const x = randomX(ntok, 2);
+    const y = await run(device, {
+      spec,
+      names: ['a', 'b'],
+      group,
+      x,
+      ntok,
+      y0: new Float32Array(ntok * stride),
+    });
+    const bias = group.values.get('b.bias')!;
+    for (let t = 0; t < ntok; t++) {
+      const xn = tokenInput(x, t);
+      for (let r = 0; r < rowsA + rowsB; r++) {
+        const [ref, abs] =
+          r < rowsA ? referenceDot(group, 'a', xn, r) : referenceDot(group, 'b', xn, r - rowsA);
+        const expected = r < rowsA ? ref : ref + bias[r - rowsA];
+        expect(
+          Math.abs(y[t * stride + r] - expected) / (abs + 1e-30),
+          `token ${t} row ${r}`,
+        ).toBeLessThan(tol);
+      }
+      for (let r = rowsA + rowsB; r < stride; r++)
+        expect(Number.isNaN(y[t * stride + r])).toBe(true);
+    }
+  });
+
+  it.each(VARIANTS.map((v) => [variantName(v), v] as const))(
+    'forced variant %s: q/k/v segments, fused gate/up with SwiGLU, soft-capped last token',
+    async (_, variant) => {
+      // 70 + 18 + 18 rows: no variant's rows per workgroup divide them all.
+      const [rq, rk, rv] = [70, 18, 18];
+      const ff = 21;
+      const group = await memoryGroup(
+        [
+          { name: 'k.bias', type: GGMLType.F32, dims: [rk] },
+          { name: 'v.bias', type: GGMLType.F32, dims: [rv] },
+          { name: 'q', type: GGMLType.Q4_K, dims: [K, rq] },
+          { name: 'k', type: GGMLType.Q8_0, dims: [K, rk] },
+          { name: 'v', type: GGMLType.Q6_K, dims: [K, rv] },
+          { name: 'gate_up', type: GGMLType.Q5_0, dims: [K, 2 * ff] },
+        ],
+        17,
+      );
+      const ntok = 3;
+      const x = randomX(ntok, 9);
+      const stride = rq + rk + rv + 2;
+      const qkv = await run(device, {
+        spec: {
+          precision,
+          inputLength: K,
+          inputStride: K,
+          outputStride: stride,
+          mode: 'plain',
+          segments: segmentsOf(group, ['q', 'k', 'v']),
+          ...variant,
+        },
+        names: ['q', 'k', 'v'],
         group,
         x,
         ntok,
         y0: new Float32Array(ntok * stride),
       });
-      const bias = group.values.get('b.bias')!;
+      const [whole] = segmentsOf(group, ['gate_up']);
+      const swiglu = await run(device, {
+        spec: {
+          precision,
+          inputLength: K,
+          inputStride: K,
+          outputStride: ff,
+          mode: 'swiglu',
+          segments: [
+            { ...whole, rows: ff, outColumn: 0 },
+            { ...whole, rows: ff, outColumn: 0, rowOffset: ff },
+          ],
+          ...variant,
+        },
+        names: ['gate_up', 'gate_up'],
+        group,
+        x,
+        ntok,
+        y0: new Float32Array(ntok * ff),
+      });
+      const cap = 2.5;
+      const capped = await run(device, {
+        spec: {
+          precision,
+          inputLength: K,
+          inputStride: K,
+          outputStride: rq,
+          mode: 'plain',
+          segments: segmentsOf(group, ['q']),
+          softCap: cap,
+          lastTokenOnly: true,
+          ...variant,
+        },
+        names: ['q'],
+        group,
+        x,
+        ntok,
+        y0: new Float32Array(ntok * rq),
+      });
+      const gateUp = group.values.get('gate_up')!;
       for (let t = 0; t < ntok; t++) {
-        const xn = tokenInput(x, t);
-        for (let r = 0; r < rowsA + rowsB; r++) {
-          const [ref, abs] =
-            r < rowsA ? referenceDot(group, 'a', xn, r) : referenceDot(group, 'b', xn, r - rowsA);
-          const expected = r < rowsA ? ref : ref + bias[r - rowsA];
+        const xt = tokenInput(x, t);
+        const rows: [string, number, string | undefined][] = [
+          ...Array.from({ length: rq }, (_, r): [string, number, undefined] => ['q', r, undefined]),
+          ...Array.from({ length: rk }, (_, r): [string, number, string] => ['k', r, 'k.bias']),
+          ...Array.from({ length: rv }, (_, r): [string, number, string] => ['v', r, 'v.bias']),
+        ];
+        rows.forEach(([name, r, bias], column) => {
+          const [ref, abs] = referenceDot(group, name, xt, r);
+          const expected = ref + (bias ? group.values.get(bias)![r] : 0);
+          const got = qkv[t * stride + column];
           expect(
-            Math.abs(y[t * stride + r] - expected) / (abs + 1e-30),
-            `token ${t} row ${r}`,
+            Math.abs(got - expected) / (abs + 1e-30),
+            `qkv token ${t} column ${column}`,
           ).toBeLessThan(tol);
+        });
+        for (let c = rows.length; c < stride; c++) {
+          expect(Number.isNaN(qkv[t * stride + c]), `qkv token ${t} column ${c} untouched`).toBe(
+            true,
+          );
         }
-        for (let r = rowsA + rowsB; r < stride; r++)
-          expect(Number.isNaN(y[t * stride + r])).toBe(true);
+        for (let r = 0; r < ff; r++) {
+          let g = 0;
+          let ga = 0;
+          let u = 0;
+          let ua = 0;
+          for (let k = 0; k < K; k++) {
+            g += gateUp[r * K + k] * xt[k];
+            ga += Math.abs(gateUp[r * K + k] * xt[k]);
+            u += gateUp[(ff + r) * K + k] * xt[k];
+            ua += Math.abs(gateUp[(ff + r) * K + k] * xt[k]);
+          }
+          const silu = g / (1 + Math.exp(-g));
+          const bound = ga * Math.abs(u) + ua * Math.abs(silu) + 1e-30;
+          expect(Math.abs(swiglu[t * ff + r] - silu * u) / bound, `swiglu ${t},${r}`).toBeLessThan(
+            tol,
+          );
+        }
+      }
+      const last = tokenInput(x, ntok - 1);
+      for (let r = 0; r < rq; r++) {
+        const [ref, abs] = referenceDot(group, 'q', last, r);
+        // d/dy of cap * tanh(y / cap) is at most 1: the product's error bound carries over.
+        expect(
+          Math.abs(capped[r] - cap * Math.tanh(ref / cap)) / (abs + 1e-30),
+          `capped row ${r}`,
+        ).toBeLessThan(tol);
+      }
+      for (let i = rq; i < ntok * rq; i++) {
+        expect(Number.isNaN(capped[i]), `capped value ${i} untouched`).toBe(true);
       }
     },
   );
 
-  it('inputs rounded as llama.cpp does for F16, BF16, Q8_0, Q4_K and Q6_K weights', async () => {
-    const types = [GGMLType.F16, GGMLType.BF16, GGMLType.Q8_0, GGMLType.Q4_K, GGMLType.Q6_K];
+  it.each([
+    ['F16, BF16, Q8_0', [GGMLType.F16, GGMLType.BF16, GGMLType.Q8_0], VARIANTS[1]],
+    ['Q4_K, Q6_K', [GGMLType.Q4_K, GGMLType.Q6_K], VARIANTS[2]],
+    ['Q8_0, Q6_K', [GGMLType.Q8_0, GGMLType.Q6_K], VARIANTS[8]],
+  ] as const)('inputs rounded as llama.cpp does for %s weights', async (_, types, variant) => {
     const rows = 9;
-    const tensors = [...types.map((type, i) => ({ name: `w${i}`, type, dims: [K, rows] }))];
+    const tensors = types.map((type, i) => ({ name: `w${i}`, type, dims: [K, rows] }));
     const group = await memoryGroup(tensors, 5);
     const names = types.map((_, i) => `w${i}`);
     const ntok = 3;
     const stride = rows * types.length;
     const x = randomX(ntok, 6);
-    const y = await run(adapter as 'lavapipe', precision, {
+    const y = await run(device, {
       spec: {
         precision,
         inputLength: K,
@@ -197,8 +383,8 @@ describe.each(configs)('matmul kernels on %s, %s compute', (adapter, precision) 
         outputStride: stride,
         mode: 'plain',
         segments: segmentsOf(group, names),
-        lanesPerRow: 4,
         roundActivations: true,
+        ...variant,
       },
       names,
       group,
@@ -210,13 +396,20 @@ describe.each(configs)('matmul kernels on %s, %s compute', (adapter, precision) 
       const xn = tokenInput(x, t);
       types.forEach((type, i) => {
         const xr = roundActivations(type, xn);
+        const w = group.values.get(`w${i}`)!;
         for (let r = 0; r < rows; r++) {
           const [ref, abs] = referenceDot(group, `w${i}`, xr, r);
           const got = y[t * stride + i * rows + r];
+          // WGSL division is exact to 2.5 ULP, not correctly rounded: the kernel's 127 / amax
+          // can put one input on the other side of a rounding tie, one quantum off.
+          let tie = 0;
+          for (let k = 0; k < K; k++) {
+            tie = Math.max(tie, Math.abs(w[r * K + k]) * inputQuantum(xn, k, type));
+          }
           expect(
-            Math.abs(got - ref) / (abs + 1e-30),
+            Math.abs(got - ref) / (abs * tol + tie + 1e-30),
             `${typeName(type)} token ${t} row ${r}`,
-          ).toBeLessThan(tol);
+          ).toBeLessThan(1);
         }
       });
     }
@@ -234,7 +427,7 @@ describe.each(configs)('matmul kernels on %s, %s compute', (adapter, precision) 
     );
     const ntok = 6;
     const x = randomX(ntok, 4);
-    const swiglu = await run(adapter as 'lavapipe', precision, {
+    const swiglu = await run(device, {
       spec: {
         precision,
         inputLength: K,
@@ -250,7 +443,7 @@ describe.each(configs)('matmul kernels on %s, %s compute', (adapter, precision) 
       y0: new Float32Array(ntok * ff),
     });
     const y0 = Float32Array.from({ length: ntok * ff }, (_, i) => Math.sin(i));
-    const residual = await run(adapter as 'lavapipe', precision, {
+    const residual = await run(device, {
       spec: {
         precision,
         inputLength: K,

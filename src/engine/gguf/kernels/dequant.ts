@@ -39,10 +39,14 @@ const SOURCES: Partial<Record<GGMLType, { src: string; values: number }>> = {
   [GGMLType.IQ4_XS]: { src: iq4_xs, values: 256 },
 };
 
-/** What every generated kernel starts with: the precision alias and shared helpers. */
-export function prelude(precision: ComputePrecision): string {
-  const head = precision === 'f16' ? 'enable f16;\nalias T = f16;\n' : 'alias T = f32;\n';
-  return head + common;
+/**
+ * What every generated kernel starts with: the extensions it enables (f16 compute, subgroup
+ * operations), the precision alias and shared helpers.
+ */
+export function prelude(precision: ComputePrecision, subgroups = false): string {
+  const enables =
+    (precision === 'f16' ? 'enable f16;\n' : '') + (subgroups ? 'enable subgroups;\n' : '');
+  return `${enables}alias T = ${precision === 'f16' ? 'f16' : 'f32'};\n${common}`;
 }
 
 export function dequantFunction(

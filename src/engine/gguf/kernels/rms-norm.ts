@@ -1,8 +1,7 @@
 // The standalone RMSNorm pass (rms-norm.wgsl): the normalised input of a layer's q/k/v and gate/up
 // products and of the output layer, computed once per token.
-import { HOST_STRUCTS_WGSL } from './host-structs';
-import type { KernelSource } from './matmul';
-import { f32Constant, preprocess } from './preprocess';
+import { kernel, type KernelVariant } from './pipeline';
+import { f32Constant } from './preprocess';
 import source from './rms-norm.wgsl?raw';
 
 /** Threads per token (a power of two: the reduction halves it). */
@@ -18,17 +17,12 @@ export interface RmsNormSpec {
   lastToken?: boolean;
 }
 
-export function rmsNormKernel(spec: RmsNormSpec): KernelSource {
-  const code = preprocess(
-    source,
-    {
-      E: spec.length,
-      NORM: spec.normIndex,
-      EPS: f32Constant(spec.eps),
-      LAST_TOKEN: spec.lastToken ?? false,
-      WG: RMS_NORM_WORKGROUP,
-    },
-    'rms-norm.wgsl',
-  );
-  return { code: HOST_STRUCTS_WGSL + code, bindings: ['uniform', 'read', 'read', 'rw'] };
+export function rmsNormKernel(spec: RmsNormSpec): KernelVariant {
+  return kernel('rms-norm', source, {
+    E: spec.length,
+    NORM: spec.normIndex,
+    EPS: f32Constant(spec.eps),
+    LAST_TOKEN: spec.lastToken ?? false,
+    WG: RMS_NORM_WORKGROUP,
+  });
 }

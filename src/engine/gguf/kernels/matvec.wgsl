@@ -1,0 +1,420 @@
+// Fused dequantize + matrix-vector product for decode (TOKENS 1) and for passes of a few tokens
+// (TOKENS 4: four tokens accumulated per read of a weight row). LANES consecutive threads share
+// one output row, thread `lane` taking the row's 8-value groups lane, lane + LANES, ... so
+// neighbouring threads read neighbouring words; a workgroup of WG threads holds WG / LANES rows.
+// The lanes' partial sums meet through subgroup shuffles (SUBGROUPS: the host picks it only where
+// every subgroup holds at least LANES threads) or through workgroup memory.
+//
+// The input arrives normalised (rms-norm.wgsl runs before). Modes: MODE 0 plain, y = W x (+ bias,
+// soft-capped with SOFT_CAP); 1 residual, y += W x; 2 SwiGLU and 3 GeGLU over gate and up,
+// y = act(Wg x) * (Wu x), read through GATE_OFFSET and UP_OFFSET (the halves of one fused tensor).
+// Plain and residual products span up to three segments (q, k, v) concatenated by row: segment s
+// starts at row SEGs_START, writes output column OUTs + its row, adds its bias from the vector
+// region at BIASs when HAS_BIASs, and rounds its input as llama.cpp does by ROUNDs (0 none, 1 f16,
+// 2 bf16, 3 Q8_0 blocks, 4 Q8_K blocks). With UNIFORM_SEGMENTS every segment starts on a
+// workgroup boundary, so the segment is chosen once per workgroup: implementations that run every
+// branch masked (SwiftShader) then run one segment's code. Weight parts are bound from binding 4
+// on and read through `deq_s0`, `deq_s1`, `deq_s2`, declared after this file.
+// `Step` is declared in host-structs.ts; T is the compute precision (the kernels' prelude).
+@group(0) @binding(0) var<uniform> step: Step;
+@group(0) @binding(1) var<storage, read> x: array<vec4f>;
+@group(0) @binding(2) var<storage, read> vecs: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+
+const ROWS_PER_WG = WG / LANES * ROWS_PER_THREAD;
+const GROUPS = K / 8u;
+
+#if ROUND_Q8_0
+var<workgroup> q80_scales: array<vec2f, TOKENS * Q80_BLOCKS>;
+#endif
+#if ROUND_Q8_K
+var<workgroup> q8k_scales: array<vec2f, TOKENS * Q8K_BLOCKS>;
+#endif
+#if !SUBGROUPS && LANES != 1
+var<workgroup> red: array<vec4f, WG>;
+#if MODE == 2 || MODE == 3
+var<workgroup> red2: array<vec4f, WG>;
+#endif
+#endif
+
+// The tanh approximation of GELU as ggml's CPU backend evaluates it: its cut-offs at +-10 and,
+// between them, its f16 table (the f16 result for the f16-rounded input), so Gemma's FFN agrees
+// with llama.cpp; the table's rounding is below what f16 compute rounds anyway.
+fn gelu_tanh(v: f32) -> f32 {
+  if (v <= -10.0) { return 0.0; }
+  if (v >= 10.0) { return v; }
+  let h = quantizeToF16(v);
+  return quantizeToF16(0.5 * h * (1.0 + tanh(0.797884561 * h * (1.0 + 0.044715 * h * h))));
+}
+
+fn round_bf16(v: vec4f) -> vec4f {
+  let u = bitcast<vec4u>(v);
+  return bitcast<vec4f>((u + vec4u(0x7fffu) + ((u >> vec4u(16u)) & vec4u(1u))) & vec4u(0xffff0000u));
+}
+
+// Values g * 8 .. g * 8 + 7 of the pass's token `token`.
+fn input(token: u32, g: u32) -> array<vec4f, 2> {
+  let xi = token * XS + g * 2u;
+  return array<vec4f, 2>(x[xi], x[xi + 1u]);
+}
+
+// Four input values rounded as llama.cpp rounds them for a weight of rounding `mode`; `t` is the
+// token's place in the current group of TOKENS, `g` the values' 8-value group.
+fn round_input(mode: u32, t: u32, g: u32, v: vec4f) -> vec4f {
+  switch (mode) {
+    case 1u: { return quantizeToF16(v); }
+    case 2u: { return round_bf16(v); }
+#if ROUND_Q8_0
+    case 3u: {
+      let s = q80_scales[t * Q80_BLOCKS + g / 4u];
+      return round(v * s.y) * s.x;
+    }
+#endif
+#if ROUND_Q8_K
+    case 4u: {
+      let s = q8k_scales[t * Q8K_BLOCKS + g / 32u];
+      return min(round(v * s.y), vec4f(127.0)) * s.x;
+    }
+#endif
+    default: { return v; }
+  }
+}
+
+fn dot8(w: array<vec4<T>, 2>, v: array<vec4f, 2>, mode: u32, t: u32, g: u32) -> f32 {
+#if ROUNDING
+  let a = vec4<T>(round_input(mode, t, g, v[0]));
+  let b = vec4<T>(round_input(mode, t, g, v[1]));
+#else
+  let a = vec4<T>(v[0]);
+  let b = vec4<T>(v[1]);
+#endif
+  return f32(dot(w[0], a) + dot(w[1], b));
+}
+
+#if ROUND_Q8_0 || ROUND_Q8_K
+// Per-block scales of the input of tokens first + t0 .. first + t0 + TOKENS - 1, as llama.cpp
+// quantizes it: Q8_0 (blocks of 32, f16 scale) and Q8_K (blocks of 256, f32 scale).
+fn input_scales(tid: u32, first: u32, t0: u32, ntok: u32) {
+#if ROUND_Q8_0
+  for (var b = tid; b < Q80_BLOCKS * TOKENS; b += WG) {
+    let t = b % TOKENS;
+    let blk = b / TOKENS;
+    if (t0 + t < ntok) {
+      var amax = 0.0;
+      for (var g = blk * 4u; g < blk * 4u + 4u; g++) {
+        let v = input(first + t0 + t, g);
+        amax = max(amax, max(max(abs(v[0].x), abs(v[0].y)), max(abs(v[0].z), abs(v[0].w))));
+        amax = max(amax, max(max(abs(v[1].x), abs(v[1].y)), max(abs(v[1].z), abs(v[1].w))));
+      }
+      q80_scales[t * Q80_BLOCKS + blk] = vec2f(quantizeToF16(amax / 127.0), select(0.0, 127.0 / amax, amax != 0.0));
+    }
+  }
+#endif
+#if ROUND_Q8_K
+  for (var b = tid; b < Q8K_BLOCKS * TOKENS; b += WG) {
+    let t = b % TOKENS;
+    let blk = b / TOKENS;
+    if (t0 + t < ntok) {
+      var amax = 0.0;
+      var signed_max = 0.0;
+      for (var g = blk * 32u; g < min(blk * 32u + 32u, GROUPS); g++) {
+        let v = input(first + t0 + t, g);
+        for (var h = 0u; h < 2u; h++) {
+          for (var c = 0u; c < 4u; c++) {
+            if (abs(v[h][c]) > amax) {
+              amax = abs(v[h][c]);
+              signed_max = v[h][c];
+            }
+          }
+        }
+      }
+      let iscale = select(0.0, -127.0 / signed_max, amax != 0.0);
+      q8k_scales[t * Q8K_BLOCKS + blk] = vec2f(select(0.0, 1.0 / iscale, amax != 0.0), iscale);
+    }
+  }
+#endif
+}
+#endif
+
+// The product's row `row` (0 .. ROWS - 1): its segment, the row within the segment.
+fn segment_of(row: u32) -> u32 {
+#if SEGMENTS == 1 || MODE == 2 || MODE == 3
+  return 0u;
+#elif SEGMENTS == 2
+  return select(0u, 1u, row >= SEG1_START);
+#else
+  return select(select(0u, 1u, row >= SEG1_START), 2u, row >= SEG2_START);
+#endif
+}
+
+fn segment_start(seg: u32) -> u32 {
+  return select(select(0u, SEG1_START, seg == 1u), SEG2_START, seg == 2u);
+}
+
+fn segment_round(seg: u32) -> u32 {
+  return select(select(ROUND0, ROUND1, seg == 1u), ROUND2, seg == 2u);
+}
+
+fn out_column(seg: u32) -> u32 {
+  return select(select(OUT0, OUT1, seg == 1u), OUT2, seg == 2u);
+}
+
+fn bias(seg: u32, r: u32) -> f32 {
+  if (seg == 0u && HAS_BIAS0) { return vecs[BIAS0 + r]; }
+  if (seg == 1u && HAS_BIAS1) { return vecs[BIAS1 + r]; }
+  if (seg == 2u && HAS_BIAS2) { return vecs[BIAS2 + r]; }
+  return 0.0;
+}
+
+fn weights(seg: u32, r: u32, g: u32) -> array<vec4<T>, 2> {
+#if SEGMENTS == 1 || MODE == 2 || MODE == 3
+  return deq_s0(r, g);
+#elif SEGMENTS == 2
+  if (seg == 0u) { return deq_s0(r, g); }
+  return deq_s1(r, g);
+#else
+  if (seg == 0u) { return deq_s0(r, g); }
+  if (seg == 1u) { return deq_s1(r, g); }
+  return deq_s2(r, g);
+#endif
+}
+
+// Sums the LANES partial sums of each row into its lane 0.
+fn reduce_lanes(tid: u32, lane: u32, v: vec4f) -> vec4f {
+#if LANES == 1
+  return v;
+#elif SUBGROUPS
+  var s = v;
+  for (var o = LANES / 2u; o > 0u; o >>= 1u) {
+    s += subgroupShuffleXor(s, o);
+  }
+  return s;
+#else
+  red[tid] = v;
+  workgroupBarrier();
+  var s = v;
+  if (lane == 0u) {
+    for (var k = 1u; k < LANES; k++) {
+      s += red[tid + k];
+    }
+  }
+  workgroupBarrier();
+  return s;
+#endif
+}
+
+#if MODE == 2 || MODE == 3
+fn reduce_lanes2(tid: u32, lane: u32, v: vec4f) -> vec4f {
+#if LANES == 1
+  return v;
+#elif SUBGROUPS
+  var s = v;
+  for (var o = LANES / 2u; o > 0u; o >>= 1u) {
+    s += subgroupShuffleXor(s, o);
+  }
+  return s;
+#else
+  red2[tid] = v;
+  workgroupBarrier();
+  var s = v;
+  if (lane == 0u) {
+    for (var k = 1u; k < LANES; k++) {
+      s += red2[tid + k];
+    }
+  }
+  workgroupBarrier();
+  return s;
+#endif
+}
+#endif
+
+fn store(o: u32, seg: u32, r: u32, a: f32, a2: f32) {
+#if MODE == 3
+  y[o] = gelu_tanh(a) * a2;
+#elif MODE == 2
+  y[o] = a / (1.0 + exp(-a)) * a2;
+#elif MODE == 1
+  y[o] = y[o] + a;
+#elif HAS_SOFT_CAP
+  y[o] = SOFT_CAP * tanh((a + bias(seg, r)) / SOFT_CAP);
+#else
+  y[o] = a + bias(seg, r);
+#endif
+}
+
+// A row of the product as one thread holds it: its segment, its row within the segment, its
+// input rounding, and whether it exists (rows past ROWS are read clamped and never stored).
+struct RowAt { row: u32, seg: u32, r: u32, mode: u32, valid: bool }
+
+fn row_at(group_row: u32, slot: u32) -> RowAt {
+  let unclamped = group_row + slot;
+  let row = min(unclamped, ROWS - 1u);
+#if UNIFORM_SEGMENTS
+  let seg = segment_of(min(group_row, ROWS - 1u));
+#else
+  let seg = segment_of(row);
+#endif
+#if MODE == 2 || MODE == 3
+  let r = row;
+#else
+  let r = row - segment_start(seg);
+#endif
+  return RowAt(row, seg, r, segment_round(seg), unclamped < ROWS);
+}
+
+fn store_row(t: u32, at: RowAt, a: f32, a2: f32) {
+  if (at.valid) {
+    let column = select(out_column(at.seg) + at.r, at.row, MODE >= 2u);
+    store(t * OUT_STRIDE + column, at.seg, at.r, a, a2);
+  }
+}
+
+#if TOKENS == 1
+// The one-token body: each thread holds ROWS_PER_THREAD rows (1, 2 or 4: one accumulator
+// component each), WG / LANES rows apart, and reads each input value once for all of them.
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let lane = tid % LANES;
+  let slot = tid / LANES;
+  let group_row = (wid.x + wid.y * MAX_WORKGROUPS_X) * ROWS_PER_WG;
+  let a = row_at(group_row, slot);
+#if ROWS_PER_THREAD >= 2
+  let b = row_at(group_row, slot + WG / LANES);
+#endif
+#if ROWS_PER_THREAD == 4
+  let c = row_at(group_row, slot + 2u * (WG / LANES));
+  let d = row_at(group_row, slot + 3u * (WG / LANES));
+#endif
+#if LAST_TOKEN
+  let ntok = 1u;
+  let first = step.ntok - 1u;
+#else
+  let ntok = step.ntok;
+  let first = 0u;
+#endif
+  for (var t = 0u; t < ntok; t++) {
+#if ROUND_Q8_0 || ROUND_Q8_K
+    input_scales(tid, first, t, ntok);
+    workgroupBarrier();
+#endif
+    var acc = vec4f(0.0);
+    var acc2 = vec4f(0.0);
+    for (var g = lane; g < GROUPS; g += LANES) {
+      let v = input(first + t, g);
+#if MODE == 2 || MODE == 3
+      acc.x += dot8(deq_s0(a.row + GATE_OFFSET, g), v, ROUND0, 0u, g);
+      acc2.x += dot8(deq_s1(a.row + UP_OFFSET, g), v, ROUND1, 0u, g);
+#if ROWS_PER_THREAD >= 2
+      acc.y += dot8(deq_s0(b.row + GATE_OFFSET, g), v, ROUND0, 0u, g);
+      acc2.y += dot8(deq_s1(b.row + UP_OFFSET, g), v, ROUND1, 0u, g);
+#endif
+#if ROWS_PER_THREAD == 4
+      acc.z += dot8(deq_s0(c.row + GATE_OFFSET, g), v, ROUND0, 0u, g);
+      acc2.z += dot8(deq_s1(c.row + UP_OFFSET, g), v, ROUND1, 0u, g);
+      acc.w += dot8(deq_s0(d.row + GATE_OFFSET, g), v, ROUND0, 0u, g);
+      acc2.w += dot8(deq_s1(d.row + UP_OFFSET, g), v, ROUND1, 0u, g);
+#endif
+#else
+      acc.x += dot8(weights(a.seg, a.r, g), v, a.mode, 0u, g);
+#if ROWS_PER_THREAD >= 2
+      acc.y += dot8(weights(b.seg, b.r, g), v, b.mode, 0u, g);
+#endif
+#if ROWS_PER_THREAD == 4
+      acc.z += dot8(weights(c.seg, c.r, g), v, c.mode, 0u, g);
+      acc.w += dot8(weights(d.seg, d.r, g), v, d.mode, 0u, g);
+#endif
+#endif
+    }
+    acc = reduce_lanes(tid, lane, acc);
+#if MODE == 2 || MODE == 3
+    acc2 = reduce_lanes2(tid, lane, acc2);
+#endif
+    if (lane == 0u) {
+      store_row(t, a, acc.x, acc2.x);
+#if ROWS_PER_THREAD >= 2
+      store_row(t, b, acc.y, acc2.y);
+#endif
+#if ROWS_PER_THREAD == 4
+      store_row(t, c, acc.z, acc2.z);
+      store_row(t, d, acc.w, acc2.w);
+#endif
+    }
+#if ROUND_Q8_0 || ROUND_Q8_K
+    workgroupBarrier();
+#endif
+  }
+}
+#else
+// The body of passes of several tokens: TOKENS (4) tokens per read of a weight row.
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let lane = tid % LANES;
+  let at = row_at((wid.x + wid.y * MAX_WORKGROUPS_X) * ROWS_PER_WG, tid / LANES);
+  let mode = at.mode;
+#if LAST_TOKEN
+  let ntok = 1u;
+  let first = step.ntok - 1u;
+#else
+  let ntok = step.ntok;
+  let first = 0u;
+#endif
+  for (var t0 = 0u; t0 < ntok; t0 += TOKENS) {
+#if ROUND_Q8_0 || ROUND_Q8_K
+    input_scales(tid, first, t0, ntok);
+    workgroupBarrier();
+#endif
+    var acc = vec4f(0.0);
+    var acc2 = vec4f(0.0);
+    for (var g = lane; g < GROUPS; g += LANES) {
+#if MODE == 2 || MODE == 3
+      let w = deq_s0(at.row + GATE_OFFSET, g);
+      let w2 = deq_s1(at.row + UP_OFFSET, g);
+      let mode2 = ROUND1;
+#else
+      let w = weights(at.seg, at.r, g);
+#endif
+      // Unrolled with constant vector components: dynamic indexing of acc sends some compilers
+      // (SwiftShader's among them) through memory on every step.
+      let v0 = input(first + t0, g);
+      acc.x += dot8(w, v0, mode, 0u, g);
+#if MODE == 2 || MODE == 3
+      acc2.x += dot8(w2, v0, mode2, 0u, g);
+#endif
+      if (t0 + 1u < ntok) {
+        let v1 = input(first + t0 + 1u, g);
+        acc.y += dot8(w, v1, mode, 1u, g);
+#if MODE == 2 || MODE == 3
+        acc2.y += dot8(w2, v1, mode2, 1u, g);
+#endif
+      }
+      if (t0 + 2u < ntok) {
+        let v2 = input(first + t0 + 2u, g);
+        acc.z += dot8(w, v2, mode, 2u, g);
+#if MODE == 2 || MODE == 3
+        acc2.z += dot8(w2, v2, mode2, 2u, g);
+#endif
+      }
+      if (t0 + 3u < ntok) {
+        let v3 = input(first + t0 + 3u, g);
+        acc.w += dot8(w, v3, mode, 3u, g);
+#if MODE == 2 || MODE == 3
+        acc2.w += dot8(w2, v3, mode2, 3u, g);
+#endif
+      }
+    }
+    acc = reduce_lanes(tid, lane, acc);
+#if MODE == 2 || MODE == 3
+    acc2 = reduce_lanes2(tid, lane, acc2);
+#endif
+    if (lane == 0u) {
+      store_row(t0, at, acc.x, acc2.x);
+      if (t0 + 1u < ntok) { store_row(t0 + 1u, at, acc.y, acc2.y); }
+      if (t0 + 2u < ntok) { store_row(t0 + 2u, at, acc.z, acc2.z); }
+      if (t0 + 3u < ntok) { store_row(t0 + 3u, at, acc.w, acc2.w); }
+    }
+#if ROUND_Q8_0 || ROUND_Q8_K
+    workgroupBarrier();
+#endif
+  }
+}
+#endif

@@ -1,0 +1,126 @@
+// npm run bench:matvec -- [--adapter lavapipe|swiftshader] [--type Q8_0] [--variants JSON]
+// Times isolated one-token matrix-vector dispatches in SmolLM2-135M's decode shapes (q/k/v 576 ->
+// 960, gate/up 576 -> 2 x 1536 with SwiGLU, down 1536 -> 576 with the residual add, the output
+// layer 576 -> 49152) for each kernel variant, random weights of one type, f32 compute: median
+// milliseconds per dispatch of three rounds after a warm-up. The weights of the small products
+// stay in the CPU's caches between repetitions; the output layer's 30 MB do not.
+import { existsSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { openTestDevice, storageBuffer } from '../gpu/harness.ts';
+import { memoryGroup } from '../gpu/reference/memory-group.ts';
+import { GGMLType } from '../../src/engine/gguf/types.ts';
+import {
+  matmulKernel,
+  matmulWorkgroups,
+  type DecodeVariant,
+  type MatmulSpec,
+} from '../../src/engine/gguf/kernels/matmul.ts';
+import { PipelineCache } from '../../src/engine/gguf/kernels/pipeline.ts';
+
+const ICD_FILES = [
+  '/usr/share/vulkan/icd.d/lvp_icd.json',
+  '/usr/lib/chromium/vk_swiftshader_icd.json',
+];
+if (!process.env.VK_ICD_FILENAMES) {
+  process.env.VK_ICD_FILENAMES = ICD_FILES.filter((f) => existsSync(f)).join(':');
+}
+
+const DEFAULT_VARIANTS: DecodeVariant[] = [
+  { lanesPerRow: 1, workgroupSize: 64, rowsPerThread: 1, subgroups: false },
+  { lanesPerRow: 1, workgroupSize: 256, rowsPerThread: 1, subgroups: false },
+  { lanesPerRow: 8, workgroupSize: 64, rowsPerThread: 1, subgroups: true },
+  { lanesPerRow: 8, workgroupSize: 64, rowsPerThread: 4, subgroups: true },
+  { lanesPerRow: 4, workgroupSize: 64, rowsPerThread: 4, subgroups: true },
+];
+
+const { values } = parseArgs({
+  options: {
+    adapter: { type: 'string', default: 'lavapipe' },
+    type: { type: 'string', default: 'Q8_0' },
+    variants: { type: 'string' },
+  },
+});
+const type = GGMLType[values.type as keyof typeof GGMLType];
+if (type === undefined) throw new Error(`unknown weight type ${values.type}`);
+const variants: DecodeVariant[] = values.variants ? JSON.parse(values.variants) : DEFAULT_VARIANTS;
+const E = 576;
+const FF = 1536;
+const VOCAB = 49152;
+const SHAPES: [string, number, number, MatmulSpec['mode']][] = [
+  ['qkv', E, 960, 'plain'],
+  ['gate_up', E, FF, 'swiglu'],
+  ['down', FF, E, 'residual'],
+  ['output', E, VOCAB, 'plain'],
+];
+
+const { device, adapterInfo } = await openTestDevice(values.adapter as 'lavapipe', {
+  disableF16: true,
+});
+const cache = new PipelineCache(device);
+console.log(
+  `${adapterInfo.description || adapterInfo.device}, ${values.type} weights, f32 compute`,
+);
+for (const [name, K, rows, mode] of SHAPES) {
+  const gated = mode === 'swiglu';
+  const group = await memoryGroup([{ name: 'w', type, dims: [K, gated ? 2 * rows : rows] }], 1);
+  const m = group.layout.matrices.get('w')!;
+  const parts = m.parts.map((p) => ({ type, rowStart: p.rowStart, rows: p.rows }));
+  const segments = gated
+    ? [
+        { parts, rows, outColumn: 0 },
+        { parts, rows, outColumn: 0, rowOffset: rows },
+      ]
+    : [{ parts, rows, outColumn: 0 }];
+  const weights = storageBuffer(device, group.image);
+  const slices = m.parts.map((p) => ({ buffer: weights, offset: p.offset, size: p.bytes }));
+  const step = device.createBuffer({
+    size: 16,
+    usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+  });
+  device.queue.writeBuffer(step, 0, new Uint32Array([1, 0, 0, 0]));
+  const x = storageBuffer(
+    device,
+    Float32Array.from({ length: K }, (_, i) => Math.sin(i)),
+  );
+  const y = storageBuffer(device, rows * 4);
+  for (const variant of variants) {
+    const spec: MatmulSpec = {
+      precision: 'f32',
+      inputLength: K,
+      inputStride: K,
+      outputStride: rows,
+      mode,
+      segments,
+      lastTokenOnly: name === 'output',
+      tokens: 1,
+      ...variant,
+    };
+    const kernel = await cache.get(matmulKernel(spec), name);
+    const bindGroup = cache.bindGroup(kernel, [
+      { buffer: step },
+      { buffer: x },
+      { buffer: weights, offset: 0, size: 256 },
+      { buffer: y },
+      ...(gated ? [...slices, ...slices] : slices),
+    ]);
+    const repeats = name === 'output' ? 5 : 20;
+    const round = async () => {
+      const encoder = device.createCommandEncoder();
+      const pass = encoder.beginComputePass();
+      pass.setPipeline(kernel.pipeline);
+      pass.setBindGroup(0, bindGroup);
+      for (let i = 0; i < repeats; i++) pass.dispatchWorkgroups(...matmulWorkgroups(spec));
+      pass.end();
+      const start = performance.now();
+      device.queue.submit([encoder.finish()]);
+      await device.queue.onSubmittedWorkDone();
+      return (performance.now() - start) / repeats;
+    };
+    await round();
+    const times = [await round(), await round(), await round()].sort((a, b) => a - b);
+    const knobs = `${variant.lanesPerRow} lanes, ${variant.rowsPerThread} rows/thread, ${variant.workgroupSize} threads, ${variant.subgroups ? 'subgroups' : 'workgroup memory'}`;
+    console.log(`${name.padEnd(8)} ${knobs.padEnd(56)} ${times[1].toFixed(3)} ms`);
+  }
+}
+device.destroy();
+process.exit(0);
