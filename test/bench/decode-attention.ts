@@ -10,7 +10,7 @@ import { openEngineDevice } from '../../src/gpu/device';
 import { requestNodeAdapter, type NodeAdapterName } from '../../src/gpu/node-gpu';
 import { attentionKernels } from '../../src/engine/gguf/kernels/attention';
 import { HOST_STRUCTS_WGSL, packStruct, STEP } from '../../src/engine/gguf/kernels/host-structs';
-import { PipelineCache, type Kernel } from '../../src/engine/gguf/kernels/pipeline';
+import { PipelineCache, sourceVariant, type Kernel } from '../../src/engine/gguf/kernels/pipeline';
 import { f32Constant } from '../../src/engine/gguf/kernels/preprocess';
 import { attentionSplit, qkvWidth } from '../../src/engine/gguf/buffer-plan';
 import { f32ToF16Bits } from '../../src/engine/gguf/half';
@@ -145,7 +145,7 @@ async function main(): Promise<void> {
   ];
   if (args.values.baseline) {
     const code = baselineCode(args.values.baseline, h);
-    const old = await cache.get({ code, bindings: ['uniform', 'read', 'read', 'read', 'rw'] });
+    const old = await cache.get(sourceVariant(`baseline ${args.values.baseline}`, code));
     contenders.unshift([
       `${args.values.baseline}`,
       [[old, bind(old, [step, qkv, kcache, vcache, out]), () => h.headCount]],

@@ -14,7 +14,7 @@ import {
   packStruct,
   SAMPLING,
 } from '../../src/engine/gguf/kernels/host-structs';
-import { PipelineCache, type Kernel } from '../../src/engine/gguf/kernels/pipeline';
+import { PipelineCache, sourceVariant, type Kernel } from '../../src/engine/gguf/kernels/pipeline';
 import { HISTORY_RING, samplePartialWords } from '../../src/engine/gguf/buffer-plan';
 import { parseCliArgs, numberFlag } from '../../src/cli/args';
 
@@ -98,7 +98,7 @@ async function main(): Promise<void> {
     let old: { kernel: Kernel; group: GPUBindGroup } | undefined;
     if (baseline) {
       const code = HOST_STRUCTS_WGSL + baseline.replaceAll('$V', String(vocab));
-      const kernel = await cache.get({ code, bindings: ['uniform', 'read', 'read', 'rw', 'rw'] });
+      const kernel = await cache.get(sourceVariant('baseline sample', code));
       const slices = [params, logits, history, work, result].map((buffer) => ({ buffer }));
       old = { kernel, group: cache.bindGroup(kernel, slices) };
     }

@@ -24,12 +24,13 @@ import {
   layerNormKernel,
 } from '../../src/engine/gguf/kernels/encoder.ts';
 import {
+  defaultDecodeVariant,
   matmulKernel,
-  type BindingKind,
-  type KernelSource,
+  subgroupLanesFit,
   type MatmulSpec,
 } from '../../src/engine/gguf/kernels/matmul.ts';
-import type { KernelVariant } from '../../src/engine/gguf/kernels/pipeline.ts';
+import { ALL_VARIANT_CHOICES } from '../../src/engine/gguf/variant-choice.ts';
+import type { BindingKind, KernelVariant } from '../../src/engine/gguf/kernels/pipeline.ts';
 import {
   ENGINE_TYPES,
   GGMLType,
@@ -72,8 +73,35 @@ const MATVEC_VARIANTS: Partial<MatmulSpec>[] = [
   { tokens: 4, lanesPerRow: 16, workgroupSize: 64 },
 ];
 
-function variants(): [string, KernelSource | KernelVariant][] {
-  const out: [string, KernelSource | KernelVariant][] = [];
+/**
+ * What the load-time autotune can choose: each lanes-per-row candidate with the one-token kernel
+ * it implies (for products and the output layer) and the kernel for several tokens, on adapters
+ * without subgroups and with subgroups of 4, 8 and 32.
+ */
+function tunedVariants(): Partial<MatmulSpec>[] {
+  const unique = new Map<string, Partial<MatmulSpec>>();
+  const subgroupSizes: [boolean, number | undefined][] = [
+    [false, undefined],
+    [true, 4],
+    [true, 8],
+    [true, 32],
+  ];
+  for (const { lanesPerRow } of ALL_VARIANT_CHOICES) {
+    for (const [has, min] of subgroupSizes) {
+      for (const variant of [
+        { tokens: 1 as const, ...defaultDecodeVariant(lanesPerRow, has, min) },
+        { tokens: 1 as const, ...defaultDecodeVariant(lanesPerRow, has, min, true) },
+        { tokens: 4 as const, lanesPerRow, subgroups: subgroupLanesFit(lanesPerRow, has, min) },
+      ]) {
+        unique.set(JSON.stringify(variant), variant);
+      }
+    }
+  }
+  return [...unique.values()];
+}
+
+function variants(): [string, KernelVariant][] {
+  const out: [string, KernelVariant][] = [];
   const precisions: ComputePrecision[] = ['f32', 'f16'];
   const part = (type: GGMLType, rows: number) => [
     { type, rowStart: 0, rows: rows - 3 },
@@ -125,6 +153,15 @@ function variants(): [string, KernelSource | KernelVariant][] {
           ]);
         }
       }
+      if (type === GGMLType.Q4_K) {
+        for (const variant of tunedVariants()) {
+          const [label, spec] = specs[0];
+          out.push([
+            `matmul ${name} ${label}, tuned ${JSON.stringify(variant)}`,
+            matmulKernel({ ...spec, ...variant }),
+          ]);
+        }
+      }
       const qkv: MatmulSpec = {
         ...base,
         outputStride: 160,
@@ -158,8 +195,8 @@ function variants(): [string, KernelSource | KernelVariant][] {
       'rms-norm of the last token',
       rmsNormKernel({ length: K, normIndex: 0, eps: 1e-6, lastToken: true }),
     ],
-    ...sampleStages(5000).map((s, i): [string, KernelSource] => [`sample stage ${i}`, s.variant]),
-    ...sampleStages(5000, true).map((s, i): [string, KernelSource] => [
+    ...sampleStages(5000).map((s, i): [string, KernelVariant] => [`sample stage ${i}`, s.variant]),
+    ...sampleStages(5000, true).map((s, i): [string, KernelVariant] => [
       `greedy sample stage ${i}`,
       s.variant,
     ]),

@@ -1,7 +1,12 @@
 // Kernel variants: bind group layouts read from the shader's declarations, and a pipeline cache
 // keyed by kernel name and constants that compiles each variant once.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { declaredBindings, kernel, PipelineCache } from '../../src/engine/gguf/kernels/pipeline';
+import {
+  declaredBindings,
+  kernel,
+  PipelineCache,
+  sourceVariant,
+} from '../../src/engine/gguf/kernels/pipeline';
 
 const SOURCE = `
 @group(0) @binding(0) var<uniform> step: Step;
@@ -49,6 +54,17 @@ describe('kernel variants', () => {
       'rw',
       'read',
     ]);
+  });
+
+  it('keys finished WGSL by its name and reads its bindings from it', () => {
+    const code =
+      '@group(0) @binding(0) var<uniform> s: Step;\n@group(0) @binding(1) var<storage, read_write> y: array<f32>;';
+    expect(sourceVariant('baseline', code)).toEqual({
+      key: 'baseline()',
+      name: 'baseline',
+      code,
+      bindings: ['uniform', 'rw'],
+    });
   });
 
   it('refuses declarations it cannot bind by number', () => {

@@ -10,13 +10,6 @@ import { f32Constant } from './preprocess';
 import { GGMLType } from '../types';
 import matvecSource from './matvec.wgsl?raw';
 
-export type BindingKind = 'uniform' | 'read' | 'rw';
-
-export interface KernelSource {
-  code: string;
-  bindings: BindingKind[];
-}
-
 export interface MatmulSegment {
   parts: WeightPart[];
   rows: number;

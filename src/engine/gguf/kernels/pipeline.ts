@@ -2,9 +2,11 @@
 // compiled once per kernel variant and kept for the engine's lifetime. A variant is a kernel name
 // and its constants (`kernel(...)`): the pipeline key is those, not the WGSL text, and the bind
 // group layout is read from the shader's own `@group(0) @binding(N) var<...>` declarations.
-import type { BindingKind, KernelSource } from './matmul';
 import { HOST_STRUCTS_WGSL } from './host-structs';
 import { preprocess, variantKey, type KernelConstants } from './preprocess';
+
+/** A buffer binding's kind: a uniform, read-only storage, or read-write storage. */
+export type BindingKind = 'uniform' | 'read' | 'rw';
 
 const BUFFER_TYPES: Record<BindingKind, GPUBufferBindingType> = {
   uniform: 'uniform',
@@ -63,6 +65,14 @@ export function kernel(name: string, source: string, constants: KernelConstants)
   return { key: pipelineKey(name, constants), name, code, bindings: declaredBindings(code, name) };
 }
 
+/**
+ * A variant of finished WGSL that did not come from a `.wgsl` file and constants (an older
+ * revision's kernel that a bench compares with): keyed by `name`, bindings read from `code`.
+ */
+export function sourceVariant(name: string, code: string): KernelVariant {
+  return { key: pipelineKey(name, {}), name, code, bindings: declaredBindings(code, name) };
+}
+
 export interface Kernel {
   pipeline: GPUComputePipeline;
   layout: GPUBindGroupLayout;
@@ -88,13 +98,10 @@ export class PipelineCache {
     return [...this.kernels.keys()];
   }
 
-  /**
-   * The compiled pipeline of a variant; a `KernelSource` (code with hand-listed bindings, keyed by
-   * its text) is still taken from kernels not yet written as variants.
-   */
-  get(variant: KernelVariant | KernelSource, label?: string): Promise<Kernel> {
-    const key = 'key' in variant ? variant.key : variant.code;
-    const name = label ?? ('name' in variant ? variant.name : 'kernel');
+  /** The compiled pipeline of a variant. */
+  get(variant: KernelVariant, label?: string): Promise<Kernel> {
+    const key = variant.key;
+    const name = label ?? variant.name;
     const cached = this.kernels.get(key);
     if (cached) {
       if (cached.code !== variant.code) {
@@ -107,7 +114,7 @@ export class PipelineCache {
     return kernel;
   }
 
-  private async compile(source: KernelVariant | KernelSource, label: string): Promise<Kernel> {
+  private async compile(source: KernelVariant, label: string): Promise<Kernel> {
     const device = this.device;
     const module = device.createShaderModule({ code: source.code, label });
     const info = await module.getCompilationInfo();
