@@ -1,7 +1,9 @@
-// Every kernel variant the load-time autotune can pick, each forced in turn, against llama.cpp on
-// the F32 copy of a tiny fixture (fused q/k/v and gate/up tensors, so segments start at rows that
-// do not fall on workgroup boundaries); and the autotune itself on a real load: it times the
-// adapter's candidates once, reports what it chose, and a second load reuses the choice.
+// Every kernel variant the load-time autotune can pick (lanes per row, and the one-token kernel it
+// implies on the adapter, with or without subgroups), each forced in turn on SwiftShader and on
+// lavapipe, against llama.cpp on the F32 copy of a tiny fixture (fused q/k/v and gate/up tensors,
+// so segments start at rows that do not fall on workgroup boundaries); and the autotune itself on
+// a real load: it times the adapter's candidates once, reports what it chose, and a second load
+// reuses the choice.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureF32Copy, ensureFixture } from '../../fixtures/gguf/ensure';
 import { tokenize, trace } from '../../fixtures/llama-oracle';
@@ -21,59 +23,64 @@ const ID = 'phi-mini-q4_k_m';
 const STEPS = 8;
 const PROMPT = 'The quick brown fox jumps over the lazy dog.';
 
-describe('kernel variants on swiftshader, f32 compute', () => {
-  let device: EngineDevice;
-  beforeAll(async () => {
-    device = await openTestDevice('swiftshader', { disableF16: true });
-  });
-  afterAll(() => device.device.destroy());
+describe.each(['swiftshader', 'lavapipe'] as const)(
+  'kernel variants on %s, f32 compute',
+  (adapter) => {
+    let device: EngineDevice;
+    beforeAll(async () => {
+      device = await openTestDevice(adapter, { disableF16: true });
+    });
+    afterAll(() => device.device.destroy());
 
-  it.each(ALL_VARIANT_CHOICES.map((c) => [c.lanesPerRow]))(
-    '%i lanes per row: top-5 probabilities within 0.005 of llama.cpp on the F32 copy',
-    async (lanesPerRow) => {
-      const path = ensureFixture(ID);
-      const prompt = await tokenize(path, PROMPT);
-      const model = await loadFixtureModel(device.device, path, { lanesPerRow });
-      try {
-        expect(model.variants).toEqual({ choice: { lanesPerRow }, source: 'forced' });
-        const run = await greedyRun(model, prompt, STEPS);
-        const reference = await trace(ensureF32Copy(ID), prompt, {
-          steps: STEPS,
-          k: 5,
-          forced: run.tokens,
-        });
-        expect(compareWithLlama(run.tokens, run.probabilities, reference, 0.005)).toBeGreaterThan(
-          2,
-        );
-      } finally {
-        model.destroy();
-      }
-    },
-  );
-
-  it('a load times the candidates, reports its choice, and the next load reuses it', async () => {
-    const cache = memoryVariantCache();
-    const candidates = variantCandidates(adapterNames(device.adapterInfo)).map(
-      (c) => c.lanesPerRow,
+    it.each(ALL_VARIANT_CHOICES.map((c) => [c.lanesPerRow]))(
+      '%i lanes per row: top-5 probabilities within 0.005 of llama.cpp on the F32 copy',
+      async (lanesPerRow) => {
+        const path = ensureFixture(ID);
+        const prompt = await tokenize(path, PROMPT);
+        const model = await loadFixtureModel(device.device, path, { lanesPerRow });
+        try {
+          expect(model.variants).toEqual({ choice: { lanesPerRow }, source: 'forced' });
+          const run = await greedyRun(model, prompt, STEPS);
+          const reference = await trace(ensureF32Copy(ID), prompt, {
+            steps: STEPS,
+            k: 5,
+            forced: run.tokens,
+          });
+          expect(compareWithLlama(run.tokens, run.probabilities, reference, 0.005)).toBeGreaterThan(
+            2,
+          );
+        } finally {
+          model.destroy();
+        }
+      },
     );
-    const load = async () => {
-      const source = await openFileSource(ensureFixture(ID));
-      try {
-        return await loadFullyResident(device, source, 64, {}, { variantCache: cache });
-      } finally {
-        await source.close();
-      }
-    };
-    const first = await load();
-    const [tuned] = first.variants;
-    await first.unload();
-    expect(tuned.source).toBe('autotuned');
-    expect(tuned.timings?.map((t) => t.choice.lanesPerRow)).toEqual(candidates);
-    expect(tuned.timings?.every((t) => t.ms > 0)).toBe(true);
-    expect(candidates).toContain(tuned.choice.lanesPerRow);
-    expect(first.kernelVariants).toMatch(/lanes per row \(autotuned; 1: [\d.]+ ms, 4: [\d.]+ ms\)/);
-    const second = await load();
-    expect(second.variants).toEqual([{ choice: tuned.choice, source: 'cached' }]);
-    await second.unload();
-  });
-});
+
+    it('a load times the candidates, reports its choice, and the next load reuses it', async () => {
+      const cache = memoryVariantCache();
+      const candidates = variantCandidates(adapterNames(device.adapterInfo)).map(
+        (c) => c.lanesPerRow,
+      );
+      const load = async () => {
+        const source = await openFileSource(ensureFixture(ID));
+        try {
+          return await loadFullyResident(device, source, 64, {}, { variantCache: cache });
+        } finally {
+          await source.close();
+        }
+      };
+      const first = await load();
+      const [tuned] = first.variants;
+      await first.unload();
+      expect(tuned.source).toBe('autotuned');
+      expect(tuned.timings?.map((t) => t.choice.lanesPerRow)).toEqual(candidates);
+      expect(tuned.timings?.every((t) => t.ms > 0)).toBe(true);
+      expect(candidates).toContain(tuned.choice.lanesPerRow);
+      expect(first.kernelVariants).toMatch(
+        /lanes per row \(autotuned; 1: [\d.]+ ms, 4: [\d.]+ ms\)/,
+      );
+      const second = await load();
+      expect(second.variants).toEqual([{ choice: tuned.choice, source: 'cached' }]);
+      await second.unload();
+    });
+  },
+);
