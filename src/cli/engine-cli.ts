@@ -11,11 +11,15 @@ const ICD_FILES = [
   '/usr/lib/chromium/vk_swiftshader_icd.json',
 ];
 
+/** Points Vulkan at the software drivers this machine has, unless VK_ICD_FILENAMES names others. */
+export function useSoftwareIcds(): void {
+  if (process.env.VK_ICD_FILENAMES) return;
+  const present = ICD_FILES.filter((f) => existsSync(f));
+  if (present.length) process.env.VK_ICD_FILENAMES = present.join(':');
+}
+
 export async function openCliDevice(args: CliArgs): Promise<EngineDevice> {
-  if (!process.env.VK_ICD_FILENAMES) {
-    const present = ICD_FILES.filter((f) => existsSync(f));
-    if (present.length) process.env.VK_ICD_FILENAMES = present.join(':');
-  }
+  useSoftwareIcds();
   const name = args.values.adapter;
   if (name !== undefined && name !== 'swiftshader' && name !== 'lavapipe') {
     throw new CliUsageError(`--adapter must be swiftshader or lavapipe, not "${name}"`);

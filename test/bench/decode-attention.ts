@@ -5,7 +5,6 @@
 // attention.wgsl, one workgroup per query head) runs interleaved with the current one in the same
 // process, so a busy machine slows both alike; figures go to docs/performance.md.
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { openEngineDevice } from '../../src/gpu/device';
 import { requestNodeAdapter, type NodeAdapterName } from '../../src/gpu/node-gpu';
 import { attentionKernels } from '../../src/engine/gguf/kernels/attention';
@@ -15,10 +14,10 @@ import { f32Constant } from '../../src/engine/gguf/kernels/preprocess';
 import { attentionSplit, qkvWidth } from '../../src/engine/gguf/buffer-plan';
 import { f32ToF16Bits } from '../../src/engine/gguf/half';
 import { parseCliArgs, numberFlag } from '../../src/cli/args';
+import { useSoftwareIcds } from '../../src/cli/engine-cli';
+import { median } from './compare/stats';
 import type { ModelHparams } from '../../src/engine/gguf/types';
 
-const LAVAPIPE_ICD = '/usr/share/vulkan/icd.d/lvp_icd.json';
-const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 const CONTEXT = 4096;
 const LAYERS = 30;
 const POSITIONS = [16, 128, 512];
@@ -76,11 +75,6 @@ function baselineCode(revision: string, h: ModelHparams): string {
   return HOST_STRUCTS_WGSL + code;
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
-
 async function main(): Promise<void> {
   const args = parseCliArgs(process.argv.slice(2), USAGE, {
     flags: [],
@@ -88,9 +82,7 @@ async function main(): Promise<void> {
   });
   const adapter = (args.values.adapter ?? 'lavapipe') as NodeAdapterName;
   const rounds = numberFlag(args, 'rounds', 15);
-  if (!process.env.VK_ICD_FILENAMES) {
-    process.env.VK_ICD_FILENAMES = [LAVAPIPE_ICD, SWIFTSHADER_ICD].filter(existsSync).join(':');
-  }
+  useSoftwareIcds();
   const device = await openEngineDevice(await requestNodeAdapter(adapter), { disableF16: true });
   const gpu = device.device;
   const h = SMOLLM2_135M;

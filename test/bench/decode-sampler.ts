@@ -5,7 +5,6 @@
 // `$NAME`-substituted sample.wgsl in one workgroup) runs interleaved with the current one in the
 // same process, so a busy machine slows both alike; figures go to docs/performance.md.
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { openEngineDevice } from '../../src/gpu/device';
 import { requestNodeAdapter, type NodeAdapterName } from '../../src/gpu/node-gpu';
 import { sampleStages } from '../../src/engine/gguf/kernels/sample';
@@ -17,9 +16,9 @@ import {
 import { PipelineCache, sourceVariant, type Kernel } from '../../src/engine/gguf/kernels/pipeline';
 import { HISTORY_RING, samplePartialWords } from '../../src/engine/gguf/buffer-plan';
 import { parseCliArgs, numberFlag } from '../../src/cli/args';
+import { useSoftwareIcds } from '../../src/cli/engine-cli';
+import { median } from './compare/stats';
 
-const LAVAPIPE_ICD = '/usr/share/vulkan/icd.d/lvp_icd.json';
-const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 const VOCABULARIES = [49152, 151936];
 const USAGE =
   'usage: npm run bench:sampler -- [--adapter lavapipe|swiftshader] [--baseline REV] [--rounds N]';
@@ -38,11 +37,6 @@ const SETTINGS: Setting[] = [
   { name: 'top-p 0.9', values: { top_p: 0.9, temperature: 1, penalty: 1 } },
 ];
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
-
 async function main(): Promise<void> {
   const args = parseCliArgs(process.argv.slice(2), USAGE, {
     flags: [],
@@ -50,9 +44,7 @@ async function main(): Promise<void> {
   });
   const adapter = (args.values.adapter ?? 'lavapipe') as NodeAdapterName;
   const rounds = numberFlag(args, 'rounds', 9);
-  if (!process.env.VK_ICD_FILENAMES) {
-    process.env.VK_ICD_FILENAMES = [LAVAPIPE_ICD, SWIFTSHADER_ICD].filter(existsSync).join(':');
-  }
+  useSoftwareIcds();
   const device = await openEngineDevice(await requestNodeAdapter(adapter), { disableF16: true });
   const gpu = device.device;
   const cache = new PipelineCache(gpu);

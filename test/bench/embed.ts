@@ -2,13 +2,13 @@
 // corpus lines with an encoder (default the generated `bert-embed-mean-f32` fixture) twice, packed
 // many to a pass as the documents worker does, and one text per call, and prints texts per second
 // with the device named, for docs/performance.md. Asserts nothing.
-import { existsSync } from 'node:fs';
 import { Embedder } from '../../src/engine/gguf/embedding';
 import { EncoderModel } from '../../src/engine/gguf/encoder-model';
 import { openFileSource } from '../../src/engine/gguf/source-node';
 import type { NodeAdapterName } from '../../src/gpu/node-gpu';
 import { CORPUS } from '../fixtures/gguf/corpus';
 import { ensureEmbeddingFixture } from '../fixtures/gguf/variants';
+import { useSoftwareIcds } from '../../src/cli/engine-cli';
 import { openTestDevice } from '../gpu/harness';
 
 function flag(name: string, fallback: string): string {
@@ -16,10 +16,8 @@ function flag(name: string, fallback: string): string {
   return at >= 0 && process.argv[at + 1] !== undefined ? process.argv[at + 1] : fallback;
 }
 
-const ICDS = ['/usr/share/vulkan/icd.d/lvp_icd.json', '/usr/lib/chromium/vk_swiftshader_icd.json'];
-
 async function main(): Promise<void> {
-  process.env.VK_ICD_FILENAMES ??= ICDS.filter((f) => existsSync(f)).join(':');
+  useSoftwareIcds();
   const path = flag('model', '') || ensureEmbeddingFixture('bert-embed-mean-f32');
   const adapter = flag('adapter', 'swiftshader') as NodeAdapterName;
   const count = Number(flag('texts', '64'));

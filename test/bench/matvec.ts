@@ -4,7 +4,6 @@
 // layer 576 -> 49152) for each kernel variant, random weights of one type, f32 compute: median
 // milliseconds per dispatch of three rounds after a warm-up. The weights of the small products
 // stay in the CPU's caches between repetitions; the output layer's 30 MB do not.
-import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { openTestDevice, storageBuffer } from '../gpu/harness.ts';
 import { memoryGroup } from '../gpu/reference/memory-group.ts';
@@ -16,14 +15,9 @@ import {
   type MatmulSpec,
 } from '../../src/engine/gguf/kernels/matmul.ts';
 import { PipelineCache } from '../../src/engine/gguf/kernels/pipeline.ts';
+import { useSoftwareIcds } from '../../src/cli/engine-cli.ts';
 
-const ICD_FILES = [
-  '/usr/share/vulkan/icd.d/lvp_icd.json',
-  '/usr/lib/chromium/vk_swiftshader_icd.json',
-];
-if (!process.env.VK_ICD_FILENAMES) {
-  process.env.VK_ICD_FILENAMES = ICD_FILES.filter((f) => existsSync(f)).join(':');
-}
+useSoftwareIcds();
 
 const DEFAULT_VARIANTS: DecodeVariant[] = [
   { lanesPerRow: 1, workgroupSize: 64, rowsPerThread: 1, subgroups: false },

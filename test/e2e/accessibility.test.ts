@@ -1,16 +1,13 @@
 // Every view in headless Chromium checked by axe-core (its source injected into the page), at
 // desktop width and at 390x844 with no horizontal overflow and the chat's message box in view, and
 // keyboard focus following the chat's actions.
-import { readFileSync } from 'node:fs';
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { GREEDY } from '../../src/engine/engine';
 import { exportJson, type StoredMessage } from '../../src/store/conversations';
 import { SETTINGS_BOUNDS } from '../../src/store/settings';
 import { axeViolations } from './axe';
-import { launchBrowser, serveBuiltApp, type AppServer, type Browser } from './browser';
-import { ensureFixture } from '../fixtures/gguf/ensure';
-import { startFixtureServer, type FixtureServer } from '../fixtures/server';
+import { useAppSession } from './app-session';
 
 const VIEWS = ['chat', 'models', 'storage', 'hardware', 'settings'] as const;
 const PHONE = { width: 390, height: 844 };
@@ -18,26 +15,11 @@ const UI_WAIT = { timeout: 15_000 };
 
 const FIXTURE = 'llama-spm-f16';
 
-let app: AppServer;
-let files: FixtureServer;
-let browser: Browser;
-let modelUrl: string;
-
-beforeAll(async () => {
-  files = await startFixtureServer();
-  modelUrl = files.setFile(`${FIXTURE}.gguf`, readFileSync(ensureFixture(FIXTURE)));
-  app = await serveBuiltApp();
-  browser = await launchBrowser();
-});
-afterAll(async () => {
-  await browser?.close();
-  await app?.close();
-  await files?.close();
-});
+const session = useAppSession({ fixture: FIXTURE });
 
 /** Stores the fixture model, so the Storage view has a row to lay out. */
 async function storeModel(page: Page): Promise<void> {
-  await page.getByLabel('GGUF file URL').fill(modelUrl);
+  await page.getByLabel('GGUF file URL').fill(session.modelUrl);
   await page.getByRole('button', { name: 'Download', exact: true }).click();
   const row = page.locator('tr[data-state="complete"]', { hasText: `${FIXTURE}.gguf` });
   await expect.poll(() => row.count(), { timeout: 60_000 }).toBe(1);
@@ -94,7 +76,7 @@ async function importConversation(page: Page, id: string, turns?: number): Promi
 }
 
 async function openView(page: Page, view: string): Promise<void> {
-  await page.goto(`${app.url}#/${view}`);
+  await page.goto(`${session.app.url}#/${view}`);
   await expect.poll(() => page.locator('main h1').count(), UI_WAIT).toBeGreaterThan(0);
 }
 
@@ -123,7 +105,7 @@ async function horizontalOverflow(page: Page): Promise<{ page: number; elements:
 
 /** axe-core at desktop width and at 390x844, and no sideways overflow at 390 px. */
 async function checkView(view: string, prepare?: (page: Page) => Promise<void>): Promise<void> {
-  const page = await browser.context.newPage();
+  const page = await session.browser.context.newPage();
   await openView(page, view);
   await prepare?.(page);
   await page.waitForTimeout(300);
@@ -152,7 +134,7 @@ describe('every view', () => {
   }
 
   it('checks every other view in the navigation the same way', async () => {
-    const page = await browser.context.newPage();
+    const page = await session.browser.context.newPage();
     await openView(page, 'hardware');
     const hrefs = await page
       .getByRole('navigation', { name: 'Main' })
@@ -169,7 +151,7 @@ describe('every view', () => {
 
 describe('what the Hardware and Models views say', () => {
   it('separates feature names and writes the storage line as a sentence', async () => {
-    const page = await browser.context.newPage();
+    const page = await session.browser.context.newPage();
     await openView(page, 'hardware');
     const storage = page.getByTestId('storage-quota');
     await expect.poll(() => storage.count(), UI_WAIT).toBe(1);
@@ -182,7 +164,7 @@ describe('what the Hardware and Models views say', () => {
   });
 
   it('shows no zero rates and no empty KV figure for WebLLM models, and no slow model in green', async () => {
-    const page = await browser.context.newPage();
+    const page = await session.browser.context.newPage();
     await openView(page, 'models');
     const cards = page.locator('[data-testid^="webllm-"]');
     await expect.poll(() => cards.locator('.verdict').count(), UI_WAIT).toBeGreaterThan(0);
@@ -205,7 +187,7 @@ describe('what the Hardware and Models views say', () => {
 
 describe('the Chat view at 390x844', () => {
   it('keeps the message box in view, puts the conversation list in a drawer and reflows tables', async () => {
-    const page = await browser.context.newPage();
+    const page = await session.browser.context.newPage();
     await page.setViewportSize(PHONE);
     await openView(page, 'chat');
     await page.getByRole('button', { name: 'Conversations', exact: true }).click();
@@ -254,7 +236,7 @@ const activeElement = (page: Page) =>
 
 describe('keyboard focus in the chat', () => {
   it('follows New conversation, Rename, Edit, versions, Regenerate and the skip shortcuts', async () => {
-    const page = await browser.context.newPage();
+    const page = await session.browser.context.newPage();
     await openView(page, 'chat');
     await importConversation(page, 'focus');
 
@@ -301,7 +283,7 @@ describe('keyboard focus in the chat', () => {
     await page.keyboard.press('/');
     await expect.poll(() => activeElement(page)).toBe('textarea|chat-input');
     expect(await page.locator('#chat-input').inputValue()).toBe('');
-    await page.goto(`${app.url}#/chat`);
+    await page.goto(`${session.app.url}#/chat`);
     await page.reload();
     await page.keyboard.press('Tab');
     await page.keyboard.press('Tab');
@@ -312,7 +294,7 @@ describe('keyboard focus in the chat', () => {
   });
 
   it('opens the next conversation when the open one is deleted, and makes no pile of empty ones', async () => {
-    const page = await browser.context.newPage();
+    const page = await session.browser.context.newPage();
     await openView(page, 'chat');
     await importConversation(page, 'keep');
     await importConversation(page, 'delete-me');
@@ -335,7 +317,7 @@ describe('keyboard focus in the chat', () => {
   });
 
   it('moves focus to the message box after "Use in chat" in the Models view', async () => {
-    const page = await browser.context.newPage();
+    const page = await session.browser.context.newPage();
     await openView(page, 'models');
     const use = page
       .locator('[data-testid^="webllm-"]')
@@ -351,7 +333,7 @@ describe('keyboard focus in the chat', () => {
 
 describe('settings', () => {
   it('accepts any whole number in range, says when one is out of range, and keeps the value', async () => {
-    const page = await browser.context.newPage();
+    const page = await session.browser.context.newPage();
     await openView(page, 'settings');
     const budget = page.locator('#budget-override');
     await page.locator('.setting').filter({ has: budget }).getByLabel('Automatic').uncheck();
@@ -381,7 +363,7 @@ describe('settings', () => {
   });
 
   it('starts with no system prompt and applies the one set in Settings to conversations without their own', async () => {
-    const page = await browser.context.newPage();
+    const page = await session.browser.context.newPage();
     await openView(page, 'chat');
     await page.locator('button.new').click();
     await page.locator('summary', { hasText: 'System prompt and sampling' }).click();

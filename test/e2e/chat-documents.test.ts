@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CITING_ANSWER, ensureCitingChat, ensureEmbeddingFixture } from '../fixtures/gguf/variants';
 import { axeViolations } from './axe';
 import { launchBrowser, serveBuiltApp, type AppServer, type Browser } from './browser';
+import { saveSettings, untilServiceWorkerControls } from './page-state';
 
 const UI_WAIT = { timeout: 15_000 };
 const WORK_WAIT = { timeout: 180_000 };
@@ -55,25 +56,6 @@ function active(p: Page): Promise<{ label: string | null; text: string; testid: 
   });
 }
 
-/** Saves settings where the app reads them (idb-keyval's database), before the app loads. */
-async function saveSettings(p: Page, settings: object): Promise<void> {
-  await p.evaluate(
-    (value) =>
-      new Promise<void>((resolve, reject) => {
-        const open = indexedDB.open('layerwise-settings');
-        open.onupgradeneeded = () => open.result.createObjectStore('kv');
-        open.onerror = () => reject(open.error);
-        open.onsuccess = () => {
-          const tx = open.result.transaction('kv', 'readwrite');
-          tx.objectStore('kv').put(value, 'settings');
-          tx.oncomplete = () => (open.result.close(), resolve());
-          tx.onerror = () => reject(tx.error);
-        };
-      }),
-    settings,
-  );
-}
-
 const assistantMessages = () => page.locator('article.message.assistant:not(.streaming)');
 
 beforeAll(async () => {
@@ -110,15 +92,8 @@ beforeAll(async () => {
   // whole context, which the sources need.
   await saveSettings(page, { engine: 'gpu', contextLength: 2048 });
   // The service worker precaches the shell and the workers on this first visit.
-  await page.evaluate(async () => {
-    await navigator.serviceWorker.ready;
-  });
   await page.goto(`${app.url}#/documents`);
-  await page.reload();
-  await vi.waitFor(
-    async () => expect(await page.evaluate(() => !!navigator.serviceWorker.controller)).toBe(true),
-    { ...UI_WAIT, interval: 250 },
-  );
+  await untilServiceWorkerControls(page);
 }, 300_000);
 
 afterAll(async () => {

@@ -3,12 +3,12 @@
 // and a reload that keeps the conversation and the model.
 import { readFileSync } from 'node:fs';
 import type { Page, Request } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ensureFixture } from '../fixtures/gguf/ensure';
-import { startFixtureServer, type FixtureServer } from '../fixtures/server';
 import { GREEDY } from '../../src/engine/engine';
 import { exportJson, type Conversation, type StoredMessage } from '../../src/store/conversations';
-import { launchBrowser, serveBuiltApp, type AppServer, type Browser } from './browser';
+import { useAppSession } from './app-session';
+import { saveSettings, untilServiceWorkerControls } from './page-state';
 import { nodeGreedy } from './worker-node-engine';
 
 const FIXTURE = 'llama-spm-f16';
@@ -16,22 +16,7 @@ const FIXTURE = 'llama-spm-f16';
 const UI_WAIT = { timeout: 15_000 };
 const SESSION_KEY = 'layerwise:session-model';
 
-let app: AppServer;
-let files: FixtureServer;
-let browser: Browser;
-let modelUrl: string;
-
-beforeAll(async () => {
-  files = await startFixtureServer();
-  modelUrl = files.setFile(`${FIXTURE}.gguf`, readFileSync(ensureFixture(FIXTURE)));
-  app = await serveBuiltApp();
-  browser = await launchBrowser();
-});
-afterAll(async () => {
-  await browser?.close();
-  await app?.close();
-  await files?.close();
-});
+const session = useAppSession({ fixture: FIXTURE });
 
 /** An export file around a conversation built by a test, with the fields every one shares. */
 function exportFile(
@@ -61,7 +46,7 @@ function fixtureChoice(contextTokens = 256) {
       kind: 'gguf',
       id: FIXTURE,
       label: `${FIXTURE}.gguf`,
-      source: { type: 'url', url: modelUrl },
+      source: { type: 'url', url: session.modelUrl },
     },
     // The GPU engine, whose greedy tokens the tests compare with the engine run in Node; on a
     // software adapter the planner's own pick would be the CPU engine.
@@ -69,39 +54,20 @@ function fixtureChoice(contextTokens = 256) {
   };
 }
 
-/** Saves settings where the app reads them (idb-keyval's database), before the app loads. */
-async function saveSettings(page: Page, settings: object): Promise<void> {
-  await page.evaluate(
-    (value) =>
-      new Promise<void>((resolve, reject) => {
-        const open = indexedDB.open('layerwise-settings');
-        open.onupgradeneeded = () => open.result.createObjectStore('kv');
-        open.onerror = () => reject(open.error);
-        open.onsuccess = () => {
-          const tx = open.result.transaction('kv', 'readwrite');
-          tx.objectStore('kv').put(value, 'settings');
-          tx.oncomplete = () => (open.result.close(), resolve());
-          tx.onerror = () => reject(tx.error);
-        };
-      }),
-    settings,
-  );
-}
-
 /** Opens the chat with a model chosen, as the Models view would choose it. */
 async function openChat(
   { choice, settings }: { choice: object; settings?: object } = fixtureChoice(),
   page?: Page,
 ): Promise<Page> {
-  page ??= await browser.context.newPage();
-  await page.goto(`${app.url}#/hardware`);
+  page ??= await session.browser.context.newPage();
+  await page.goto(`${session.app.url}#/hardware`);
   if (settings) await saveSettings(page, settings);
   await page.evaluate(([key, value]) => localStorage.setItem(key, value), [
     SESSION_KEY,
     JSON.stringify(choice),
   ] as const);
   // A hash change keeps the document: reload so the session reads the stored choice.
-  await page.goto(`${app.url}#/chat`);
+  await page.goto(`${session.app.url}#/chat`);
   await page.reload();
   await page.locator('button.new').click();
   await expect.poll(() => page.url(), UI_WAIT).toMatch(/#\/chat\/[\w-]+$/);
@@ -335,18 +301,18 @@ describe('load errors', () => {
 
 describe('offline', () => {
   it('chats with a stored model after an offline reload', async () => {
-    const page = await browser.context.newPage();
+    const page = await session.browser.context.newPage();
     const errors = watchErrors(page);
-    await page.goto(`${app.url}#/storage`);
+    await page.goto(`${session.app.url}#/storage`);
     // The GPU engine at the fixture's context, whatever the tests before left in Settings.
     await saveSettings(page, fixtureChoice().settings);
     await page.reload();
-    await page.getByLabel('GGUF file URL').fill(modelUrl);
+    await page.getByLabel('GGUF file URL').fill(session.modelUrl);
     await page.getByRole('button', { name: 'Download', exact: true }).click();
     const row = page.locator(`tr[data-state="complete"]`, { hasText: `${FIXTURE}.gguf` });
     await expect.poll(() => row.count(), { timeout: 60_000 }).toBe(1);
 
-    await page.goto(`${app.url}#/chat`);
+    await page.goto(`${session.app.url}#/chat`);
     await page.reload();
     await page.locator('button.new').click();
     const picker = page.getByLabel('Model', { exact: true });
@@ -362,15 +328,9 @@ describe('offline', () => {
     await waitForAnswer(page, 1);
 
     // The first visit installs the service worker; once it controls the page, the shell is cached.
-    await page.evaluate(async () => {
-      await navigator.serviceWorker.ready;
-    });
-    await page.reload();
-    await expect
-      .poll(() => page.evaluate(() => !!navigator.serviceWorker.controller), UI_WAIT)
-      .toBe(true);
+    await untilServiceWorkerControls(page);
 
-    await browser.context.setOffline(true);
+    await session.browser.context.setOffline(true);
     try {
       await page.reload();
       await expect
@@ -383,7 +343,7 @@ describe('offline', () => {
         'reached the answer length limit',
       );
     } finally {
-      await browser.context.setOffline(false);
+      await session.browser.context.setOffline(false);
     }
     expect(errors).toEqual([]);
     await page.close();
@@ -392,13 +352,13 @@ describe('offline', () => {
 
 describe('WebLLM path', () => {
   it('fetches WebLLM only once an MLC model is loaded, and explains a failed load', async () => {
-    const page = await browser.context.newPage();
+    const page = await session.browser.context.newPage();
     const scripts: string[] = [];
     page.on('request', (r) => scripts.push(new URL(r.url()).pathname));
     await openChat(fixtureChoice(), page);
     await loadModel(page);
     // Listing the Storage view's models does not fetch WebLLM before it has ever been used.
-    await page.goto(`${app.url}#/storage`);
+    await page.goto(`${session.app.url}#/storage`);
     await expect.poll(() => page.locator('#models-heading').count(), UI_WAIT).toBe(1);
     await page.waitForTimeout(500);
     expect(scripts.filter((p) => /webllm-|mlc\.worker-/.test(p))).toEqual([]);

@@ -2,11 +2,9 @@
 // the Models view plans a model onto the CPU engine, the chat runs it there on the threads the plan
 // counted with llama.cpp's own greedy reply, and the Hardware view shows the CPU it runs on,
 // cross-origin isolated, with one thread's and a thread per core's measured read rates.
-import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { ensureFixture } from '../fixtures/gguf/ensure';
-import { startFixtureServer, type FixtureServer } from '../fixtures/server';
-import { launchBrowser, serveBuiltApp, type AppServer, type Browser } from './browser';
+import { useAppSession } from './app-session';
 import { chatTurn } from './chat-turn';
 import { llamaReply } from './llama-reply';
 
@@ -16,29 +14,14 @@ const MESSAGE = 'The quick brown fox';
 const MAX_TOKENS = 8;
 const UI_WAIT = { timeout: 15_000 };
 
-let app: AppServer;
-let files: FixtureServer;
-let browser: Browser;
-let modelUrl: string;
-
-beforeAll(async () => {
-  files = await startFixtureServer();
-  modelUrl = files.setFile(`${FIXTURE}.gguf`, readFileSync(ensureFixture(FIXTURE)));
-  app = await serveBuiltApp();
-  browser = await launchBrowser({ webgpu: false });
-});
-afterAll(async () => {
-  await browser?.close();
-  await app?.close();
-  await files?.close();
-});
+const session = useAppSession({ fixture: FIXTURE, webgpu: false });
 
 /** The threads a plan's verdict counts ("… · 2 threads"). */
 const threadsIn = (text: string) => Number(/(\d+) threads?\s*$/.exec(text.trim())?.[1]);
 
 it('shows the CPU in the Hardware view: threads, isolation, memory, measured rates', async () => {
-  const page = await browser.context.newPage();
-  await page.goto(`${app.url}#/hardware`);
+  const page = await session.browser.context.newPage();
+  await page.goto(`${session.app.url}#/hardware`);
   const cores = await page.evaluate(() => navigator.hardwareConcurrency);
   expect(cores).toBeGreaterThan(1);
   // The threaded calibration runs in workers once the view is open.
@@ -67,8 +50,8 @@ it('shows the CPU in the Hardware view: threads, isolation, memory, measured rat
 });
 
 it('plans a model in the Models view onto the CPU engine with no WebGPU adapter at all', async () => {
-  const page = await browser.context.newPage();
-  await page.goto(`${app.url}#/models`);
+  const page = await session.browser.context.newPage();
+  await page.goto(`${session.app.url}#/models`);
   const adapter = await page.evaluate(async () =>
     'gpu' in navigator ? (await navigator.gpu.requestAdapter()) !== null : false,
   );
@@ -80,7 +63,7 @@ it('plans a model in the Models view onto the CPU engine with no WebGPU adapter 
   expect(await page.locator('[data-testid^="catalogue-"]').count()).toBeGreaterThan(0);
   expect(await page.locator('[data-testid^="webllm-"]').count()).toBe(0);
 
-  await page.getByLabel('Address of a .gguf file').fill(modelUrl);
+  await page.getByLabel('Address of a .gguf file').fill(session.modelUrl);
   await page.getByRole('button', { name: 'Plan it' }).click();
   const card = page.getByTestId('custom-model');
   await expect
@@ -97,10 +80,10 @@ it('plans a model in the Models view onto the CPU engine with no WebGPU adapter 
 });
 
 it("stores the planned model, uses it in chat and answers with llama.cpp's reply", async () => {
-  const page = await browser.context.newPage();
+  const page = await session.browser.context.newPage();
   const errors: Error[] = [];
   page.on('pageerror', (error) => errors.push(error));
-  await page.goto(`${app.url}#/models`);
+  await page.goto(`${session.app.url}#/models`);
   // The model added in the test before is listed again after the reload.
   const card = page.getByTestId('custom-model');
   await expect

@@ -3,11 +3,10 @@
 // isolation, so the CPU engine gets no shared memory. The Hardware view says so and why, the
 // Models view's plan counts one thread, and the chat runs on the CPU engine with one thread and
 // gives llama.cpp's own greedy reply.
-import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { ensureFixture } from '../fixtures/gguf/ensure';
-import { startFixtureServer, type FixtureServer } from '../fixtures/server';
-import { bareStaticHost, launchBrowser, type AppServer, type Browser } from './browser';
+import { bareStaticHost } from './browser';
+import { useAppSession } from './app-session';
 import { chatTurn } from './chat-turn';
 import { llamaReply } from './llama-reply';
 
@@ -18,26 +17,15 @@ const MAX_TOKENS = 8;
 const SESSION_KEY = 'layerwise:session-model';
 const UI_WAIT = { timeout: 15_000 };
 
-let host: AppServer;
-let files: FixtureServer;
-let browser: Browser;
-let modelUrl: string;
-
-beforeAll(async () => {
-  files = await startFixtureServer();
-  modelUrl = files.setFile(`${FIXTURE}.gguf`, readFileSync(ensureFixture(FIXTURE)));
-  host = await bareStaticHost({ missing: ['/sw.js'] });
-  browser = await launchBrowser({ webgpu: false });
-});
-afterAll(async () => {
-  await browser?.close();
-  await host?.close();
-  await files?.close();
+const session = useAppSession({
+  fixture: FIXTURE,
+  webgpu: false,
+  host: () => bareStaticHost({ missing: ['/sw.js'] }),
 });
 
 it('says in the Hardware view that the CPU engine runs one thread, and why', async () => {
-  const page = await browser.context.newPage();
-  await page.goto(`${host.url}#/hardware`);
+  const page = await session.browser.context.newPage();
+  await page.goto(`${session.app.url}#/hardware`);
   expect(await page.evaluate(() => crossOriginIsolated)).toBe(false);
   const cores = await page.evaluate(() => navigator.hardwareConcurrency);
   await expect
@@ -51,11 +39,11 @@ it('says in the Hardware view that the CPU engine runs one thread, and why', asy
 });
 
 it("plans one thread, and chats on the CPU engine with one thread and llama.cpp's reply", async () => {
-  const page = await browser.context.newPage();
+  const page = await session.browser.context.newPage();
   const errors: Error[] = [];
   page.on('pageerror', (error) => errors.push(error));
-  await page.goto(`${host.url}#/models`);
-  await page.getByLabel('Address of a .gguf file').fill(modelUrl);
+  await page.goto(`${session.app.url}#/models`);
+  await page.getByLabel('Address of a .gguf file').fill(session.modelUrl);
   await page.getByRole('button', { name: 'Plan it' }).click();
   const card = page.getByTestId('custom-model');
   await expect
@@ -73,13 +61,13 @@ it("plans one thread, and chats on the CPU engine with one thread and llama.cpp'
     kind: 'gguf',
     id: FIXTURE,
     label: `${FIXTURE}.gguf`,
-    source: { type: 'url', url: modelUrl },
+    source: { type: 'url', url: session.modelUrl },
   };
   await page.evaluate(([key, value]) => localStorage.setItem(key, value), [
     SESSION_KEY,
     JSON.stringify(choice),
   ] as const);
-  await page.goto(`${host.url}#/chat`);
+  await page.goto(`${session.app.url}#/chat`);
   await page.reload();
   await page.locator('button.new').click();
   await page.getByRole('button', { name: 'Load now' }).click();

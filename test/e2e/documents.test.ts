@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ensureEmbeddingFixture, ensureLongContextChat } from '../fixtures/gguf/variants';
 import { pdfWithPages } from '../fixtures/documents/generate';
 import { launchBrowser, serveBuiltApp, type AppServer, type Browser } from './browser';
+import { untilServiceWorkerControls } from './page-state';
 
 const UI_WAIT = { timeout: 15_000 };
 const WORK_WAIT = { timeout: 180_000 };
@@ -82,15 +83,8 @@ beforeAll(async () => {
     localStorage.setItem('layerwise:documents', JSON.stringify({ answerTokens: 8 })),
   );
   // The service worker precaches the shell, the workers and pdf.js on this first visit.
-  await page.evaluate(async () => {
-    await navigator.serviceWorker.ready;
-  });
   await page.goto(`${app.url}#/documents`);
-  await page.reload();
-  await vi.waitFor(
-    async () => expect(await page.evaluate(() => !!navigator.serviceWorker.controller)).toBe(true),
-    { ...UI_WAIT, interval: 250 },
-  );
+  await untilServiceWorkerControls(page);
 }, 300_000);
 
 afterAll(async () => {

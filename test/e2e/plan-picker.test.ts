@@ -3,57 +3,20 @@
 // with layers streamed, and the chat's balance panel shows the plan carried out per device (the
 // allocator's bytes beside the plan's, resident and streamed layers, measured beside predicted
 // decode speed).
-import { readFileSync } from 'node:fs';
-import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { ensureFixture } from '../fixtures/gguf/ensure';
-import { startFixtureServer, type FixtureServer } from '../fixtures/server';
-import { launchBrowser, serveBuiltApp, type AppServer, type Browser } from './browser';
+import { expect, it } from 'vitest';
+import { useAppSession } from './app-session';
+import { saveSettings } from './page-state';
 
 /** Four layers: an 8 MiB budget (7.2 MiB usable) holds one layer resident and streams three. */
 const FIXTURE = 'largest-q4_k_m';
 const BUDGET_MIB = 8;
 const UI_WAIT = { timeout: 15_000 };
 
-let app: AppServer;
-let files: FixtureServer;
-let browser: Browser;
-let modelUrl: string;
-
-beforeAll(async () => {
-  files = await startFixtureServer();
-  modelUrl = files.setFile(`${FIXTURE}.gguf`, readFileSync(ensureFixture(FIXTURE)));
-  app = await serveBuiltApp();
-  browser = await launchBrowser();
-});
-afterAll(async () => {
-  await browser?.close();
-  await app?.close();
-  await files?.close();
-});
-
-/** Saves settings where the app reads them (idb-keyval's database), before the app loads. */
-async function saveSettings(page: Page, settings: object): Promise<void> {
-  await page.evaluate(
-    (value) =>
-      new Promise<void>((resolve, reject) => {
-        const open = indexedDB.open('layerwise-settings');
-        open.onupgradeneeded = () => open.result.createObjectStore('kv');
-        open.onerror = () => reject(open.error);
-        open.onsuccess = () => {
-          const tx = open.result.transaction('kv', 'readwrite');
-          tx.objectStore('kv').put(value, 'settings');
-          tx.oncomplete = () => (open.result.close(), resolve());
-          tx.onerror = () => reject(tx.error);
-        };
-      }),
-    settings,
-  );
-}
+const session = useAppSession({ fixture: FIXTURE });
 
 it('honours a budget that forces streaming when the model is picked in the chat', async () => {
-  const page = await browser.context.newPage();
-  await page.goto(`${app.url}#/storage`);
+  const page = await session.browser.context.newPage();
+  await page.goto(`${session.app.url}#/storage`);
   await saveSettings(page, {
     // The GPU engine, though the adapter is a software one (the CPU engine would be chosen).
     engine: 'gpu',
@@ -62,12 +25,12 @@ it('honours a budget that forces streaming when the model is picked in the chat'
     contextLength: 256,
   });
   await page.reload();
-  await page.getByLabel('GGUF file URL').fill(modelUrl);
+  await page.getByLabel('GGUF file URL').fill(session.modelUrl);
   await page.getByRole('button', { name: 'Download', exact: true }).click();
   const row = page.locator(`tr[data-state="complete"]`, { hasText: `${FIXTURE}.gguf` });
   await expect.poll(() => row.count(), { timeout: 60_000 }).toBe(1);
 
-  await page.goto(`${app.url}#/chat`);
+  await page.goto(`${session.app.url}#/chat`);
   await page.reload();
   await page.locator('button.new').click();
   const picker = page.getByLabel('Model', { exact: true });

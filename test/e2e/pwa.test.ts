@@ -3,6 +3,7 @@ import { gzipSync } from 'node:zlib';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { launchBrowser, serveBuiltApp, type AppServer, type Browser } from './browser';
+import { untilServiceWorkerControls } from './page-state';
 
 let server: AppServer;
 let browser: Browser;
@@ -70,13 +71,7 @@ it('loads the app shell from the service worker when offline', async () => {
   const errors: Error[] = [];
   page.on('pageerror', (error) => errors.push(error));
   await page.goto(`${server.url}#/hardware`);
-  await page.evaluate(async () => {
-    await navigator.serviceWorker.ready;
-  });
-  // The first visit is not controlled by the service worker; a reload is, which proves the
-  // precache is complete before going offline.
-  await page.reload();
-  await expect.poll(() => page.evaluate(() => !!navigator.serviceWorker.controller)).toBe(true);
+  await untilServiceWorkerControls(page);
 
   await browser.context.setOffline(true);
   try {

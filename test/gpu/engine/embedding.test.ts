@@ -13,36 +13,14 @@ import {
   tokenize as llamaTokenize,
 } from '../../fixtures/llama-embedding-oracle';
 import { openTestDevice, poison } from '../harness';
+import { cosine, PRECISIONS, TEXTS } from './embedding-cases';
 
 const run = promisify(execFile);
-
-const TEXTS = {
-  english: 'The quick brown fox jumps over the lazy dog near the river bank.',
-  chinese: '我们在河边散步，天气很好。',
-  emoji: 'Launch day 🚀🎉 — all systems go 👍',
-  code: 'function add(a: number, b: number) {\n  return a + b;\n}',
-};
-
-function cosine(a: Float32Array, b: Float32Array): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i] * b[i];
-    na += a[i] * a[i];
-    nb += b[i] * b[i];
-  }
-  return dot / Math.sqrt(na * nb);
-}
 
 const CASES = [
   { fixture: 'qwen3-embed-last-f32', pooling: 'last' },
   { fixture: 'qwen3-embed-mean-f32', pooling: 'mean' },
   { fixture: 'qwen3-embed-cls-f32', pooling: 'cls' },
-] as const;
-const PRECISIONS = [
-  { adapter: 'swiftshader', precision: 'f32', floor: 0.9999 },
-  { adapter: 'lavapipe', precision: 'f16', floor: 0.999 },
 ] as const;
 
 describe.each(CASES)('embeddings of $fixture', ({ fixture, pooling }) => {

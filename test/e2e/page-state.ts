@@ -1,0 +1,40 @@
+// Page-side steps several browser tests take: settings written where the app reads them, and the
+// service worker brought to control the page.
+import type { Page } from 'playwright-core';
+import { expect } from 'vitest';
+
+/** How long the page may take to show what it already has, on a busy two-core machine. */
+const UI_WAIT = { timeout: 15_000, interval: 250 };
+
+/** Saves settings where the app reads them (idb-keyval's database), before the app loads. */
+export async function saveSettings(page: Page, settings: object): Promise<void> {
+  await page.evaluate(
+    (value) =>
+      new Promise<void>((resolve, reject) => {
+        const open = indexedDB.open('layerwise-settings');
+        open.onupgradeneeded = () => open.result.createObjectStore('kv');
+        open.onerror = () => reject(open.error);
+        open.onsuccess = () => {
+          const tx = open.result.transaction('kv', 'readwrite');
+          tx.objectStore('kv').put(value, 'settings');
+          tx.oncomplete = () => (open.result.close(), resolve());
+          tx.onerror = () => reject(tx.error);
+        };
+      }),
+    settings,
+  );
+}
+
+/**
+ * Waits for the service worker the first visit installs, then reloads: the first visit is not
+ * controlled by it, a reload is, which proves the precache is complete (before going offline).
+ */
+export async function untilServiceWorkerControls(page: Page): Promise<void> {
+  await page.evaluate(async () => {
+    await navigator.serviceWorker.ready;
+  });
+  await page.reload();
+  await expect
+    .poll(() => page.evaluate(() => !!navigator.serviceWorker.controller), UI_WAIT)
+    .toBe(true);
+}
