@@ -285,9 +285,10 @@ describe('an answer outlives the Chat view', () => {
 
 describe('load errors', () => {
   it("explains an f16 request on a GPU without shader-f16 in the app's terms, not a CLI flag", async () => {
+    const chosen = fixtureChoice();
     const page = await openChat({
-      ...fixtureChoice(),
-      settings: { contextLength: 256, computePrecision: 'f16' },
+      ...chosen,
+      settings: { ...chosen.settings, computePrecision: 'f16' },
     });
     await page.getByRole('button', { name: 'Load now' }).click();
     const error = page.locator('.model-bar .error-text');

@@ -5,6 +5,7 @@ import type { Page } from 'playwright-core';
 import { launchBrowser, serveBuiltApp, type AppServer, type Browser } from './browser';
 import { modelBytes, startFixtureServer, type FixtureServer } from '../fixtures/server';
 import { CHUNK_BYTES_SETTING, readStoredModel } from './store-page';
+import { untilServiceWorkerControls } from './page-state';
 
 const SIZE = 512 * 1024 + 99;
 
@@ -26,6 +27,8 @@ afterAll(async () => {
 beforeEach(async () => {
   page = await browser.context.newPage();
   await page.goto(`${app.url}#/storage`);
+  // The service worker the first visit installs may take the page over (and reload it) mid-test.
+  await untilServiceWorkerControls(page);
   await page.evaluate(([key, bytes]) => localStorage.setItem(key, bytes), [
     CHUNK_BYTES_SETTING,
     String(64 * 1024),
