@@ -5,15 +5,13 @@
 // engine's prefill and decode tok/s as the engine measured them, beside the planner's prediction
 // and its choice. A benchmark, not a test: nothing is asserted.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { cpus, tmpdir } from 'node:os';
+import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { build, preview } from 'vite';
 import { GGMLType } from '../../src/engine/gguf/types.ts';
-import { SECURITY_HEADERS } from '../../src/security-headers.ts';
 import { CPU_EFFICIENCY } from '../../src/plan/cpu.ts';
 import { launchBrowser } from '../e2e/browser.ts';
+import { serveIsolatedPage } from './isolated-page.ts';
 import { buildFixture, type FixtureSpec } from '../fixtures/gguf/models.ts';
 import { encodeValues, normals, seededRandom } from '../fixtures/gguf/blocks.ts';
 import { writeGguf } from '../fixtures/gguf/writer.ts';
@@ -82,30 +80,14 @@ const engines = values.engines.split(',').filter((e): e is 'gpu' | 'cpu' => /^(g
 const modelPath = values.model ?? (await defaultModel());
 const maxTokens = Number(values.tokens);
 
-const outDir = await mkdtemp(join(tmpdir(), 'layerwise-bench-page-'));
-const pageRoot = join(import.meta.dirname, 'browser-page');
-await build({
-  root: pageRoot,
-  base: './',
-  configFile: false,
-  logLevel: 'warn',
-  worker: { format: 'es' },
-  build: { outDir, emptyOutDir: true, target: 'es2022', chunkSizeWarningLimit: 100_000 },
-});
-const server = await preview({
-  root: pageRoot,
-  configFile: false,
-  logLevel: 'warn',
-  build: { outDir },
-  preview: { host: '127.0.0.1', port: 0, headers: SECURITY_HEADERS },
-});
+const pageServer = await serveIsolatedPage(join(import.meta.dirname, 'browser-page'));
 const files = await startFixtureServer();
 const bytes = readFileSync(modelPath);
 const url = files.setFile('bench.gguf', bytes);
 const browser = await launchBrowser();
 try {
   const page = await browser.context.newPage();
-  await page.goto(server.resolvedUrls!.local[0]);
+  await page.goto(pageServer.url);
   await page.waitForSelector('body[data-ready="true"]', { state: 'attached' });
   const results: BenchRun[] = [];
   for (const engine of engines) {
@@ -142,6 +124,5 @@ try {
 } finally {
   await browser.close();
   await files.close();
-  server.httpServer.close();
-  await rm(outDir, { recursive: true, force: true });
+  await pageServer.close();
 }

@@ -2,13 +2,10 @@
 // 127.0.0.1 with the app's security headers, so the page is cross-origin isolated and llama.cpp
 // in WebAssembly gets its threads; the model files come from the local fixture server.
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { build, preview, type PreviewServer } from 'vite';
-import { SECURITY_HEADERS } from '../../../src/security-headers.ts';
 import { launchBrowser, type Browser } from '../../e2e/browser.ts';
+import { serveIsolatedPage, type IsolatedPage } from '../isolated-page.ts';
 import { startFixtureServer, type FixtureServer } from '../../fixtures/server.ts';
 import type { WllamaPageApi } from '../compare-page/main.ts';
 import type { RunRates } from './contenders.ts';
@@ -19,35 +16,18 @@ export class WllamaPage {
   private constructor(
     private readonly page: Page,
     private readonly browser: Browser,
-    private readonly server: PreviewServer,
+    private readonly pageServer: IsolatedPage,
     private readonly files: FixtureServer,
-    private readonly outDir: string,
   ) {}
 
   static async open(): Promise<WllamaPage> {
-    const outDir = await mkdtemp(join(tmpdir(), 'layerwise-compare-page-'));
-    const pageRoot = join(import.meta.dirname, '../compare-page');
-    await build({
-      root: pageRoot,
-      base: './',
-      configFile: false,
-      logLevel: 'warn',
-      worker: { format: 'es' },
-      build: { outDir, emptyOutDir: true, target: 'es2022', chunkSizeWarningLimit: 100_000 },
-    });
-    const server = await preview({
-      root: pageRoot,
-      configFile: false,
-      logLevel: 'warn',
-      build: { outDir },
-      preview: { host: '127.0.0.1', port: 0, headers: SECURITY_HEADERS },
-    });
+    const pageServer = await serveIsolatedPage(join(import.meta.dirname, '../compare-page'));
     const files = await startFixtureServer();
     const browser = await launchBrowser({ webgpu: false });
     const page = await browser.context.newPage();
-    await page.goto(server.resolvedUrls!.local[0]);
+    await page.goto(pageServer.url);
     await page.waitForSelector('body[data-ready="true"]', { state: 'attached' });
-    return new WllamaPage(page, browser, server, files, outDir);
+    return new WllamaPage(page, browser, pageServer, files);
   }
 
   /** Serves the model file to the page; returns its URL. */
@@ -82,7 +62,6 @@ export class WllamaPage {
   async close(): Promise<void> {
     await this.browser.close();
     await this.files.close();
-    this.server.httpServer.close();
-    await rm(this.outDir, { recursive: true, force: true });
+    await this.pageServer.close();
   }
 }
