@@ -1,7 +1,7 @@
 // Page-side steps several browser tests take: settings written where the app reads them, and the
 // service worker brought to control the page.
 import type { Page } from 'playwright-core';
-import { expect } from 'vitest';
+import { expect, vi } from 'vitest';
 
 /** How long the page may take to show what it already has, on a busy two-core machine. */
 const UI_WAIT = { timeout: 15_000, interval: 250 };
@@ -34,7 +34,9 @@ export async function untilServiceWorkerControls(page: Page): Promise<void> {
     await navigator.serviceWorker.ready;
   });
   await page.reload();
-  await expect
-    .poll(() => page.evaluate(() => !!navigator.serviceWorker.controller), UI_WAIT)
-    .toBe(true);
+  // vi.waitFor rather than expect.poll: this also runs in beforeAll hooks, outside any test.
+  await vi.waitFor(
+    async () => expect(await page.evaluate(() => !!navigator.serviceWorker.controller)).toBe(true),
+    UI_WAIT,
+  );
 }
