@@ -8,7 +8,6 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { GGMLType } from '../../src/engine/gguf/types.ts';
 import { CPU_EFFICIENCY } from '../../src/plan/cpu.ts';
 import { launchBrowser } from '../e2e/browser.ts';
 import { serveIsolatedPage } from './isolated-page.ts';
@@ -20,6 +19,7 @@ import { blobSource } from '../../src/engine/gguf/source.ts';
 import { textCodec } from '../../src/engine/gguf/text-codec.ts';
 import { startFixtureServer } from '../fixtures/server.ts';
 import type { BenchApi, BenchRun } from './browser-page/main.ts';
+import { SMOLLM2_135M_SHAPE } from './smollm2-shape.ts';
 
 const root = resolve(import.meta.dirname, '../..');
 
@@ -28,22 +28,13 @@ const root = resolve(import.meta.dirname, '../..');
  * an output layer of its own whose rows for tokens that are not whole UTF-8 text are zero, so a
  * greedy reply never picks a lone byte (which llama.cpp's WebAssembly build cannot return).
  */
-const SMOLLM2_135M_SHAPE: FixtureSpec = {
+const SMOLLM2_135M_TEXT: FixtureSpec = {
+  ...SMOLLM2_135M_SHAPE,
   id: 'smollm2-135m-shape-q8_0-text',
-  architecture: 'llama',
-  tokenizer: 'smollm',
-  mix: GGMLType.Q8_0,
-  embd: 576,
-  ff: 1536,
-  heads: 9,
-  headsKv: 3,
-  layers: 30,
-  tied: false,
-  seed: 135,
 };
 
 async function textOnlyModel(): Promise<Uint8Array> {
-  const built = buildFixture(SMOLLM2_135M_SHAPE);
+  const built = buildFixture(SMOLLM2_135M_TEXT);
   const probe = writeGguf(built.metadata, built.tensors, built.options).bytes;
   const codec = textCodec(
     await parseHeader(blobSource(new Blob([probe as Uint8Array<ArrayBuffer>]), 'probe.gguf')),
@@ -60,7 +51,7 @@ async function textOnlyModel(): Promise<Uint8Array> {
 
 async function defaultModel(): Promise<string> {
   const dir = join(root, 'test/.cache/bench');
-  const path = join(dir, `${SMOLLM2_135M_SHAPE.id}.gguf`);
+  const path = join(dir, `${SMOLLM2_135M_TEXT.id}.gguf`);
   if (!existsSync(path)) {
     mkdirSync(dir, { recursive: true });
     writeFileSync(path, await textOnlyModel());

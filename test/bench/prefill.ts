@@ -9,9 +9,8 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { buildFixture, type FixtureSpec } from '../fixtures/gguf/models.ts';
+import { buildFixture } from '../fixtures/gguf/models.ts';
 import { writeGguf } from '../fixtures/gguf/writer.ts';
-import { GGMLType } from '../../src/engine/gguf/types.ts';
 import { checkSupported, parseHeader } from '../../src/engine/gguf/header.ts';
 import { openFileSource } from '../../src/engine/gguf/source-node.ts';
 import { GgufModel } from '../../src/engine/gguf/model.ts';
@@ -19,20 +18,7 @@ import { TokenGenerator, type DecodeStats } from '../../src/engine/gguf/generate
 import { GREEDY } from '../../src/engine/engine.ts';
 import { requestNodeAdapter, type NodeAdapterName } from '../../src/gpu/node-gpu.ts';
 import { openEngineDevice } from '../../src/gpu/device.ts';
-
-const SMOLLM2_135M_SHAPE: FixtureSpec = {
-  id: 'smollm2-135m-shape-q8_0',
-  architecture: 'llama',
-  tokenizer: 'smollm',
-  mix: GGMLType.Q8_0,
-  embd: 576,
-  ff: 1536,
-  heads: 9,
-  headsKv: 3,
-  layers: 30,
-  tied: false,
-  seed: 135,
-};
+import { SMOLLM2_135M_SHAPE } from './smollm2-shape.ts';
 
 const { values } = parseArgs({
   options: {
