@@ -1,11 +1,13 @@
 // `npm run bench:prefill [-- --adapter lavapipe|swiftshader] [--prompts 128,512] [--rounds N]
-//   [--tokens N] [--f16]`: prefill and decode tok/s of the GGUF engine on dawn.node, the tiled
-// prefill kernels (GEMM + flash-style attention) beside the decode kernels run over the same
-// passes, on a random model in SmolLM2-135M's shape at Q8_0. Both engines are loaded once and run
+//   [--tokens N] [--f16] [--profile]`: prefill and decode tok/s of the GGUF engine on dawn.node, the tiled
+// prefill kernels the adapter gets by default (prefill-kernels.ts) and the GPUs' (staged GEMM,
+// flash-style attention) beside the decode kernels run over the same passes, on a random
+// model in SmolLM2-135M's shape at Q8_0. The engines are loaded once and run
 // in interleaved rounds, so load on the machine slows them alike; medians are printed, by wall
 // clock and by the process's CPU time (lavapipe runs on the process's own threads, so on a machine
-// shared with other work CPU time is the steadier measure). A benchmark, not a test: nothing is
-// asserted.
+// shared with other work CPU time is the steadier measure). `--profile` adds a per-kernel time
+// profile of the first prompt's prefill (test/bench/compare/profile.ts). A benchmark, not a test:
+// nothing is asserted.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -19,6 +21,9 @@ import { GREEDY } from '../../src/engine/engine.ts';
 import { requestNodeAdapter, type NodeAdapterName } from '../../src/gpu/node-gpu.ts';
 import { openEngineDevice } from '../../src/gpu/device.ts';
 import { SMOLLM2_135M_SHAPE } from './smollm2-shape.ts';
+import { DECODE_KERNELS_PREFILL, GPU_PREFILL } from '../../src/engine/gguf/prefill-kernels.ts';
+import { profileDispatches, recordDevice } from './compare/profile.ts';
+import { median } from './compare/stats.ts';
 
 const { values } = parseArgs({
   options: {
@@ -28,6 +33,7 @@ const { values } = parseArgs({
     tokens: { type: 'string', default: '8' },
     f16: { type: 'boolean', default: false },
     'baseline-prompt': { type: 'string', default: '128' },
+    profile: { type: 'boolean', default: false },
   },
 });
 const prompts = values.prompts.split(',').map(Number);
@@ -53,18 +59,19 @@ const header = await parseHeader(source);
 checkSupported(header);
 const context = Math.max(...prompts) + decodeTokens + 1;
 const variants = [
-  ['tiled prefill', true],
-  ['decode kernels', false],
+  ['adapter default', undefined],
+  ["GPUs' (staged GEMM, tiled attention)", GPU_PREFILL],
+  ['decode kernels', DECODE_KERNELS_PREFILL],
 ] as const;
 const models = new Map<string, GgufModel>();
-for (const [name, tiledPrefill] of variants) {
+for (const [name, prefill] of variants) {
   models.set(
     name,
     await GgufModel.load(device, source, header, {
       contextTokens: context,
       computePrecision: values.f16 ? 'f16' : 'f32',
       lanesPerRow: 1,
-      tiledPrefill,
+      prefill,
     }),
   );
 }
@@ -97,7 +104,7 @@ interface Result {
 const results = new Map<string, Result>();
 for (let round = 0; round < rounds; round++) {
   for (const [name] of variants) {
-    for (const length of name === 'tiled prefill' ? prompts : [baselinePrompt]) {
+    for (const length of name === 'adapter default' ? prompts : [baselinePrompt]) {
       const key = `${name}, ${length}-token prompt`;
       const model = models.get(name)!;
       // The prompt alone (one token sampled), then the prompt and the decoded tokens: the
@@ -108,7 +115,9 @@ for (let round = 0; round < rounds; round++) {
       entry.prefill.push(prefill.stats.prefillTokensPerSecond);
       entry.decode.push(both.stats.decodeTokensPerSecond);
       entry.prefillCpu.push(length / prefill.cpuSeconds);
-      entry.decodeCpu.push(decodeTokens / Math.max(both.cpuSeconds - prefill.cpuSeconds, 1e-9));
+      // Two runs' CPU times can differ by less than the decode's under noise: no figure then.
+      const decodeCpuSeconds = both.cpuSeconds - prefill.cpuSeconds;
+      if (decodeCpuSeconds > 0) entry.decodeCpu.push(decodeTokens / decodeCpuSeconds);
       results.set(key, entry);
       process.stderr.write(
         `round ${round + 1}: ${key}: prefill ${prefill.stats.prefillTokensPerSecond.toFixed(2)} ` +
@@ -118,8 +127,11 @@ for (let round = 0; round < rounds; round++) {
   }
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const spread = (xs: number[]) => `${Math.min(...xs).toFixed(2)}-${Math.max(...xs).toFixed(2)}`;
+/** Median and (min-max) of the rounds' figures, or n/a where no round gave one. */
+const summary = (xs: number[]) =>
+  xs.length
+    ? `${median(xs).toFixed(2)} (${Math.min(...xs).toFixed(2)}-${Math.max(...xs).toFixed(2)})`
+    : 'n/a';
 console.log(
   `device: ${adapterInfo.vendor} ${adapterInfo.architecture} ${adapterInfo.device || adapterInfo.description}`,
 );
@@ -132,11 +144,23 @@ console.log(
 );
 for (const [key, r] of results) {
   console.log(
-    `${key.padEnd(40)} prefill ${median(r.prefill).toFixed(2)} (${spread(r.prefill)})` +
-      `  decode ${median(r.decode).toFixed(2)} (${spread(r.decode)})` +
-      `  | per CPU s: prefill ${median(r.prefillCpu).toFixed(2)} (${spread(r.prefillCpu)})` +
-      `  decode ${median(r.decodeCpu).toFixed(2)} (${spread(r.decodeCpu)})`,
+    `${key.padEnd(40)} prefill ${summary(r.prefill)}  decode ${summary(r.decode)}` +
+      `  | per CPU s: prefill ${summary(r.prefillCpu)}  decode ${summary(r.decodeCpu)}`,
   );
+}
+if (values.profile) {
+  // Per kernel, the prefill of the first prompt length by the default tiled kernels.
+  const model = models.get('adapter default')!;
+  const recording = await recordDevice(device, async () => void (await run(model, prompts[0], 1)));
+  const profile = await profileDispatches(device, recording.dispatches);
+  console.log(
+    `per-kernel time of a ${prompts[0]}-token prefill (${profile.method}): ${profile.totalMs.toFixed(1)} ms`,
+  );
+  for (const k of profile.kernels) {
+    console.log(
+      `${k.role.padEnd(28)} ${String(k.dispatches).padStart(4)} dispatches ${k.ms.toFixed(1).padStart(9)} ms ${(k.share * 100).toFixed(1).padStart(5)}%`,
+    );
+  }
 }
 for (const model of models.values()) model.destroy();
 device.destroy();

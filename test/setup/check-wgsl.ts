@@ -12,7 +12,11 @@ import { embedKernel } from '../../src/engine/gguf/kernels/embed.ts';
 import { attentionKernels } from '../../src/engine/gguf/kernels/attention.ts';
 import { sampleStages } from '../../src/engine/gguf/kernels/sample.ts';
 import { normAddKernel, ropeKernel, topLogitsKernel } from '../../src/engine/gguf/kernels/fixed.ts';
-import { gemmKernel } from '../../src/engine/gguf/kernels/gemm.ts';
+import {
+  CPU_GEMM_TILES,
+  DEFAULT_GEMM_TILES,
+  gemmKernel,
+} from '../../src/engine/gguf/kernels/gemm.ts';
 import {
   attentionTiles,
   prefillAttentionKernel,
@@ -169,7 +173,11 @@ function variants(): [string, KernelVariant][] {
         segments: [segment(64, 0), segment(32, 64, 0), segment(64, 96, 32)],
       };
       for (const [label, spec] of [['q, k, v with biases', qkv], ...specs.slice(1)] as const) {
-        if (!spec.lastTokenOnly) out.push([`gemm ${name} ${label}`, gemmKernel(spec)]);
+        if (spec.lastTokenOnly) continue;
+        for (const tiles of [DEFAULT_GEMM_TILES, CPU_GEMM_TILES]) {
+          const staging = tiles.staged ? 'staged' : 'unstaged';
+          out.push([`gemm ${name} ${label} ${staging}`, gemmKernel(spec, tiles)]);
+        }
       }
       out.push([`embed ${name}`, embedKernel(precision, part(type, 1000), K, 1000, Math.sqrt(K))]);
       out.push([`embed ${name} unscaled`, embedKernel(precision, part(type, 1000), K, 1000)]);

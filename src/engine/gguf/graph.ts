@@ -25,7 +25,8 @@ import { embedKernel } from './kernels/embed';
 import { attentionKernels } from './kernels/attention';
 import { normAddKernel, ropeKernel, topLogitsKernel } from './kernels/fixed';
 import { sampleStages } from './kernels/sample';
-import { DEFAULT_GEMM_TILES, gemmKernel, gemmWorkgroups } from './kernels/gemm';
+import { gemmKernel, gemmWorkgroups } from './kernels/gemm';
+import type { PrefillKernels } from './prefill-kernels';
 import { attentionTiles, prefillAttentionKernel } from './kernels/prefill-attention';
 import { rmsNormKernel } from './kernels/rms-norm';
 import { isSlidingLayer } from './hparams';
@@ -67,8 +68,8 @@ export interface GraphInputs {
   /** The one-token matrix-vector variant; absent: `defaultDecodeVariant` for the device. */
   decodeVariant?: DecodeVariant;
   roundActivations: boolean;
-  /** Attach the tiled prefill kernels (see `Dispatch.prefill`). */
-  tiledPrefill: boolean;
+  /** The kernels attached for passes of several tokens (see `Dispatch.prefill`). */
+  prefill: PrefillKernels;
   layers: GroupLayout[];
   head: GroupLayout;
   embedding: GroupLayout;
@@ -219,8 +220,8 @@ class GraphBuilder {
     };
     // Activation rounding and last-token products stay on the matrix-vector kernel; every other
     // product runs as a GEMM in passes of several tokens.
-    if (!this.g.tiledPrefill || spec.roundActivations || spec.lastTokenOnly) return product;
-    const tiles = DEFAULT_GEMM_TILES;
+    const tiles = this.g.prefill.gemm;
+    if (!tiles || spec.roundActivations || spec.lastTokenOnly) return product;
     const gemm = await this.g.cache.get(gemmKernel(spec, tiles), `${label} (prefill)`);
     product.prefill = {
       kernel: gemm,
@@ -418,7 +419,9 @@ class GraphBuilder {
           `${p}attention`,
         ),
         grid: (ntok, pos0) => [h.headCountKv * splitsFor(ntok, pos0), ntok, 1],
-        prefill: this.g.tiledPrefill ? await this.prefillAttention(i, kSlice, vSlice) : undefined,
+        prefill: this.g.prefill.tiledAttention
+          ? await this.prefillAttention(i, kSlice, vSlice)
+          : undefined,
       },
       {
         ...this.fixed(
@@ -427,7 +430,7 @@ class GraphBuilder {
           h.headCount,
           `${p}attention.reduce`,
         ),
-        prefill: this.g.tiledPrefill ? null : undefined,
+        prefill: this.g.prefill.tiledAttention ? null : undefined,
       },
       ...(await residual(
         'attn_output',

@@ -4,6 +4,7 @@
 // come from `engineBufferPlan`. The dispatches of a pass come from `buildGraph` once at load, so a
 // decode token is one compute pass and one queue submission. Sampling passes rotate through a
 // small ring of logits and readback buffers, so several can be in flight at once.
+import { defaultPrefillKernels, type PrefillKernels } from './prefill-kernels';
 import {
   engineBufferPlan,
   HISTORY_RING,
@@ -57,12 +58,8 @@ export interface ModelLoadOptions {
   lanesPerRow?: number;
   /** The kernel variants to time at load and where the choice is remembered (variant-choice.ts). */
   tuning?: VariantTuning;
-  /**
-   * Passes of more than one token run the tiled GEMM and attention kernels; off runs them
-   * through the decode kernels. Default: on, except on CPU-backed adapters, where the decode
-   * kernels measured as fast per CPU second and faster by the clock (docs/performance.md).
-   */
-  tiledPrefill?: boolean;
+  /** The kernels of passes of more than one token (default by the adapter's class). */
+  prefill?: PrefillKernels;
   /** The one-token matmul variant (default: `defaultDecodeVariant` for the device). */
   decodeVariant?: DecodeVariant;
   /** Round matmul inputs as llama.cpp's CPU backend does (default off; see `activationRounding`). */
@@ -319,9 +316,9 @@ export class GgufModel {
       lanesPerRow: choice.lanesPerRow,
       decodeVariant: this.options.decodeVariant,
       roundActivations: this.options.roundActivations ?? false,
-      tiledPrefill:
-        this.options.tiledPrefill ??
-        classifyAdapter(adapterNames(this.device.adapterInfo)).class !== 'software',
+      prefill:
+        this.options.prefill ??
+        defaultPrefillKernels(classifyAdapter(adapterNames(this.device.adapterInfo)).class),
       layers: this.layers,
       head: this.head,
       embedding: this.embedding,

@@ -8,6 +8,12 @@ import { openTestDevice } from '../harness';
 import { compareWithLlama, greedyRun, llamaTolerance, loadFixtureModel } from './oracle-helpers';
 import type { ComputePrecision } from '../../../src/engine/gguf/buffer-plan';
 import type { EngineDevice } from '../../../src/gpu/device';
+import {
+  CPU_PREFILL,
+  DECODE_KERNELS_PREFILL,
+  GPU_PREFILL,
+  type PrefillKernels,
+} from '../../../src/engine/gguf/prefill-kernels';
 
 const STEPS = 32;
 const PROMPT = 'The quick brown fox jumps over the lazy dog. def main():';
@@ -21,17 +27,19 @@ const LAVAPIPE_FIXTURES = [
   'gemma3-q3_k_m',
 ];
 /**
- * Prompts run through the decode kernels on SwiftShader (the default on CPU-backed adapters) and
- * through the tiled prefill kernels (GEMM, flash-style attention) on lavapipe.
+ * Prompts run through the decode kernels on SwiftShader, through the CPU-backed adapters' prefill
+ * kernels (the GEMM read straight from the buffers, split attention) with f32 on lavapipe, and
+ * through the GPUs' (staged GEMM, flash-style attention) with f16 on lavapipe.
  */
-const CONFIGS: ['swiftshader' | 'lavapipe', ComputePrecision, boolean, string[]][] = [
-  ['swiftshader', 'f32', false, FIXTURES.map((f) => f.id)],
-  ['lavapipe', 'f32', true, LAVAPIPE_FIXTURES],
-  ['lavapipe', 'f16', true, LAVAPIPE_FIXTURES],
-];
+const CONFIGS: ['swiftshader' | 'lavapipe', ComputePrecision, string, PrefillKernels, string[]][] =
+  [
+    ['swiftshader', 'f32', 'decode kernels', DECODE_KERNELS_PREFILL, FIXTURES.map((f) => f.id)],
+    ['lavapipe', 'f32', "CPU adapters' prefill", CPU_PREFILL, LAVAPIPE_FIXTURES],
+    ['lavapipe', 'f16', "GPUs' prefill", GPU_PREFILL, LAVAPIPE_FIXTURES],
+  ];
 describe.each(CONFIGS)(
-  'engine against llama.cpp on %s, %s compute, tiled prefill %s',
-  (adapter, precision, tiledPrefill, ids) => {
+  'engine against llama.cpp on %s, %s compute, prompts through the %s',
+  (adapter, precision, _, prefill, ids) => {
     let paths: Record<string, string>;
     let device: EngineDevice;
     beforeAll(async () => {
@@ -46,7 +54,7 @@ describe.each(CONFIGS)(
       const model = await loadFixtureModel(device.device, path, {
         computePrecision: precision,
         lanesPerRow: 1,
-        tiledPrefill,
+        prefill,
       });
       try {
         const run = await greedyRun(model, prompt, STEPS);

@@ -6,6 +6,7 @@ import { openTestDevice, poison, random, readBuffer, storageBuffer } from '../ha
 import { ENGINE_TYPES, GGMLType, typeName } from '../../../src/engine/gguf/types';
 import type { MatmulSegment, MatmulSpec } from '../../../src/engine/gguf/kernels/matmul';
 import {
+  CPU_GEMM_TILES,
   DEFAULT_GEMM_TILES,
   gemmKernel,
   gemmWorkgroups,
@@ -208,112 +209,133 @@ describe.each(configs)('prefill GEMM on %s, %s compute', (adapter, precision) =>
 
   const types = [...ENGINE_TYPES];
   const triples = [3, 6, 9, 12].map((i) => types.slice(i, i + 3));
-  it.each(triples.map((t) => [t.map(typeName).join(', '), t] as const))(
-    'q, k and v of %s with biases, a split tensor, over 1, 7, 33 and 100 tokens',
-    async (_, triple) => {
-      await checkSegments(triple, DEFAULT_GEMM_TILES);
+  const staging = [
+    ['staged in workgroup memory', DEFAULT_GEMM_TILES],
+    ['read straight from the buffers', CPU_GEMM_TILES],
+  ] as const;
+  it.each(
+    staging.flatMap(([how, tiles]) =>
+      triples.map((t) => [t.map(typeName).join(', '), how, t, tiles] as const),
+    ),
+  )(
+    'q, k and v of %s with biases, a split tensor, over 1, 7, 33 and 100 tokens, %s',
+    async (_, _how, triple, tiles) => {
+      await checkSegments(triple, tiles);
     },
   );
 
-  it('an input length that is not a multiple of the tile depth (264 values)', async () => {
-    await checkSegments([GGMLType.F16, GGMLType.F32, GGMLType.BF16], DEFAULT_GEMM_TILES, 264);
-  });
+  it.each(staging)(
+    'an input length that is not a multiple of the tile depth (264 values), %s',
+    async (_, tiles) => {
+      await checkSegments([GGMLType.F16, GGMLType.F32, GGMLType.BF16], tiles, 264);
+    },
+  );
 
-  it('other tile sizes: 16 tokens x 32 rows x 16 values', async () => {
+  it.each([
+    ['staged', true],
+    ['unstaged', false],
+  ] as const)('other tile sizes: 16 tokens x 32 rows x 16 values, %s', async (_, staged) => {
     await checkSegments([GGMLType.Q4_K, GGMLType.Q8_0, GGMLType.Q6_K], {
       tokens: 16,
       rows: 32,
       k: 16,
+      staged,
     });
   });
 
-  it('SwiGLU and GeGLU over a fused gate/up tensor, and the residual add, 7 and 100 tokens', async () => {
-    for (const ntok of [7, 100]) {
-      const k = 512;
-      const ff = 45;
-      const group = await memoryGroup(
-        [
-          { name: 'gate_up', type: GGMLType.Q6_K, dims: [k, 2 * ff] },
-          { name: 'down', type: GGMLType.Q4_0, dims: [k, ff] },
-        ],
-        ntok,
-      );
-      const x = randomX(ntok * k, 3 + ntok);
-      const whole = segment(group, 'gate_up', 0);
-      const gatedSpec = (mode: 'swiglu' | 'geglu'): MatmulSpec => ({
-        precision,
-        inputLength: k,
-        inputStride: k,
-        outputStride: ff + 3,
-        mode,
-        segments: [
-          { ...whole, rows: ff },
-          { ...whole, rows: ff, rowOffset: ff },
-        ],
-      });
-      const gatedRun = (mode: 'swiglu' | 'geglu') =>
-        runProduct(ed, cache, {
-          spec: gatedSpec(mode),
-          group,
-          bound: ['gate_up', 'gate_up'],
-          x,
+  it.each(staging)(
+    'SwiGLU and GeGLU over a fused gate/up tensor, and the residual add, 7 and 100 tokens, %s',
+    async (_, tiles) => {
+      for (const ntok of [7, 100]) {
+        const k = 512;
+        const ff = 45;
+        const group = await memoryGroup(
+          [
+            { name: 'gate_up', type: GGMLType.Q6_K, dims: [k, 2 * ff] },
+            { name: 'down', type: GGMLType.Q4_0, dims: [k, ff] },
+          ],
           ntok,
-          outLength: ntok * (ff + 3),
-        });
-      const swiglu = await gatedRun('swiglu');
-      const geglu = await gatedRun('geglu');
-      const y0 = Float32Array.from({ length: ntok * ff }, (_, i) => Math.sin(i));
-      const residual = await runProduct(ed, cache, {
-        spec: {
+        );
+        const x = randomX(ntok * k, 3 + ntok);
+        const whole = segment(group, 'gate_up', 0);
+        const gatedSpec = (mode: 'swiglu' | 'geglu'): MatmulSpec => ({
           precision,
           inputLength: k,
           inputStride: k,
-          outputStride: ff,
-          mode: 'residual',
-          segments: [segment(group, 'down', 0)],
-        },
-        group,
-        bound: ['down'],
-        x,
-        ntok,
-        y0,
-        outLength: ntok * ff,
-      });
-      const worst = { swiglu: new Worst(), geglu: new Worst(), residual: new Worst() };
-      let untouched = true;
-      for (let t = 0; t < ntok; t++) {
-        const xt = x.subarray(t * k, (t + 1) * k);
-        for (let r = 0; r < ff; r++) {
-          const [g, ga] = dot(group, 'gate_up', xt, r, k);
-          const [u, ua] = dot(group, 'gate_up', xt, ff + r, k);
-          const silu = g / (1 + Math.exp(-g));
-          // d silu / dg <= 1.1, so an error e in g moves silu by at most 1.1 e.
-          const bound = 1.1 * ga * Math.abs(u) + ua * Math.abs(silu) + 1e-30;
-          const o = t * (ff + 3) + r;
-          worst.swiglu.see(Math.abs(swiglu[o] - silu * u) / bound, `token ${t} row ${r}`);
-          // GeGLU goes through ggml's f16 GELU table: a gate that moves across an f16 rounding
-          // boundary moves the GELU by one f16 step (2^-10 relative) besides the product's error.
-          const gelu = geluTanh(g);
-          const step = Math.abs(gelu) * 2 ** -10 * Math.abs(u);
-          const gegluBound = 1.2 * ga * Math.abs(u) + ua * Math.abs(gelu) + 1e-30;
-          worst.geglu.see(
-            (Math.abs(geglu[o] - gelu * u) - step) / gegluBound,
-            `token ${t} row ${r}`,
-          );
-          const [d, da] = dot(group, 'down', xt, r, k);
-          const i = t * ff + r;
-          worst.residual.see(
-            Math.abs(residual[i] - (y0[i] + d)) / (da + Math.abs(y0[i])),
-            `token ${t} row ${r}`,
-          );
+          outputStride: ff + 3,
+          mode,
+          segments: [
+            { ...whole, rows: ff },
+            { ...whole, rows: ff, rowOffset: ff },
+          ],
+        });
+        const gatedRun = (mode: 'swiglu' | 'geglu') =>
+          runProduct(ed, cache, {
+            spec: gatedSpec(mode),
+            group,
+            bound: ['gate_up', 'gate_up'],
+            x,
+            ntok,
+            outLength: ntok * (ff + 3),
+            tiles,
+          });
+        const swiglu = await gatedRun('swiglu');
+        const geglu = await gatedRun('geglu');
+        const y0 = Float32Array.from({ length: ntok * ff }, (_, i) => Math.sin(i));
+        const residual = await runProduct(ed, cache, {
+          spec: {
+            precision,
+            inputLength: k,
+            inputStride: k,
+            outputStride: ff,
+            mode: 'residual',
+            segments: [segment(group, 'down', 0)],
+          },
+          group,
+          bound: ['down'],
+          x,
+          ntok,
+          y0,
+          outLength: ntok * ff,
+          tiles,
+        });
+        const worst = { swiglu: new Worst(), geglu: new Worst(), residual: new Worst() };
+        let untouched = true;
+        for (let t = 0; t < ntok; t++) {
+          const xt = x.subarray(t * k, (t + 1) * k);
+          for (let r = 0; r < ff; r++) {
+            const [g, ga] = dot(group, 'gate_up', xt, r, k);
+            const [u, ua] = dot(group, 'gate_up', xt, ff + r, k);
+            const silu = g / (1 + Math.exp(-g));
+            // d silu / dg <= 1.1, so an error e in g moves silu by at most 1.1 e.
+            const bound = 1.1 * ga * Math.abs(u) + ua * Math.abs(silu) + 1e-30;
+            const o = t * (ff + 3) + r;
+            worst.swiglu.see(Math.abs(swiglu[o] - silu * u) / bound, `token ${t} row ${r}`);
+            // GeGLU goes through ggml's f16 GELU table: a gate that moves across an f16 rounding
+            // boundary moves the GELU by one f16 step (2^-10 relative) besides the product's error.
+            const gelu = geluTanh(g);
+            const step = Math.abs(gelu) * 2 ** -10 * Math.abs(u);
+            const gegluBound = 1.2 * ga * Math.abs(u) + ua * Math.abs(gelu) + 1e-30;
+            worst.geglu.see(
+              (Math.abs(geglu[o] - gelu * u) - step) / gegluBound,
+              `token ${t} row ${r}`,
+            );
+            const [d, da] = dot(group, 'down', xt, r, k);
+            const i = t * ff + r;
+            worst.residual.see(
+              Math.abs(residual[i] - (y0[i] + d)) / (da + Math.abs(y0[i])),
+              `token ${t} row ${r}`,
+            );
+          }
+          for (let c = ff; c < ff + 3; c++) {
+            untouched &&= Number.isNaN(swiglu[t * (ff + 3) + c]);
+            untouched &&= Number.isNaN(geglu[t * (ff + 3) + c]);
+          }
         }
-        for (let c = ff; c < ff + 3; c++) {
-          untouched &&= Number.isNaN(swiglu[t * (ff + 3) + c]);
-          untouched &&= Number.isNaN(geglu[t * (ff + 3) + c]);
-        }
+        for (const [mode, w] of Object.entries(worst))
+          w.expectBelow(tol, `${mode}, ${ntok} tokens`);
+        expect(untouched, 'columns past the rows keep their poison').toBe(true);
       }
-      for (const [mode, w] of Object.entries(worst)) w.expectBelow(tol, `${mode}, ${ntok} tokens`);
-      expect(untouched, 'columns past the rows keep their poison').toBe(true);
-    }
-  });
+    },
+  );
 });

@@ -11,11 +11,29 @@ export interface GemmTiles {
   tokens: number;
   /** A multiple of 8 (each thread accumulates 8 rows; in gated modes 4 gate and 4 up rows). */
   rows: number;
-  /** A multiple of 8 (weights are dequantized 8 at a time). */
+  /** A multiple of 8 (weights are dequantized 8 at a time); the staging step. */
   k: number;
+  /**
+   * Stage the tile's weights and inputs in workgroup memory (GPUs); without, each thread reads
+   * its own 8 rows and 4 tokens straight from the buffers (CPU-backed adapters, which load
+   * workgroup memory lane by lane like any buffer).
+   */
+  staged: boolean;
 }
 
-export const DEFAULT_GEMM_TILES: GemmTiles = { tokens: 32, rows: 64, k: 32 };
+export const DEFAULT_GEMM_TILES: GemmTiles = {
+  tokens: 32,
+  rows: 64,
+  k: 32,
+  staged: true,
+};
+
+/**
+ * CPU-backed adapters: the same 4-token x 8-row block per thread, read straight from the buffers
+ * (on lavapipe a kernel's cost is its loads, docs/performance.md); 32 x 64 tiles give a 32-token
+ * pass several workgroups per product for the CPU's threads.
+ */
+export const CPU_GEMM_TILES: GemmTiles = { tokens: 32, rows: 64, k: 8, staged: false };
 
 /** Workgroup storage the spec's WebGPU guarantees every device (bytes). */
 const GUARANTEED_WORKGROUP_STORAGE = 16384;
@@ -50,7 +68,7 @@ function checkTiles(tiles: GemmTiles, precision: MatmulSpec['precision']): void 
     );
   }
   const threads = gemmThreads(tiles);
-  const bytes = k * (tokens + rows) * (precision === 'f16' ? 2 : 4);
+  const bytes = tiles.staged ? k * (tokens + rows) * (precision === 'f16' ? 2 : 4) : 0;
   if (threads > GUARANTEED_INVOCATIONS || bytes > GUARANTEED_WORKGROUP_STORAGE) {
     throw new Error(
       `GEMM tiles ${tokens}x${rows}x${k} need ${threads} threads and ${bytes} bytes of workgroup ` +
@@ -104,6 +122,7 @@ export function gemmKernel(spec: MatmulSpec, tiles = DEFAULT_GEMM_TILES): Kernel
     TILE_TOKENS: tiles.tokens,
     TILE_ROWS: tiles.rows,
     TILE_K: tiles.k,
+    STAGED: tiles.staged,
     K,
     XS: spec.inputStride / 4,
     OUT_STRIDE: spec.outputStride,

@@ -1,8 +1,11 @@
 // Tiled dequantize + matrix-matrix product for passes of more than one token (prefill). A
-// workgroup computes a tile of TILE_TOKENS tokens x TILE_ROWS weight rows: per step of TILE_K
-// input values it dequantizes the tile's weights once into workgroup memory and stages the
-// tokens' inputs beside them, then every thread accumulates a 4-token x 8-row block in registers,
-// so each weight is read from memory once per TILE_TOKENS tokens, not once per token.
+// workgroup computes a tile of TILE_TOKENS tokens x TILE_ROWS weight rows and every thread a
+// 4-token x 8-row block of it in registers, so each weight is read once per 4 tokens, and each
+// input value once per 8 rows, not once per product. With STAGED, per step of TILE_K input values
+// the tile's weights are dequantized once into workgroup memory beside the tokens' inputs, so a
+// weight is read from memory once per TILE_TOKENS tokens (GPUs). Without, each thread reads its
+// own rows and tokens straight from the buffers: on CPU-backed adapters workgroup memory is
+// loaded lane by lane like any buffer, so staging only adds loads.
 //
 // The input is read as it is (the RMSNorm of the input runs before, in a pass of its own). Modes:
 // MODE 0 plain, y = W x (+ bias); 1 residual, y += W x; 2 SwiGLU and 3 GeGLU over gate and up,
@@ -28,9 +31,11 @@ const OUT_ROWS_PER_TILE = TILE_ROWS / 2u;
 const OUT_ROWS_PER_TILE = TILE_ROWS;
 #endif
 
+#if STAGED
 // xs[k][token] and ws[k][column], four tokens or columns per vector.
 var<workgroup> xs: array<vec4<T>, TILE_K * TILE_TOKENS / 4u>;
 var<workgroup> ws: array<vec4<T>, TILE_K * TILE_ROWS / 4u>;
+#endif
 
 // Eight weights g * 8 .. g * 8 + 7 of the tile's column `column`, the tile's first output row
 // being `row0`; rows past the end are read clamped and never stored.
@@ -148,6 +153,32 @@ fn store(t: u32, n0: u32, a: vec4f, b: vec4f) {
 }
 #endif
 
+#if !STAGED
+// Values g * 8 .. g * 8 + 7 of token t (tokens past the pass read its last token's, never stored).
+fn input(t: u32, ntok: u32, g: u32) -> array<vec4f, 2> {
+  let xi = min(t, ntok - 1u) * XS + g * 2u;
+  return array<vec4f, 2>(x[xi], x[xi + 1u]);
+}
+
+fn dot8(w: array<vec4<T>, 2>, v: array<vec4f, 2>) -> f32 {
+  return dot(vec4f(w[0]), v[0]) + dot(vec4f(w[1]), v[1]);
+}
+
+#endif
+
+// Tokens t .. t + 3 of the tile's 8-column block number `nb` (a: its columns 0-3, b: 4-7).
+fn store_block(t: u32, ntok: u32, row0: u32, nb: u32, a: array<vec4f, 4>, b: array<vec4f, 4>) {
+#if MODE == 2 || MODE == 3
+  let n0 = row0 + nb * 4u;
+#else
+  let n0 = row0 + nb * 8u;
+#endif
+  if (t < ntok) { store(t, n0, a[0], b[0]); }
+  if (t + 1u < ntok) { store(t + 1u, n0, a[1], b[1]); }
+  if (t + 2u < ntok) { store(t + 2u, n0, a[2], b[2]); }
+  if (t + 3u < ntok) { store(t + 3u, n0, a[3], b[3]); }
+}
+
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   let ntok = step.ntok;
@@ -155,6 +186,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   let t0 = wid.y * TILE_TOKENS;
   let tr = lid % ROW_THREADS;
   let tt = lid / ROW_THREADS;
+  let t = t0 + tt * 4u;
+#if STAGED
   var a0 = vec4f(0.0);
   var a1 = vec4f(0.0);
   var a2 = vec4f(0.0);
@@ -181,13 +214,13 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     }
     for (var e = lid; e < TILE_TOKENS * (TILE_K / 4u); e += WG) {
       let k4 = e % (TILE_K / 4u);
-      let t = e / (TILE_K / 4u);
+      let token = e / (TILE_K / 4u);
       var v = vec4f(0.0);
-      if (t0 + t < ntok && k0 + k4 * 4u < K) {
-        v = x[(t0 + t) * XS + k0 / 4u + k4];
+      if (t0 + token < ntok && k0 + k4 * 4u < K) {
+        v = x[(t0 + token) * XS + k0 / 4u + k4];
       }
-      let c = t / 4u;
-      let lane = t % 4u;
+      let c = token / 4u;
+      let lane = token % 4u;
       for (var i = 0u; i < 4u; i++) {
         xs[(k4 * 4u + i) * (TILE_TOKENS / 4u) + c][lane] = T(v[i]);
       }
@@ -208,14 +241,34 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     }
     workgroupBarrier();
   }
-  let t = t0 + tt * 4u;
-#if MODE == 2 || MODE == 3
-  let n0 = row0 + tr * 4u;
+  store_block(t, ntok, row0, tr, array<vec4f, 4>(a0, a1, a2, a3), array<vec4f, 4>(b0, b1, b2, b3));
 #else
-  let n0 = row0 + tr * 8u;
+  // sums[j][i]: the thread's column j (column tr * 8 + j of the tile), token t + i. One loop over
+  // (group, column) pairs: a loop over 8 columns inside one over the groups gets unrolled, 8
+  // inlined dequantizations per segment and part, which lavapipe takes tens of seconds to compile.
+  var sums: array<vec4f, 8>;
+  var x0: array<vec4f, 2>;
+  var x1: array<vec4f, 2>;
+  var x2: array<vec4f, 2>;
+  var x3: array<vec4f, 2>;
+  for (var e = 0u; e < GROUPS * 8u; e++) {
+    let g = e / 8u;
+    let j = e % 8u;
+    if (j == 0u) {
+      x0 = input(t, ntok, g);
+      x1 = input(t + 1u, ntok, g);
+      x2 = input(t + 2u, ntok, g);
+      x3 = input(t + 3u, ntok, g);
+    }
+    let w = weights(row0, tr * 8u + j, g);
+    sums[j] += vec4f(dot8(w, x0), dot8(w, x1), dot8(w, x2), dot8(w, x3));
+  }
+  var a: array<vec4f, 4>;
+  var b: array<vec4f, 4>;
+  for (var i = 0u; i < 4u; i++) {
+    a[i] = vec4f(sums[0][i], sums[1][i], sums[2][i], sums[3][i]);
+    b[i] = vec4f(sums[4][i], sums[5][i], sums[6][i], sums[7][i]);
+  }
+  store_block(t, ntok, row0, tr, a, b);
 #endif
-  if (t < ntok) { store(t, n0, a0, b0); }
-  if (t + 1u < ntok) { store(t + 1u, n0, a1, b1); }
-  if (t + 2u < ntok) { store(t + 2u, n0, a2, b2); }
-  if (t + 3u < ntok) { store(t + 3u, n0, a3, b3); }
 }
