@@ -1,5 +1,6 @@
 // The GGUF engine behind the ChatEngine interface: header, weights on the GPU, generation, and
 // text through the model's own tokenizer and chat template.
+import { describePrefillKernels } from './prefill-kernels';
 import type {
   ChatEngine,
   ChatMessage,
@@ -149,9 +150,14 @@ export class GgufEngine implements ChatEngine {
     return this.planned.parts.map((part) => part.variants);
   }
 
-  /** `variants` in words (bench output, the generation stats). */
+  /** `variants` and each part's prefill kernels in words (bench output, the generation stats). */
   get kernelVariants(): string {
-    return this.variants.map(describeVariants).join('; ');
+    return this.planned.parts
+      .map(
+        (part) =>
+          `${describeVariants(part.variants)}; ${describePrefillKernels(part.prefillKernels)}`,
+      )
+      .join('; ');
   }
 
   get precision(): ComputePrecision {

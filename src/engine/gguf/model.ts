@@ -316,9 +316,7 @@ export class GgufModel {
       lanesPerRow: choice.lanesPerRow,
       decodeVariant: this.options.decodeVariant,
       roundActivations: this.options.roundActivations ?? false,
-      prefill:
-        this.options.prefill ??
-        defaultPrefillKernels(classifyAdapter(adapterNames(this.device.adapterInfo)).class),
+      prefill: this.prefillKernels,
       layers: this.layers,
       head: this.head,
       embedding: this.embedding,
@@ -327,6 +325,14 @@ export class GgufModel {
       embeddingBuffer: this.embeddingWeights,
       scratch: this.scratch,
     };
+  }
+
+  /** The kernels of passes of several tokens: as forced, else by the adapter's class. */
+  get prefillKernels(): PrefillKernels {
+    return (
+      this.options.prefill ??
+      defaultPrefillKernels(classifyAdapter(adapterNames(this.device.adapterInfo)).class)
+    );
   }
 
   /** Logit rows of the output layer (the vocabulary the sampler draws from). */

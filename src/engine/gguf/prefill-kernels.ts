@@ -29,3 +29,11 @@ export const DECODE_KERNELS_PREFILL: PrefillKernels = { gemm: null, tiledAttenti
 export function defaultPrefillKernels(adapterClass: AdapterClass): PrefillKernels {
   return adapterClass === 'software' ? CPU_PREFILL : GPU_PREFILL;
 }
+
+/** The kernels in words (bench output, the generation stats). */
+export function describePrefillKernels(kernels: PrefillKernels): string {
+  const gemm = kernels.gemm
+    ? `GEMM ${kernels.gemm.tokens}x${kernels.gemm.rows} ${kernels.gemm.staged ? 'staged' : 'unstaged'}`
+    : 'matrix-vector kernels';
+  return `prefill: ${gemm}, ${kernels.tiledAttention ? 'tiled' : 'split'} attention`;
+}

@@ -1,0 +1,36 @@
+// Which kernels run prompts on each class of adapter, and how the bench and stats name them.
+import { describe, expect, it } from 'vitest';
+import {
+  CPU_PREFILL,
+  GPU_PREFILL,
+  DECODE_KERNELS_PREFILL,
+  defaultPrefillKernels,
+  describePrefillKernels,
+} from '../../src/engine/gguf/prefill-kernels';
+
+describe('prefill kernels by adapter class', () => {
+  it('CPU-backed adapters read the GEMM straight from the buffers and split attention', () => {
+    expect(defaultPrefillKernels('software')).toBe(CPU_PREFILL);
+    expect(CPU_PREFILL.gemm?.staged).toBe(false);
+    expect(CPU_PREFILL.tiledAttention).toBe(false);
+  });
+
+  it.each(['discrete', 'integrated', 'unknown'] as const)(
+    '%s GPUs stage the GEMM in workgroup memory and tile attention',
+    (adapterClass) => {
+      expect(defaultPrefillKernels(adapterClass)).toBe(GPU_PREFILL);
+      expect(GPU_PREFILL.gemm?.staged).toBe(true);
+      expect(GPU_PREFILL.tiledAttention).toBe(true);
+    },
+  );
+
+  it('names each set of kernels', () => {
+    expect(describePrefillKernels(CPU_PREFILL)).toBe(
+      'prefill: GEMM 32x64 unstaged, split attention',
+    );
+    expect(describePrefillKernels(GPU_PREFILL)).toBe('prefill: GEMM 32x64 staged, tiled attention');
+    expect(describePrefillKernels(DECODE_KERNELS_PREFILL)).toBe(
+      'prefill: matrix-vector kernels, split attention',
+    );
+  });
+});
