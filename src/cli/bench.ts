@@ -59,12 +59,19 @@ async function main(): Promise<void> {
     // Measure the whole prompt's prefill, not the part after the warm-up's cached tokens.
     engine.resetCache();
     let generated = 0;
+    // CPU time of the whole process (the software adapters' threads run in it) from the first
+    // token, which ends the prefill, to the last: what decode costs on a machine shared with
+    // other work, where the clock also counts waiting for a core.
+    let decodeCpu: NodeJS.CpuUsage | undefined;
     for await (const token of engine.generateTokens(prompt, {
       maxTokens: decodeTokens,
       sampling: GREEDY,
     })) {
       if (token.id >= 0) generated++;
+      if (generated === 1) decodeCpu = process.cpuUsage();
     }
+    const cpu = process.cpuUsage(decodeCpu);
+    const cpuMsPerToken = (cpu.user + cpu.system) / 1000 / Math.max(generated - 1, 1);
     const stats = engine.lastStats!;
     const tensorBytes = engine.header.tensors.reduce((a, t) => a + t.bytes, 0);
     const embedding = engine.header.tensors.find((t) => t.name === 'token_embd.weight')?.bytes ?? 0;
@@ -80,6 +87,7 @@ async function main(): Promise<void> {
       ['load', `${engine.loadMs.toFixed(0)} ms`],
       ['prefill', `${stats.prefillTokensPerSecond.toFixed(2)} tok/s (${promptLength} tokens)`],
       ['decode', `${stats.decodeTokensPerSecond.toFixed(2)} tok/s (${generated} tokens)`],
+      ['decode CPU time', `${cpuMsPerToken.toFixed(1)} ms per token (all threads)`],
       [
         'weights read per token',
         `${mib(stats.weightBytesPerToken)} of ${mib(tensorBytes)} in the file ` +

@@ -105,15 +105,20 @@ for (const [name, K, rows, mode] of SHAPES) {
       pass.setBindGroup(0, bindGroup);
       for (let i = 0; i < repeats; i++) pass.dispatchWorkgroups(...matmulWorkgroups(spec));
       pass.end();
+      const cpu0 = process.cpuUsage();
       const start = performance.now();
       device.queue.submit([encoder.finish()]);
       await device.queue.onSubmittedWorkDone();
-      return (performance.now() - start) / repeats;
+      const cpu = process.cpuUsage(cpu0);
+      return [(performance.now() - start) / repeats, (cpu.user + cpu.system) / 1000 / repeats];
     };
     await round();
-    const times = [await round(), await round(), await round()].sort((a, b) => a - b);
+    const times = [await round(), await round(), await round()].sort((a, b) => a[0] - b[0]);
     const knobs = `${variant.lanesPerRow} lanes, ${variant.rowsPerThread} rows/thread, ${variant.workgroupSize} threads, ${variant.subgroups ? 'subgroups' : 'workgroup memory'}`;
-    console.log(`${name.padEnd(8)} ${knobs.padEnd(56)} ${times[1].toFixed(3)} ms`);
+    const [ms, cpuMs] = times[1];
+    console.log(
+      `${name.padEnd(8)} ${knobs.padEnd(56)} ${ms.toFixed(3)} ms (CPU ${cpuMs.toFixed(3)} ms)`,
+    );
   }
 }
 device.destroy();

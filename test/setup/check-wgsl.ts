@@ -90,11 +90,12 @@ function tunedVariants(): Partial<MatmulSpec>[] {
     [true, 8],
     [true, 32],
   ];
-  for (const { lanesPerRow } of ALL_VARIANT_CHOICES) {
+  for (const choice of ALL_VARIANT_CHOICES) {
+    const { lanesPerRow } = choice;
     for (const [has, min] of subgroupSizes) {
       for (const variant of [
-        { tokens: 1 as const, ...defaultDecodeVariant(lanesPerRow, has, min) },
-        { tokens: 1 as const, ...defaultDecodeVariant(lanesPerRow, has, min, true) },
+        { tokens: 1 as const, ...defaultDecodeVariant(choice, has, min) },
+        { tokens: 1 as const, ...defaultDecodeVariant(choice, has, min, true) },
         { tokens: 4 as const, lanesPerRow, subgroups: subgroupLanesFit(lanesPerRow, has, min) },
       ]) {
         unique.set(JSON.stringify(variant), variant);

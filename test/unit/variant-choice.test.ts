@@ -14,6 +14,7 @@ import {
   type VariantChoice,
 } from '../../src/engine/gguf/variant-choice';
 import { KernelChoiceStore } from '../../src/store/kernel-choices';
+import { ROWS_PER_THREAD } from '../../src/engine/gguf/kernels/matmul';
 import type { ModelHeader } from '../../src/engine/gguf/types';
 
 const SWIFTSHADER = {
@@ -38,66 +39,83 @@ const NVIDIA = {
   isFallbackAdapter: false,
 };
 
-/** A measurement that returns the given milliseconds per lanes-per-row, in turn, and counts calls. */
-function fakeMeasure(times: Record<number, number[]>) {
-  const calls: number[] = [];
-  const next: Record<number, number> = {};
+/** A choice as lanes per row / rows per thread / threads per workgroup. */
+const short = (c: VariantChoice) => `${c.lanesPerRow}/${c.rowsPerThread}/${c.workgroupSize}`;
+
+/** A measurement that returns the given milliseconds per choice, in turn, and counts calls. */
+function fakeMeasure(times: Record<string, number[]>) {
+  const calls: string[] = [];
+  const next: Record<string, number> = {};
   const measure = async (c: VariantChoice) => {
-    calls.push(c.lanesPerRow);
-    const i = next[c.lanesPerRow] ?? 0;
-    next[c.lanesPerRow] = i + 1;
-    const series = times[c.lanesPerRow];
+    const name = short(c);
+    calls.push(name);
+    const i = next[name] ?? 0;
+    next[name] = i + 1;
+    const series = times[name];
     return series[Math.min(i, series.length - 1)];
   };
   return { measure, calls };
 }
 
-const lanes = (choices: VariantChoice[]) => choices.map((c) => c.lanesPerRow);
+const names = (choices: readonly VariantChoice[]) => choices.map(short);
+
+/** Milliseconds for each CPU-backed adapter candidate, in candidate order. */
+const software = (times: number[]) =>
+  Object.fromEntries(names(variantCandidates(LAVAPIPE)).map((n, i) => [n, [times[i]]]));
 
 describe('variant candidates', () => {
-  it('lead with one lane per row on CPU-backed adapters and 16 on GPUs', () => {
-    expect(lanes(variantCandidates(SWIFTSHADER))).toEqual([1, 4]);
-    expect(lanes(variantCandidates(LAVAPIPE))).toEqual([1, 4]);
-    expect(lanes(variantCandidates(NVIDIA))).toEqual([16, 8, 32]);
+  it('lead with one lane of four rows per thread on CPU-backed adapters, 16 lanes of one row on GPUs', () => {
+    const software = ['1/4/64', '4/4/64', '1/8/32'];
+    expect(names(variantCandidates(SWIFTSHADER))).toEqual(software);
+    expect(names(variantCandidates(LAVAPIPE))).toEqual(software);
+    expect(names(variantCandidates(NVIDIA))).toEqual(['16/1/64', '8/1/64', '32/1/64']);
   });
 
-  it('are all among the choices the exactness tests force', () => {
+  it('are all among the choices the exactness tests force, each listed once', () => {
+    const all = names(ALL_VARIANT_CHOICES);
+    expect(new Set(all).size).toBe(all.length);
     for (const adapter of [SWIFTSHADER, LAVAPIPE, NVIDIA]) {
-      for (const c of variantCandidates(adapter)) {
-        expect(lanes([...ALL_VARIANT_CHOICES])).toContain(c.lanesPerRow);
-        expect(64 % c.lanesPerRow).toBe(0);
-      }
+      for (const c of variantCandidates(adapter)) expect(all).toContain(short(c));
+    }
+  });
+
+  it('are kernels matvec.wgsl holds: lanes dividing the workgroup, rows per thread it has', () => {
+    for (const c of ALL_VARIANT_CHOICES) {
+      expect(c.workgroupSize % c.lanesPerRow, short(c)).toBe(0);
+      expect(ROWS_PER_THREAD, short(c)).toContain(c.rowsPerThread);
     }
   });
 });
 
 describe('autotune', () => {
   it('picks the lowest median after an untimed warm-up, candidates interleaved', async () => {
-    // The warm-up (first value) of 4 lanes is slow; its medians after it are the fastest.
+    // The warm-up (first value) of 32 lanes is slow; its medians after it are the fastest.
     const { measure, calls } = fakeMeasure({
-      16: [9, 5, 5, 5],
-      8: [9, 6, 6, 6],
-      32: [50, 2, 9, 3],
+      '16/1/64': [9, 5, 5, 5],
+      '8/1/64': [9, 6, 6, 6],
+      '32/1/64': [50, 2, 9, 3],
     });
     const chosen = await autotune(variantCandidates(NVIDIA), measure, { rounds: 3 });
     expect(chosen.choice.lanesPerRow).toBe(32);
     expect(chosen.source).toBe('autotuned');
     expect(chosen.timings?.map((t) => t.ms)).toEqual([5, 6, 3]);
-    expect(calls).toEqual([16, 8, 32, 16, 8, 32, 16, 8, 32, 16, 8, 32]);
+    const round = ['16/1/64', '8/1/64', '32/1/64'];
+    expect(calls).toEqual([...round, ...round, ...round, ...round]);
   });
 
   it('keeps the default unless another beats it by the margin', async () => {
-    const { measure } = fakeMeasure({ 1: [10], 4: [9.8] });
+    const { measure } = fakeMeasure(software([10, 9.8, 10.5]));
     const kept = await autotune(variantCandidates(LAVAPIPE), measure, { margin: 0.05 });
-    expect(kept.choice.lanesPerRow).toBe(1);
-    const { measure: faster } = fakeMeasure({ 1: [10], 4: [9] });
-    expect((await autotune(variantCandidates(LAVAPIPE), faster)).choice.lanesPerRow).toBe(4);
+    expect(short(kept.choice)).toBe('1/4/64');
+    const { measure: faster } = fakeMeasure(software([10, 9.4, 9]));
+    expect(short((await autotune(variantCandidates(LAVAPIPE), faster)).choice)).toBe('1/8/32');
   });
 
   it('measures nothing with one candidate and refuses none', async () => {
-    const { measure, calls } = fakeMeasure({ 1: [1] });
-    expect(await autotune([{ lanesPerRow: 1 }], measure)).toEqual({
-      choice: { lanesPerRow: 1 },
+    const { measure, calls } = fakeMeasure({ '1/1/64': [1] });
+    const only = { lanesPerRow: 1, rowsPerThread: 1, workgroupSize: 64 };
+    expect(await autotune([only], measure)).toEqual({
+      choice: only,
       source: 'only candidate',
     });
     expect(calls).toEqual([]);
@@ -133,39 +151,51 @@ describe('remembered choices', () => {
   it('time once, then reuse the stored choice without measuring', async () => {
     const cache = new KernelChoiceStore(createStore('test-kernel-choices-1', 'choices'));
     const tuning = { candidates: variantCandidates(LAVAPIPE), key: 'k', cache };
-    const first = fakeMeasure({ 1: [10], 4: [5] });
+    const first = fakeMeasure(software([10, 5, 7]));
     const tuned = await chooseVariants(tuning, first.measure);
-    expect(tuned.choice.lanesPerRow).toBe(4);
-    expect(describeVariants(tuned)).toBe('4 lanes per row (autotuned; 1: 10.00 ms, 4: 5.00 ms)');
-    const second = fakeMeasure({ 1: [1], 4: [50] });
+    const chosen = { lanesPerRow: 4, rowsPerThread: 4, workgroupSize: 64 };
+    expect(tuned.choice).toEqual(chosen);
+    expect(describeVariants(tuned)).toBe(
+      '4 lanes per row, one-token kernel 4 rows per thread in 64-thread workgroups (autotuned; ' +
+        'lanes/rows/threads 1/4/64: 10.00 ms, 4/4/64: 5.00 ms, 1/8/32: 7.00 ms)',
+    );
+    expect(await cache.get('k')).toEqual(chosen);
+    const second = fakeMeasure(software([1, 50, 50]));
     const again = await chooseVariants(tuning, second.measure);
-    expect(again).toEqual({ choice: { lanesPerRow: 4 }, source: 'cached' });
+    expect(again).toEqual({ choice: chosen, source: 'cached' });
     expect(second.calls).toEqual([]);
   });
 
   it('time again when the stored record is not one of the candidates or not a choice', async () => {
     const db = createStore('test-kernel-choices-2', 'choices');
     const cache = new KernelChoiceStore(db);
-    await set('gpu', { lanesPerRow: 2 }, db);
-    await set('older', { lanesPerRow: 16, retired: true }, db);
+    const best = { lanesPerRow: 16, rowsPerThread: 1, workgroupSize: 64 };
+    await set('gpu', { lanesPerRow: 2, rowsPerThread: 1, workgroupSize: 64 }, db);
+    await set('extra knob', { ...best, retired: true }, db);
+    // What the first tuning version stored: lanes per row alone.
+    await set('version 1', { lanesPerRow: 16 }, db);
+    await set('wrong type', { lanesPerRow: 16, rowsPerThread: '1', workgroupSize: 64 }, db);
     await set('broken', 'not a choice', db);
+    await set('list', [16, 1, 64], db);
     expect(await cache.get('broken')).toBeUndefined();
-    for (const key of ['gpu', 'older', 'broken']) {
-      const { measure, calls } = fakeMeasure({ 16: [5], 8: [9], 32: [9] });
+    expect(await cache.get('list')).toBeUndefined();
+    for (const key of ['gpu', 'extra knob', 'version 1', 'wrong type', 'broken', 'list']) {
+      const { measure, calls } = fakeMeasure({ '16/1/64': [5], '8/1/64': [9], '32/1/64': [9] });
       const chosen = await chooseVariants(
         { candidates: variantCandidates(NVIDIA), key, cache },
         measure,
       );
-      expect(chosen).toMatchObject({ choice: { lanesPerRow: 16 }, source: 'autotuned' });
-      expect(calls.length).toBeGreaterThan(0);
-      expect(await cache.get(key)).toEqual({ lanesPerRow: 16 });
+      expect(chosen, key).toMatchObject({ choice: best, source: 'autotuned' });
+      expect(calls.length, key).toBeGreaterThan(0);
+      expect(await cache.get(key), key).toEqual(best);
     }
   });
 
   it('in memory for the Node entry points', async () => {
     const cache = memoryVariantCache();
     expect(await cache.get('x')).toBeUndefined();
-    await cache.set('x', { lanesPerRow: 8 });
-    expect(await cache.get('x')).toEqual({ lanesPerRow: 8 });
+    const choice = { lanesPerRow: 8, rowsPerThread: 1, workgroupSize: 64 };
+    await cache.set('x', choice);
+    expect(await cache.get('x')).toEqual(choice);
   });
 });

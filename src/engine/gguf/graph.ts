@@ -17,6 +17,7 @@ import {
   subgroupLanesFit,
   matmulKernel,
   matmulWorkgroups,
+  type DecodeShape,
   type DecodeVariant,
   type MatmulSegment,
   type MatmulSpec,
@@ -65,7 +66,9 @@ export interface GraphInputs {
   placement: LayerPlacement;
   computePrecision: ComputePrecision;
   lanesPerRow?: number;
-  /** The one-token matrix-vector variant; absent: `defaultDecodeVariant` for the device. */
+  /** The layers' one-token kernel (see `defaultDecodeVariant`); absent: its defaults. */
+  decodeShape?: DecodeShape;
+  /** The one-token matrix-vector variant, forced; absent: `defaultDecodeVariant` for the device. */
   decodeVariant?: DecodeVariant;
   roundActivations: boolean;
   /** The kernels attached for passes of several tokens (see `Dispatch.prefill`). */
@@ -199,7 +202,12 @@ class GraphBuilder {
     const { subgroupMinSize } = device.adapterInfo as GPUAdapterInfo & { subgroupMinSize?: number };
     const decodeVariant =
       this.g.decodeVariant ??
-      defaultDecodeVariant(spec.lanesPerRow, hasSubgroups, subgroupMinSize, spec.lastTokenOnly);
+      defaultDecodeVariant(
+        { ...this.g.decodeShape, lanesPerRow: spec.lanesPerRow },
+        hasSubgroups,
+        subgroupMinSize,
+        spec.lastTokenOnly,
+      );
     // Reduced as the default one-token kernel reduces, so a token's products come out bit for
     // bit the same whether it was decoded or prefilled (a cached second turn equals a fresh one).
     const subgroups = subgroupLanesFit(

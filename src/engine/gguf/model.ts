@@ -33,6 +33,7 @@ import { classifyAdapter } from '../../gpu/probe';
 import {
   adapterNames,
   chooseVariants,
+  lanesOnlyChoice,
   type ChosenVariants,
   type VariantChoice,
   type VariantTuning,
@@ -56,6 +57,8 @@ export interface ModelLoadOptions {
   maxBindingBytes?: number;
   /** Threads per output row in the matmul kernels, forced (tests, `--lanes`); else `tuning`. */
   lanesPerRow?: number;
+  /** The kernel variants, forced (tests); else `lanesPerRow` or `tuning`. */
+  variantChoice?: VariantChoice;
   /** The kernel variants to time at load and where the choice is remembered (variant-choice.ts). */
   tuning?: VariantTuning;
   /** The kernels of passes of more than one token (default by the adapter's class). */
@@ -121,7 +124,7 @@ export class GgufModel {
   readonly plan: EngineBufferPlan;
   readonly cache: PipelineCache;
   /** The kernel variants this part runs and how they were chosen. */
-  variants: ChosenVariants = { choice: { lanesPerRow: DEFAULT_LANES_PER_ROW }, source: 'default' };
+  variants: ChosenVariants = { choice: lanesOnlyChoice(DEFAULT_LANES_PER_ROW), source: 'default' };
   /** Position of the first token of the pass being recorded (the last one written). */
   private position = 0;
   private nextSlot = 0;
@@ -271,8 +274,9 @@ export class GgufModel {
   }
 
   private async chooseVariants(): Promise<ChosenVariants> {
+    if (this.options.variantChoice) return { choice: this.options.variantChoice, source: 'forced' };
     const forced = this.options.lanesPerRow;
-    if (forced !== undefined) return { choice: { lanesPerRow: forced }, source: 'forced' };
+    if (forced !== undefined) return { choice: lanesOnlyChoice(forced), source: 'forced' };
     if (!this.options.tuning) return this.variants;
     return chooseVariants(this.options.tuning, (choice) => this.timeFirstLayer(choice));
   }
@@ -314,6 +318,7 @@ export class GgufModel {
       placement: this.placement,
       computePrecision: this.options.computePrecision,
       lanesPerRow: choice.lanesPerRow,
+      decodeShape: { rowsPerThread: choice.rowsPerThread, workgroupSize: choice.workgroupSize },
       decodeVariant: this.options.decodeVariant,
       roundActivations: this.options.roundActivations ?? false,
       prefill: this.prefillKernels,

@@ -1,14 +1,22 @@
 // Which kernel variants the engine runs on an adapter: a few candidates picked from what the adapter
 // is (CPU-backed or a real GPU), then, at load, the fastest of them by a short timing of the model's
 // own first layer, remembered per adapter and model shape so the next load skips the timing.
-// Today's knob is the matrix-vector kernels' threads per output row (`lanesPerRow`).
+// The knobs: the matrix-vector kernels' threads per output row (`lanesPerRow`), and the one-token
+// kernel's rows per thread and workgroup size.
 import { classifyAdapter, type AdapterNames } from '../../gpu/probe';
 import type { ComputePrecision } from './buffer-plan';
 import type { ModelHeader } from './types';
 
 export interface VariantChoice {
-  /** Threads that share one output row of the matrix-vector kernels. */
+  /**
+   * Threads that share one output row of the matrix-vector kernels, one-token and several-token
+   * alike, so a token's products reduce in the same order whether it was decoded or prefilled.
+   */
   lanesPerRow: number;
+  /** Rows each thread of the one-token kernel holds, sharing its reads of the input. */
+  rowsPerThread: number;
+  /** Threads per workgroup of the one-token kernel. */
+  workgroupSize: number;
 }
 
 /**
@@ -52,25 +60,58 @@ export function adapterNames(info: GPUAdapterInfo): AdapterNames {
   };
 }
 
+/** A choice in short: lanes per row / rows per thread / threads per workgroup. */
+function shortName(c: VariantChoice): string {
+  return `${c.lanesPerRow}/${c.rowsPerThread}/${c.workgroupSize}`;
+}
+
+function choice(lanesPerRow: number, rowsPerThread = 1, workgroupSize = 64): VariantChoice {
+  return { lanesPerRow, rowsPerThread, workgroupSize };
+}
+
 /**
- * The candidates for an adapter, its default first. CPU-backed adapters (SwiftShader, lavapipe,
- * llvmpipe) pay far more for workgroup barriers than for arithmetic, so one thread per row leads
- * and four is the alternative; real GPUs want neighbouring threads on neighbouring blocks of a
- * row for coalesced reads: 16 leads, 8 and 32 around it. Every candidate divides the 64-thread
- * workgroup.
+ * CPU-backed adapters (SwiftShader, lavapipe, llvmpipe) pay for every load lane by lane while
+ * arithmetic is nearly free, and for workgroup barriers: rows per thread share each read of the
+ * input. One lane with four rows per thread leads (as fast as any other on lavapipe's small
+ * products, and its products reduce exactly as one row per thread's), then four lanes of four
+ * rows, and eight rows in 32-thread workgroups (docs/performance.md, "Rows per thread"). Sixteen
+ * rows per thread measured slower there and take seconds to compile per kernel, so they are not
+ * offered.
  */
+const SOFTWARE_CANDIDATES: readonly VariantChoice[] = [
+  choice(1, 4),
+  choice(4, 4),
+  choice(1, 8, 32),
+];
+
+/**
+ * Real GPUs want neighbouring threads on neighbouring blocks of a row for coalesced reads: 16
+ * lanes lead, 8 and 32 around them, one row per thread.
+ */
+const GPU_CANDIDATES: readonly VariantChoice[] = [choice(16), choice(8), choice(32)];
+
+/** The candidates for an adapter, its default first. */
 export function variantCandidates(adapter: AdapterNames): VariantChoice[] {
   const software = classifyAdapter(adapter).class === 'software';
-  return (software ? [1, 4] : [16, 8, 32]).map((lanesPerRow) => ({ lanesPerRow }));
+  return [...(software ? SOFTWARE_CANDIDATES : GPU_CANDIDATES)];
 }
 
 /** Every choice `variantCandidates` can offer on some adapter (the exactness tests force each). */
-export const ALL_VARIANT_CHOICES: readonly VariantChoice[] = [1, 4, 8, 16, 32].map(
-  (lanesPerRow) => ({ lanesPerRow }),
-);
+export const ALL_VARIANT_CHOICES: readonly VariantChoice[] = [
+  ...SOFTWARE_CANDIDATES,
+  ...GPU_CANDIDATES,
+];
+
+/**
+ * What a load forced to `lanesPerRow` lanes per row runs (`--lanes`, tests): the one-token
+ * kernel's defaults.
+ */
+export function lanesOnlyChoice(lanesPerRow: number): VariantChoice {
+  return choice(lanesPerRow);
+}
 
 /** Bumped when the candidates or the kernels they choose between change, so old choices retune. */
-const TUNING_VERSION = 1;
+const TUNING_VERSION = 2;
 
 /** The key a choice is remembered under: the adapter, the compute precision and the model's shape. */
 export function tuningKey(
@@ -168,10 +209,14 @@ export async function chooseVariants(
 
 /** The choice in words, for the bench and the engine's stats. */
 export function describeVariants(chosen: ChosenVariants): string {
+  const c = chosen.choice;
   const timings = chosen.timings
-    ?.map((t) => `${t.choice.lanesPerRow}: ${t.ms.toFixed(2)} ms`)
+    ?.map((t) => `${shortName(t.choice)}: ${t.ms.toFixed(2)} ms`)
     .join(', ');
-  return `${chosen.choice.lanesPerRow} lanes per row (${chosen.source}${timings ? `; ${timings}` : ''})`;
+  return (
+    `${c.lanesPerRow} lanes per row, one-token kernel ${c.rowsPerThread} rows per thread in ` +
+    `${c.workgroupSize}-thread workgroups (${chosen.source}${timings ? `; lanes/rows/threads ${timings}` : ''})`
+  );
 }
 
 /** A cache for one process (the Node entry points). */

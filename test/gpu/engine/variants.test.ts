@@ -1,5 +1,5 @@
-// Every kernel variant the load-time autotune can pick (lanes per row, and the one-token kernel it
-// implies on the adapter, with or without subgroups), each forced in turn on SwiftShader and on
+// Every kernel variant the load-time autotune can pick (lanes per row, the one-token kernel's rows
+// per thread and workgroup size, with or without subgroups), each forced in turn on SwiftShader and on
 // lavapipe, against llama.cpp on the F32 copy of a tiny fixture (fused q/k/v and gate/up tensors,
 // so segments start at rows that do not fall on workgroup boundaries); and the autotune itself on
 // a real load: it times the adapter's candidates once, reports what it chose, and a second load
@@ -32,14 +32,14 @@ describe.each(['swiftshader', 'lavapipe'] as const)(
     });
     afterAll(() => device.device.destroy());
 
-    it.each(ALL_VARIANT_CHOICES.map((c) => [c.lanesPerRow]))(
-      '%i lanes per row: top-5 probabilities within 0.005 of llama.cpp on the F32 copy',
-      async (lanesPerRow) => {
+    it.each(ALL_VARIANT_CHOICES.map((c) => [c.lanesPerRow, c.rowsPerThread, c.workgroupSize, c]))(
+      '%i lanes per row, %i rows per thread in %i-thread workgroups: top-5 probabilities within 0.005 of llama.cpp on the F32 copy',
+      async (_lanes, _rows, _threads, variantChoice) => {
         const path = ensureFixture(ID);
         const prompt = await tokenize(path, PROMPT);
-        const model = await loadFixtureModel(device.device, path, { lanesPerRow });
+        const model = await loadFixtureModel(device.device, path, { variantChoice });
         try {
-          expect(model.variants).toEqual({ choice: { lanesPerRow }, source: 'forced' });
+          expect(model.variants).toEqual({ choice: variantChoice, source: 'forced' });
           const run = await greedyRun(model, prompt, STEPS);
           const reference = await trace(ensureF32Copy(ID), prompt, {
             steps: STEPS,
@@ -57,9 +57,7 @@ describe.each(['swiftshader', 'lavapipe'] as const)(
 
     it('a load times the candidates, reports its choice, and the next load reuses it', async () => {
       const cache = memoryVariantCache();
-      const candidates = variantCandidates(adapterNames(device.adapterInfo)).map(
-        (c) => c.lanesPerRow,
-      );
+      const candidates = variantCandidates(adapterNames(device.adapterInfo));
       const load = async () => {
         const source = await openFileSource(ensureFixture(ID));
         try {
@@ -72,11 +70,11 @@ describe.each(['swiftshader', 'lavapipe'] as const)(
       const [tuned] = first.variants;
       await first.unload();
       expect(tuned.source).toBe('autotuned');
-      expect(tuned.timings?.map((t) => t.choice.lanesPerRow)).toEqual(candidates);
+      expect(tuned.timings?.map((t) => t.choice)).toEqual(candidates);
       expect(tuned.timings?.every((t) => t.ms > 0)).toBe(true);
-      expect(candidates).toContain(tuned.choice.lanesPerRow);
+      expect(candidates).toContainEqual(tuned.choice);
       expect(first.kernelVariants).toMatch(
-        /lanes per row \(autotuned; 1: [\d.]+ ms, 4: [\d.]+ ms\)/,
+        /rows per thread in \d+-thread workgroups \(autotuned; lanes\/rows\/threads 1\/4\/64: [\d.]+ ms, 4\/4\/64: [\d.]+ ms, 1\/8\/32: [\d.]+ ms\)/,
       );
       const second = await load();
       expect(second.variants).toEqual([{ choice: tuned.choice, source: 'cached' }]);

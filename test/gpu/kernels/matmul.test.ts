@@ -35,6 +35,9 @@ const VARIANTS: Variant[] = [
   { lanesPerRow: 8, workgroupSize: 256, tokens: 1, subgroups: false, rowsPerThread: 1 },
   { lanesPerRow: 1, workgroupSize: 64, tokens: 4, subgroups: false, rowsPerThread: 1 },
   { lanesPerRow: 4, workgroupSize: 64, tokens: 1, subgroups: true, rowsPerThread: 2 },
+  { lanesPerRow: 1, workgroupSize: 16, tokens: 1, subgroups: false, rowsPerThread: 16 },
+  { lanesPerRow: 4, workgroupSize: 32, tokens: 1, subgroups: true, rowsPerThread: 8 },
+  { lanesPerRow: 1, workgroupSize: 32, tokens: 1, subgroups: false, rowsPerThread: 8 },
 ];
 
 function variantName(v: Variant): string {
@@ -367,6 +370,7 @@ describe.each(configs)('matmul kernels on %s, %s compute', (adapter, precision) 
     ['F16, BF16, Q8_0', [GGMLType.F16, GGMLType.BF16, GGMLType.Q8_0], VARIANTS[1]],
     ['Q4_K, Q6_K', [GGMLType.Q4_K, GGMLType.Q6_K], VARIANTS[2]],
     ['Q8_0, Q6_K', [GGMLType.Q8_0, GGMLType.Q6_K], VARIANTS[8]],
+    ['Q4_0, Q5_K', [GGMLType.Q4_0, GGMLType.Q5_K], VARIANTS[9]],
   ] as const)('inputs rounded as llama.cpp does for %s weights', async (_, types, variant) => {
     const rows = 9;
     const tensors = types.map((type, i) => ({ name: `w${i}`, type, dims: [K, rows] }));

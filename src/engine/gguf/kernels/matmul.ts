@@ -52,7 +52,7 @@ export interface MatmulSpec {
    * and its smallest subgroup holds lanesPerRow threads (see `subgroupLanesFit`).
    */
   subgroups?: boolean;
-  /** Rows each thread holds in the one-token body (1, 2 or 4), sharing its reads of the input. */
+  /** Rows each thread holds in the one-token body (`ROWS_PER_THREAD`), sharing its reads of the input. */
   rowsPerThread?: number;
   /**
    * Round the input as llama.cpp's CPU backend does before each product (see `activationRounding`),
@@ -101,6 +101,8 @@ export const MATMUL_WORKGROUP = 64;
 export const MATMUL_TOKENS = 4;
 export const MAX_WORKGROUPS_X = 65535;
 export const DEFAULT_LANES_PER_ROW = 16;
+/** The rows per thread the one-token body can hold (matvec.wgsl: up to four vec4 accumulators). */
+export const ROWS_PER_THREAD: readonly number[] = [1, 2, 4, 8, 16];
 
 const MODES = { plain: 0, residual: 1, swiglu: 2, geglu: 3 } as const;
 const ROUNDINGS: Record<ActivationRounding, number> = {
@@ -158,29 +160,44 @@ export type DecodeVariant = Required<
   Pick<MatmulSpec, 'lanesPerRow' | 'workgroupSize' | 'rowsPerThread' | 'subgroups'>
 >;
 
+/** The one-token knobs a load chose for the layers' products (absent: one row, 64 threads). */
+export type DecodeShape = Partial<
+  Pick<MatmulSpec, 'lanesPerRow' | 'rowsPerThread' | 'workgroupSize'>
+>;
+
+/** Rows per thread of the output layer's one-token kernel on CPU-backed adapters (see below). */
+export const OUTPUT_ROWS_PER_THREAD = 4;
+
 /**
- * The one-token variant for a device without a forced choice: the load's lanes per row, meeting
- * through subgroups where they fit. The output layer of a CPU-backed adapter with subgroups (one
- * lane per row elsewhere) reads its large-vocabulary matrix with a subgroup's worth of lanes (up
- * to 8) on each row, so one SIMD gather reads neighbouring words, and 4 rows per thread sharing
- * each input read: the fastest of the variants timed on lavapipe (docs/performance.md); the
- * layers' products showed no steady winner over one lane per row there.
+ * The one-token variant for a device without a forced choice: the load's lanes per row, rows per
+ * thread and workgroup size, meeting through subgroups where they fit. The output layer of a
+ * CPU-backed adapter with subgroups (fewer lanes per row than a subgroup there; real GPUs run a
+ * subgroup's worth or more) reads its large-vocabulary matrix with a subgroup's worth of lanes (up
+ * to 8) on each row, so one SIMD gather reads neighbouring words, and OUTPUT_ROWS_PER_THREAD rows
+ * per thread sharing each input read: the fastest of the variants timed on lavapipe
+ * (docs/performance.md). The output layer's products need not reduce as its several-token kernel
+ * does: no later token reads its logits.
  */
 export function defaultDecodeVariant(
-  lanesPerRow: number | undefined,
+  shape: DecodeShape,
   hasSubgroups: boolean,
   subgroupMinSize: number | undefined,
   outputLayer = false,
 ): DecodeVariant {
-  const lanes = lanesPerRow ?? DEFAULT_LANES_PER_ROW;
+  const lanes = shape.lanesPerRow ?? DEFAULT_LANES_PER_ROW;
   const simd = Math.min(subgroupMinSize ?? 1, 8);
-  if (outputLayer && lanes === 1 && hasSubgroups && simd > 1) {
-    return { lanesPerRow: simd, workgroupSize: 64, rowsPerThread: 4, subgroups: true };
+  if (outputLayer && lanes < simd && hasSubgroups) {
+    return {
+      lanesPerRow: simd,
+      workgroupSize: MATMUL_WORKGROUP,
+      rowsPerThread: OUTPUT_ROWS_PER_THREAD,
+      subgroups: true,
+    };
   }
   return {
     lanesPerRow: lanes,
-    workgroupSize: MATMUL_WORKGROUP,
-    rowsPerThread: 1,
+    workgroupSize: shape.workgroupSize ?? MATMUL_WORKGROUP,
+    rowsPerThread: shape.rowsPerThread ?? 1,
     subgroups: subgroupLanesFit(lanes, hasSubgroups, subgroupMinSize),
   };
 }
@@ -201,9 +218,9 @@ function checkSpec(spec: MatmulSpec, lanes: number, workgroup: number): void {
     throw new Error(`${lanes} lanes per row do not divide a workgroup of ${workgroup} threads`);
   }
   const rowsPerThread = spec.rowsPerThread ?? 1;
-  if (![1, 2, 4].includes(rowsPerThread) || (rowsPerThread > 1 && spec.tokens !== 1)) {
+  if (!ROWS_PER_THREAD.includes(rowsPerThread) || (rowsPerThread > 1 && spec.tokens !== 1)) {
     throw new Error(
-      `${rowsPerThread} rows per thread: the one-token body holds 1, 2 or 4, the others 1`,
+      `${rowsPerThread} rows per thread: the one-token body holds ${ROWS_PER_THREAD.join(', ')}, the others 1`,
     );
   }
   if (spec.subgroups && (lanes & (lanes - 1)) !== 0) {

@@ -270,20 +270,91 @@ fn store_row(t: u32, at: RowAt, a: f32, a2: f32) {
 }
 
 #if TOKENS == 1
-// The one-token body: each thread holds ROWS_PER_THREAD rows (1, 2 or 4: one accumulator
-// component each), WG / LANES rows apart, and reads each input value once for all of them.
+// Four of a thread's rows, WG / LANES rows apart, held in the components x, y, z, w of one vec4
+// accumulator (the first one or two alone with ROWS_PER_THREAD 1 or 2): accumulators are whole
+// vectors with constant components, as dynamic indexing would send them through memory on some
+// compilers (SwiftShader's among them).
+struct Quad { x: RowAt, y: RowAt, z: RowAt, w: RowAt }
+
+// The thread's rows `first` .. `first` + 3.
+fn quad_at(group_row: u32, slot: u32, first: u32) -> Quad {
+  let apart = WG / LANES;
+  return Quad(
+    row_at(group_row, slot + first * apart),
+    row_at(group_row, slot + (first + 1u) * apart),
+    row_at(group_row, slot + (first + 2u) * apart),
+    row_at(group_row, slot + (first + 3u) * apart),
+  );
+}
+
+// The product of one row with the 8-value group `g` of the input `v`: the row's value, and with
+// MODE 2 or 3 its gate (first) and up (second) values.
+fn row_products(at: RowAt, g: u32, v: array<vec4f, 2>) -> vec2f {
+#if MODE == 2 || MODE == 3
+  return vec2f(
+    dot8(deq_s0(at.row + GATE_OFFSET, g), v, ROUND0, 0u, g),
+    dot8(deq_s1(at.row + UP_OFFSET, g), v, ROUND1, 0u, g),
+  );
+#else
+  return vec2f(dot8(weights(at.seg, at.r, g), v, at.mode, 0u, g), 0.0);
+#endif
+}
+
+// Adds a quad's products with group `g` to its accumulators (`up`: the up values, gated modes).
+fn accumulate(q: Quad, g: u32, v: array<vec4f, 2>, acc: ptr<function, vec4f>, up: ptr<function, vec4f>) {
+  let x = row_products(q.x, g, v);
+  (*acc).x += x.x;
+  (*up).x += x.y;
+#if ROWS_PER_THREAD >= 2
+  let y = row_products(q.y, g, v);
+  (*acc).y += y.x;
+  (*up).y += y.y;
+#endif
+#if ROWS_PER_THREAD >= 4
+  let z = row_products(q.z, g, v);
+  let w = row_products(q.w, g, v);
+  (*acc).z += z.x;
+  (*up).z += z.y;
+  (*acc).w += w.x;
+  (*up).w += w.y;
+#endif
+}
+
+// Sums a quad's lanes and stores its rows (lane 0 holds the sums).
+fn finish_quad(tid: u32, lane: u32, t: u32, q: Quad, acc: vec4f, up: vec4f) {
+  let a = reduce_lanes(tid, lane, acc);
+#if MODE == 2 || MODE == 3
+  let u = reduce_lanes2(tid, lane, up);
+#else
+  let u = up;
+#endif
+  if (lane == 0u) {
+    store_row(t, q.x, a.x, u.x);
+#if ROWS_PER_THREAD >= 2
+    store_row(t, q.y, a.y, u.y);
+#endif
+#if ROWS_PER_THREAD >= 4
+    store_row(t, q.z, a.z, u.z);
+    store_row(t, q.w, a.w, u.w);
+#endif
+  }
+}
+
+// The one-token body: each thread holds ROWS_PER_THREAD rows (1, 2, 4, 8 or 16: up to four
+// quads), WG / LANES rows apart, and reads each input value once for all of them, so a load of
+// the input serves many rows (what counts where every load is costly, as on CPU-backed adapters).
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
   let lane = tid % LANES;
   let slot = tid / LANES;
   let group_row = (wid.x + wid.y * MAX_WORKGROUPS_X) * ROWS_PER_WG;
-  let a = row_at(group_row, slot);
-#if ROWS_PER_THREAD >= 2
-  let b = row_at(group_row, slot + WG / LANES);
+  let q0 = quad_at(group_row, slot, 0u);
+#if ROWS_PER_THREAD >= 8
+  let q1 = quad_at(group_row, slot, 4u);
 #endif
-#if ROWS_PER_THREAD == 4
-  let c = row_at(group_row, slot + 2u * (WG / LANES));
-  let d = row_at(group_row, slot + 3u * (WG / LANES));
+#if ROWS_PER_THREAD == 16
+  let q2 = quad_at(group_row, slot, 8u);
+  let q3 = quad_at(group_row, slot, 12u);
 #endif
 #if LAST_TOKEN
   let ntok = 1u;
@@ -297,48 +368,37 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid:
     input_scales(tid, first, t, ntok);
     workgroupBarrier();
 #endif
-    var acc = vec4f(0.0);
+    var acc0 = vec4f(0.0);
+    var up0 = vec4f(0.0);
+#if ROWS_PER_THREAD >= 8
+    var acc1 = vec4f(0.0);
+    var up1 = vec4f(0.0);
+#endif
+#if ROWS_PER_THREAD == 16
     var acc2 = vec4f(0.0);
+    var up2 = vec4f(0.0);
+    var acc3 = vec4f(0.0);
+    var up3 = vec4f(0.0);
+#endif
     for (var g = lane; g < GROUPS; g += LANES) {
       let v = input(first + t, g);
-#if MODE == 2 || MODE == 3
-      acc.x += dot8(deq_s0(a.row + GATE_OFFSET, g), v, ROUND0, 0u, g);
-      acc2.x += dot8(deq_s1(a.row + UP_OFFSET, g), v, ROUND1, 0u, g);
-#if ROWS_PER_THREAD >= 2
-      acc.y += dot8(deq_s0(b.row + GATE_OFFSET, g), v, ROUND0, 0u, g);
-      acc2.y += dot8(deq_s1(b.row + UP_OFFSET, g), v, ROUND1, 0u, g);
+      accumulate(q0, g, v, &acc0, &up0);
+#if ROWS_PER_THREAD >= 8
+      accumulate(q1, g, v, &acc1, &up1);
 #endif
-#if ROWS_PER_THREAD == 4
-      acc.z += dot8(deq_s0(c.row + GATE_OFFSET, g), v, ROUND0, 0u, g);
-      acc2.z += dot8(deq_s1(c.row + UP_OFFSET, g), v, ROUND1, 0u, g);
-      acc.w += dot8(deq_s0(d.row + GATE_OFFSET, g), v, ROUND0, 0u, g);
-      acc2.w += dot8(deq_s1(d.row + UP_OFFSET, g), v, ROUND1, 0u, g);
-#endif
-#else
-      acc.x += dot8(weights(a.seg, a.r, g), v, a.mode, 0u, g);
-#if ROWS_PER_THREAD >= 2
-      acc.y += dot8(weights(b.seg, b.r, g), v, b.mode, 0u, g);
-#endif
-#if ROWS_PER_THREAD == 4
-      acc.z += dot8(weights(c.seg, c.r, g), v, c.mode, 0u, g);
-      acc.w += dot8(weights(d.seg, d.r, g), v, d.mode, 0u, g);
-#endif
+#if ROWS_PER_THREAD == 16
+      accumulate(q2, g, v, &acc2, &up2);
+      accumulate(q3, g, v, &acc3, &up3);
 #endif
     }
-    acc = reduce_lanes(tid, lane, acc);
-#if MODE == 2 || MODE == 3
-    acc2 = reduce_lanes2(tid, lane, acc2);
+    finish_quad(tid, lane, t, q0, acc0, up0);
+#if ROWS_PER_THREAD >= 8
+    finish_quad(tid, lane, t, q1, acc1, up1);
 #endif
-    if (lane == 0u) {
-      store_row(t, a, acc.x, acc2.x);
-#if ROWS_PER_THREAD >= 2
-      store_row(t, b, acc.y, acc2.y);
+#if ROWS_PER_THREAD == 16
+    finish_quad(tid, lane, t, q2, acc2, up2);
+    finish_quad(tid, lane, t, q3, acc3, up3);
 #endif
-#if ROWS_PER_THREAD == 4
-      store_row(t, c, acc.z, acc2.z);
-      store_row(t, d, acc.w, acc2.w);
-#endif
-    }
 #if ROUND_Q8_0 || ROUND_Q8_K
     workgroupBarrier();
 #endif
