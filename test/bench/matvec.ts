@@ -2,7 +2,8 @@
 // Times isolated one-token matrix-vector dispatches in SmolLM2-135M's decode shapes (q/k/v 576 ->
 // 960, gate/up 576 -> 2 x 1536 with SwiGLU, down 1536 -> 576 with the residual add, the output
 // layer 576 -> 49152) for each kernel variant, random weights of one type, f32 compute: median
-// milliseconds per dispatch of three rounds after a warm-up. The weights of the small products
+// milliseconds per dispatch of three rounds after a warm-up, and the process's CPU time in that
+// round (the software adapters' threads run in it). The weights of the small products
 // stay in the CPU's caches between repetitions; the output layer's 30 MB do not.
 import { parseArgs } from 'node:util';
 import { openTestDevice, storageBuffer } from '../gpu/harness.ts';
@@ -19,12 +20,15 @@ import { useSoftwareIcds } from '../../src/cli/engine-cli.ts';
 
 useSoftwareIcds();
 
+/** One row per thread, the CPU-backed adapters' candidates, more rows, the output layer's. */
 const DEFAULT_VARIANTS: DecodeVariant[] = [
   { lanesPerRow: 1, workgroupSize: 64, rowsPerThread: 1, subgroups: false },
-  { lanesPerRow: 1, workgroupSize: 256, rowsPerThread: 1, subgroups: false },
-  { lanesPerRow: 8, workgroupSize: 64, rowsPerThread: 1, subgroups: true },
-  { lanesPerRow: 8, workgroupSize: 64, rowsPerThread: 4, subgroups: true },
+  { lanesPerRow: 1, workgroupSize: 64, rowsPerThread: 4, subgroups: false },
   { lanesPerRow: 4, workgroupSize: 64, rowsPerThread: 4, subgroups: true },
+  { lanesPerRow: 1, workgroupSize: 32, rowsPerThread: 8, subgroups: false },
+  { lanesPerRow: 1, workgroupSize: 16, rowsPerThread: 16, subgroups: false },
+  { lanesPerRow: 8, workgroupSize: 64, rowsPerThread: 4, subgroups: true },
+  { lanesPerRow: 8, workgroupSize: 64, rowsPerThread: 8, subgroups: true },
 ];
 
 const { values } = parseArgs({
