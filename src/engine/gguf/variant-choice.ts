@@ -72,8 +72,8 @@ function choice(lanesPerRow: number, rowsPerThread = 1, workgroupSize = 64): Var
 /**
  * CPU-backed adapters (SwiftShader, lavapipe, llvmpipe) pay for every load lane by lane while
  * arithmetic is nearly free, and for workgroup barriers: rows per thread share each read of the
- * input. One lane with four rows per thread leads (as fast as any other on lavapipe's small
- * products, and its products reduce exactly as one row per thread's), then four lanes of four
+ * input. One lane with four rows per thread leads (faster than one row per thread in each of
+ * lavapipe's products, and reducing exactly as one row per thread does), then four lanes of four
  * rows, and eight rows in 32-thread workgroups (docs/performance.md, "Rows per thread"). Sixteen
  * rows per thread measured slower there and take seconds to compile per kernel, so they are not
  * offered.

@@ -80,15 +80,22 @@ fn round_input(mode: u32, t: u32, g: u32, v: vec4f) -> vec4f {
   }
 }
 
-fn dot8(w: array<vec4<T>, 2>, v: array<vec4f, 2>, mode: u32, t: u32, g: u32) -> f32 {
+// Eight input values rounded for a weight of rounding `mode` (see `round_input`).
+fn round8(mode: u32, t: u32, g: u32, v: array<vec4f, 2>) -> array<vec4f, 2> {
 #if ROUNDING
-  let a = vec4<T>(round_input(mode, t, g, v[0]));
-  let b = vec4<T>(round_input(mode, t, g, v[1]));
+  return array<vec4f, 2>(round_input(mode, t, g, v[0]), round_input(mode, t, g, v[1]));
 #else
-  let a = vec4<T>(v[0]);
-  let b = vec4<T>(v[1]);
+  return v;
 #endif
-  return f32(dot(w[0], a) + dot(w[1], b));
+}
+
+// Eight weights times eight input values already rounded for them.
+fn dot8_rounded(w: array<vec4<T>, 2>, v: array<vec4f, 2>) -> f32 {
+  return f32(dot(w[0], vec4<T>(v[0])) + dot(w[1], vec4<T>(v[1])));
+}
+
+fn dot8(w: array<vec4<T>, 2>, v: array<vec4f, 2>, mode: u32, t: u32, g: u32) -> f32 {
+  return dot8_rounded(w, round8(mode, t, g, v));
 }
 
 #if ROUND_Q8_0 || ROUND_Q8_K
@@ -287,21 +294,35 @@ fn quad_at(group_row: u32, slot: u32, first: u32) -> Quad {
   );
 }
 
+// An 8-value group of the input rounded for each segment's weights (gate and up: segments 0 and
+// 1), once for all of a thread's rows: the rounding depends on the segment, never on the row.
+struct Inputs { s0: array<vec4f, 2>, s1: array<vec4f, 2>, s2: array<vec4f, 2> }
+
+fn segment_inputs(g: u32, v: array<vec4f, 2>) -> Inputs {
+  return Inputs(round8(ROUND0, 0u, g, v), round8(ROUND1, 0u, g, v), round8(ROUND2, 0u, g, v));
+}
+
+fn input_of(seg: u32, v: Inputs) -> array<vec4f, 2> {
+  if (seg == 1u) { return v.s1; }
+  if (seg == 2u) { return v.s2; }
+  return v.s0;
+}
+
 // The product of one row with the 8-value group `g` of the input `v`: the row's value, and with
 // MODE 2 or 3 its gate (first) and up (second) values.
-fn row_products(at: RowAt, g: u32, v: array<vec4f, 2>) -> vec2f {
+fn row_products(at: RowAt, g: u32, v: Inputs) -> vec2f {
 #if MODE == 2 || MODE == 3
   return vec2f(
-    dot8(deq_s0(at.row + GATE_OFFSET, g), v, ROUND0, 0u, g),
-    dot8(deq_s1(at.row + UP_OFFSET, g), v, ROUND1, 0u, g),
+    dot8_rounded(deq_s0(at.row + GATE_OFFSET, g), v.s0),
+    dot8_rounded(deq_s1(at.row + UP_OFFSET, g), v.s1),
   );
 #else
-  return vec2f(dot8(weights(at.seg, at.r, g), v, at.mode, 0u, g), 0.0);
+  return vec2f(dot8_rounded(weights(at.seg, at.r, g), input_of(at.seg, v)), 0.0);
 #endif
 }
 
 // Adds a quad's products with group `g` to its accumulators (`up`: the up values, gated modes).
-fn accumulate(q: Quad, g: u32, v: array<vec4f, 2>, acc: ptr<function, vec4f>, up: ptr<function, vec4f>) {
+fn accumulate(q: Quad, g: u32, v: Inputs, acc: ptr<function, vec4f>, up: ptr<function, vec4f>) {
   let x = row_products(q.x, g, v);
   (*acc).x += x.x;
   (*up).x += x.y;
@@ -381,7 +402,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid:
     var up3 = vec4f(0.0);
 #endif
     for (var g = lane; g < GROUPS; g += LANES) {
-      let v = input(first + t, g);
+      let v = segment_inputs(g, input(first + t, g));
       accumulate(q0, g, v, &acc0, &up0);
 #if ROWS_PER_THREAD >= 8
       accumulate(q1, g, v, &acc1, &up1);
