@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTestDevice, poison, random, readBuffer, storageBuffer } from '../harness';
 import { GGMLType, typeName } from '../../../src/engine/gguf/types';
 import {
+  defaultDecodeVariant,
   matmulKernel,
   matmulWorkgroups,
   activationRounding,
@@ -17,6 +18,7 @@ import { PipelineCache } from '../../../src/engine/gguf/kernels/pipeline';
 import type { ComputePrecision } from '../../../src/engine/gguf/buffer-plan';
 import { memoryGroup, type MemoryGroup } from '../reference/memory-group';
 import { roundActivations } from '../reference/dequant';
+import { ALL_VARIANT_CHOICES } from '../../../src/engine/gguf/variant-choice';
 
 const K = 512;
 
@@ -370,7 +372,7 @@ describe.each(configs)('matmul kernels on %s, %s compute', (adapter, precision) 
     ['F16, BF16, Q8_0', [GGMLType.F16, GGMLType.BF16, GGMLType.Q8_0], VARIANTS[1]],
     ['Q4_K, Q6_K', [GGMLType.Q4_K, GGMLType.Q6_K], VARIANTS[2]],
     ['Q8_0, Q6_K', [GGMLType.Q8_0, GGMLType.Q6_K], VARIANTS[8]],
-    ['Q4_0, Q5_K', [GGMLType.Q4_0, GGMLType.Q5_K], VARIANTS[9]],
+    ['Q4_0, Q5_K', [GGMLType.Q4_0, GGMLType.Q5_K], VARIANTS[11]],
   ] as const)('inputs rounded as llama.cpp does for %s weights', async (_, types, variant) => {
     const rows = 9;
     const tensors = types.map((type, i) => ({ name: `w${i}`, type, dims: [K, rows] }));
@@ -418,6 +420,68 @@ describe.each(configs)('matmul kernels on %s, %s compute', (adapter, precision) 
       });
     }
   });
+
+  it.each(
+    ALL_VARIANT_CHOICES.map(
+      (c) => [`${c.lanesPerRow}/${c.rowsPerThread}/${c.workgroupSize}`, c] as const,
+    ),
+  )(
+    "autotune choice %s (lanes/rows per thread/threads): a token's one-token products equal the several-token kernel's bit for bit",
+    async (_, choice) => {
+      // A decoded token's keys and values must be those a prefill of it writes, so a cached
+      // second turn answers as a fresh load: the graph runs both kernels with the same lanes.
+      const info = device.device.adapterInfo as GPUAdapterInfo & { subgroupMinSize?: number };
+      const hasSubgroups = device.device.features.has('subgroups');
+      const rows = [37, 12];
+      const group = await memoryGroup(
+        [
+          { name: 'b.bias', type: GGMLType.F32, dims: [rows[1]] },
+          { name: 'a', type: GGMLType.Q8_0, dims: [K, rows[0]] },
+          { name: 'b', type: GGMLType.Q6_K, dims: [K, rows[1]] },
+        ],
+        21,
+      );
+      const names = ['a', 'b'];
+      const stride = rows[0] + rows[1] + 3;
+      const spec: MatmulSpec = {
+        precision,
+        inputLength: K,
+        inputStride: K,
+        outputStride: stride,
+        mode: 'plain',
+        segments: segmentsOf(group, names),
+      };
+      const x = randomX(1, 12);
+      const y0 = new Float32Array(stride);
+      const decoded = await run(device, {
+        spec: {
+          ...spec,
+          tokens: 1,
+          ...defaultDecodeVariant(choice, hasSubgroups, info.subgroupMinSize),
+        },
+        names,
+        group,
+        x,
+        ntok: 1,
+        y0,
+      });
+      const prefilled = await run(device, {
+        spec: {
+          ...spec,
+          tokens: 4,
+          lanesPerRow: choice.lanesPerRow,
+          subgroups: subgroupLanesFit(choice.lanesPerRow, hasSubgroups, info.subgroupMinSize),
+        },
+        names,
+        group,
+        x,
+        ntok: 1,
+        y0,
+      });
+      expect(decoded.subarray(0, rows[0] + rows[1]).every((v) => Number.isFinite(v))).toBe(true);
+      expect(Array.from(decoded)).toEqual(Array.from(prefilled));
+    },
+  );
 
   it('residual add and SwiGLU over mixed types', async () => {
     const ff = 24;
