@@ -3,7 +3,7 @@
 // own first layer, remembered per adapter and model shape so the next load skips the timing.
 // The knobs: the matrix-vector kernels' threads per output row (`lanesPerRow`), and the one-token
 // kernel's rows per thread and workgroup size.
-import { classifyAdapter, type AdapterNames } from '../../gpu/probe';
+import { classifyAdapter, type AdapterClass, type AdapterNames } from '../../gpu/probe';
 import type { ComputePrecision } from './buffer-plan';
 import type { ModelHeader } from './types';
 
@@ -71,18 +71,15 @@ function choice(lanesPerRow: number, rowsPerThread = 1, workgroupSize = 64): Var
 
 /**
  * CPU-backed adapters (SwiftShader, lavapipe, llvmpipe) pay for every load lane by lane while
- * arithmetic is nearly free, and for workgroup barriers: rows per thread share each read of the
- * input. One lane with four rows per thread leads (faster than one row per thread in each of
- * lavapipe's products, and reducing exactly as one row per thread does), then four lanes of four
- * rows, and eight rows in 32-thread workgroups (docs/performance.md, "Rows per thread"). Sixteen
- * rows per thread measured slower there and take seconds to compile per kernel, so they are not
- * offered.
+ * arithmetic is nearly free: rows per thread share each read of the input. One lane per row
+ * only, as their prefill GEMM sums each row in one thread (prefill-kernels.ts), so a decoded
+ * token's products equal a prefilled one's bit for bit. Four rows per thread lead (faster than
+ * one in each of lavapipe's products), eight in 32-thread workgroups the alternative
+ * (docs/performance.md, "Rows per thread"). Four lanes of four rows ran faster still but reduce
+ * otherwise than the GEMM; sixteen rows per thread measured slower and take seconds to compile per
+ * kernel.
  */
-const SOFTWARE_CANDIDATES: readonly VariantChoice[] = [
-  choice(1, 4),
-  choice(4, 4),
-  choice(1, 8, 32),
-];
+const SOFTWARE_CANDIDATES: readonly VariantChoice[] = [choice(1, 4), choice(1, 8, 32)];
 
 /**
  * Real GPUs want neighbouring threads on neighbouring blocks of a row for coalesced reads: 16
@@ -92,8 +89,12 @@ const GPU_CANDIDATES: readonly VariantChoice[] = [choice(16), choice(8), choice(
 
 /** The candidates for an adapter, its default first. */
 export function variantCandidates(adapter: AdapterNames): VariantChoice[] {
-  const software = classifyAdapter(adapter).class === 'software';
-  return [...(software ? SOFTWARE_CANDIDATES : GPU_CANDIDATES)];
+  return classCandidates(classifyAdapter(adapter).class);
+}
+
+/** The candidates for a class of adapter, its default first. */
+export function classCandidates(adapterClass: AdapterClass): VariantChoice[] {
+  return [...(adapterClass === 'software' ? SOFTWARE_CANDIDATES : GPU_CANDIDATES)];
 }
 
 /** Every choice `variantCandidates` can offer on some adapter (the exactness tests force each). */
