@@ -65,7 +65,7 @@ const software = (times: number[]) =>
 
 describe('variant candidates', () => {
   it('lead with one lane of four rows per thread on CPU-backed adapters (one lane only), 16 lanes of one row on GPUs', () => {
-    const software = ['1/4/64', '1/8/32'];
+    const software = ['1/4/64', '1/4/16', '1/8/32'];
     expect(names(variantCandidates(SWIFTSHADER))).toEqual(software);
     expect(names(variantCandidates(LAVAPIPE))).toEqual(software);
     expect(names(variantCandidates(NVIDIA))).toEqual(['16/1/64', '8/1/64', '32/1/64']);
@@ -104,10 +104,10 @@ describe('autotune', () => {
   });
 
   it('keeps the default unless another beats it by the margin', async () => {
-    const { measure } = fakeMeasure(software([10, 9.8]));
+    const { measure } = fakeMeasure(software([10, 9.8, 9.9]));
     const kept = await autotune(variantCandidates(LAVAPIPE), measure, { margin: 0.05 });
     expect(short(kept.choice)).toBe('1/4/64');
-    const { measure: faster } = fakeMeasure(software([10, 9]));
+    const { measure: faster } = fakeMeasure(software([10, 9.4, 9]));
     expect(short((await autotune(variantCandidates(LAVAPIPE), faster)).choice)).toBe('1/8/32');
   });
 
@@ -151,16 +151,16 @@ describe('remembered choices', () => {
   it('time once, then reuse the stored choice without measuring', async () => {
     const cache = new KernelChoiceStore(createStore('test-kernel-choices-1', 'choices'));
     const tuning = { candidates: variantCandidates(LAVAPIPE), key: 'k', cache };
-    const first = fakeMeasure(software([10, 5]));
+    const first = fakeMeasure(software([10, 7, 5]));
     const tuned = await chooseVariants(tuning, first.measure);
     const chosen = { lanesPerRow: 1, rowsPerThread: 8, workgroupSize: 32 };
     expect(tuned.choice).toEqual(chosen);
     expect(describeVariants(tuned)).toBe(
       '1 lanes per row, one-token kernel 8 rows per thread in 32-thread workgroups (autotuned; ' +
-        'lanes/rows/threads 1/4/64: 10.00 ms, 1/8/32: 5.00 ms)',
+        'lanes/rows/threads 1/4/64: 10.00 ms, 1/4/16: 7.00 ms, 1/8/32: 5.00 ms)',
     );
     expect(await cache.get('k')).toEqual(chosen);
-    const second = fakeMeasure(software([1, 50]));
+    const second = fakeMeasure(software([1, 50, 50]));
     const again = await chooseVariants(tuning, second.measure);
     expect(again).toEqual({ choice: chosen, source: 'cached' });
     expect(second.calls).toEqual([]);

@@ -74,12 +74,17 @@ function choice(lanesPerRow: number, rowsPerThread = 1, workgroupSize = 64): Var
  * arithmetic is nearly free: rows per thread share each read of the input. One lane per row
  * only, as their prefill GEMM sums each row in one thread (prefill-kernels.ts), so a decoded
  * token's products equal a prefilled one's bit for bit. Four rows per thread lead (faster than
- * one in each of lavapipe's products), eight in 32-thread workgroups the alternative
- * (docs/performance.md, "Rows per thread"). Four lanes of four rows ran faster still but reduce
- * otherwise than the GEMM; sixteen rows per thread measured slower and take seconds to compile per
- * kernel.
+ * one in each of lavapipe's products), then the same in 16-thread workgroups (more workgroups
+ * for the CPU's threads on the smaller products) and eight rows in 32-thread workgroups
+ * (docs/performance.md, "Rows per thread"). Four lanes of four rows ran as fast but reduce
+ * otherwise than the GEMM; sixteen rows per thread measured slower and take seconds to compile
+ * per kernel.
  */
-const SOFTWARE_CANDIDATES: readonly VariantChoice[] = [choice(1, 4), choice(1, 8, 32)];
+const SOFTWARE_CANDIDATES: readonly VariantChoice[] = [
+  choice(1, 4),
+  choice(1, 4, 16),
+  choice(1, 8, 32),
+];
 
 /**
  * Real GPUs want neighbouring threads on neighbouring blocks of a row for coalesced reads: 16

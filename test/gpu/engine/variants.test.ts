@@ -74,7 +74,7 @@ describe.each(['swiftshader', 'lavapipe'] as const)(
       expect(tuned.timings?.every((t) => t.ms > 0)).toBe(true);
       expect(candidates).toContainEqual(tuned.choice);
       expect(first.kernelVariants).toMatch(
-        /rows per thread in \d+-thread workgroups \(autotuned; lanes\/rows\/threads 1\/4\/64: [\d.]+ ms, 1\/8\/32: [\d.]+ ms\)/,
+        /rows per thread in \d+-thread workgroups \(autotuned; lanes\/rows\/threads 1\/4\/64: [\d.]+ ms, 1\/4\/16: [\d.]+ ms, 1\/8\/32: [\d.]+ ms\)/,
       );
       const second = await load();
       expect(second.variants).toEqual([{ choice: tuned.choice, source: 'cached' }]);
