@@ -20,10 +20,14 @@ import { useSoftwareIcds } from '../../src/cli/engine-cli.ts';
 
 useSoftwareIcds();
 
-/** One row per thread, the CPU-backed adapters' candidates, more rows, the output layer's. */
+/**
+ * One lane and one row per thread (CPU-backed adapters' layers), more rows per thread with one
+ * and four lanes, and the output layer's default on CPU-backed adapters with 4 and 8 rows.
+ */
 const DEFAULT_VARIANTS: DecodeVariant[] = [
   { lanesPerRow: 1, workgroupSize: 64, rowsPerThread: 1, subgroups: false },
   { lanesPerRow: 1, workgroupSize: 64, rowsPerThread: 4, subgroups: false },
+  { lanesPerRow: 1, workgroupSize: 16, rowsPerThread: 4, subgroups: false },
   { lanesPerRow: 4, workgroupSize: 64, rowsPerThread: 4, subgroups: true },
   { lanesPerRow: 1, workgroupSize: 32, rowsPerThread: 8, subgroups: false },
   { lanesPerRow: 1, workgroupSize: 16, rowsPerThread: 16, subgroups: false },

@@ -59,15 +59,14 @@ function fakeMeasure(times: Record<string, number[]>) {
 
 const names = (choices: readonly VariantChoice[]) => choices.map(short);
 
-/** Milliseconds for each CPU-backed adapter candidate, in candidate order. */
-const software = (times: number[]) =>
-  Object.fromEntries(names(variantCandidates(LAVAPIPE)).map((n, i) => [n, [times[i]]]));
+/** Milliseconds for each GPU candidate, in candidate order. */
+const gpu = (times: number[]) =>
+  Object.fromEntries(names(variantCandidates(NVIDIA)).map((n, i) => [n, [times[i]]]));
 
 describe('variant candidates', () => {
-  it('lead with one lane of four rows per thread on CPU-backed adapters (one lane only), 16 lanes of one row on GPUs', () => {
-    const software = ['1/4/64', '1/4/16', '1/8/32'];
-    expect(names(variantCandidates(SWIFTSHADER))).toEqual(software);
-    expect(names(variantCandidates(LAVAPIPE))).toEqual(software);
+  it('are one lane of one row on CPU-backed adapters; 16, 8 or 32 lanes of one row on GPUs', () => {
+    expect(names(variantCandidates(SWIFTSHADER))).toEqual(['1/1/64']);
+    expect(names(variantCandidates(LAVAPIPE))).toEqual(['1/1/64']);
     expect(names(variantCandidates(NVIDIA))).toEqual(['16/1/64', '8/1/64', '32/1/64']);
   });
 
@@ -104,11 +103,26 @@ describe('autotune', () => {
   });
 
   it('keeps the default unless another beats it by the margin', async () => {
-    const { measure } = fakeMeasure(software([10, 9.8, 9.9]));
-    const kept = await autotune(variantCandidates(LAVAPIPE), measure, { margin: 0.05 });
-    expect(short(kept.choice)).toBe('1/4/64');
-    const { measure: faster } = fakeMeasure(software([10, 9.4, 9]));
-    expect(short((await autotune(variantCandidates(LAVAPIPE), faster)).choice)).toBe('1/8/32');
+    const { measure } = fakeMeasure(gpu([10, 9.8, 10.5]));
+    const kept = await autotune(variantCandidates(NVIDIA), measure, { margin: 0.05 });
+    expect(short(kept.choice)).toBe('16/1/64');
+    const { measure: faster } = fakeMeasure(gpu([10, 9.4, 9]));
+    expect(short((await autotune(variantCandidates(NVIDIA), faster)).choice)).toBe('32/1/64');
+  });
+
+  it('measures nothing on a CPU-backed adapter, whose only candidate is one lane of one row', async () => {
+    const { measure, calls } = fakeMeasure({ '1/1/64': [1] });
+    const cache = memoryVariantCache();
+    const chosen = await chooseVariants(
+      { candidates: variantCandidates(LAVAPIPE), key: 'cpu', cache },
+      measure,
+    );
+    expect(chosen).toEqual({
+      choice: { lanesPerRow: 1, rowsPerThread: 1, workgroupSize: 64 },
+      source: 'only candidate',
+    });
+    expect(calls).toEqual([]);
+    expect(await cache.get('cpu')).toBeUndefined();
   });
 
   it('measures nothing with one candidate and refuses none', async () => {
@@ -150,17 +164,17 @@ describe('remembered choices', () => {
 
   it('time once, then reuse the stored choice without measuring', async () => {
     const cache = new KernelChoiceStore(createStore('test-kernel-choices-1', 'choices'));
-    const tuning = { candidates: variantCandidates(LAVAPIPE), key: 'k', cache };
-    const first = fakeMeasure(software([10, 7, 5]));
+    const tuning = { candidates: variantCandidates(NVIDIA), key: 'k', cache };
+    const first = fakeMeasure(gpu([10, 5, 7]));
     const tuned = await chooseVariants(tuning, first.measure);
-    const chosen = { lanesPerRow: 1, rowsPerThread: 8, workgroupSize: 32 };
+    const chosen = { lanesPerRow: 8, rowsPerThread: 1, workgroupSize: 64 };
     expect(tuned.choice).toEqual(chosen);
     expect(describeVariants(tuned)).toBe(
-      '1 lanes per row, one-token kernel 8 rows per thread in 32-thread workgroups (autotuned; ' +
-        'lanes/rows/threads 1/4/64: 10.00 ms, 1/4/16: 7.00 ms, 1/8/32: 5.00 ms)',
+      '8 lanes per row, one-token kernel 1 rows per thread in 64-thread workgroups (autotuned; ' +
+        'lanes/rows/threads 16/1/64: 10.00 ms, 8/1/64: 5.00 ms, 32/1/64: 7.00 ms)',
     );
     expect(await cache.get('k')).toEqual(chosen);
-    const second = fakeMeasure(software([1, 50, 50]));
+    const second = fakeMeasure(gpu([1, 50, 50]));
     const again = await chooseVariants(tuning, second.measure);
     expect(again).toEqual({ choice: chosen, source: 'cached' });
     expect(second.calls).toEqual([]);

@@ -70,21 +70,15 @@ function choice(lanesPerRow: number, rowsPerThread = 1, workgroupSize = 64): Var
 }
 
 /**
- * CPU-backed adapters (SwiftShader, lavapipe, llvmpipe) pay for every load lane by lane while
- * arithmetic is nearly free: rows per thread share each read of the input. One lane per row
- * only, as their prefill GEMM sums each row in one thread (prefill-kernels.ts), so a decoded
- * token's products equal a prefilled one's bit for bit. Four rows per thread lead (faster than
- * one in each of lavapipe's products), then the same in 16-thread workgroups (more workgroups
- * for the CPU's threads on the smaller products) and eight rows in 32-thread workgroups
- * (docs/performance.md, "Rows per thread"). Four lanes of four rows ran as fast but reduce
- * otherwise than the GEMM; sixteen rows per thread measured slower and take seconds to compile
- * per kernel.
+ * CPU-backed adapters (SwiftShader, lavapipe, llvmpipe): one lane and one row per thread, nothing
+ * to time. One lane, as their prefill GEMM sums each row in one thread (prefill-kernels.ts), so a
+ * decoded token's products equal a prefilled one's bit for bit. One row, as more rows per thread
+ * (4 in 16-, 32- or 64-thread workgroups, 8, 16) won on lavapipe while a layer's weights stayed in
+ * the CPU's caches, as they do in the load's first-layer timing, but lost by 8-35% once every
+ * layer's weights streamed from memory; four lanes of four rows ran fastest there but reduce
+ * otherwise than the GEMM (docs/performance.md, "Rows per thread").
  */
-const SOFTWARE_CANDIDATES: readonly VariantChoice[] = [
-  choice(1, 4),
-  choice(1, 4, 16),
-  choice(1, 8, 32),
-];
+const SOFTWARE_CANDIDATES: readonly VariantChoice[] = [choice(1)];
 
 /**
  * Real GPUs want neighbouring threads on neighbouring blocks of a row for coalesced reads: 16

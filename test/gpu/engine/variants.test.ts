@@ -2,8 +2,8 @@
 // per thread and workgroup size, with or without subgroups), each forced in turn on SwiftShader and on
 // lavapipe, against llama.cpp on the F32 copy of a tiny fixture (fused q/k/v and gate/up tensors,
 // so segments start at rows that do not fall on workgroup boundaries); and the autotune itself on
-// a real load: it times the adapter's candidates once, reports what it chose, and a second load
-// reuses the choice.
+// a real load: the adapter's single candidate runs untimed; given candidates are timed once, the
+// choice reported, and a second load reuses it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureF32Copy, ensureFixture } from '../../fixtures/gguf/ensure';
 import { tokenize, trace } from '../../fixtures/llama-oracle';
@@ -14,6 +14,7 @@ import { openFileSource } from '../../../src/engine/gguf/source-node';
 import {
   adapterNames,
   ALL_VARIANT_CHOICES,
+  describeVariants,
   memoryVariantCache,
   variantCandidates,
 } from '../../../src/engine/gguf/variant-choice';
@@ -55,30 +56,47 @@ describe.each(['swiftshader', 'lavapipe'] as const)(
       },
     );
 
-    it('a load times the candidates, reports its choice, and the next load reuses it', async () => {
+    it('a planned load on this adapter runs its only candidate and times nothing', async () => {
+      const [only] = variantCandidates(adapterNames(device.adapterInfo));
+      const source = await openFileSource(ensureFixture(ID));
+      try {
+        const engine = await loadFullyResident(
+          device,
+          source,
+          64,
+          {},
+          { variantCache: memoryVariantCache() },
+        );
+        expect(engine.variants).toEqual([{ choice: only, source: 'only candidate' }]);
+        expect(engine.kernelVariants).toBe(
+          '1 lanes per row, one-token kernel 1 rows per thread in 64-thread workgroups (only candidate)',
+        );
+        await engine.unload();
+      } finally {
+        await source.close();
+      }
+    });
+
+    it('a load times the candidates it is given, reports its choice, and the next load reuses it', async () => {
       const cache = memoryVariantCache();
-      const candidates = variantCandidates(adapterNames(device.adapterInfo));
-      const load = async () => {
-        const source = await openFileSource(ensureFixture(ID));
-        try {
-          return await loadFullyResident(device, source, 64, {}, { variantCache: cache });
-        } finally {
-          await source.close();
-        }
-      };
-      const first = await load();
-      const [tuned] = first.variants;
-      await first.unload();
+      const candidates = [
+        { lanesPerRow: 1, rowsPerThread: 1, workgroupSize: 64 },
+        { lanesPerRow: 1, rowsPerThread: 4, workgroupSize: 16 },
+      ];
+      const tuning = { candidates, key: 'variants test', cache };
+      const first = await loadFixtureModel(device.device, ensureFixture(ID), { tuning });
+      const tuned = first.variants;
+      first.destroy();
       expect(tuned.source).toBe('autotuned');
       expect(tuned.timings?.map((t) => t.choice)).toEqual(candidates);
       expect(tuned.timings?.every((t) => t.ms > 0)).toBe(true);
       expect(candidates).toContainEqual(tuned.choice);
-      expect(first.kernelVariants).toMatch(
-        /rows per thread in \d+-thread workgroups \(autotuned; lanes\/rows\/threads 1\/4\/64: [\d.]+ ms, 1\/4\/16: [\d.]+ ms, 1\/8\/32: [\d.]+ ms\)/,
+      expect(describeVariants(tuned)).toMatch(
+        /rows per thread in \d+-thread workgroups \(autotuned; lanes\/rows\/threads 1\/1\/64: [\d.]+ ms, 1\/4\/16: [\d.]+ ms\)/,
       );
-      const second = await load();
-      expect(second.variants).toEqual([{ choice: tuned.choice, source: 'cached' }]);
-      await second.unload();
+      const second = await loadFixtureModel(device.device, ensureFixture(ID), { tuning });
+      expect(second.variants).toEqual({ choice: tuned.choice, source: 'cached' });
+      second.destroy();
     });
   },
 );
