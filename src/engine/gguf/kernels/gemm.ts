@@ -9,13 +9,16 @@ import gemmSource from './gemm.wgsl?raw';
 export interface GemmTiles {
   /** A multiple of 4 (each thread accumulates 4 tokens). */
   tokens: number;
-  /** A multiple of 8 (each thread accumulates 8 rows; in gated modes 4 gate and 4 up rows). */
+  /**
+   * A multiple of the rows each thread accumulates: 8 staged, 16 unstaged (in gated modes each 8
+   * are 4 gate and the same 4 up rows).
+   */
   rows: number;
   /** A multiple of 8 (weights are dequantized 8 at a time); the staging step. */
   k: number;
   /**
    * Stage the tile's weights and inputs in workgroup memory (GPUs); without, each thread reads
-   * its own 8 rows and 4 tokens straight from the buffers (CPU-backed adapters, which load
+   * its own 16 rows and 4 tokens straight from the buffers (CPU-backed adapters, which load
    * workgroup memory lane by lane like any buffer).
    */
   staged: boolean;
@@ -29,9 +32,9 @@ export const DEFAULT_GEMM_TILES: GemmTiles = {
 };
 
 /**
- * CPU-backed adapters: the same 4-token x 8-row block per thread, read straight from the buffers
- * (on lavapipe a kernel's cost is its loads, docs/performance.md); 32 x 64 tiles give a 32-token
- * pass several workgroups per product for the CPU's threads.
+ * CPU-backed adapters: a 4-token x 16-row block per thread read straight from the buffers (on
+ * lavapipe a kernel's cost is its loads, docs/performance.md); 32 x 64 tiles give a 32-token pass
+ * several workgroups per product for the CPU's threads.
  */
 export const CPU_GEMM_TILES: GemmTiles = { tokens: 32, rows: 64, k: 8, staged: false };
 
@@ -46,8 +49,12 @@ function gated(spec: MatmulSpec): boolean {
   return spec.mode === 'swiglu' || spec.mode === 'geglu';
 }
 
+function rowsPerThread(tiles: GemmTiles): number {
+  return tiles.staged ? 8 : 16;
+}
+
 export function gemmThreads(tiles: GemmTiles): number {
-  return (tiles.tokens / 4) * (tiles.rows / 8);
+  return (tiles.tokens / 4) * (tiles.rows / rowsPerThread(tiles));
 }
 
 /** Workgroups of a pass over `ntok` tokens: row tiles along x, token tiles along y. */
@@ -62,10 +69,15 @@ export function gemmWorkgroups(
 
 function checkTiles(tiles: GemmTiles, precision: MatmulSpec['precision']): void {
   const { tokens, rows, k } = tiles;
-  if (!(tokens >= 4 && tokens % 4 === 0 && rows >= 8 && rows % 8 === 0 && k >= 8 && k % 8 === 0)) {
+  const perThread = rowsPerThread(tiles);
+  if (!(tokens >= 4 && tokens % 4 === 0 && rows >= perThread && rows % perThread === 0)) {
     throw new Error(
-      `GEMM tiles ${tokens}x${rows}x${k} must be multiples of 4 tokens, 8 rows and 8 input values`,
+      `GEMM tiles ${tokens}x${rows} must be multiples of 4 tokens and of ${perThread} rows ` +
+        `(the rows a thread holds ${tiles.staged ? 'staged' : 'unstaged'})`,
     );
+  }
+  if (!(k >= 8 && k % 8 === 0)) {
+    throw new Error(`the GEMM's staging step ${k} must be a multiple of 8 input values`);
   }
   const threads = gemmThreads(tiles);
   const bytes = tiles.staged ? k * (tokens + rows) * (precision === 'f16' ? 2 : 4) : 0;
@@ -123,6 +135,7 @@ export function gemmKernel(spec: MatmulSpec, tiles = DEFAULT_GEMM_TILES): Kernel
     TILE_ROWS: tiles.rows,
     TILE_K: tiles.k,
     STAGED: tiles.staged,
+    ROWS_PER_THREAD: rowsPerThread(tiles),
     K,
     XS: spec.inputStride / 4,
     OUT_STRIDE: spec.outputStride,

@@ -1,16 +1,17 @@
 // Tiled dequantize + matrix-matrix product for passes of more than one token (prefill). A
 // workgroup computes a tile of TILE_TOKENS tokens x TILE_ROWS weight rows and every thread a
-// 4-token x 8-row block of it in registers, so each weight is read once per 4 tokens, and each
-// input value once per 8 rows, not once per product. With STAGED, per step of TILE_K input values
-// the tile's weights are dequantized once into workgroup memory beside the tokens' inputs, so a
-// weight is read from memory once per TILE_TOKENS tokens (GPUs). Without, each thread reads its
-// own rows and tokens straight from the buffers: on CPU-backed adapters workgroup memory is
-// loaded lane by lane like any buffer, so staging only adds loads.
+// 4-token x ROWS_PER_THREAD-row block of it in registers, so each weight is read once per 4
+// tokens and each input value once per ROWS_PER_THREAD rows. With STAGED (8 rows per thread), per
+// step of TILE_K input values the tile's weights are dequantized once into workgroup memory beside
+// the tokens' inputs, so a weight is read from memory once per TILE_TOKENS tokens (GPUs). Without
+// (16 rows per thread), each thread reads its own rows and tokens straight from the buffers: on
+// CPU-backed adapters workgroup memory is loaded lane by lane like any buffer, so staging only
+// adds loads.
 //
 // The input is read as it is (the RMSNorm of the input runs before, in a pass of its own). Modes:
 // MODE 0 plain, y = W x (+ bias); 1 residual, y += W x; 2 SwiGLU and 3 GeGLU over gate and up,
-// y = act(Wg x) * (Wu x). In the gated modes a thread's 8 rows are 4 gate rows and the same 4
-// up rows, so a tile holds TILE_ROWS / 2 output rows.
+// y = act(Wg x) * (Wu x). In the gated modes each 8 rows of a thread are 4 gate rows and the
+// same 4 up rows, so a tile holds TILE_ROWS / 2 output rows.
 // Plain and residual products span up to three segments (q, k, v), concatenated by row: segment s
 // starts at row SEGs_START, writes output column OUTs + its row, and adds its bias from the
 // vector region at BIASs when HAS_BIASs. The gated modes read gate and up through GATE_OFFSET and
@@ -22,8 +23,8 @@
 @group(0) @binding(2) var<storage, read> vecs: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
-const WG = (TILE_TOKENS / 4u) * (TILE_ROWS / 8u);
-const ROW_THREADS = TILE_ROWS / 8u;
+const ROW_THREADS = TILE_ROWS / ROWS_PER_THREAD;
+const WG = (TILE_TOKENS / 4u) * ROW_THREADS;
 const GROUPS = K / 8u;
 #if MODE == 2 || MODE == 3
 const OUT_ROWS_PER_TILE = TILE_ROWS / 2u;
@@ -243,32 +244,36 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   }
   store_block(t, ntok, row0, tr, array<vec4f, 4>(a0, a1, a2, a3), array<vec4f, 4>(b0, b1, b2, b3));
 #else
-  // sums[j][i]: the thread's column j (column tr * 8 + j of the tile), token t + i. One loop over
-  // (group, column) pairs: a loop over 8 columns inside one over the groups gets unrolled, 8
-  // inlined dequantizations per segment and part, which lavapipe takes tens of seconds to compile.
-  var sums: array<vec4f, 8>;
+  // sums[j][i]: the thread's column j (column tr * ROWS_PER_THREAD + j of the tile), token t + i.
+  // One loop over (group, column) pairs: a loop over the columns inside one over the groups gets
+  // unrolled, a dequantization inlined per column, segment and part, which lavapipe takes tens of
+  // seconds to compile.
+  var sums: array<vec4f, ROWS_PER_THREAD>;
   var x0: array<vec4f, 2>;
   var x1: array<vec4f, 2>;
   var x2: array<vec4f, 2>;
   var x3: array<vec4f, 2>;
-  for (var e = 0u; e < GROUPS * 8u; e++) {
-    let g = e / 8u;
-    let j = e % 8u;
+  for (var e = 0u; e < GROUPS * ROWS_PER_THREAD; e++) {
+    let g = e / ROWS_PER_THREAD;
+    let j = e % ROWS_PER_THREAD;
     if (j == 0u) {
       x0 = input(t, ntok, g);
       x1 = input(t + 1u, ntok, g);
       x2 = input(t + 2u, ntok, g);
       x3 = input(t + 3u, ntok, g);
     }
-    let w = weights(row0, tr * 8u + j, g);
+    let w = weights(row0, tr * ROWS_PER_THREAD + j, g);
     sums[j] += vec4f(dot8(w, x0), dot8(w, x1), dot8(w, x2), dot8(w, x3));
   }
-  var a: array<vec4f, 4>;
-  var b: array<vec4f, 4>;
-  for (var i = 0u; i < 4u; i++) {
-    a[i] = vec4f(sums[0][i], sums[1][i], sums[2][i], sums[3][i]);
-    b[i] = vec4f(sums[4][i], sums[5][i], sums[6][i], sums[7][i]);
+  for (var nb = 0u; nb < ROWS_PER_THREAD / 8u; nb++) {
+    let c = nb * 8u;
+    var a: array<vec4f, 4>;
+    var b: array<vec4f, 4>;
+    for (var i = 0u; i < 4u; i++) {
+      a[i] = vec4f(sums[c][i], sums[c + 1u][i], sums[c + 2u][i], sums[c + 3u][i]);
+      b[i] = vec4f(sums[c + 4u][i], sums[c + 5u][i], sums[c + 6u][i], sums[c + 7u][i]);
+    }
+    store_block(t, ntok, row0, tr * (ROWS_PER_THREAD / 8u) + nb, a, b);
   }
-  store_block(t, ntok, row0, tr, a, b);
 #endif
 }
