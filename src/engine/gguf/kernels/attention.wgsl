@@ -39,7 +39,9 @@ fn partial_base(t: u32, h: u32, s: u32) -> u32 {
 const WORDS = DV / 2u;
 const WPT = (WORDS + TILE - 1u) / TILE;
 
-var<workgroup> q: array<f32, G * DK>;
+// The group's queries, four values per vector: on CPU-backed adapters every workgroup-memory
+// load costs the same whatever its width, so one vec4 load serves four multiply-adds.
+var<workgroup> q: array<vec4f, G * DK / 4u>;
 // Scores of the tile, then their weights exp(score - max), by head.
 var<workgroup> scores: array<f32, G * TILE>;
 var<workgroup> head_max: array<f32, G>;
@@ -54,9 +56,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid:
   let lo = max(split * SPLIT, range.x);
   let hi = min((split + 1u) * SPLIT, range.y);
   if (t >= step.ntok || lo >= hi) { return; }
-  for (var i = tid; i < G * DK; i += TILE) {
-    let g = i / DK;
-    q[i] = qkv[t * QKV + (kh * G + g) * DK + i % DK] * SCALE;
+  for (var i = tid; i < G * DK / 4u; i += TILE) {
+    let o = t * QKV + kh * G * DK + 4u * i;
+    q[i] = vec4f(qkv[o], qkv[o + 1u], qkv[o + 2u], qkv[o + 3u]) * SCALE;
   }
   if (tid < G) { head_max[tid] = -3.0e38; }
   // Weighted value sums: word tid + TILE * k of head g at g * WPT + k.
@@ -82,9 +84,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid:
         let k2 = unpack2x16float(w.z);
         let k3 = unpack2x16float(w.w);
         for (var g = 0u; g < G; g++) {
-          let b = g * DK + 8u * i;
-          s[g] += q[b] * k0.x + q[b + 1u] * k0.y + q[b + 2u] * k1.x + q[b + 3u] * k1.y
-            + q[b + 4u] * k2.x + q[b + 5u] * k2.y + q[b + 6u] * k3.x + q[b + 7u] * k3.y;
+          let b = (g * DK + 8u * i) / 4u;
+          s[g] += dot(q[b], vec4f(k0, k1)) + dot(q[b + 1u], vec4f(k2, k3));
         }
       }
     }
