@@ -73,10 +73,10 @@ function choice(lanesPerRow: number, rowsPerThread = 1, workgroupSize = 64): Var
  * CPU-backed adapters (SwiftShader, lavapipe, llvmpipe): one lane and one row per thread, nothing
  * to time. One lane, as their prefill GEMM sums each row in one thread (prefill-kernels.ts), so a
  * decoded token's products equal a prefilled one's bit for bit. One row, as more rows per thread
- * (4 in 16-, 32- or 64-thread workgroups, 8, 16) won on lavapipe while a layer's weights stayed in
- * the CPU's caches, as they do in the load's first-layer timing, but lost by 8-35% once every
- * layer's weights streamed from memory; four lanes of four rows ran fastest there but reduce
- * otherwise than the GEMM (docs/performance.md, "Rows per thread").
+ * (4 in 16- or 64-thread workgroups, 8 in 32) won on lavapipe while a layer's weights stayed in
+ * the CPU's caches, as they do in the load's first-layer timing, but lost (8-26% with 4 rows,
+ * 35-70% with 8) once every layer's weights streamed from memory; four lanes of four rows ran
+ * fastest there but reduce otherwise than the GEMM (docs/performance.md, "Rows per thread").
  */
 const SOFTWARE_CANDIDATES: readonly VariantChoice[] = [choice(1)];
 
