@@ -253,7 +253,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   var x1: array<vec4f, 2>;
   var x2: array<vec4f, 2>;
   var x3: array<vec4f, 2>;
-  for (var e = 0u; e < GROUPS * ROWS_PER_THREAD; e++) {
+  // A thread whose tokens all lie past the pass skips the loop (a short prompt fills part of a
+  // token tile; lavapipe leaves a loop once none of a SIMD vector's lanes runs it).
+  for (var e = 0u; t < ntok && e < GROUPS * ROWS_PER_THREAD; e++) {
     let g = e / ROWS_PER_THREAD;
     let j = e % ROWS_PER_THREAD;
     if (j == 0u) {
