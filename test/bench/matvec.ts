@@ -22,17 +22,14 @@ useSoftwareIcds();
 
 /**
  * One lane and one row per thread (CPU-backed adapters' layers), more rows per thread with one
- * and four lanes, and the output layer's default on CPU-backed adapters with 4 and 8 rows.
+ * and four lanes, and the output layer's default on CPU-backed adapters.
  */
 const DEFAULT_VARIANTS: DecodeVariant[] = [
   { lanesPerRow: 1, workgroupSize: 64, rowsPerThread: 1, subgroups: false },
   { lanesPerRow: 1, workgroupSize: 64, rowsPerThread: 4, subgroups: false },
   { lanesPerRow: 1, workgroupSize: 16, rowsPerThread: 4, subgroups: false },
   { lanesPerRow: 4, workgroupSize: 64, rowsPerThread: 4, subgroups: true },
-  { lanesPerRow: 1, workgroupSize: 32, rowsPerThread: 8, subgroups: false },
-  { lanesPerRow: 1, workgroupSize: 16, rowsPerThread: 16, subgroups: false },
   { lanesPerRow: 8, workgroupSize: 64, rowsPerThread: 4, subgroups: true },
-  { lanesPerRow: 8, workgroupSize: 64, rowsPerThread: 8, subgroups: true },
 ];
 
 const { values } = parseArgs({

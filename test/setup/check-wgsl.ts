@@ -74,7 +74,7 @@ const MATVEC_VARIANTS: Partial<MatmulSpec>[] = [
   { tokens: 1, lanesPerRow: 1 },
   { tokens: 1, lanesPerRow: 8, workgroupSize: 128, subgroups: true, rowsPerThread: 4 },
   { tokens: 1, lanesPerRow: 4, workgroupSize: 64, rowsPerThread: 2 },
-  { tokens: 1, lanesPerRow: 1, workgroupSize: 16, rowsPerThread: 16 },
+  { tokens: 1, lanesPerRow: 1, workgroupSize: 16, rowsPerThread: 4 },
   { tokens: 4, lanesPerRow: 16, workgroupSize: 64 },
 ];
 

@@ -28,8 +28,8 @@ const VARIANTS: [string, DecodeVariant][] = [
     { lanesPerRow: 4, workgroupSize: 256, rowsPerThread: 2, subgroups: true },
   ],
   [
-    'one lane, 8 rows per thread, 32 threads',
-    { lanesPerRow: 1, workgroupSize: 32, rowsPerThread: 8, subgroups: false },
+    'one lane, 4 rows per thread, 16 threads',
+    { lanesPerRow: 1, workgroupSize: 16, rowsPerThread: 4, subgroups: false },
   ],
 ];
 const CASES = [

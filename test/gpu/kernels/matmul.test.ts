@@ -40,9 +40,9 @@ const VARIANTS: Variant[] = [
   { lanesPerRow: 8, workgroupSize: 256, tokens: 1, subgroups: false, rowsPerThread: 1 },
   { lanesPerRow: 1, workgroupSize: 64, tokens: 4, subgroups: false, rowsPerThread: 1 },
   { lanesPerRow: 4, workgroupSize: 64, tokens: 1, subgroups: true, rowsPerThread: 2 },
-  { lanesPerRow: 1, workgroupSize: 16, tokens: 1, subgroups: false, rowsPerThread: 16 },
-  { lanesPerRow: 4, workgroupSize: 32, tokens: 1, subgroups: true, rowsPerThread: 8 },
-  { lanesPerRow: 1, workgroupSize: 32, tokens: 1, subgroups: false, rowsPerThread: 8 },
+  { lanesPerRow: 1, workgroupSize: 16, tokens: 1, subgroups: false, rowsPerThread: 4 },
+  { lanesPerRow: 4, workgroupSize: 32, tokens: 1, subgroups: true, rowsPerThread: 4 },
+  { lanesPerRow: 1, workgroupSize: 32, tokens: 1, subgroups: false, rowsPerThread: 2 },
 ];
 
 function variantName(v: Variant): string {

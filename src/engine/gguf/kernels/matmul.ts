@@ -101,8 +101,11 @@ export const MATMUL_WORKGROUP = 64;
 export const MATMUL_TOKENS = 4;
 export const MAX_WORKGROUPS_X = 65535;
 export const DEFAULT_LANES_PER_ROW = 16;
-/** The rows per thread the one-token body can hold (matvec.wgsl: up to four vec4 accumulators). */
-export const ROWS_PER_THREAD: readonly number[] = [1, 2, 4, 8, 16];
+/**
+ * The rows per thread the one-token body can hold (matvec.wgsl: the components of one vec4
+ * accumulator; 8 and 16 rows measured no faster in a whole decode on lavapipe, docs/performance.md).
+ */
+export const ROWS_PER_THREAD: readonly number[] = [1, 2, 4];
 
 const MODES = { plain: 0, residual: 1, swiglu: 2, geglu: 3 } as const;
 const ROUNDINGS: Record<ActivationRounding, number> = {

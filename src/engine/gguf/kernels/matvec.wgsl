@@ -277,20 +277,19 @@ fn store_row(t: u32, at: RowAt, a: f32, a2: f32) {
 }
 
 #if TOKENS == 1
-// Four of a thread's rows, WG / LANES rows apart, held in the components x, y, z, w of one vec4
+// A thread's rows, WG / LANES rows apart, held in the components x, y, z, w of one vec4
 // accumulator (the first one or two alone with ROWS_PER_THREAD 1 or 2): accumulators are whole
 // vectors with constant components, as dynamic indexing would send them through memory on some
 // compilers (SwiftShader's among them).
 struct Quad { x: RowAt, y: RowAt, z: RowAt, w: RowAt }
 
-// The thread's rows `first` .. `first` + 3.
-fn quad_at(group_row: u32, slot: u32, first: u32) -> Quad {
+fn quad_at(group_row: u32, slot: u32) -> Quad {
   let apart = WG / LANES;
   return Quad(
-    row_at(group_row, slot + first * apart),
-    row_at(group_row, slot + (first + 1u) * apart),
-    row_at(group_row, slot + (first + 2u) * apart),
-    row_at(group_row, slot + (first + 3u) * apart),
+    row_at(group_row, slot),
+    row_at(group_row, slot + apart),
+    row_at(group_row, slot + 2u * apart),
+    row_at(group_row, slot + 3u * apart),
   );
 }
 
@@ -361,22 +360,15 @@ fn finish_quad(tid: u32, lane: u32, t: u32, q: Quad, acc: vec4f, up: vec4f) {
   }
 }
 
-// The one-token body: each thread holds ROWS_PER_THREAD rows (1, 2, 4, 8 or 16: up to four
-// quads), WG / LANES rows apart, and reads each input value once for all of them, so a load of
-// the input serves many rows (what counts where every load is costly, as on CPU-backed adapters).
+// The one-token body: each thread holds ROWS_PER_THREAD rows (1, 2 or 4), WG / LANES rows apart,
+// and reads each input value once for all of them, so a load of the input serves several rows
+// (what counts where every load is costly, as on CPU-backed adapters).
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
   let lane = tid % LANES;
   let slot = tid / LANES;
   let group_row = (wid.x + wid.y * MAX_WORKGROUPS_X) * ROWS_PER_WG;
-  let q0 = quad_at(group_row, slot, 0u);
-#if ROWS_PER_THREAD >= 8
-  let q1 = quad_at(group_row, slot, 4u);
-#endif
-#if ROWS_PER_THREAD == 16
-  let q2 = quad_at(group_row, slot, 8u);
-  let q3 = quad_at(group_row, slot, 12u);
-#endif
+  let rows = quad_at(group_row, slot);
 #if LAST_TOKEN
   let ntok = 1u;
   let first = step.ntok - 1u;
@@ -389,37 +381,13 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid:
     input_scales(tid, first, t, ntok);
     workgroupBarrier();
 #endif
-    var acc0 = vec4f(0.0);
-    var up0 = vec4f(0.0);
-#if ROWS_PER_THREAD >= 8
-    var acc1 = vec4f(0.0);
-    var up1 = vec4f(0.0);
-#endif
-#if ROWS_PER_THREAD == 16
-    var acc2 = vec4f(0.0);
-    var up2 = vec4f(0.0);
-    var acc3 = vec4f(0.0);
-    var up3 = vec4f(0.0);
-#endif
+    var acc = vec4f(0.0);
+    var up = vec4f(0.0);
     for (var g = lane; g < GROUPS; g += LANES) {
       let v = segment_inputs(g, input(first + t, g));
-      accumulate(q0, g, v, &acc0, &up0);
-#if ROWS_PER_THREAD >= 8
-      accumulate(q1, g, v, &acc1, &up1);
-#endif
-#if ROWS_PER_THREAD == 16
-      accumulate(q2, g, v, &acc2, &up2);
-      accumulate(q3, g, v, &acc3, &up3);
-#endif
+      accumulate(rows, g, v, &acc, &up);
     }
-    finish_quad(tid, lane, t, q0, acc0, up0);
-#if ROWS_PER_THREAD >= 8
-    finish_quad(tid, lane, t, q1, acc1, up1);
-#endif
-#if ROWS_PER_THREAD == 16
-    finish_quad(tid, lane, t, q2, acc2, up2);
-    finish_quad(tid, lane, t, q3, acc3, up3);
-#endif
+    finish_quad(tid, lane, t, rows, acc, up);
 #if ROUND_Q8_0 || ROUND_Q8_K
     workgroupBarrier();
 #endif
