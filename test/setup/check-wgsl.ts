@@ -22,6 +22,7 @@ import {
   prefillAttentionKernel,
 } from '../../src/engine/gguf/kernels/prefill-attention.ts';
 import { rmsNormKernel } from '../../src/engine/gguf/kernels/rms-norm.ts';
+import { quantizeInputKernel } from '../../src/engine/gguf/kernels/quantize-input.ts';
 import {
   encoderAttentionKernel,
   geluKernel,
@@ -159,6 +160,23 @@ function variants(): [string, KernelVariant][] {
           ]);
         }
       }
+      if (type === GGMLType.Q8_0) {
+        // 8-bit inputs (quantize-input.ts): every product form, matrix-vector and unstaged GEMM.
+        for (const [label, spec] of specs) {
+          for (const variant of MATVEC_VARIANTS) {
+            out.push([
+              `matmul ${name} ${label}, 8-bit inputs ${JSON.stringify(variant)}`,
+              matmulKernel({ ...spec, ...variant, q8Input: true }),
+            ]);
+          }
+          if (!spec.lastTokenOnly) {
+            out.push([
+              `gemm ${name} ${label}, 8-bit inputs`,
+              gemmKernel({ ...spec, q8Input: true }, CPU_GEMM_TILES),
+            ]);
+          }
+        }
+      }
       if (type === GGMLType.Q4_K) {
         for (const variant of tunedVariants()) {
           const [label, spec] = specs[0];
@@ -200,6 +218,11 @@ function variants(): [string, KernelVariant][] {
       prefillAttentionKernel(hparams, 16, { queries: 4, positions: 8 }),
     ],
     ['norm-add', normAddKernel(hparams, 0)],
+    ['quantize-input', quantizeInputKernel({ length: K, stride: K })],
+    [
+      'quantize-input of the last token',
+      quantizeInputKernel({ length: K, stride: K, lastToken: true }),
+    ],
     ['rms-norm', rmsNormKernel({ length: K, normIndex: 0, eps: 1e-6 })],
     [
       'rms-norm of the last token',

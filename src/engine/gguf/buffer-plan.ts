@@ -4,6 +4,7 @@
 import { ARCHITECTURES } from './architectures';
 import { encoderBuffers } from './encoder-plan';
 import { SAMPLING, STEP } from './kernels/host-structs';
+import { quantizedInputWords } from './kernels/quantize-input';
 import { alignUp, BINDING_ALIGNMENT, groupLayout, headTensors, layerTensors } from './layout';
 import type { ModelHparams, TensorInfo } from './types';
 import type { ComputePrecision } from '../../plan/types';
@@ -144,6 +145,9 @@ export function engineBufferPlan(h: ModelHparams, options: BufferPlanOptions): E
   const splits = attentionSplit(ctx).count;
   scratch('attention.partials', chunk * h.headCount * splits * (h.valueLength + 2) * f32);
   scratch('ffn', chunk * h.feedForwardLength * f32);
+  // A product's input quantized to 8 bits (quantize-input.ts), for the widest input.
+  const widest = Math.max(h.embeddingLength, h.headCount * h.valueLength, h.feedForwardLength);
+  scratch('input.q8', chunk * Math.ceil(quantizedInputWords(widest)) * 4);
   // Attention and FFN outputs wait here for their post-norm before the residual add.
   if (ARCHITECTURES[h.architecture].postNorms) scratch('proj', chunk * h.embeddingLength * f32);
   for (let slot = 0; slot < SAMPLED_RING; slot++) scratch(`logits.${slot}`, h.vocabSize * f32);

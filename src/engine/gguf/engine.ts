@@ -150,12 +150,16 @@ export class GgufEngine implements ChatEngine {
     return this.planned.parts.map((part) => part.variants);
   }
 
-  /** `variants` and each part's prefill kernels in words (bench output, the generation stats). */
+  /**
+   * `variants`, each part's prefill kernels and whether its Q8_0 products read 8-bit inputs, in
+   * words (bench output, the generation stats).
+   */
   get kernelVariants(): string {
     return this.planned.parts
       .map(
         (part) =>
-          `${describeVariants(part.variants)}; ${describePrefillKernels(part.prefillKernels)}`,
+          `${describeVariants(part.variants)}; ${describePrefillKernels(part.prefillKernels)}; ` +
+          `Q8_0 products: ${part.q8Inputs ? '8-bit inputs, integer dot products' : 'f32 inputs'}`,
       )
       .join('; ');
   }

@@ -30,6 +30,11 @@ import { gemmKernel, gemmWorkgroups } from './kernels/gemm';
 import type { PrefillKernels } from './prefill-kernels';
 import { attentionTiles, prefillAttentionKernel } from './kernels/prefill-attention';
 import { rmsNormKernel } from './kernels/rms-norm';
+import {
+  quantizeInputKernel,
+  quantizeInputWorkgroups,
+  takesQ8Input,
+} from './kernels/quantize-input';
 import { isSlidingLayer } from './hparams';
 import type { BufferSlice, Kernel, PipelineCache } from './kernels/pipeline';
 import type { LayerPlacement } from './residency';
@@ -71,6 +76,11 @@ export interface GraphInputs {
   /** The one-token matrix-vector variant, forced; absent: `defaultDecodeVariant` for the device. */
   decodeVariant?: DecodeVariant;
   roundActivations: boolean;
+  /**
+   * Products over Q8_0 weights read their input quantized to 8 bits by a pass before them
+   * (quantize-input.ts); needs the unstaged GEMM or none for passes of several tokens.
+   */
+  q8Inputs: boolean;
   /** The kernels attached for passes of several tokens (see `Dispatch.prefill`). */
   prefill: PrefillKernels;
   layers: GroupLayout[];
@@ -88,6 +98,8 @@ export interface GraphInputs {
 export interface SamplingHead {
   /** The output norm of the pass's last token, run before `output` (absent without one). */
   outputNorm?: Dispatch;
+  /** The last token's input quantized for `output` (8-bit inputs), run after the norm. */
+  outputInput?: Dispatch;
   output: Dispatch;
   sample: Dispatch[];
   /** The dispatches of `sample` a greedy pass needs. */
@@ -177,7 +189,41 @@ class GraphBuilder {
     return { buffer: this.g.scratch.get(name)! };
   }
 
+  /**
+   * A product and what runs before it: with 8-bit inputs for its weights, the pass quantizing
+   * its input (the output layer's: the last token alone).
+   */
   private async matmul(
+    spec: MatmulSpec,
+    label: string,
+    x: BufferSlice,
+    vecs: BufferSlice,
+    y: BufferSlice,
+    weights: BufferSlice[],
+    weightBytes: number,
+  ): Promise<Dispatch[]> {
+    const types = spec.segments.flatMap((s) => s.parts.map((p) => p.type));
+    if (!this.g.q8Inputs || !takesQ8Input(types)) {
+      return [await this.product(spec, label, x, vecs, y, weights, weightBytes)];
+    }
+    const lastToken = spec.lastTokenOnly ?? false;
+    const kernel = await this.g.cache.get(
+      quantizeInputKernel({ length: spec.inputLength, stride: spec.inputStride, lastToken }),
+      'quantize-input',
+    );
+    const xq = this.buf('input.q8');
+    const quantize = this.fixed(
+      kernel,
+      [this.buf('step'), x, xq],
+      quantizeInputWorkgroups(spec.inputLength),
+      `${label} input`,
+    );
+    quantize.perToken = !lastToken;
+    const q8Spec = { ...spec, q8Input: true };
+    return [quantize, await this.product(q8Spec, label, xq, vecs, y, weights, weightBytes)];
+  }
+
+  private async product(
     spec: MatmulSpec,
     label: string,
     x: BufferSlice,
@@ -226,10 +272,11 @@ class GraphBuilder {
       ...(await matvec({ ...spec, tokens: 4, subgroups })),
       decode: await matvec({ ...spec, ...decodeVariant, tokens: 1 }),
     };
-    // Activation rounding and last-token products stay on the matrix-vector kernel; every other
-    // product runs as a GEMM in passes of several tokens.
+    // Activation rounding (but for 8-bit inputs, which carry it) and last-token products stay on
+    // the matrix-vector kernel; every other product runs as a GEMM in passes of several tokens.
     const tiles = this.g.prefill.gemm;
-    if (!tiles || spec.roundActivations || spec.lastTokenOnly) return product;
+    const rounded = spec.roundActivations && !spec.q8Input;
+    if (!tiles || rounded || spec.lastTokenOnly) return product;
     const gemm = await this.g.cache.get(gemmKernel(spec, tiles), `${label} (prefill)`);
     product.prefill = {
       kernel: gemm,
@@ -366,12 +413,12 @@ class GraphBuilder {
         weightSlices(buffer, group, w),
         bytes(name),
       );
-      if (!postNorms) return [product];
+      if (!postNorms) return product;
       const norm = vector(postNorm);
       if (norm === undefined) throw new Error(`tensor ${p}${postNorm}.weight is missing`);
       const kernel = await this.g.cache.get(normAddKernel(h, norm), 'norm-add');
       return [
-        product,
+        ...product,
         this.fixed(
           kernel,
           [this.buf('step'), this.buf('proj'), vecs, this.buf('hidden')],
@@ -390,7 +437,7 @@ class GraphBuilder {
     const ffnNorm = await this.rmsNorm(vector('ffn_norm'), vecs, `${p}ffn_norm`);
     return [
       ...attnNorm.dispatches,
-      await this.matmul(
+      ...(await this.matmul(
         {
           precision,
           inputLength: h.embeddingLength,
@@ -405,7 +452,7 @@ class GraphBuilder {
         this.buf('qkv'),
         weightSlices(buffer, group, qkv),
         bytes(...qkvParts) + group.vectorBytes,
-      ),
+      )),
       this.fixed(
         rope,
         [
@@ -447,7 +494,7 @@ class GraphBuilder {
         'post_attention_norm',
       )),
       ...ffnNorm.dispatches,
-      await this.matmul(
+      ...(await this.matmul(
         {
           precision,
           inputLength: h.embeddingLength,
@@ -464,7 +511,7 @@ class GraphBuilder {
         this.buf('ffn'),
         gateUpWeights,
         bytes(...(fused ? ['ffn_up'] : ['ffn_gate', 'ffn_up'])),
-      ),
+      )),
       ...(await residual('ffn_down', 'ffn', h.feedForwardLength, 'post_ffw_norm')),
     ];
   }
@@ -511,7 +558,7 @@ class GraphBuilder {
       true,
     );
     const logits = this.buf(`logits.${slot}`);
-    const product = await this.matmul(
+    const [first, ...rest] = await this.matmul(
       {
         precision: this.g.computePrecision,
         inputLength: this.h.embeddingLength,
@@ -529,6 +576,7 @@ class GraphBuilder {
       weightSlices(outBuffer, outGroup, [outName]),
       matrixBytes(out) + head.vectorBytes,
     );
+    const product = rest.length ? rest[0] : first;
     // The output layer reads the pass's last token alone: its one-token kernel serves every pass.
     const output = product.decode!;
     const sampler = async (greedy: boolean): Promise<Dispatch[]> => {
@@ -562,6 +610,7 @@ class GraphBuilder {
     };
     return {
       outputNorm: norm.dispatches[0],
+      outputInput: rest.length ? first : undefined,
       output,
       sample: await sampler(false),
       greedySample: await sampler(true),

@@ -67,6 +67,11 @@ export interface ModelLoadOptions {
   decodeVariant?: DecodeVariant;
   /** Round matmul inputs as llama.cpp's CPU backend does (default off; see `activationRounding`). */
   roundActivations?: boolean;
+  /**
+   * 8-bit inputs for the products over Q8_0 weights (quantize-input.ts); default on CPU-backed
+   * adapters, whose prefill GEMM reads straight from the buffers, off on GPUs.
+   */
+  q8Inputs?: boolean;
   /** Layers this device runs and how many stay resident; default all, all resident. */
   placement?: LayerPlacement;
   /** Compiled kernels of this device to reuse (reloading with another plan); default new. */
@@ -321,6 +326,7 @@ export class GgufModel {
       decodeShape: { rowsPerThread: choice.rowsPerThread, workgroupSize: choice.workgroupSize },
       decodeVariant: this.options.decodeVariant,
       roundActivations: this.options.roundActivations ?? false,
+      q8Inputs: this.q8Inputs,
       prefill: this.prefillKernels,
       layers: this.layers,
       head: this.head,
@@ -338,6 +344,24 @@ export class GgufModel {
       this.options.prefill ??
       defaultPrefillKernels(classifyAdapter(adapterNames(this.device.adapterInfo)).class)
     );
+  }
+
+  /**
+   * Whether products over Q8_0 weights read 8-bit inputs: as forced, else on CPU-backed adapters
+   * (twice as fast there, docs/performance.md). The staged GEMM has no 8-bit form.
+   */
+  get q8Inputs(): boolean {
+    const prefill = this.prefillKernels;
+    const q8 =
+      this.options.q8Inputs ??
+      (classifyAdapter(adapterNames(this.device.adapterInfo)).class === 'software' &&
+        !prefill.gemm?.staged);
+    if (q8 && prefill.gemm?.staged) {
+      throw new Error(
+        '8-bit inputs need the unstaged GEMM or the matrix-vector kernels for prefill',
+      );
+    }
+    return q8;
   }
 
   /** Logit rows of the output layer (the vocabulary the sampler draws from). */
@@ -395,6 +419,7 @@ export class GgufModel {
       const head = sampled && graph.heads?.[sampled.slot];
       if (isLast && sampled && head) {
         if (head.outputNorm) run(head.outputNorm, [1, 1, 1]);
+        if (head.outputInput) run(head.outputInput, head.outputInput.workgroups);
         run(head.output, head.output.workgroups);
         for (const d of sampled.greedy ? head.greedySample : head.sample) run(d, d.workgroups);
         if (sampled.topLogits) run(head.topLogits, head.topLogits.workgroups);

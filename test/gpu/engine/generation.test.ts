@@ -116,7 +116,7 @@ describe('generation on SwiftShader', () => {
       { role: 'system', content: 'You are terse.' },
       // On this seeded fixture the greedy reply to this question is text that tokenizes back to
       // the same ids (most of its replies are stray bytes, which cannot).
-      { role: 'user', content: 'what is the model' },
+      { role: 'user', content: 'who are you' },
     ];
     engine.resetCache();
     const one = await reply(engine, first);

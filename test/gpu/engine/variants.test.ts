@@ -71,6 +71,9 @@ describe.each(['swiftshader', 'lavapipe'] as const)(
         expect(engine.kernelVariants).toMatch(
           /^1 lanes per row, one-token kernel 1 rows per thread in 64-thread workgroups \(only candidate\); prefill: /,
         );
+        expect(engine.kernelVariants).toMatch(
+          /; Q8_0 products: 8-bit inputs, integer dot products$/,
+        );
         await engine.unload();
       } finally {
         await source.close();

@@ -73,7 +73,8 @@ export interface WeightPart {
 
 /**
  * A function `fn NAME(row, g)` over a tensor split into parts bound as `${prefix}0`, `${prefix}1`...:
- * picks the part holding `row` (a workgroup-uniform branch).
+ * picks the part holding `row` (a workgroup-uniform branch). With `q8` (Q8_0 parts, products with
+ * 8-bit inputs) it is `fn NAME(row, blk)`, returning block `blk` as stored (`Q8Block`).
  */
 export function partedDequant(
   name: string,
@@ -81,18 +82,24 @@ export function partedDequant(
   firstBinding: number,
   parts: WeightPart[],
   rowLength: number,
+  q8 = false,
 ): string {
+  if (q8 && parts.some((p) => p.type !== GGMLType.Q8_0)) {
+    throw new Error(`8-bit inputs take Q8_0 weights, not ${parts.map((p) => typeName(p.type))}`);
+  }
   const fns = parts.map((p, i) =>
     dequantFunction(`${name}_p${i}`, `${bindingPrefix}${firstBinding + i}`, p.type, rowLength),
   );
+  const part = (i: number) => `${name}_p${i}${q8 ? '_q8' : ''}`;
   const branches = parts
     .map((p, i) =>
       i === parts.length - 1
-        ? `  return ${name}_p${i}(row - ${p.rowStart}u, g);`
-        : `  if (row < ${p.rowStart + p.rows}u) { return ${name}_p${i}(row - ${p.rowStart}u, g); }`,
+        ? `  return ${part(i)}(row - ${p.rowStart}u, g);`
+        : `  if (row < ${p.rowStart + p.rows}u) { return ${part(i)}(row - ${p.rowStart}u, g); }`,
     )
     .join('\n');
-  return `${fns.join('\n')}\nfn ${name}(row: u32, g: u32) -> array<vec4<T>, 2> {\n${branches}\n}\n`;
+  const returns = q8 ? 'Q8Block' : 'array<vec4<T>, 2>';
+  return `${fns.join('\n')}\nfn ${name}(row: u32, g: u32) -> ${returns} {\n${branches}\n}\n`;
 }
 
 export function weightBindings(prefix: string, first: number, count: number): string {

@@ -4,6 +4,8 @@ import { matmulRows, type MatmulSegment, type MatmulSpec } from './matmul';
 import { partedDequant, prelude, weightBindings } from './dequant';
 import { kernel, type KernelVariant } from './pipeline';
 import gemmSource from './gemm.wgsl?raw';
+import inputQ8Source from './input-q8.wgsl?raw';
+import { inputQ8Constants } from './quantize-input';
 
 /** A workgroup's tile: tokens x weight rows, stepping TILE_K input values at a time. */
 export interface GemmTiles {
@@ -111,7 +113,8 @@ export function gemmKernel(spec: MatmulSpec, tiles = DEFAULT_GEMM_TILES): Kernel
   if (K % 8 || spec.inputStride % 4) {
     throw new Error(`GEMM input length ${K} and stride ${spec.inputStride} must suit vec4 reads`);
   }
-  if (spec.roundActivations || spec.softCap || spec.lastTokenOnly) {
+  // 8-bit inputs carry llama.cpp's rounding of a Q8_0 product's input themselves.
+  if ((spec.roundActivations && !spec.q8Input) || spec.softCap || spec.lastTokenOnly) {
     throw new Error(
       'the GEMM kernel takes an unrounded input and writes every token: activation rounding, ' +
         'soft-caps and last-token products run in matmul.ts',
@@ -126,6 +129,10 @@ export function gemmKernel(spec: MatmulSpec, tiles = DEFAULT_GEMM_TILES): Kernel
     );
   }
   checkTiles(tiles, spec.precision);
+  const q8 = spec.q8Input ?? false;
+  if (q8 && tiles.staged) {
+    throw new Error('8-bit inputs run in the unstaged GEMM only (CPU-backed adapters)');
+  }
   const segments = spec.segments;
   const starts: number[] = [];
   segments.reduce((start, s) => (starts.push(start), start + s.rows), 0);
@@ -142,6 +149,8 @@ export function gemmKernel(spec: MatmulSpec, tiles = DEFAULT_GEMM_TILES): Kernel
     ROWS: matmulRows(spec),
     MODE: MODES[spec.mode],
     SEGMENTS: segments.length,
+    Q8_INPUT: q8,
+    ...inputQ8Constants(q8 ? K : 0),
   };
   if (isGated) {
     constants.GATE_OFFSET = segments[0].rowOffset ?? 0;
@@ -159,9 +168,14 @@ export function gemmKernel(spec: MatmulSpec, tiles = DEFAULT_GEMM_TILES): Kernel
   let next = 4;
   segments.forEach((s, i) => {
     Object.assign(constants, partConstants(s, i));
-    fns.push(partedDequant(`deq_s${i}`, 'w', next, s.parts, K));
+    fns.push(partedDequant(`deq_s${i}`, 'w', next, s.parts, K, q8));
     next += s.parts.length;
   });
-  const dequant = [prelude(spec.precision), weightBindings('w', 4, next - 4), ...fns].join('\n');
+  const dequant = [
+    prelude(spec.precision),
+    ...(q8 ? [inputQ8Source] : []),
+    weightBindings('w', 4, next - 4),
+    ...fns,
+  ].join('\n');
   return kernel('gemm', `${dequant}\n${gemmSource}`, constants);
 }

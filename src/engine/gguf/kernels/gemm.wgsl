@@ -16,16 +16,32 @@
 // starts at row SEGs_START, writes output column OUTs + its row, and adds its bias from the
 // vector region at BIASs when HAS_BIASs. The gated modes read gate and up through GATE_OFFSET and
 // UP_OFFSET (the halves of one fused tensor). Weight parts are bound from binding 4 on and read
-// through `deq_s0`, `deq_s1`, `deq_s2`, declared after this file.
+// through `deq_s0`, `deq_s1`, `deq_s2`, declared after this file. With Q8_INPUT (unstaged only)
+// the weights are Q8_0, the input arrives quantized (input-q8.wgsl, declared before this file),
+// and groups are multiplied with integer dot products (`dot_q8`), as the matrix-vector kernel does.
 // `Step` is declared in host-structs.ts; T is the compute precision (kernels' prelude).
 @group(0) @binding(0) var<uniform> step: Step;
+#if Q8_INPUT
+alias WeightGroup = Q8Block;
+alias InputGroup = Q8Block;
+#else
+alias WeightGroup = array<vec4<T>, 2>;
+alias InputGroup = array<vec4f, 2>;
 @group(0) @binding(1) var<storage, read> x: array<vec4f>;
+#endif
 @group(0) @binding(2) var<storage, read> vecs: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
 const ROW_THREADS = TILE_ROWS / ROWS_PER_THREAD;
 const WG = (TILE_TOKENS / 4u) * ROW_THREADS;
 const GROUPS = K / 8u;
+#if Q8_INPUT
+// What one step of the unstaged loop over the input takes: a block of 32 values.
+const STEPS = K / 32u;
+#else
+// What one step of the unstaged loop over the input takes: a group of 8 values.
+const STEPS = GROUPS;
+#endif
 #if MODE == 2 || MODE == 3
 const OUT_ROWS_PER_TILE = TILE_ROWS / 2u;
 #else
@@ -40,7 +56,7 @@ var<workgroup> ws: array<vec4<T>, TILE_K * TILE_ROWS / 4u>;
 
 // Eight weights g * 8 .. g * 8 + 7 of the tile's column `column`, the tile's first output row
 // being `row0`; rows past the end are read clamped and never stored.
-fn weights(row0: u32, column: u32, g: u32) -> array<vec4<T>, 2> {
+fn weights(row0: u32, column: u32, g: u32) -> WeightGroup {
 #if MODE == 2 || MODE == 3
   let row = min(row0 + (column / 8u) * 4u + column % 4u, ROWS - 1u);
   if ((column & 4u) == 0u) {
@@ -156,13 +172,21 @@ fn store(t: u32, n0: u32, a: vec4f, b: vec4f) {
 
 #if !STAGED
 // Values g * 8 .. g * 8 + 7 of token t (tokens past the pass read its last token's, never stored).
-fn input(t: u32, ntok: u32, g: u32) -> array<vec4f, 2> {
+fn input(t: u32, ntok: u32, g: u32) -> InputGroup {
+#if Q8_INPUT
+  return input_q8(min(t, ntok - 1u), g);
+#else
   let xi = min(t, ntok - 1u) * XS + g * 2u;
   return array<vec4f, 2>(x[xi], x[xi + 1u]);
+#endif
 }
 
-fn dot8(w: array<vec4<T>, 2>, v: array<vec4f, 2>) -> f32 {
+fn dot8(w: WeightGroup, v: InputGroup) -> f32 {
+#if Q8_INPUT
+  return dot_q8(w, v);
+#else
   return dot(vec4f(w[0]), v[0]) + dot(vec4f(w[1]), v[1]);
+#endif
 }
 
 #endif
@@ -249,13 +273,13 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   // unrolled, a dequantization inlined per column, segment and part, which lavapipe takes tens of
   // seconds to compile.
   var sums: array<vec4f, ROWS_PER_THREAD>;
-  var x0: array<vec4f, 2>;
-  var x1: array<vec4f, 2>;
-  var x2: array<vec4f, 2>;
-  var x3: array<vec4f, 2>;
+  var x0: InputGroup;
+  var x1: InputGroup;
+  var x2: InputGroup;
+  var x3: InputGroup;
   // A thread whose tokens all lie past the pass skips the loop (a short prompt fills part of a
   // token tile; lavapipe leaves a loop once none of a SIMD vector's lanes runs it).
-  for (var e = 0u; t < ntok && e < GROUPS * ROWS_PER_THREAD; e++) {
+  for (var e = 0u; t < ntok && e < STEPS * ROWS_PER_THREAD; e++) {
     let g = e / ROWS_PER_THREAD;
     let j = e % ROWS_PER_THREAD;
     if (j == 0u) {

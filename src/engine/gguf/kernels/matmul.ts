@@ -9,6 +9,8 @@ import { kernel, type KernelVariant } from './pipeline';
 import { f32Constant } from './preprocess';
 import { GGMLType } from '../types';
 import matvecSource from './matvec.wgsl?raw';
+import inputQ8Source from './input-q8.wgsl?raw';
+import { inputQ8Constants } from './quantize-input';
 
 export interface MatmulSegment {
   parts: WeightPart[];
@@ -59,6 +61,11 @@ export interface MatmulSpec {
    * so logits agree with it closely; off computes with the f32 input as is.
    */
   roundActivations?: boolean;
+  /**
+   * Read the input quantized to 8 bits (quantize-input.ts) and sum with integer dot products;
+   * every segment's weights must be Q8_0. It carries llama.cpp's rounding of such inputs itself.
+   */
+  q8Input?: boolean;
 }
 
 /**
@@ -265,20 +272,22 @@ export function matmulKernel(spec: MatmulSpec): KernelVariant {
     start += s.rows;
     return first;
   });
+  const q8 = spec.q8Input ?? false;
   const rounding = spec.segments.map((seg) =>
-    spec.roundActivations ? activationRounding(seg.parts[0].type) : 'none',
+    spec.roundActivations && !q8 ? activationRounding(seg.parts[0].type) : 'none',
   );
   const segment = (i: number) => spec.segments[i] as MatmulSegment | undefined;
   const cap = spec.softCap ?? 0;
   const subgroups = spec.subgroups ?? false;
   let next = 4;
   const dequant = spec.segments.map((s, i) => {
-    const fn = partedDequant(`deq_s${i}`, 'w', next, s.parts, K);
+    const fn = partedDequant(`deq_s${i}`, 'w', next, s.parts, K, q8);
     next += s.parts.length;
     return fn;
   });
   const source = [
     prelude(spec.precision, subgroups),
+    ...(q8 ? [inputQ8Source] : []),
     weightBindings('w', 4, next - 4),
     ...dequant,
     matvecSource,
@@ -319,5 +328,7 @@ export function matmulKernel(spec: MatmulSpec): KernelVariant {
     LAST_TOKEN: spec.lastTokenOnly ?? false,
     SUBGROUPS: subgroups,
     ROWS_PER_THREAD: spec.rowsPerThread ?? 1,
+    Q8_INPUT: q8,
+    ...inputQ8Constants(q8 ? K : 0),
   });
 }

@@ -14,15 +14,31 @@
 // 2 bf16, 3 Q8_0 blocks, 4 Q8_K blocks). With UNIFORM_SEGMENTS every segment starts on a
 // workgroup boundary, so the segment is chosen once per workgroup: implementations that run every
 // branch masked (SwiftShader) then run one segment's code. Weight parts are bound from binding 4
-// on and read through `deq_s0`, `deq_s1`, `deq_s2`, declared after this file.
+// on and read through `deq_s0`, `deq_s1`, `deq_s2`, declared after this file. With Q8_INPUT the
+// weights are Q8_0, the input arrives quantized (input-q8.wgsl, declared before this file), and
+// groups are multiplied with integer dot products (`dot_q8`).
 // `Step` is declared in host-structs.ts; T is the compute precision (the kernels' prelude).
 @group(0) @binding(0) var<uniform> step: Step;
+#if Q8_INPUT
+alias WeightGroup = Q8Block;
+alias InputGroup = Q8Block;
+#else
+alias WeightGroup = array<vec4<T>, 2>;
+alias InputGroup = array<vec4f, 2>;
 @group(0) @binding(1) var<storage, read> x: array<vec4f>;
+#endif
 @group(0) @binding(2) var<storage, read> vecs: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
 const ROWS_PER_WG = WG / LANES * ROWS_PER_THREAD;
 const GROUPS = K / 8u;
+#if Q8_INPUT
+// What one step of the products' loops over the input takes: a block of 32 values.
+const STEPS = K / 32u;
+#else
+// What one step of the products' loops over the input takes: a group of 8 values.
+const STEPS = GROUPS;
+#endif
 
 #if ROUND_Q8_0
 var<workgroup> q80_scales: array<vec2f, TOKENS * Q80_BLOCKS>;
@@ -53,9 +69,13 @@ fn round_bf16(v: vec4f) -> vec4f {
 }
 
 // Values g * 8 .. g * 8 + 7 of the pass's token `token`.
-fn input(token: u32, g: u32) -> array<vec4f, 2> {
+fn input(token: u32, g: u32) -> InputGroup {
+#if Q8_INPUT
+  return input_q8(token, g);
+#else
   let xi = token * XS + g * 2u;
   return array<vec4f, 2>(x[xi], x[xi + 1u]);
+#endif
 }
 
 // Four input values rounded as llama.cpp rounds them for a weight of rounding `mode`; `t` is the
@@ -81,7 +101,7 @@ fn round_input(mode: u32, t: u32, g: u32, v: vec4f) -> vec4f {
 }
 
 // Eight input values rounded for a weight of rounding `mode` (see `round_input`).
-fn round8(mode: u32, t: u32, g: u32, v: array<vec4f, 2>) -> array<vec4f, 2> {
+fn round8(mode: u32, t: u32, g: u32, v: InputGroup) -> InputGroup {
 #if ROUNDING
   return array<vec4f, 2>(round_input(mode, t, g, v[0]), round_input(mode, t, g, v[1]));
 #else
@@ -90,11 +110,15 @@ fn round8(mode: u32, t: u32, g: u32, v: array<vec4f, 2>) -> array<vec4f, 2> {
 }
 
 // Eight weights times eight input values already rounded for them.
-fn dot8_rounded(w: array<vec4<T>, 2>, v: array<vec4f, 2>) -> f32 {
+fn dot8_rounded(w: WeightGroup, v: InputGroup) -> f32 {
+#if Q8_INPUT
+  return dot_q8(w, v);
+#else
   return f32(dot(w[0], vec4<T>(v[0])) + dot(w[1], vec4<T>(v[1])));
+#endif
 }
 
-fn dot8(w: array<vec4<T>, 2>, v: array<vec4f, 2>, mode: u32, t: u32, g: u32) -> f32 {
+fn dot8(w: WeightGroup, v: InputGroup, mode: u32, t: u32, g: u32) -> f32 {
   return dot8_rounded(w, round8(mode, t, g, v));
 }
 
@@ -173,7 +197,7 @@ fn bias(seg: u32, r: u32) -> f32 {
   return 0.0;
 }
 
-fn weights(seg: u32, r: u32, g: u32) -> array<vec4<T>, 2> {
+fn weights(seg: u32, r: u32, g: u32) -> WeightGroup {
 #if SEGMENTS == 1 || MODE == 2 || MODE == 3
   return deq_s0(r, g);
 #elif SEGMENTS == 2
@@ -295,13 +319,13 @@ fn quad_at(group_row: u32, slot: u32) -> Quad {
 
 // An 8-value group of the input rounded for each segment's weights (gate and up: segments 0 and
 // 1), once for all of a thread's rows: the rounding depends on the segment, never on the row.
-struct Inputs { s0: array<vec4f, 2>, s1: array<vec4f, 2>, s2: array<vec4f, 2> }
+struct Inputs { s0: InputGroup, s1: InputGroup, s2: InputGroup }
 
-fn segment_inputs(g: u32, v: array<vec4f, 2>) -> Inputs {
+fn segment_inputs(g: u32, v: InputGroup) -> Inputs {
   return Inputs(round8(ROUND0, 0u, g, v), round8(ROUND1, 0u, g, v), round8(ROUND2, 0u, g, v));
 }
 
-fn input_of(seg: u32, v: Inputs) -> array<vec4f, 2> {
+fn input_of(seg: u32, v: Inputs) -> InputGroup {
   if (seg == 1u) { return v.s1; }
   if (seg == 2u) { return v.s2; }
   return v.s0;
@@ -383,7 +407,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid:
 #endif
     var acc = vec4f(0.0);
     var up = vec4f(0.0);
-    for (var g = lane; g < GROUPS; g += LANES) {
+    for (var g = lane; g < STEPS; g += LANES) {
       let v = segment_inputs(g, input(first + t, g));
       accumulate(rows, g, v, &acc, &up);
     }
@@ -414,7 +438,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid:
 #endif
     var acc = vec4f(0.0);
     var acc2 = vec4f(0.0);
-    for (var g = lane; g < GROUPS; g += LANES) {
+    for (var g = lane; g < STEPS; g += LANES) {
 #if MODE == 2 || MODE == 3
       let w = deq_s0(at.row + GATE_OFFSET, g);
       let w2 = deq_s1(at.row + UP_OFFSET, g);

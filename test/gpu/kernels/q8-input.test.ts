@@ -1,0 +1,457 @@
+// 8-bit inputs: the quantize pass against llama.cpp's quantization of an input (bytes and scales),
+// and the products over Q8_0 weights that read it (matrix-vector bodies, the unstaged GEMM)
+// against an f64 reference of the quantized input, outputs poisoned first; a decoded token's
+// products equal a prefilled one's bit for bit.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openTestDevice, poison, POISON_BITS, random, readBuffer, storageBuffer } from '../harness';
+import { GGMLType } from '../../../src/engine/gguf/types';
+import {
+  matmulKernel,
+  matmulWorkgroups,
+  type MatmulSegment,
+  type MatmulSpec,
+} from '../../../src/engine/gguf/kernels/matmul';
+import {
+  CPU_GEMM_TILES,
+  DEFAULT_GEMM_TILES,
+  gemmKernel,
+  gemmWorkgroups,
+  type GemmTiles,
+} from '../../../src/engine/gguf/kernels/gemm';
+import {
+  quantizeInputKernel,
+  quantizeInputWorkgroups,
+  quantizedInputQuants,
+  quantizedInputWords,
+} from '../../../src/engine/gguf/kernels/quantize-input';
+import { PipelineCache } from '../../../src/engine/gguf/kernels/pipeline';
+import type { EngineDevice } from '../../../src/gpu/device';
+import { memoryGroup, type MemoryGroup } from '../reference/memory-group';
+import { roundActivations } from '../reference/dequant';
+import { f16BitsToF32, f32ToF16Bits } from '../../../src/engine/gguf/half';
+
+const K = 320;
+/**
+ * The integer dot products are exact; what is left is an f32 sum of K / 8 scaled terms (and
+ * SwiGLU's f32 exp): measured below 1e-6 on both adapters.
+ */
+const TOLERANCE = 1e-5;
+
+function randomX(length: number, seed: number): Float32Array {
+  const next = random(seed);
+  return Float32Array.from({ length }, () => (next() * 4 - 2) * (next() < 0.1 ? 8 : 1));
+}
+
+/** Token t of x quantized as llama.cpp quantizes a Q8_0 product's input (f64, exact values). */
+function quantized(x: Float32Array, t: number, k = K): Float64Array {
+  return roundActivations(GGMLType.Q8_0, Float64Array.from(x.subarray(t * k, (t + 1) * k)));
+}
+
+function segmentsOf(group: MemoryGroup, names: string[]): MatmulSegment[] {
+  let column = 0;
+  return names.map((name) => {
+    const m = group.layout.matrices.get(name)!;
+    const seg = {
+      parts: m.parts.map((p) => ({ rowStart: p.rowStart, rows: p.rows, type: m.type })),
+      rows: m.rows,
+      outColumn: column,
+      biasIndex: group.layout.vectors.get(`${name}.bias`)?.index,
+    };
+    column += m.rows;
+    return seg;
+  });
+}
+
+function stepBuffer(device: GPUDevice, ntok: number): GPUBuffer {
+  const step = device.createBuffer({
+    size: 16,
+    usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+  });
+  device.queue.writeBuffer(step, 0, new Uint32Array([ntok, 0, 0, 0]));
+  return step;
+}
+
+/** Runs the quantize pass over `ntok` tokens of x (or the last alone): the words it writes. */
+async function quantize(
+  device: GPUDevice,
+  cache: PipelineCache,
+  x: Float32Array,
+  ntok: number,
+  lastToken = false,
+): Promise<Uint32Array> {
+  const kernel = await cache.get(quantizeInputKernel({ length: K, stride: K, lastToken }));
+  const step = stepBuffer(device, ntok);
+  const input = storageBuffer(device, x);
+  const xq = storageBuffer(device, ntok * quantizedInputWords(K) * 4);
+  poison(device, xq);
+  const encoder = device.createCommandEncoder();
+  const pass = encoder.beginComputePass();
+  pass.setPipeline(kernel.pipeline);
+  pass.setBindGroup(
+    0,
+    cache.bindGroup(kernel, [{ buffer: step }, { buffer: input }, { buffer: xq }]),
+  );
+  pass.dispatchWorkgroups(quantizeInputWorkgroups(K), lastToken ? 1 : ntok);
+  pass.end();
+  device.queue.submit([encoder.finish()]);
+  const words = new Uint32Array(await readBuffer(device, xq));
+  for (const b of [step, input, xq]) b.destroy();
+  return words;
+}
+
+interface Product {
+  spec: MatmulSpec;
+  names: string[];
+  group: MemoryGroup;
+  xq: Uint32Array;
+  ntok: number;
+  outLength: number;
+  y0?: Float32Array;
+  gemm?: GemmTiles;
+}
+
+async function product(device: GPUDevice, cache: PipelineCache, p: Product): Promise<Float32Array> {
+  const kernel = await cache.get(p.gemm ? gemmKernel(p.spec, p.gemm) : matmulKernel(p.spec));
+  const step = stepBuffer(device, p.ntok);
+  const weights = storageBuffer(device, p.group.image);
+  const xq = storageBuffer(device, p.xq);
+  const y = storageBuffer(device, p.outLength * 4);
+  if (p.y0) device.queue.writeBuffer(y, 0, p.y0);
+  else poison(device, y);
+  const parts = p.names.flatMap((n) =>
+    p.group.layout.matrices.get(n)!.parts.map((part) => ({
+      buffer: weights,
+      offset: part.offset,
+      size: part.bytes,
+    })),
+  );
+  const bind = cache.bindGroup(kernel, [
+    { buffer: step },
+    { buffer: xq },
+    { buffer: weights, offset: 0, size: Math.max(p.group.layout.vectorBytes, 16) },
+    { buffer: y },
+    ...parts,
+  ]);
+  const encoder = device.createCommandEncoder();
+  const pass = encoder.beginComputePass();
+  pass.setPipeline(kernel.pipeline);
+  pass.setBindGroup(0, bind);
+  pass.dispatchWorkgroups(
+    ...(p.gemm ? gemmWorkgroups(p.spec, p.ntok, p.gemm) : matmulWorkgroups(p.spec)),
+  );
+  pass.end();
+  device.queue.submit([encoder.finish()]);
+  const out = new Float32Array(await readBuffer(device, y));
+  for (const b of [step, weights, xq, y]) b.destroy();
+  return out;
+}
+
+/** Row r of `name` times input x (f64) and the sum of |w x| bounding its rounding. */
+function referenceDot(group: MemoryGroup, name: string, x: Float64Array, r: number) {
+  const w = group.values.get(name)!;
+  let sum = 0;
+  let abs = 0;
+  for (let k = 0; k < K; k++) {
+    sum += w[r * K + k] * x[k];
+    abs += Math.abs(w[r * K + k] * x[k]);
+  }
+  return [sum, abs] as const;
+}
+
+const ROWS = { q: 70, k: 12, v: 29 };
+
+/** q, k and v over Q8_0 (v split across two bindings, k and v with biases). */
+async function qkvGroup(seed: number): Promise<MemoryGroup> {
+  const tensors = [
+    { name: 'k.bias', type: GGMLType.F32, dims: [ROWS.k] },
+    { name: 'v.bias', type: GGMLType.F32, dims: [ROWS.v] },
+    ...(['q', 'k', 'v'] as const).map((name) => ({
+      name,
+      type: GGMLType.Q8_0,
+      dims: [K, ROWS[name]],
+    })),
+  ];
+  const probe = await memoryGroup(tensors, seed);
+  const group = await memoryGroup(tensors, seed, probe.layout.matrices.get('v')!.rowBytes * 20);
+  expect(group.layout.matrices.get('v')!.parts.length).toBe(2);
+  return group;
+}
+
+/** The worst relative error of y (token stride `stride`) against the reference, and whether the
+ * columns past the rows kept their poison. */
+function compare(group: MemoryGroup, x: Float32Array, y: Float32Array, tokens: number[]) {
+  const stride = ROWS.q + ROWS.k + ROWS.v + 3;
+  let worst = 0;
+  let untouched = true;
+  for (const [i, t] of tokens.entries()) {
+    const xt = quantized(x, t);
+    let column = 0;
+    for (const name of ['q', 'k', 'v'] as const) {
+      const bias = group.values.get(`${name}.bias`);
+      for (let r = 0; r < ROWS[name]; r++) {
+        const [ref, abs] = referenceDot(group, name, xt, r);
+        const got = y[i * stride + column + r];
+        const error = Math.abs(got - ref - (bias ? bias[r] : 0)) / (abs + 1e-30);
+        worst = Number.isNaN(error) ? NaN : Math.max(worst, error);
+      }
+      column += ROWS[name];
+    }
+    for (let c = column; c < stride; c++) untouched &&= Number.isNaN(y[i * stride + c]);
+  }
+  return { worst, untouched, stride };
+}
+
+describe.each(['swiftshader', 'lavapipe'] as const)('8-bit inputs on %s', (adapter) => {
+  let ed: EngineDevice;
+  let cache: PipelineCache;
+  beforeAll(async () => {
+    ed = await openTestDevice(adapter, { disableF16: true });
+    cache = new PipelineCache(ed.device);
+  });
+  afterAll(() => ed.device.destroy());
+
+  it("quantizes every token's blocks as llama.cpp does: int8 quants, f16-rounded scales", async () => {
+    const ntok = 3;
+    const x = randomX(ntok * K, 5);
+    x.fill(0, K, K + 32);
+    const words = await quantize(ed.device, cache, x, ntok);
+    const last = await quantize(ed.device, cache, x, ntok, true);
+    const xqs = quantizedInputWords(K);
+    const quants = quantizedInputQuants(K);
+    for (let t = 0; t < ntok; t++) {
+      const expected = quantized(x, t);
+      const got = new Int8Array(words.buffer, t * xqs * 4, K);
+      const scales = new Float32Array(words.buffer, (t * xqs + quants) * 4, K / 32);
+      for (let b = 0; b < K / 32; b++) {
+        let amax = 0;
+        for (let j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(x[t * K + b * 32 + j]));
+        const d = f16BitsToF32(f32ToF16Bits(Math.fround(amax / 127)));
+        expect(scales[b], `token ${t} block ${b} scale`).toBe(d);
+        for (let j = b * 32; j < b * 32 + 32; j++) {
+          // + 0: a quant of 0 is +0, llama.cpp's rounding of a small negative value -0.
+          expect(got[j] * d + 0, `token ${t} value ${j}`).toBe(expected[j] + 0);
+        }
+      }
+    }
+    // The last token alone: its own slot, the others left as they were.
+    expect(Array.from(last.subarray(2 * xqs))).toEqual(Array.from(words.subarray(2 * xqs)));
+    expect(last.subarray(0, 2 * xqs).every((w) => w === POISON_BITS)).toBe(true);
+  });
+
+  const variants: Required<
+    Pick<MatmulSpec, 'lanesPerRow' | 'workgroupSize' | 'tokens' | 'subgroups' | 'rowsPerThread'>
+  >[] = [
+    { lanesPerRow: 1, workgroupSize: 64, tokens: 1, subgroups: false, rowsPerThread: 1 },
+    { lanesPerRow: 1, workgroupSize: 16, tokens: 1, subgroups: false, rowsPerThread: 4 },
+    { lanesPerRow: 4, workgroupSize: 64, tokens: 1, subgroups: true, rowsPerThread: 2 },
+    { lanesPerRow: 16, workgroupSize: 64, tokens: 1, subgroups: false, rowsPerThread: 1 },
+    { lanesPerRow: 1, workgroupSize: 64, tokens: 4, subgroups: false, rowsPerThread: 1 },
+    { lanesPerRow: 4, workgroupSize: 64, tokens: 4, subgroups: true, rowsPerThread: 1 },
+  ];
+  it.each(variants.map((v) => [v.lanesPerRow, v.rowsPerThread, v.workgroupSize, v.tokens, v]))(
+    'q, k and v with biases over a split Q8_0 tensor: matrix-vector %i lanes, %i rows per thread, %i threads, %i-token body',
+    async (_l, _r, _w, _t, variant) => {
+      const group = await qkvGroup(9);
+      const ntok = variant.tokens === 1 ? 1 : 6;
+      const x = randomX(ntok * K, 17);
+      const xq = await quantize(ed.device, cache, x, ntok);
+      const stride = ROWS.q + ROWS.k + ROWS.v + 3;
+      const spec: MatmulSpec = {
+        precision: 'f32',
+        inputLength: K,
+        inputStride: K,
+        outputStride: stride,
+        mode: 'plain',
+        segments: segmentsOf(group, ['q', 'k', 'v']),
+        q8Input: true,
+        ...variant,
+      };
+      const y = await product(ed.device, cache, {
+        spec,
+        names: ['q', 'k', 'v'],
+        group,
+        xq,
+        ntok,
+        outLength: ntok * stride,
+      });
+      const tokens = Array.from({ length: ntok }, (_, t) => t);
+      const { worst, untouched } = compare(group, x, y, tokens);
+      expect(worst).toBeLessThan(TOLERANCE);
+      expect(untouched, 'columns past the rows keep their poison').toBe(true);
+    },
+  );
+
+  it('the last token alone, as the output layer reads it', async () => {
+    const group = await qkvGroup(4);
+    const ntok = 5;
+    const x = randomX(ntok * K, 8);
+    const xq = await quantize(ed.device, cache, x, ntok, true);
+    const stride = ROWS.q + ROWS.k + ROWS.v + 3;
+    const y = await product(ed.device, cache, {
+      spec: {
+        precision: 'f32',
+        inputLength: K,
+        inputStride: K,
+        outputStride: stride,
+        mode: 'plain',
+        segments: segmentsOf(group, ['q', 'k', 'v']),
+        q8Input: true,
+        lastTokenOnly: true,
+        lanesPerRow: 1,
+        workgroupSize: 64,
+        tokens: 1,
+      },
+      names: ['q', 'k', 'v'],
+      group,
+      xq,
+      ntok,
+      outLength: stride,
+    });
+    const { worst, untouched } = compare(group, x, y, [ntok - 1]);
+    expect(worst).toBeLessThan(TOLERANCE);
+    expect(untouched).toBe(true);
+  });
+
+  it.each([1, 7, 33, 100])('the unstaged GEMM over %i tokens', async (ntok) => {
+    const group = await qkvGroup(ntok);
+    const x = randomX(ntok * K, 30 + ntok);
+    const xq = await quantize(ed.device, cache, x, ntok);
+    const stride = ROWS.q + ROWS.k + ROWS.v + 3;
+    const y = await product(ed.device, cache, {
+      spec: {
+        precision: 'f32',
+        inputLength: K,
+        inputStride: K,
+        outputStride: stride,
+        mode: 'plain',
+        segments: segmentsOf(group, ['q', 'k', 'v']),
+        q8Input: true,
+      },
+      names: ['q', 'k', 'v'],
+      group,
+      xq,
+      ntok,
+      outLength: ntok * stride,
+      gemm: CPU_GEMM_TILES,
+    });
+    const { worst, untouched } = compare(
+      group,
+      x,
+      y,
+      Array.from({ length: ntok }, (_, t) => t),
+    );
+    expect(worst).toBeLessThan(TOLERANCE);
+    expect(untouched).toBe(true);
+  });
+
+  it('SwiGLU over a fused Q8_0 gate/up tensor and the residual add, matrix-vector and GEMM', async () => {
+    const ff = 45;
+    const ntok = 9;
+    const group = await memoryGroup(
+      [
+        { name: 'gate_up', type: GGMLType.Q8_0, dims: [K, 2 * ff] },
+        { name: 'down', type: GGMLType.Q8_0, dims: [K, ff] },
+      ],
+      2,
+    );
+    const x = randomX(ntok * K, 44);
+    const xq = await quantize(ed.device, cache, x, ntok);
+    const whole = segmentsOf(group, ['gate_up'])[0];
+    const gated: MatmulSpec = {
+      precision: 'f32',
+      inputLength: K,
+      inputStride: K,
+      outputStride: ff,
+      mode: 'swiglu',
+      segments: [
+        { ...whole, rows: ff },
+        { ...whole, rows: ff, rowOffset: ff },
+      ],
+      q8Input: true,
+    };
+    const residual: MatmulSpec = {
+      ...gated,
+      mode: 'residual',
+      segments: segmentsOf(group, ['down']),
+    };
+    const y0 = Float32Array.from({ length: ntok * ff }, (_, i) => Math.sin(i));
+    for (const gemm of [undefined, CPU_GEMM_TILES]) {
+      const common = { group, xq, ntok, outLength: ntok * ff, gemm };
+      const swiglu = await product(ed.device, cache, {
+        ...common,
+        spec: { ...gated, lanesPerRow: 1, tokens: 4 },
+        names: ['gate_up', 'gate_up'],
+      });
+      const added = await product(ed.device, cache, {
+        ...common,
+        spec: { ...residual, lanesPerRow: 1, tokens: 4 },
+        names: ['down'],
+        y0,
+      });
+      let worst = 0;
+      for (let t = 0; t < ntok; t++) {
+        const xt = quantized(x, t);
+        for (let r = 0; r < ff; r++) {
+          const [g, ga] = referenceDot(group, 'gate_up', xt, r);
+          const [u, ua] = referenceDot(group, 'gate_up', xt, ff + r);
+          const silu = g / (1 + Math.exp(-g));
+          const bound = 1.1 * ga * Math.abs(u) + ua * Math.abs(silu) + 1e-30;
+          worst = Math.max(worst, Math.abs(swiglu[t * ff + r] - silu * u) / bound);
+          const [d, da] = referenceDot(group, 'down', xt, r);
+          const i = t * ff + r;
+          worst = Math.max(worst, Math.abs(added[i] - y0[i] - d) / (da + Math.abs(y0[i])));
+          if (Number.isNaN(swiglu[i]) || Number.isNaN(added[i])) worst = NaN;
+        }
+      }
+      expect(worst, gemm ? 'GEMM' : 'matrix-vector').toBeLessThan(TOLERANCE);
+    }
+  });
+
+  it("a decoded token's products equal the unstaged GEMM's and the 4-token body's bit for bit", async () => {
+    const group = await qkvGroup(3);
+    const x = randomX(K, 6);
+    const xq = await quantize(ed.device, cache, x, 1);
+    const stride = ROWS.q + ROWS.k + ROWS.v + 3;
+    const spec: MatmulSpec = {
+      precision: 'f32',
+      inputLength: K,
+      inputStride: K,
+      outputStride: stride,
+      mode: 'plain',
+      segments: segmentsOf(group, ['q', 'k', 'v']),
+      q8Input: true,
+      lanesPerRow: 1,
+    };
+    const run = (s: Partial<MatmulSpec>, gemm?: GemmTiles) =>
+      product(ed.device, cache, {
+        spec: { ...spec, ...s },
+        names: ['q', 'k', 'v'],
+        group,
+        xq,
+        ntok: 1,
+        outLength: stride,
+        gemm,
+      });
+    const decoded = await run({ tokens: 1, workgroupSize: 64, rowsPerThread: 1 });
+    expect(decoded.subarray(0, stride - 3).every((v) => Number.isFinite(v))).toBe(true);
+    expect(Array.from(await run({}, CPU_GEMM_TILES))).toEqual(Array.from(decoded));
+    expect(Array.from(await run({ tokens: 4 }))).toEqual(Array.from(decoded));
+  });
+
+  it('refuses what 8-bit inputs cannot run: the staged GEMM, weights other than Q8_0', async () => {
+    const group = await memoryGroup([{ name: 'a', type: GGMLType.Q4_0, dims: [K, 8] }], 1);
+    const q80 = await qkvGroup(1);
+    const spec = (g: MemoryGroup, names: string[]): MatmulSpec => ({
+      precision: 'f32',
+      inputLength: K,
+      inputStride: K,
+      outputStride: 64,
+      mode: 'plain',
+      segments: segmentsOf(g, names),
+      q8Input: true,
+    });
+    expect(() => gemmKernel(spec(q80, ['q']), DEFAULT_GEMM_TILES)).toThrow(/unstaged GEMM only/);
+    expect(() => matmulKernel(spec(group, ['a']))).toThrow(/take Q8_0 weights/);
+    expect(() => gemmKernel(spec(group, ['a']), CPU_GEMM_TILES)).toThrow(/take Q8_0 weights/);
+  });
+});
