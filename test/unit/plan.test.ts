@@ -43,9 +43,15 @@ function random(seed: number): () => number {
 
 // Independent statement of how the engine stores a group of tensors (issue 3: one buffer per
 // group, f32 vectors first, each matrix at a 256-byte offset in rows padded to 4 bytes).
+/** Packed rows are padded to 4 bytes, Q8_0 rows to 16 (two-vector block reads). */
+function rowAlignment(t: TensorInfo): number {
+  return t.type === GGMLType.Q8_0 ? 16 : 4;
+}
+
 function referenceRowBytes(t: TensorInfo): number {
   const layout = BLOCK_LAYOUT[t.type]!;
-  return Math.ceil(((t.dims[0] / layout.values) * layout.bytes) / 4) * 4;
+  const align = rowAlignment(t);
+  return Math.ceil(((t.dims[0] / layout.values) * layout.bytes) / align) * align;
 }
 
 function referenceGroupBytes(tensors: TensorInfo[]): number {
@@ -150,11 +156,14 @@ describe('byte accounting', () => {
       const plan = planModel(header, [gpu(64 * GiB)], { contextTokens: 4096, weights: 'file' });
       expect(plan.fits).toBe('full');
       const stored = fileWeightBytes(header);
-      // Packing adds only alignment (< 256 bytes per tensor) and row padding to 4 bytes.
-      const rows = header.tensors.reduce((a, t) => a + (t.dims[1] ?? 0), 0);
+      // Packing adds only alignment (< 256 bytes per tensor) and row padding (to 4 or 16 bytes).
+      const padding = header.tensors.reduce(
+        (a, t) => a + (rowAlignment(t) - 1) * (t.dims[1] ?? 0),
+        0,
+      );
       expect(plan.bytes.gpu.weights).toBeGreaterThanOrEqual(stored);
       expect(plan.bytes.gpu.weights - stored).toBeLessThanOrEqual(
-        256 * header.tensors.length + 3 * rows,
+        256 * header.tensors.length + padding,
       );
       expect(plan.bytes.host.weights).toBe(0);
       expect(plan.bytes.gpu.slots).toBe(0);

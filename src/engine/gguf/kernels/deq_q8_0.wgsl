@@ -6,12 +6,3 @@ fn $F(row: u32, g: u32) -> array<vec4<T>, 2> {
   let q = base + blk * 8u + (g & 3u) * 2u;
   return array<vec4<T>, 2>(d * vec4<T>(sx8($W[q])), d * vec4<T>(sx8($W[q + 1u])));
 }
-
-// Block `blk` of a row as it is stored, for products with 8-bit inputs.
-fn $F_q8(row: u32, blk: u32) -> Q8Block {
-  let base = row * $ROW;
-  let q = base + blk * 8u;
-  let d = unpack2x16float($W[base + $NB * 8u + (blk >> 1u)])[blk & 1u];
-  let lo = vec4u($W[q], $W[q + 1u], $W[q + 2u], $W[q + 3u]);
-  return Q8Block(lo, vec4u($W[q + 4u], $W[q + 5u], $W[q + 6u], $W[q + 7u]), d);
-}

@@ -7,6 +7,7 @@ import f32 from './deq_f32.wgsl?raw';
 import f16 from './deq_f16.wgsl?raw';
 import bf16 from './deq_bf16.wgsl?raw';
 import q8_0 from './deq_q8_0.wgsl?raw';
+import q8_0Blocks from './deq_q8_0_blocks.wgsl?raw';
 import q4_0 from './deq_q4_0.wgsl?raw';
 import q5_0 from './deq_q5_0.wgsl?raw';
 import q4_k from './deq_q4_k.wgsl?raw';
@@ -65,6 +66,19 @@ export function dequantFunction(
     .replaceAll('$F', name);
 }
 
+/**
+ * `fn NAME(row, blk) -> Q8Block` over Q8_0 weights bound as `array<vec4u>` (`weightBindings`
+ * with `vectors`), for products with 8-bit inputs.
+ */
+export function q8BlockFunction(name: string, binding: string, rowLength: number): string {
+  if (rowLength % 32) throw new Error(`row length ${rowLength} is not a multiple of 32`);
+  return q8_0Blocks
+    .replaceAll('$ROW4', `${packedRowWords(GGMLType.Q8_0, rowLength) / 4}u`)
+    .replaceAll('$NB', `${rowLength / 32}u`)
+    .replaceAll('$W', binding)
+    .replaceAll('$F', name);
+}
+
 export interface WeightPart {
   type: GGMLType;
   rowStart: number;
@@ -87,25 +101,35 @@ export function partedDequant(
   if (q8 && parts.some((p) => p.type !== GGMLType.Q8_0)) {
     throw new Error(`8-bit inputs take Q8_0 weights, not ${parts.map((p) => typeName(p.type))}`);
   }
-  const fns = parts.map((p, i) =>
-    dequantFunction(`${name}_p${i}`, `${bindingPrefix}${firstBinding + i}`, p.type, rowLength),
-  );
-  const part = (i: number) => `${name}_p${i}${q8 ? '_q8' : ''}`;
+  const fns = parts.map((p, i) => {
+    const fn = `${name}_p${i}`;
+    const binding = `${bindingPrefix}${firstBinding + i}`;
+    return q8
+      ? q8BlockFunction(fn, binding, rowLength)
+      : dequantFunction(fn, binding, p.type, rowLength);
+  });
   const branches = parts
     .map((p, i) =>
       i === parts.length - 1
-        ? `  return ${part(i)}(row - ${p.rowStart}u, g);`
-        : `  if (row < ${p.rowStart + p.rows}u) { return ${part(i)}(row - ${p.rowStart}u, g); }`,
+        ? `  return ${name}_p${i}(row - ${p.rowStart}u, g);`
+        : `  if (row < ${p.rowStart + p.rows}u) { return ${name}_p${i}(row - ${p.rowStart}u, g); }`,
     )
     .join('\n');
   const returns = q8 ? 'Q8Block' : 'array<vec4<T>, 2>';
   return `${fns.join('\n')}\nfn ${name}(row: u32, g: u32) -> ${returns} {\n${branches}\n}\n`;
 }
 
-export function weightBindings(prefix: string, first: number, count: number): string {
+/** Weight bindings as words, or with `vectors` as vectors of four words (8-bit-input products). */
+export function weightBindings(
+  prefix: string,
+  first: number,
+  count: number,
+  vectors = false,
+): string {
+  const element = vectors ? 'vec4u' : 'u32';
   return Array.from(
     { length: count },
     (_, i) =>
-      `@group(0) @binding(${first + i}) var<storage, read> ${prefix}${first + i}: array<u32>;`,
+      `@group(0) @binding(${first + i}) var<storage, read> ${prefix}${first + i}: array<${element}>;`,
   ).join('\n');
 }

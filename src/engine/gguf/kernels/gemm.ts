@@ -174,7 +174,7 @@ export function gemmKernel(spec: MatmulSpec, tiles = DEFAULT_GEMM_TILES): Kernel
   const dequant = [
     prelude(spec.precision),
     ...(q8 ? [inputQ8Source] : []),
-    weightBindings('w', 4, next - 4),
+    weightBindings('w', 4, next - 4, q8),
     ...fns,
   ].join('\n');
   return kernel('gemm', `${dequant}\n${gemmSource}`, constants);

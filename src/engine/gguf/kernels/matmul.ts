@@ -288,7 +288,7 @@ export function matmulKernel(spec: MatmulSpec): KernelVariant {
   const source = [
     prelude(spec.precision, subgroups),
     ...(q8 ? [inputQ8Source] : []),
-    weightBindings('w', 4, next - 4),
+    weightBindings('w', 4, next - 4, q8),
     ...dequant,
     matvecSource,
   ].join('\n');
