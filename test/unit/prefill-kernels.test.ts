@@ -9,10 +9,10 @@ import {
 } from '../../src/engine/gguf/prefill-kernels';
 
 describe('prefill kernels by adapter class', () => {
-  it('CPU-backed adapters read the GEMM straight from the buffers and split attention', () => {
+  it('CPU-backed adapters read the GEMM straight from the buffers and attend one thread per query', () => {
     expect(defaultPrefillKernels('software')).toBe(CPU_PREFILL);
     expect(CPU_PREFILL.gemm?.staged).toBe(false);
-    expect(CPU_PREFILL.tiledAttention).toBe(false);
+    expect(CPU_PREFILL.attention).toBe('per-query');
   });
 
   it.each(['discrete', 'integrated', 'unknown'] as const)(
@@ -20,13 +20,13 @@ describe('prefill kernels by adapter class', () => {
     (adapterClass) => {
       expect(defaultPrefillKernels(adapterClass)).toBe(GPU_PREFILL);
       expect(GPU_PREFILL.gemm?.staged).toBe(true);
-      expect(GPU_PREFILL.tiledAttention).toBe(true);
+      expect(GPU_PREFILL.attention).toBe('tiled');
     },
   );
 
   it('names each set of kernels', () => {
     expect(describePrefillKernels(CPU_PREFILL)).toBe(
-      'prefill: GEMM 32x64 unstaged, split attention',
+      'prefill: GEMM 32x64 unstaged, per-query attention',
     );
     expect(describePrefillKernels(GPU_PREFILL)).toBe('prefill: GEMM 32x64 staged, tiled attention');
     expect(describePrefillKernels(DECODE_KERNELS_PREFILL)).toBe(

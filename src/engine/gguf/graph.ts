@@ -28,7 +28,12 @@ import { normAddKernel, ropeKernel, topLogitsKernel } from './kernels/fixed';
 import { sampleStages } from './kernels/sample';
 import { gemmKernel, gemmWorkgroups } from './kernels/gemm';
 import type { PrefillKernels } from './prefill-kernels';
-import { attentionTiles, prefillAttentionKernel } from './kernels/prefill-attention';
+import {
+  attentionTiles,
+  prefillAttentionKernel,
+  queryAttentionKernel,
+  queryAttentionWorkgroups,
+} from './kernels/prefill-attention';
 import { rmsNormKernel } from './kernels/rms-norm';
 import {
   quantizeInputKernel,
@@ -335,13 +340,24 @@ class GraphBuilder {
     return { dispatches: [norm], input: this.buf('normed') };
   }
 
-  /** Layer i's attention in passes of more than one token: tiles of queries per workgroup. */
-  private async prefillAttention(i: number, k: BufferSlice, v: BufferSlice): Promise<Dispatch> {
+  /**
+   * Layer i's attention in passes of more than one token: tiles of queries per workgroup, or one
+   * thread per query; undefined: the decode kernels run over the pass (`split`).
+   */
+  private async prefillAttention(
+    i: number,
+    k: BufferSlice,
+    v: BufferSlice,
+  ): Promise<Dispatch | undefined> {
     const h = this.h;
+    const how = this.g.prefill.attention;
+    if (how === 'split') return undefined;
     const window = isSlidingLayer(h, i) ? h.slidingWindow : 0;
     const label = `blk.${i}.attention (prefill)`;
     const tiles = attentionTiles(h, this.g.device.limits.maxComputeWorkgroupStorageSize);
-    const kernel = await this.g.cache.get(prefillAttentionKernel(h, window, tiles), label);
+    const variant =
+      how === 'tiled' ? prefillAttentionKernel(h, window, tiles) : queryAttentionKernel(h, window);
+    const kernel = await this.g.cache.get(variant, label);
     return {
       kernel,
       bindGroup: this.g.cache.bindGroup(
@@ -350,7 +366,10 @@ class GraphBuilder {
         label,
       ),
       workgroups: [h.headCount, 1, 1],
-      grid: (ntok) => [h.headCount, Math.ceil(ntok / tiles.queries), 1],
+      grid: (ntok) =>
+        how === 'tiled'
+          ? [h.headCount, Math.ceil(ntok / tiles.queries), 1]
+          : queryAttentionWorkgroups(h, ntok),
       weightBytes: 0,
       label,
     };
@@ -474,9 +493,7 @@ class GraphBuilder {
           `${p}attention`,
         ),
         grid: (ntok, pos0) => [h.headCountKv * splitsFor(ntok, pos0), ntok, 1],
-        prefill: this.g.prefill.tiledAttention
-          ? await this.prefillAttention(i, kSlice, vSlice)
-          : undefined,
+        prefill: await this.prefillAttention(i, kSlice, vSlice),
       },
       {
         ...this.fixed(
@@ -485,7 +502,8 @@ class GraphBuilder {
           h.headCount,
           `${p}attention.reduce`,
         ),
-        prefill: this.g.prefill.tiledAttention ? null : undefined,
+        // The tiled and per-query kernels write the normalised output themselves.
+        prefill: this.g.prefill.attention === 'split' ? undefined : null,
       },
       ...(await residual(
         'attn_output',

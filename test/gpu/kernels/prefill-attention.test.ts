@@ -1,12 +1,14 @@
-// The flash-style prefill attention kernel against an f64 reference: random queries and a random
-// f16 KV cache holding earlier positions, output poisoned first, passes of 1, 7, 33 and 100 tokens
-// (not multiples of the query tile) after 0 or 21 cached positions, GQA, a sliding window and a
-// soft-cap, and tiles that do and do not fill the KV steps.
+// The prefill attention kernels (flash-style, and one thread per query) against an f64 reference:
+// random queries and a random f16 KV cache holding earlier positions, output poisoned first,
+// passes of 1, 7, 33 and 100 tokens (not multiples of the query tile) after 0 or 21 cached
+// positions, GQA, a sliding window and a soft-cap, and tiles that do and do not fill the KV steps.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTestDevice, poison, random, readBuffer, storageBuffer } from '../harness';
 import {
   attentionTiles,
   prefillAttentionKernel,
+  queryAttentionKernel,
+  queryAttentionWorkgroups,
   type AttentionTiles,
 } from '../../../src/engine/gguf/kernels/prefill-attention';
 import { PipelineCache } from '../../../src/engine/gguf/kernels/pipeline';
@@ -47,13 +49,19 @@ function hparams(head: number, softCap: number): ModelHparams {
   };
 }
 
-/** name, head width, sliding window (0: none), soft-cap (0: none), tiles (default: chosen) */
-type Case = [string, number, number, number, AttentionTiles | undefined];
+/**
+ * name, head width, sliding window (0: none), soft-cap (0: none), the flash-style kernel's tiles
+ * (default: chosen) or 'per-query' for the kernel of one thread per query.
+ */
+type Case = [string, number, number, number, AttentionTiles | 'per-query' | undefined];
 const cases: Case[] = [
   ['heads of 64, tiles chosen for 16 KiB', 64, 0, 0, undefined],
   ['a window of 19 and a soft-cap of 0.5', 64, 19, 0.5, undefined],
   ['heads of 128 and 4 x 8 tiles', 128, 0, 0, { queries: 4, positions: 8 }],
   ['32 x 16 tiles', 64, 0, 0, { queries: 32, positions: 16 }],
+  ['one thread per query, heads of 64', 64, 0, 0, 'per-query'],
+  ['one thread per query, a window of 19 and a soft-cap of 0.5', 64, 19, 0.5, 'per-query'],
+  ['one thread per query, heads of 128', 128, 0, 0, 'per-query'],
 ];
 
 describe.each(['swiftshader', 'lavapipe'] as const)('prefill attention on %s', (adapter) => {
@@ -67,9 +75,13 @@ describe.each(['swiftshader', 'lavapipe'] as const)('prefill attention on %s', (
 
   it.each(cases)('%s', async (_, head, window, cap, chosen) => {
     const h = hparams(head, cap);
-    const tiles = chosen ?? attentionTiles(h);
+    const perQuery = chosen === 'per-query';
+    const tiles = perQuery ? attentionTiles(h) : (chosen ?? attentionTiles(h));
     const { device } = ed;
-    const kernel = await cache.get(prefillAttentionKernel(h, window, tiles), 'prefill attention');
+    const kernel = await cache.get(
+      perQuery ? queryAttentionKernel(h, window) : prefillAttentionKernel(h, window, tiles),
+      'prefill attention',
+    );
     const next = random(head + window);
     const { headCount: H, headCountKv: HKV } = h;
     const D = head;
@@ -119,7 +131,10 @@ describe.each(['swiftshader', 'lavapipe'] as const)('prefill attention on %s', (
           { buffer: out },
         ]),
       );
-      pass.dispatchWorkgroups(H, Math.ceil(ntok / tiles.queries));
+      const [x, y] = perQuery
+        ? queryAttentionWorkgroups(h, ntok)
+        : [H, Math.ceil(ntok / tiles.queries)];
+      pass.dispatchWorkgroups(x, y);
       pass.end();
       device.queue.submit([encoder.finish()]);
       const got = new Float32Array(await readBuffer(device, out));

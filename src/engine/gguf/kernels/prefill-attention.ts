@@ -1,9 +1,12 @@
-// The prefill attention kernel (prefill-attention.wgsl) and the tile sizes it runs with.
+// The prefill attention kernels: flash-style with tiles staged in workgroup memory
+// (prefill-attention.wgsl, GPUs) and the tile sizes it runs with, and one thread per query
+// (query-attention.wgsl, CPU-backed adapters).
 import type { ModelHparams } from '../types';
 import { qkvWidth } from '../buffer-plan';
 import { kernel, type KernelVariant } from './pipeline';
 import { f32Constant } from './preprocess';
 import source from './prefill-attention.wgsl?raw';
+import querySource from './query-attention.wgsl?raw';
 
 /** Queries per workgroup and KV positions staged per step. */
 export interface AttentionTiles {
@@ -69,4 +72,39 @@ export function prefillAttentionKernel(
     TILE_Q: tiles.queries,
     TILE_KV: tiles.positions,
   });
+}
+
+/** Threads (query tokens) per workgroup of the per-query kernel. */
+export const QUERY_ATTENTION_WORKGROUP = 16;
+
+/**
+ * The per-query kernel (query-attention.wgsl): one thread per query token and head, for CPU-backed
+ * adapters; dispatched as `queryAttentionWorkgroups`.
+ */
+export function queryAttentionKernel(h: ModelHparams, window: number): KernelVariant {
+  if (h.headCount % h.headCountKv) {
+    throw new Error(`${h.headCount} query heads do not divide into ${h.headCountKv} KV heads`);
+  }
+  if (h.keyLength % 8 || h.valueLength % 8 || qkvWidth(h) % 4) {
+    throw new Error(
+      `per-query attention reads heads 8 values at a time, not ${h.keyLength}/${h.valueLength}`,
+    );
+  }
+  return kernel('query-attention', querySource, {
+    H: h.headCount,
+    G: h.headCount / h.headCountKv,
+    HKV: h.headCountKv,
+    DK: h.keyLength,
+    DV: h.valueLength,
+    QKV: qkvWidth(h),
+    SCALE: f32Constant(1 / Math.sqrt(h.keyLength)),
+    WINDOW: window,
+    SOFTCAP: f32Constant(h.attentionSoftCap),
+    WG: QUERY_ATTENTION_WORKGROUP,
+  });
+}
+
+/** The per-query kernel's grid for a pass of `ntok` tokens: heads along x, tokens along y. */
+export function queryAttentionWorkgroups(h: ModelHparams, ntok: number): [number, number, number] {
+  return [h.headCount, Math.ceil(ntok / QUERY_ATTENTION_WORKGROUP), 1];
 }

@@ -1,0 +1,70 @@
+// Causal attention for passes of several tokens on CPU-backed adapters: one thread per (query
+// token, query head), its query and its weighted value sums held in its own registers, each key
+// and value row read straight from the f16 KV cache, an online softmax one position at a time,
+// the output written normalised. Those adapters load workgroup memory lane by lane like any
+// buffer, so the flash-style kernel's staged tiles and the split kernel's shared queries and
+// scores cost more loads than they share (docs/performance.md).
+// Token t of the pass sits at position pos0 + t and sees 0..pos, or with a sliding window the
+// last WINDOW positions; SOFTCAP > 0 caps each score at SOFTCAP * tanh(score / SOFTCAP).
+// Constants: H, G (query heads per KV head), HKV, DK, DV (multiples of 8), QKV, SCALE, WINDOW,
+// SOFTCAP, WG. `Step` is declared in host-structs.ts.
+@group(0) @binding(0) var<uniform> step: Step;
+@group(0) @binding(1) var<storage, read> qkv: array<vec4f>;
+@group(0) @binding(2) var<storage, read> kcache: array<vec4u>;
+@group(0) @binding(3) var<storage, read> vcache: array<vec4u>;
+@group(0) @binding(4) var<storage, read_write> out: array<vec4f>;
+
+// Eight f16 values of a cache row.
+fn halves(w: vec4u) -> array<vec4f, 2> {
+  return array<vec4f, 2>(
+    vec4f(unpack2x16float(w.x), unpack2x16float(w.y)),
+    vec4f(unpack2x16float(w.z), unpack2x16float(w.w)),
+  );
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
+  let h = wid.x;
+  let kh = h / G;
+  let t = wid.y * WG + tid;
+  if (t >= step.ntok) { return; }
+  let n = step.pos0 + t + 1u;
+  var first = 0u;
+  if (WINDOW > 0u) {
+    first = n - min(n, WINDOW);
+  }
+  var q: array<vec4f, DK / 4u>;
+  let qo = (t * QKV + h * DK) / 4u;
+  for (var i = 0u; i < DK / 4u; i++) {
+    q[i] = qkv[qo + i] * SCALE;
+  }
+  var acc: array<vec4f, DV / 4u>;
+  var m = -3.0e38;
+  var total = 0.0;
+  for (var j = first; j < n; j++) {
+    let kb = (j * HKV + kh) * (DK / 8u);
+    var s = 0.0;
+    for (var i = 0u; i < DK / 8u; i++) {
+      let k = halves(kcache[kb + i]);
+      s += dot(q[2u * i], k[0]) + dot(q[2u * i + 1u], k[1]);
+    }
+    if (SOFTCAP > 0.0) {
+      s = SOFTCAP * tanh(s / SOFTCAP);
+    }
+    let m_new = max(m, s);
+    let correction = exp(m - m_new);
+    let weight = exp(s - m_new);
+    total = total * correction + weight;
+    m = m_new;
+    let vb = (j * HKV + kh) * (DV / 8u);
+    for (var i = 0u; i < DV / 8u; i++) {
+      let v = halves(vcache[vb + i]);
+      acc[2u * i] = acc[2u * i] * correction + weight * v[0];
+      acc[2u * i + 1u] = acc[2u * i + 1u] * correction + weight * v[1];
+    }
+  }
+  let o = (t * H * DV + h * DV) / 4u;
+  for (var i = 0u; i < DV / 4u; i++) {
+    out[o + i] = acc[i] / total;
+  }
+}
