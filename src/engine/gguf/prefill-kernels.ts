@@ -26,7 +26,7 @@ export const GPU_PREFILL: PrefillKernels = { gemm: DEFAULT_GEMM_TILES, attention
 
 /**
  * CPU-backed adapters: the GEMM read straight from the buffers; attention one thread per query,
- * on lavapipe N x faster over a 512-token prompt than the decode kernels' split + reduce, which
+ * on lavapipe 1.5x faster over a 512-token prompt than the decode kernels' split + reduce, which
  * ran 1.7x (128 tokens) to 2.6x (512) faster than the tiled kernel.
  */
 export const CPU_PREFILL: PrefillKernels = { gemm: CPU_GEMM_TILES, attention: 'per-query' };
