@@ -1,8 +1,8 @@
 // Shared by the infer and bench entry points: opening a dawn.node adapter and reading the compute
 // precision flag (the only place `on`/`off` is spoken) as the planner's wish.
 import { existsSync } from 'node:fs';
-import { requestNodeAdapter, type NodeAdapterName } from '../gpu/node-gpu';
-import { openEngineDevice, type EngineDevice } from '../gpu/device';
+import { openNodeDevice, type NodeAdapterName } from '../gpu/node-gpu';
+import type { EngineDevice } from '../gpu/device';
 import type { ComputeWish } from '../plan';
 import { CliUsageError, type CliArgs } from './args';
 
@@ -28,8 +28,7 @@ export async function openCliDevice(args: CliArgs): Promise<EngineDevice> {
   if (!['auto', 'on', 'off'].includes(f16)) {
     throw new CliUsageError(`--f16 must be auto, on or off, not "${f16}"`);
   }
-  const adapter = await requestNodeAdapter(name as NodeAdapterName | undefined);
-  return openEngineDevice(adapter, { disableF16: f16 === 'off' });
+  return openNodeDevice(name as NodeAdapterName | undefined, { disableF16: f16 === 'off' });
 }
 
 export function precisionChoice(args: CliArgs): ComputeWish {

@@ -26,6 +26,8 @@ export interface EngineDevice {
   device: GPUDevice;
   adapterInfo: GPUAdapterInfo;
   features: ReadonlySet<string>;
+  /** The WGSL language features of the GPU it came from; absent where they were not given. */
+  wgslLanguageFeatures?: ReadonlySet<string>;
   /** Resolves when the device is lost; never rejects. */
   lost: Promise<DeviceLoss>;
 }
@@ -34,6 +36,8 @@ export interface OpenDeviceOptions {
   /** Leave `shader-f16` off even where the adapter has it (tests force the f32 path). */
   disableF16?: boolean;
   label?: string;
+  /** The GPU's `wgslLanguageFeatures`, kept on the device for the kernels that need one. */
+  wgslLanguageFeatures?: Iterable<string>;
 }
 
 export async function openEngineDevice(
@@ -58,6 +62,7 @@ export async function openEngineDevice(
     device,
     adapterInfo: adapter.info,
     features: new Set(device.features as unknown as Iterable<string>),
+    wgslLanguageFeatures: options.wgslLanguageFeatures && new Set(options.wgslLanguageFeatures),
     lost,
   };
 }

@@ -4,6 +4,7 @@
 // Instances are kept for the life of the process: Dawn segfaults when a collected instance's
 // Vulkan driver is torn down while another instance is in use.
 import { create, globals } from 'webgpu';
+import { openEngineDevice, type EngineDevice, type OpenDeviceOptions } from './device';
 
 let globalsInstalled = false;
 
@@ -40,4 +41,15 @@ export async function requestNodeAdapter(adapter?: NodeAdapterName): Promise<GPU
     );
   }
   return found;
+}
+
+/** A device on a Dawn adapter, with the WGSL language features of the GPU object it came from. */
+export async function openNodeDevice(
+  adapter?: NodeAdapterName,
+  options: OpenDeviceOptions = {},
+): Promise<EngineDevice> {
+  return openEngineDevice(await requestNodeAdapter(adapter), {
+    ...options,
+    wgslLanguageFeatures: nodeGpu(adapter).wgslLanguageFeatures as unknown as Iterable<string>,
+  });
 }

@@ -338,5 +338,8 @@ export async function openProbedDevice(
     );
   }
   options.accept?.(adapter);
-  return openEngineDevice(adapter, options);
+  return openEngineDevice(adapter, {
+    ...options,
+    wgslLanguageFeatures: gpu.wgslLanguageFeatures as unknown as Iterable<string>,
+  });
 }

@@ -2,8 +2,8 @@
 // browser worker's output is compared with.
 import { GREEDY, type ChatMessage } from '../../src/engine/engine';
 import { openFileSource } from '../../src/engine/gguf/source-node';
-import { openEngineDevice } from '../../src/gpu/device';
-import { requestNodeAdapter } from '../../src/gpu/node-gpu';
+
+import { openNodeDevice } from '../../src/gpu/node-gpu';
 import { loadFullyResident } from '../gpu/engine/planned-engine';
 
 export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
@@ -22,9 +22,7 @@ export async function nodeGreedy(
 ): Promise<NodeRun> {
   // The e2e project does not set the GPU project's ICD list; Dawn reads it when it first starts.
   process.env.VK_ICD_FILENAMES ??= SWIFTSHADER_ICD;
-  const device = await openEngineDevice(await requestNodeAdapter('swiftshader'), {
-    disableF16: true,
-  });
+  const device = await openNodeDevice('swiftshader', { disableF16: true });
   const source = await openFileSource(path);
   try {
     const engine = await loadFullyResident(device, source, contextTokens);

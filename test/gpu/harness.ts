@@ -1,7 +1,7 @@
 // Shared helpers for GPU tests on dawn.node: open a device on a named software adapter,
 // upload inputs, poison outputs, run one dispatch, read back.
-import { requestNodeAdapter, type NodeAdapterName } from '../../src/gpu/node-gpu';
-import { openEngineDevice, type EngineDevice } from '../../src/gpu/device';
+import { openNodeDevice, type NodeAdapterName } from '../../src/gpu/node-gpu';
+import type { EngineDevice } from '../../src/gpu/device';
 
 export const ADAPTERS: NodeAdapterName[] = ['swiftshader', 'lavapipe'];
 
@@ -12,7 +12,7 @@ export async function openTestDevice(
   adapter: NodeAdapterName,
   options: { disableF16?: boolean } = {},
 ): Promise<EngineDevice> {
-  return openEngineDevice(await requestNodeAdapter(adapter), options);
+  return openNodeDevice(adapter, options);
 }
 
 export function storageBuffer(device: GPUDevice, data: ArrayBufferView | number): GPUBuffer {

@@ -130,6 +130,9 @@ export class GgufEngine implements ChatEngine {
           key: tuningKey(adapterNames(d.adapterInfo), header, plan.precision.compute),
           cache: options.variantCache ?? PROCESS_VARIANT_CACHE,
         })),
+        integerDotProduct: devices.map(
+          (d) => d.wgslLanguageFeatures?.has('packed_4x8_integer_dot_product') ?? true,
+        ),
         signal: options.signal,
         onProgress: (loaded, total) => options.onProgress?.({ stage: 'upload', loaded, total }),
       },

@@ -72,6 +72,11 @@ export interface ModelLoadOptions {
    * adapters, whose prefill GEMM reads straight from the buffers, off on GPUs.
    */
   q8Inputs?: boolean;
+  /**
+   * Whether the device's WGSL has `dot4I8Packed` and `pack4xI8` (the language feature
+   * `packed_4x8_integer_dot_product`); without, no 8-bit inputs. Default yes.
+   */
+  integerDotProduct?: boolean;
   /** Layers this device runs and how many stay resident; default all, all resident. */
   placement?: LayerPlacement;
   /** Compiled kernels of this device to reuse (reloading with another plan); default new. */
@@ -348,17 +353,25 @@ export class GgufModel {
 
   /**
    * Whether products over Q8_0 weights read 8-bit inputs: as forced, else on CPU-backed adapters
-   * (twice as fast there, docs/performance.md). The staged GEMM has no 8-bit form.
+   * whose WGSL has integer dot products (twice as fast there, docs/performance.md). The staged
+   * GEMM has no 8-bit form.
    */
   get q8Inputs(): boolean {
     const prefill = this.prefillKernels;
+    const dot = this.options.integerDotProduct ?? true;
     const q8 =
       this.options.q8Inputs ??
-      (classifyAdapter(adapterNames(this.device.adapterInfo)).class === 'software' &&
+      (dot &&
+        classifyAdapter(adapterNames(this.device.adapterInfo)).class === 'software' &&
         !prefill.gemm?.staged);
     if (q8 && prefill.gemm?.staged) {
       throw new Error(
         '8-bit inputs need the unstaged GEMM or the matrix-vector kernels for prefill',
+      );
+    }
+    if (q8 && !dot) {
+      throw new Error(
+        "8-bit inputs need WGSL's packed_4x8_integer_dot_product, which this device's WebGPU lacks",
       );
     }
     return q8;

@@ -34,6 +34,8 @@ export interface PlannedLoadOptions {
   tuning?: VariantTuning[];
   /** One per device, to reuse compiled kernels across loads. */
   pipelines?: PipelineCache[];
+  /** One per device: whether its WGSL has packed 4x8 integer dot products (default yes). */
+  integerDotProduct?: boolean[];
   signal?: AbortSignal;
   onProgress?: (loaded: number, total: number) => void;
 }
@@ -120,6 +122,7 @@ async function loadPart(
         lanesPerRow: options.lanesPerRow,
         tuning: options.tuning?.[index],
         pipelines: options.pipelines?.[index],
+        integerDotProduct: options.integerDotProduct?.[index],
         placement: {
           first: dp.layers[0],
           last: dp.layers[1],

@@ -80,6 +80,18 @@ describe.each(['swiftshader', 'lavapipe'] as const)(
       }
     });
 
+    it("without WGSL's packed integer dot products the Q8_0 products keep f32 inputs", async () => {
+      const source = await openFileSource(ensureFixture(ID));
+      try {
+        const withoutDot = { ...device, wgslLanguageFeatures: new Set<string>() };
+        const engine = await loadFullyResident(withoutDot, source, 64);
+        expect(engine.kernelVariants).toMatch(/; Q8_0 products: f32 inputs$/);
+        await engine.unload();
+      } finally {
+        await source.close();
+      }
+    });
+
     it('a load times the candidates it is given, reports its choice, and the next load reuses it', async () => {
       const cache = memoryVariantCache();
       const candidates = [
