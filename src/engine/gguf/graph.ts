@@ -174,6 +174,16 @@ export function weightSlices(
   );
 }
 
+/** What a matrix product binds: its input, vector region, output and weights. */
+interface ProductIo {
+  x: BufferSlice;
+  vecs: BufferSlice;
+  y: BufferSlice;
+  weights: BufferSlice[];
+  /** Weight bytes the product reads (decode accounting). */
+  weightBytes: number;
+}
+
 /** Features of an architecture entry the dispatches below do not carry out yet. */
 function unsupportedFeatures(spec: ArchitectureSpec): string[] {
   const missing: string[] = [];
@@ -198,19 +208,9 @@ class GraphBuilder {
    * A product and what runs before it: with 8-bit inputs for its weights, the pass quantizing
    * its input (the output layer's: the last token alone).
    */
-  private async matmul(
-    spec: MatmulSpec,
-    label: string,
-    x: BufferSlice,
-    vecs: BufferSlice,
-    y: BufferSlice,
-    weights: BufferSlice[],
-    weightBytes: number,
-  ): Promise<Dispatch[]> {
+  private async matmul(spec: MatmulSpec, label: string, io: ProductIo): Promise<Dispatch[]> {
     const types = spec.segments.flatMap((s) => s.parts.map((p) => p.type));
-    if (!this.g.q8Inputs || !takesQ8Input(types)) {
-      return [await this.product(spec, label, x, vecs, y, weights, weightBytes)];
-    }
+    if (!this.g.q8Inputs || !takesQ8Input(types)) return [await this.product(spec, label, io)];
     const lastToken = spec.lastTokenOnly ?? false;
     const kernel = await this.g.cache.get(
       quantizeInputKernel({ length: spec.inputLength, stride: spec.inputStride, lastToken }),
@@ -219,24 +219,17 @@ class GraphBuilder {
     const xq = this.buf('input.q8');
     const quantize = this.fixed(
       kernel,
-      [this.buf('step'), x, xq],
+      [this.buf('step'), io.x, xq],
       quantizeInputWorkgroups(spec.inputLength),
       `${label} input`,
     );
     quantize.perToken = !lastToken;
-    const q8Spec = { ...spec, q8Input: true };
-    return [quantize, await this.product(q8Spec, label, xq, vecs, y, weights, weightBytes)];
+    const product = await this.product({ ...spec, q8Input: true }, label, { ...io, x: xq });
+    return [quantize, product];
   }
 
-  private async product(
-    spec: MatmulSpec,
-    label: string,
-    x: BufferSlice,
-    vecs: BufferSlice,
-    y: BufferSlice,
-    weights: BufferSlice[],
-    weightBytes: number,
-  ): Promise<Dispatch> {
+  private async product(spec: MatmulSpec, label: string, io: ProductIo): Promise<Dispatch> {
+    const { x, vecs, y, weights, weightBytes } = io;
     const limit = this.g.device.limits.maxStorageBuffersPerShaderStage;
     const storage = 3 + weights.length;
     if (storage > limit) {
@@ -426,11 +419,13 @@ class GraphBuilder {
           segments: segments(group, w, false),
         },
         `${p}${name}`,
-        this.buf(input),
-        vecs,
-        this.buf(postNorms ? 'proj' : 'hidden'),
-        weightSlices(buffer, group, w),
-        bytes(name),
+        {
+          x: this.buf(input),
+          vecs,
+          y: this.buf(postNorms ? 'proj' : 'hidden'),
+          weights: weightSlices(buffer, group, w),
+          weightBytes: bytes(name),
+        },
       );
       if (!postNorms) return product;
       const norm = vector(postNorm);
@@ -466,11 +461,13 @@ class GraphBuilder {
           segments: segments(group, qkv, true),
         },
         `${p}qkv`,
-        attnNorm.input,
-        vecs,
-        this.buf('qkv'),
-        weightSlices(buffer, group, qkv),
-        bytes(...qkvParts) + group.vectorBytes,
+        {
+          x: attnNorm.input,
+          vecs,
+          y: this.buf('qkv'),
+          weights: weightSlices(buffer, group, qkv),
+          weightBytes: bytes(...qkvParts) + group.vectorBytes,
+        },
       )),
       this.fixed(
         rope,
@@ -524,11 +521,13 @@ class GraphBuilder {
             : segments(group, gateUp, false),
         },
         `${p}ffn_gate_up`,
-        ffnNorm.input,
-        vecs,
-        this.buf('ffn'),
-        gateUpWeights,
-        bytes(...(fused ? ['ffn_up'] : ['ffn_gate', 'ffn_up'])),
+        {
+          x: ffnNorm.input,
+          vecs,
+          y: this.buf('ffn'),
+          weights: gateUpWeights,
+          weightBytes: bytes(...(fused ? ['ffn_up'] : ['ffn_gate', 'ffn_up'])),
+        },
       )),
       ...(await residual('ffn_down', 'ffn', h.feedForwardLength, 'post_ffw_norm')),
     ];
@@ -588,11 +587,13 @@ class GraphBuilder {
         lastTokenOnly: true,
       },
       'output',
-      norm.input,
-      headVecs,
-      logits,
-      weightSlices(outBuffer, outGroup, [outName]),
-      matrixBytes(out) + head.vectorBytes,
+      {
+        x: norm.input,
+        vecs: headVecs,
+        y: logits,
+        weights: weightSlices(outBuffer, outGroup, [outName]),
+        weightBytes: matrixBytes(out) + head.vectorBytes,
+      },
     );
     const product = rest.length ? rest[0] : first;
     // The output layer reads the pass's last token alone: its one-token kernel serves every pass.

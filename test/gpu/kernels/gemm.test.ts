@@ -2,14 +2,13 @@
 // random inputs, output buffers poisoned first, for token and row counts that are not multiples
 // of the tile sizes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openTestDevice, poison, random, readBuffer, storageBuffer } from '../harness';
+import { openTestDevice, random } from '../harness';
+import { referenceDot, runProduct } from './product-run';
 import { ENGINE_TYPES, GGMLType, typeName } from '../../../src/engine/gguf/types';
 import type { MatmulSegment, MatmulSpec } from '../../../src/engine/gguf/kernels/matmul';
 import {
   CPU_GEMM_TILES,
   DEFAULT_GEMM_TILES,
-  gemmKernel,
-  gemmWorkgroups,
   type GemmTiles,
 } from '../../../src/engine/gguf/kernels/gemm';
 import { PipelineCache } from '../../../src/engine/gguf/kernels/pipeline';
@@ -26,57 +25,6 @@ import { memoryGroup, type MemoryGroup } from '../reference/memory-group';
 const TOLERANCE: Record<ComputePrecision, number> = { f32: 1e-4, f16: 2e-3 };
 const TOKEN_COUNTS = [1, 7, 33, 100];
 
-interface Product {
-  spec: MatmulSpec;
-  group: MemoryGroup;
-  /** Tensors bound in order, one binding per part (a fused tensor bound once per segment). */
-  bound: string[];
-  x: Float32Array;
-  ntok: number;
-  y0?: Float32Array;
-  outLength: number;
-  tiles?: GemmTiles;
-}
-
-async function runProduct(ed: EngineDevice, cache: PipelineCache, p: Product) {
-  const { device } = ed;
-  const kernel = await cache.get(gemmKernel(p.spec, p.tiles), 'gemm');
-  const step = device.createBuffer({
-    size: 16,
-    usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
-  });
-  device.queue.writeBuffer(step, 0, new Uint32Array([p.ntok, 0, 0, 0]));
-  const weights = storageBuffer(device, p.group.image);
-  const x = storageBuffer(device, p.x);
-  const y = storageBuffer(device, p.outLength * 4);
-  if (p.y0) device.queue.writeBuffer(y, 0, p.y0);
-  else poison(device, y);
-  const parts = p.bound.flatMap((n) =>
-    p.group.layout.matrices.get(n)!.parts.map((part) => ({
-      buffer: weights,
-      offset: part.offset,
-      size: part.bytes,
-    })),
-  );
-  const bind = cache.bindGroup(kernel, [
-    { buffer: step },
-    { buffer: x },
-    { buffer: weights, offset: 0, size: Math.max(p.group.layout.vectorBytes, 16) },
-    { buffer: y },
-    ...parts,
-  ]);
-  const encoder = device.createCommandEncoder();
-  const pass = encoder.beginComputePass();
-  pass.setPipeline(kernel.pipeline);
-  pass.setBindGroup(0, bind);
-  pass.dispatchWorkgroups(...gemmWorkgroups(p.spec, p.ntok, p.tiles));
-  pass.end();
-  device.queue.submit([encoder.finish()]);
-  const out = new Float32Array(await readBuffer(device, y));
-  for (const b of [step, weights, x, y]) b.destroy();
-  return out;
-}
-
 function segment(group: MemoryGroup, name: string, outColumn: number): MatmulSegment {
   const m = group.layout.matrices.get(name)!;
   return {
@@ -85,18 +33,6 @@ function segment(group: MemoryGroup, name: string, outColumn: number): MatmulSeg
     outColumn,
     biasIndex: group.layout.vectors.get(`${name}.bias`)?.index,
   };
-}
-
-/** Row r of `name` (length k) against input x: the f64 dot and the sum of |w x|. */
-function dot(group: MemoryGroup, name: string, x: Float32Array, r: number, k: number) {
-  const w = group.values.get(name)!;
-  let sum = 0;
-  let abs = 0;
-  for (let i = 0; i < k; i++) {
-    sum += w[r * k + i] * x[i];
-    abs += Math.abs(w[r * k + i] * x[i]);
-  }
-  return [sum, abs] as const;
 }
 
 /** The worst error over many values, asserted once (an assertion per value costs seconds). */
@@ -176,14 +112,14 @@ describe.each(configs)('prefill GEMM on %s, %s compute', (adapter, precision) =>
     };
     for (const ntok of TOKEN_COUNTS) {
       const x = randomX(ntok * k, ntok + seed);
-      const y = await runProduct(ed, cache, {
+      const y = await runProduct(ed.device, cache, {
         spec,
         group,
         bound: [...names],
-        x,
+        input: x,
         ntok,
         outLength: ntok * stride,
-        tiles,
+        gemm: tiles,
       });
       const worst = new Worst();
       let untouched = true;
@@ -193,7 +129,7 @@ describe.each(configs)('prefill GEMM on %s, %s compute', (adapter, precision) =>
         for (const name of names) {
           const bias = group.values.get(`${name}.bias`);
           for (let r = 0; r < rows[name]; r++) {
-            const [ref, abs] = dot(group, name, xt, r, k);
+            const [ref, abs] = referenceDot(group, name, xt, r, k);
             const expected = ref + (bias ? bias[r] : 0);
             const got = y[t * stride + column + r];
             worst.see(Math.abs(got - expected) / (abs + 1e-30), `${name} token ${t} row ${r}`);
@@ -270,19 +206,19 @@ describe.each(configs)('prefill GEMM on %s, %s compute', (adapter, precision) =>
           ],
         });
         const gatedRun = (mode: 'swiglu' | 'geglu') =>
-          runProduct(ed, cache, {
+          runProduct(ed.device, cache, {
             spec: gatedSpec(mode),
             group,
             bound: ['gate_up', 'gate_up'],
-            x,
+            input: x,
             ntok,
             outLength: ntok * (ff + 3),
-            tiles,
+            gemm: tiles,
           });
         const swiglu = await gatedRun('swiglu');
         const geglu = await gatedRun('geglu');
         const y0 = Float32Array.from({ length: ntok * ff }, (_, i) => Math.sin(i));
-        const residual = await runProduct(ed, cache, {
+        const residual = await runProduct(ed.device, cache, {
           spec: {
             precision,
             inputLength: k,
@@ -293,19 +229,19 @@ describe.each(configs)('prefill GEMM on %s, %s compute', (adapter, precision) =>
           },
           group,
           bound: ['down'],
-          x,
+          input: x,
           ntok,
           y0,
           outLength: ntok * ff,
-          tiles,
+          gemm: tiles,
         });
         const worst = { swiglu: new Worst(), geglu: new Worst(), residual: new Worst() };
         let untouched = true;
         for (let t = 0; t < ntok; t++) {
           const xt = x.subarray(t * k, (t + 1) * k);
           for (let r = 0; r < ff; r++) {
-            const [g, ga] = dot(group, 'gate_up', xt, r, k);
-            const [u, ua] = dot(group, 'gate_up', xt, ff + r, k);
+            const [g, ga] = referenceDot(group, 'gate_up', xt, r, k);
+            const [u, ua] = referenceDot(group, 'gate_up', xt, ff + r, k);
             const silu = g / (1 + Math.exp(-g));
             // d silu / dg <= 1.1, so an error e in g moves silu by at most 1.1 e.
             const bound = 1.1 * ga * Math.abs(u) + ua * Math.abs(silu) + 1e-30;
@@ -320,7 +256,7 @@ describe.each(configs)('prefill GEMM on %s, %s compute', (adapter, precision) =>
               (Math.abs(geglu[o] - gelu * u) - step) / gegluBound,
               `token ${t} row ${r}`,
             );
-            const [d, da] = dot(group, 'down', xt, r, k);
+            const [d, da] = referenceDot(group, 'down', xt, r, k);
             const i = t * ff + r;
             worst.residual.see(
               Math.abs(residual[i] - (y0[i] + d)) / (da + Math.abs(y0[i])),

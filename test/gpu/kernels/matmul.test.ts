@@ -3,12 +3,11 @@
 // size, one-token or four-token body, subgroup or workgroup-memory reductions), each forced in
 // turn, with row counts that do not divide the workgroup's rows.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openTestDevice, poison, random, readBuffer, storageBuffer } from '../harness';
+import { openTestDevice, random } from '../harness';
+import { productSegments, referenceDot, runProduct } from './product-run';
 import { GGMLType, typeName } from '../../../src/engine/gguf/types';
 import {
   defaultDecodeVariant,
-  matmulKernel,
-  matmulWorkgroups,
   activationRounding,
   subgroupLanesFit,
   type MatmulSpec,
@@ -19,7 +18,7 @@ import type { ComputePrecision } from '../../../src/engine/gguf/buffer-plan';
 import { memoryGroup, type MemoryGroup } from '../reference/memory-group';
 import { roundActivations } from '../reference/dequant';
 import { adapterNames, classCandidates } from '../../../src/engine/gguf/variant-choice';
-import { gemmKernel, gemmWorkgroups, type GemmTiles } from '../../../src/engine/gguf/kernels/gemm';
+import type { GemmTiles } from '../../../src/engine/gguf/kernels/gemm';
 import { defaultPrefillKernels } from '../../../src/engine/gguf/prefill-kernels';
 import { classifyAdapter } from '../../../src/gpu/probe';
 
@@ -89,75 +88,16 @@ async function run(engineDevice: EngineDevice, c: Case) {
       'the device runs the forced subgroup variant',
     ).toBe(true);
   }
-  const cache = new PipelineCache(device);
-  const kernel = await cache.get(
-    c.gemm ? gemmKernel(c.spec, c.gemm) : matmulKernel(c.spec),
-    'matmul',
-  );
-  const step = device.createBuffer({
-    size: 16,
-    usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+  return runProduct(device, new PipelineCache(device), {
+    spec: c.spec,
+    gemm: c.gemm,
+    group: c.group,
+    bound: c.names,
+    input: c.x,
+    ntok: c.ntok,
+    outLength: c.y0.length,
+    y0: c.spec.mode === 'residual' ? c.y0 : undefined,
   });
-  device.queue.writeBuffer(step, 0, new Uint32Array([c.ntok, 0, 0, 0]));
-  const weights = storageBuffer(device, c.group.image);
-  const x = storageBuffer(device, c.x);
-  const y = storageBuffer(device, c.y0.byteLength);
-  if (c.spec.mode === 'residual') device.queue.writeBuffer(y, 0, c.y0);
-  else poison(device, y);
-  const parts = c.names.flatMap((n) =>
-    c.group.layout.matrices.get(n)!.parts.map((p) => ({ offset: p.offset, size: p.bytes })),
-  );
-  const bind = cache.bindGroup(kernel, [
-    { buffer: step },
-    { buffer: x },
-    { buffer: weights, offset: 0, size: c.group.layout.vectorBytes },
-    { buffer: y },
-    ...parts.map((p) => ({ buffer: weights, offset: p.offset, size: p.size })),
-  ]);
-  const encoder = device.createCommandEncoder();
-  const pass = encoder.beginComputePass();
-  pass.setPipeline(kernel.pipeline);
-  pass.setBindGroup(0, bind);
-  pass.dispatchWorkgroups(
-    ...(c.gemm ? gemmWorkgroups(c.spec, c.ntok, c.gemm) : matmulWorkgroups(c.spec)),
-  );
-  pass.end();
-  device.queue.submit([encoder.finish()]);
-  const out = new Float32Array(await readBuffer(device, y));
-  for (const b of [step, weights, x, y]) b.destroy();
-  return out;
-}
-
-function segmentsOf(group: MemoryGroup, names: string[]) {
-  let column = 0;
-  return names.map((name) => {
-    const m = group.layout.matrices.get(name)!;
-    const seg = {
-      parts: m.parts.map((p) => ({ rowStart: p.rowStart, rows: p.rows, type: m.type })),
-      rows: m.rows,
-      outColumn: column,
-      biasIndex: group.layout.vectors.get(`${name}.bias`)?.index,
-    };
-    column += m.rows;
-    return seg;
-  });
-}
-
-/** y for token t, row r of `name`, and the sum of |w x| that bounds its rounding error. */
-function referenceDot(
-  group: MemoryGroup,
-  name: string,
-  x: Float64Array,
-  r: number,
-): [number, number] {
-  const w = group.values.get(name)!;
-  let sum = 0;
-  let abs = 0;
-  for (let k = 0; k < K; k++) {
-    sum += w[r * K + k] * x[k];
-    abs += Math.abs(w[r * K + k] * x[k]);
-  }
-  return [sum, abs];
 }
 
 /** The step between neighbouring rounded values of input `k` (0 where the input is not quantized). */
@@ -219,7 +159,7 @@ describe.each(configs)('matmul kernels on %s, %s compute', (adapter, precision) 
       inputStride: K,
       outputStride: stride,
       mode: 'plain',
-      segments: segmentsOf(group, ['a', 'b']),
+      segments: productSegments(group, ['a', 'b']),
       ...variant,
     };
     const x = randomX(ntok, 2);
@@ -236,7 +176,9 @@ describe.each(configs)('matmul kernels on %s, %s compute', (adapter, precision) 
       const xn = tokenInput(x, t);
       for (let r = 0; r < rowsA + rowsB; r++) {
         const [ref, abs] =
-          r < rowsA ? referenceDot(group, 'a', xn, r) : referenceDot(group, 'b', xn, r - rowsA);
+          r < rowsA
+            ? referenceDot(group, 'a', xn, r, K)
+            : referenceDot(group, 'b', xn, r - rowsA, K);
         const expected = r < rowsA ? ref : ref + bias[r - rowsA];
         expect(
           Math.abs(y[t * stride + r] - expected) / (abs + 1e-30),
@@ -275,7 +217,7 @@ describe.each(configs)('matmul kernels on %s, %s compute', (adapter, precision) 
           inputStride: K,
           outputStride: stride,
           mode: 'plain',
-          segments: segmentsOf(group, ['q', 'k', 'v']),
+          segments: productSegments(group, ['q', 'k', 'v']),
           ...variant,
         },
         names: ['q', 'k', 'v'],
@@ -284,7 +226,7 @@ describe.each(configs)('matmul kernels on %s, %s compute', (adapter, precision) 
         ntok,
         y0: new Float32Array(ntok * stride),
       });
-      const [whole] = segmentsOf(group, ['gate_up']);
+      const [whole] = productSegments(group, ['gate_up']);
       const swiglu = await run(device, {
         spec: {
           precision,
@@ -312,7 +254,7 @@ describe.each(configs)('matmul kernels on %s, %s compute', (adapter, precision) 
           inputStride: K,
           outputStride: rq,
           mode: 'plain',
-          segments: segmentsOf(group, ['q']),
+          segments: productSegments(group, ['q']),
           softCap: cap,
           lastTokenOnly: true,
           ...variant,
@@ -332,7 +274,7 @@ describe.each(configs)('matmul kernels on %s, %s compute', (adapter, precision) 
           ...Array.from({ length: rv }, (_, r): [string, number, string] => ['v', r, 'v.bias']),
         ];
         rows.forEach(([name, r, bias], column) => {
-          const [ref, abs] = referenceDot(group, name, xt, r);
+          const [ref, abs] = referenceDot(group, name, xt, r, K);
           const expected = ref + (bias ? group.values.get(bias)![r] : 0);
           const got = qkv[t * stride + column];
           expect(
@@ -365,7 +307,7 @@ describe.each(configs)('matmul kernels on %s, %s compute', (adapter, precision) 
       }
       const last = tokenInput(x, ntok - 1);
       for (let r = 0; r < rq; r++) {
-        const [ref, abs] = referenceDot(group, 'q', last, r);
+        const [ref, abs] = referenceDot(group, 'q', last, r, K);
         // d/dy of cap * tanh(y / cap) is at most 1: the product's error bound carries over.
         expect(
           Math.abs(capped[r] - cap * Math.tanh(ref / cap)) / (abs + 1e-30),
@@ -398,7 +340,7 @@ describe.each(configs)('matmul kernels on %s, %s compute', (adapter, precision) 
         inputStride: K,
         outputStride: stride,
         mode: 'plain',
-        segments: segmentsOf(group, names),
+        segments: productSegments(group, names),
         roundActivations: true,
         ...variant,
       },
@@ -414,7 +356,7 @@ describe.each(configs)('matmul kernels on %s, %s compute', (adapter, precision) 
         const xr = roundActivations(type, xn);
         const w = group.values.get(`w${i}`)!;
         for (let r = 0; r < rows; r++) {
-          const [ref, abs] = referenceDot(group, `w${i}`, xr, r);
+          const [ref, abs] = referenceDot(group, `w${i}`, xr, r, K);
           const got = y[t * stride + i * rows + r];
           // WGSL division is exact to 2.5 ULP, not correctly rounded: the kernel's 127 / amax
           // can put one input on the other side of a rounding tie, one quantum off.
@@ -463,7 +405,7 @@ describe.each(configs)('matmul kernels on %s, %s compute', (adapter, precision) 
         inputStride: K,
         outputStride: stride,
         mode: 'plain',
-        segments: segmentsOf(group, names),
+        segments: productSegments(group, names),
       };
       const x = randomX(1, 12);
       const y0 = new Float32Array(stride);
@@ -517,7 +459,7 @@ describe.each(configs)('matmul kernels on %s, %s compute', (adapter, precision) 
         inputStride: K,
         outputStride: ff,
         mode: 'swiglu',
-        segments: segmentsOf(group, ['gate', 'up']),
+        segments: productSegments(group, ['gate', 'up']),
       },
       names: ['gate', 'up'],
       group,
@@ -533,7 +475,7 @@ describe.each(configs)('matmul kernels on %s, %s compute', (adapter, precision) 
         inputStride: K,
         outputStride: ff,
         mode: 'residual',
-        segments: segmentsOf(group, ['down']),
+        segments: productSegments(group, ['down']),
       },
       names: ['down'],
       group,
@@ -544,14 +486,14 @@ describe.each(configs)('matmul kernels on %s, %s compute', (adapter, precision) 
     for (let t = 0; t < ntok; t++) {
       const xt = tokenInput(x, t);
       for (let r = 0; r < ff; r++) {
-        const [g, ga] = referenceDot(group, 'gate', xt, r);
-        const [u, ua] = referenceDot(group, 'up', xt, r);
+        const [g, ga] = referenceDot(group, 'gate', xt, r, K);
+        const [u, ua] = referenceDot(group, 'up', xt, r, K);
         const silu = g / (1 + Math.exp(-g));
         const bound = ga * Math.abs(u) + ua * Math.abs(silu) + 1e-30;
         expect(Math.abs(swiglu[t * ff + r] - silu * u) / bound, `swiglu ${t},${r}`).toBeLessThan(
           tol,
         );
-        const [d, da] = referenceDot(group, 'down', xt, r);
+        const [d, da] = referenceDot(group, 'down', xt, r, K);
         const i = t * ff + r;
         expect(
           Math.abs(residual[i] - (y0[i] + d)) / (da + Math.abs(y0[i])),

@@ -5,17 +5,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTestDevice, poison, POISON_BITS, random, readBuffer, storageBuffer } from '../harness';
 import { GGMLType } from '../../../src/engine/gguf/types';
-import {
-  matmulKernel,
-  matmulWorkgroups,
-  type MatmulSegment,
-  type MatmulSpec,
-} from '../../../src/engine/gguf/kernels/matmul';
+import { matmulKernel, type MatmulSpec } from '../../../src/engine/gguf/kernels/matmul';
 import {
   CPU_GEMM_TILES,
   DEFAULT_GEMM_TILES,
   gemmKernel,
-  gemmWorkgroups,
   type GemmTiles,
 } from '../../../src/engine/gguf/kernels/gemm';
 import {
@@ -29,6 +23,7 @@ import type { EngineDevice } from '../../../src/gpu/device';
 import { memoryGroup, type MemoryGroup } from '../reference/memory-group';
 import { roundActivations } from '../reference/dequant';
 import { f16BitsToF32, f32ToF16Bits } from '../../../src/engine/gguf/half';
+import { productSegments, referenceDot, runProduct } from './product-run';
 
 const K = 320;
 /**
@@ -45,21 +40,6 @@ function randomX(length: number, seed: number): Float32Array {
 /** Token t of x quantized as llama.cpp quantizes a Q8_0 product's input (f64, exact values). */
 function quantized(x: Float32Array, t: number, k = K): Float64Array {
   return roundActivations(GGMLType.Q8_0, Float64Array.from(x.subarray(t * k, (t + 1) * k)));
-}
-
-function segmentsOf(group: MemoryGroup, names: string[]): MatmulSegment[] {
-  let column = 0;
-  return names.map((name) => {
-    const m = group.layout.matrices.get(name)!;
-    const seg = {
-      parts: m.parts.map((p) => ({ rowStart: p.rowStart, rows: p.rows, type: m.type })),
-      rows: m.rows,
-      outColumn: column,
-      biasIndex: group.layout.vectors.get(`${name}.bias`)?.index,
-    };
-    column += m.rows;
-    return seg;
-  });
 }
 
 function stepBuffer(device: GPUDevice, ntok: number): GPUBuffer {
@@ -99,66 +79,23 @@ async function quantize(
   return words;
 }
 
-interface Product {
-  spec: MatmulSpec;
-  names: string[];
-  group: MemoryGroup;
-  xq: Uint32Array;
-  ntok: number;
-  outLength: number;
-  y0?: Float32Array;
-  gemm?: GemmTiles;
-}
-
-async function product(device: GPUDevice, cache: PipelineCache, p: Product): Promise<Float32Array> {
-  const kernel = await cache.get(p.gemm ? gemmKernel(p.spec, p.gemm) : matmulKernel(p.spec));
-  const step = stepBuffer(device, p.ntok);
-  const weights = storageBuffer(device, p.group.image);
-  const xq = storageBuffer(device, p.xq);
-  const y = storageBuffer(device, p.outLength * 4);
-  if (p.y0) device.queue.writeBuffer(y, 0, p.y0);
-  else poison(device, y);
-  const parts = p.names.flatMap((n) =>
-    p.group.layout.matrices.get(n)!.parts.map((part) => ({
-      buffer: weights,
-      offset: part.offset,
-      size: part.bytes,
-    })),
-  );
-  const bind = cache.bindGroup(kernel, [
-    { buffer: step },
-    { buffer: xq },
-    { buffer: weights, offset: 0, size: Math.max(p.group.layout.vectorBytes, 16) },
-    { buffer: y },
-    ...parts,
-  ]);
-  const encoder = device.createCommandEncoder();
-  const pass = encoder.beginComputePass();
-  pass.setPipeline(kernel.pipeline);
-  pass.setBindGroup(0, bind);
-  pass.dispatchWorkgroups(
-    ...(p.gemm ? gemmWorkgroups(p.spec, p.ntok, p.gemm) : matmulWorkgroups(p.spec)),
-  );
-  pass.end();
-  device.queue.submit([encoder.finish()]);
-  const out = new Float32Array(await readBuffer(device, y));
-  for (const b of [step, weights, xq, y]) b.destroy();
-  return out;
-}
-
-/** Row r of `name` times input x (f64) and the sum of |w x| bounding its rounding. */
-function referenceDot(group: MemoryGroup, name: string, x: Float64Array, r: number) {
-  const w = group.values.get(name)!;
-  let sum = 0;
-  let abs = 0;
-  for (let k = 0; k < K; k++) {
-    sum += w[r * K + k] * x[k];
-    abs += Math.abs(w[r * K + k] * x[k]);
-  }
-  return [sum, abs] as const;
-}
-
 const ROWS = { q: 70, k: 12, v: 29 };
+/** Output floats per token of the q/k/v product: its rows, then 3 that must keep their poison. */
+const STRIDE = ROWS.q + ROWS.k + ROWS.v + 3;
+
+/** A plain product over `names` of `group` with 8-bit inputs, and `extra` on top. */
+function q8Spec(group: MemoryGroup, names: string[], extra: Partial<MatmulSpec> = {}): MatmulSpec {
+  return {
+    precision: 'f32',
+    inputLength: K,
+    inputStride: K,
+    outputStride: STRIDE,
+    mode: 'plain',
+    segments: productSegments(group, names),
+    q8Input: true,
+    ...extra,
+  };
+}
 
 /** q, k and v over Q8_0 (v split across two bindings, k and v with biases). */
 async function qkvGroup(seed: number): Promise<MemoryGroup> {
@@ -177,10 +114,11 @@ async function qkvGroup(seed: number): Promise<MemoryGroup> {
   return group;
 }
 
-/** The worst relative error of y (token stride `stride`) against the reference, and whether the
- * columns past the rows kept their poison. */
+/**
+ * The worst relative error of the q/k/v product's output y (tokens `STRIDE` apart) against the
+ * reference, and whether the columns past the rows kept their poison.
+ */
 function compare(group: MemoryGroup, x: Float32Array, y: Float32Array, tokens: number[]) {
-  const stride = ROWS.q + ROWS.k + ROWS.v + 3;
   let worst = 0;
   let untouched = true;
   for (const [i, t] of tokens.entries()) {
@@ -189,16 +127,16 @@ function compare(group: MemoryGroup, x: Float32Array, y: Float32Array, tokens: n
     for (const name of ['q', 'k', 'v'] as const) {
       const bias = group.values.get(`${name}.bias`);
       for (let r = 0; r < ROWS[name]; r++) {
-        const [ref, abs] = referenceDot(group, name, xt, r);
-        const got = y[i * stride + column + r];
+        const [ref, abs] = referenceDot(group, name, xt, r, K);
+        const got = y[i * STRIDE + column + r];
         const error = Math.abs(got - ref - (bias ? bias[r] : 0)) / (abs + 1e-30);
         worst = Number.isNaN(error) ? NaN : Math.max(worst, error);
       }
       column += ROWS[name];
     }
-    for (let c = column; c < stride; c++) untouched &&= Number.isNaN(y[i * stride + c]);
+    for (let c = column; c < STRIDE; c++) untouched &&= Number.isNaN(y[i * STRIDE + c]);
   }
-  return { worst, untouched, stride };
+  return { worst, untouched };
 }
 
 describe.each(['swiftshader', 'lavapipe'] as const)('8-bit inputs on %s', (adapter) => {
@@ -255,24 +193,13 @@ describe.each(['swiftshader', 'lavapipe'] as const)('8-bit inputs on %s', (adapt
       const ntok = variant.tokens === 1 ? 1 : 6;
       const x = randomX(ntok * K, 17);
       const xq = await quantize(ed.device, cache, x, ntok);
-      const stride = ROWS.q + ROWS.k + ROWS.v + 3;
-      const spec: MatmulSpec = {
-        precision: 'f32',
-        inputLength: K,
-        inputStride: K,
-        outputStride: stride,
-        mode: 'plain',
-        segments: segmentsOf(group, ['q', 'k', 'v']),
-        q8Input: true,
-        ...variant,
-      };
-      const y = await product(ed.device, cache, {
-        spec,
-        names: ['q', 'k', 'v'],
+      const y = await runProduct(ed.device, cache, {
+        spec: q8Spec(group, ['q', 'k', 'v'], variant),
+        bound: ['q', 'k', 'v'],
         group,
-        xq,
+        input: xq,
         ntok,
-        outLength: ntok * stride,
+        outLength: ntok * STRIDE,
       });
       const tokens = Array.from({ length: ntok }, (_, t) => t);
       const { worst, untouched } = compare(group, x, y, tokens);
@@ -286,26 +213,18 @@ describe.each(['swiftshader', 'lavapipe'] as const)('8-bit inputs on %s', (adapt
     const ntok = 5;
     const x = randomX(ntok * K, 8);
     const xq = await quantize(ed.device, cache, x, ntok, true);
-    const stride = ROWS.q + ROWS.k + ROWS.v + 3;
-    const y = await product(ed.device, cache, {
-      spec: {
-        precision: 'f32',
-        inputLength: K,
-        inputStride: K,
-        outputStride: stride,
-        mode: 'plain',
-        segments: segmentsOf(group, ['q', 'k', 'v']),
-        q8Input: true,
+    const y = await runProduct(ed.device, cache, {
+      spec: q8Spec(group, ['q', 'k', 'v'], {
         lastTokenOnly: true,
         lanesPerRow: 1,
         workgroupSize: 64,
         tokens: 1,
-      },
-      names: ['q', 'k', 'v'],
+      }),
+      bound: ['q', 'k', 'v'],
       group,
-      xq,
+      input: xq,
       ntok,
-      outLength: stride,
+      outLength: STRIDE,
     });
     const { worst, untouched } = compare(group, x, y, [ntok - 1]);
     expect(worst).toBeLessThan(TOLERANCE);
@@ -316,22 +235,13 @@ describe.each(['swiftshader', 'lavapipe'] as const)('8-bit inputs on %s', (adapt
     const group = await qkvGroup(ntok);
     const x = randomX(ntok * K, 30 + ntok);
     const xq = await quantize(ed.device, cache, x, ntok);
-    const stride = ROWS.q + ROWS.k + ROWS.v + 3;
-    const y = await product(ed.device, cache, {
-      spec: {
-        precision: 'f32',
-        inputLength: K,
-        inputStride: K,
-        outputStride: stride,
-        mode: 'plain',
-        segments: segmentsOf(group, ['q', 'k', 'v']),
-        q8Input: true,
-      },
-      names: ['q', 'k', 'v'],
+    const y = await runProduct(ed.device, cache, {
+      spec: q8Spec(group, ['q', 'k', 'v']),
+      bound: ['q', 'k', 'v'],
       group,
-      xq,
+      input: xq,
       ntok,
-      outLength: ntok * stride,
+      outLength: ntok * STRIDE,
       gemm: CPU_GEMM_TILES,
     });
     const { worst, untouched } = compare(
@@ -356,7 +266,7 @@ describe.each(['swiftshader', 'lavapipe'] as const)('8-bit inputs on %s', (adapt
     );
     const x = randomX(ntok * K, 44);
     const xq = await quantize(ed.device, cache, x, ntok);
-    const whole = segmentsOf(group, ['gate_up'])[0];
+    const whole = productSegments(group, ['gate_up'])[0];
     const gated: MatmulSpec = {
       precision: 'f32',
       inputLength: K,
@@ -372,32 +282,32 @@ describe.each(['swiftshader', 'lavapipe'] as const)('8-bit inputs on %s', (adapt
     const residual: MatmulSpec = {
       ...gated,
       mode: 'residual',
-      segments: segmentsOf(group, ['down']),
+      segments: productSegments(group, ['down']),
     };
     const y0 = Float32Array.from({ length: ntok * ff }, (_, i) => Math.sin(i));
     for (const gemm of [undefined, CPU_GEMM_TILES]) {
-      const common = { group, xq, ntok, outLength: ntok * ff, gemm };
-      const swiglu = await product(ed.device, cache, {
+      const common = { group, input: xq, ntok, outLength: ntok * ff, gemm };
+      const swiglu = await runProduct(ed.device, cache, {
         ...common,
         spec: { ...gated, lanesPerRow: 1, tokens: 4 },
-        names: ['gate_up', 'gate_up'],
+        bound: ['gate_up', 'gate_up'],
       });
-      const added = await product(ed.device, cache, {
+      const added = await runProduct(ed.device, cache, {
         ...common,
         spec: { ...residual, lanesPerRow: 1, tokens: 4 },
-        names: ['down'],
+        bound: ['down'],
         y0,
       });
       let worst = 0;
       for (let t = 0; t < ntok; t++) {
         const xt = quantized(x, t);
         for (let r = 0; r < ff; r++) {
-          const [g, ga] = referenceDot(group, 'gate_up', xt, r);
-          const [u, ua] = referenceDot(group, 'gate_up', xt, ff + r);
+          const [g, ga] = referenceDot(group, 'gate_up', xt, r, K);
+          const [u, ua] = referenceDot(group, 'gate_up', xt, ff + r, K);
           const silu = g / (1 + Math.exp(-g));
           const bound = 1.1 * ga * Math.abs(u) + ua * Math.abs(silu) + 1e-30;
           worst = Math.max(worst, Math.abs(swiglu[t * ff + r] - silu * u) / bound);
-          const [d, da] = referenceDot(group, 'down', xt, r);
+          const [d, da] = referenceDot(group, 'down', xt, r, K);
           const i = t * ff + r;
           worst = Math.max(worst, Math.abs(added[i] - y0[i] - d) / (da + Math.abs(y0[i])));
           if (Number.isNaN(swiglu[i]) || Number.isNaN(added[i])) worst = NaN;
@@ -411,29 +321,19 @@ describe.each(['swiftshader', 'lavapipe'] as const)('8-bit inputs on %s', (adapt
     const group = await qkvGroup(3);
     const x = randomX(K, 6);
     const xq = await quantize(ed.device, cache, x, 1);
-    const stride = ROWS.q + ROWS.k + ROWS.v + 3;
-    const spec: MatmulSpec = {
-      precision: 'f32',
-      inputLength: K,
-      inputStride: K,
-      outputStride: stride,
-      mode: 'plain',
-      segments: segmentsOf(group, ['q', 'k', 'v']),
-      q8Input: true,
-      lanesPerRow: 1,
-    };
+    const spec = q8Spec(group, ['q', 'k', 'v'], { lanesPerRow: 1 });
     const run = (s: Partial<MatmulSpec>, gemm?: GemmTiles) =>
-      product(ed.device, cache, {
+      runProduct(ed.device, cache, {
         spec: { ...spec, ...s },
-        names: ['q', 'k', 'v'],
+        bound: ['q', 'k', 'v'],
         group,
-        xq,
+        input: xq,
         ntok: 1,
-        outLength: stride,
+        outLength: STRIDE,
         gemm,
       });
     const decoded = await run({ tokens: 1, workgroupSize: 64, rowsPerThread: 1 });
-    expect(decoded.subarray(0, stride - 3).every((v) => Number.isFinite(v))).toBe(true);
+    expect(decoded.subarray(0, STRIDE - 3).every((v) => Number.isFinite(v))).toBe(true);
     expect(Array.from(await run({}, CPU_GEMM_TILES))).toEqual(Array.from(decoded));
     expect(Array.from(await run({ tokens: 4 }))).toEqual(Array.from(decoded));
   });
@@ -441,17 +341,8 @@ describe.each(['swiftshader', 'lavapipe'] as const)('8-bit inputs on %s', (adapt
   it('refuses what 8-bit inputs cannot run: the staged GEMM, weights other than Q8_0', async () => {
     const group = await memoryGroup([{ name: 'a', type: GGMLType.Q4_0, dims: [K, 8] }], 1);
     const q80 = await qkvGroup(1);
-    const spec = (g: MemoryGroup, names: string[]): MatmulSpec => ({
-      precision: 'f32',
-      inputLength: K,
-      inputStride: K,
-      outputStride: 64,
-      mode: 'plain',
-      segments: segmentsOf(g, names),
-      q8Input: true,
-    });
-    expect(() => gemmKernel(spec(q80, ['q']), DEFAULT_GEMM_TILES)).toThrow(/unstaged GEMM only/);
-    expect(() => matmulKernel(spec(group, ['a']))).toThrow(/take Q8_0 weights/);
-    expect(() => gemmKernel(spec(group, ['a']), CPU_GEMM_TILES)).toThrow(/take Q8_0 weights/);
+    expect(() => gemmKernel(q8Spec(q80, ['q']), DEFAULT_GEMM_TILES)).toThrow(/unstaged GEMM only/);
+    expect(() => matmulKernel(q8Spec(group, ['a']))).toThrow(/take Q8_0 weights/);
+    expect(() => gemmKernel(q8Spec(group, ['a']), CPU_GEMM_TILES)).toThrow(/take Q8_0 weights/);
   });
 });

@@ -15,24 +15,15 @@ export interface AttentionKernels {
 }
 
 /**
- * A layer's attention over a KV cache of `contextTokens` positions: every earlier position, or the
- * last `window` (0: all).
+ * What every attention kernel is specialised by: the heads (query, KV, query heads per KV head),
+ * their widths, the q/k/v row, the score scale, the window (0: none) and the soft-cap; after
+ * checking that the query heads divide into the KV heads.
  */
-export function attentionKernels(
-  h: ModelHparams,
-  contextTokens: number,
-  window = 0,
-): AttentionKernels {
+export function attentionConstants(h: ModelHparams, window: number) {
   if (h.headCount % h.headCountKv) {
     throw new Error(`${h.headCount} query heads do not divide into ${h.headCountKv} KV heads`);
   }
-  if (h.keyLength % 8 || h.valueLength % 2) {
-    throw new Error(
-      `head widths ${h.keyLength}/${h.valueLength}: attention reads keys by 8 and values by 2`,
-    );
-  }
-  const { positions, count } = attentionSplit(contextTokens);
-  const constants = {
+  return {
     H: h.headCount,
     HKV: h.headCountKv,
     G: h.headCount / h.headCountKv,
@@ -42,6 +33,26 @@ export function attentionKernels(
     SCALE: f32Constant(1 / Math.sqrt(h.keyLength)),
     WINDOW: window,
     SOFTCAP: f32Constant(h.attentionSoftCap),
+  };
+}
+
+/**
+ * A layer's attention over a KV cache of `contextTokens` positions: every earlier position, or the
+ * last `window` (0: all).
+ */
+export function attentionKernels(
+  h: ModelHparams,
+  contextTokens: number,
+  window = 0,
+): AttentionKernels {
+  if (h.keyLength % 8 || h.valueLength % 2) {
+    throw new Error(
+      `head widths ${h.keyLength}/${h.valueLength}: attention reads keys by 8 and values by 2`,
+    );
+  }
+  const { positions, count } = attentionSplit(contextTokens);
+  const constants = {
+    ...attentionConstants(h, window),
     SPLIT: positions,
     MAX_SPLITS: count,
   };

@@ -4,7 +4,7 @@ import { matmulRows, type MatmulSegment, type MatmulSpec } from './matmul';
 import { partedDequant, prelude, weightBindings } from './dequant';
 import { kernel, type KernelVariant } from './pipeline';
 import gemmSource from './gemm.wgsl?raw';
-import inputQ8Source from './input-q8.wgsl?raw';
+import productInputSource from './product-input.wgsl?raw';
 import { inputQ8Constants } from './quantize-input';
 
 /** A workgroup's tile: tokens x weight rows, stepping TILE_K input values at a time. */
@@ -173,7 +173,7 @@ export function gemmKernel(spec: MatmulSpec, tiles = DEFAULT_GEMM_TILES): Kernel
   });
   const dequant = [
     prelude(spec.precision),
-    ...(q8 ? [inputQ8Source] : []),
+    productInputSource,
     weightBindings('w', 4, next - 4, q8),
     ...fns,
   ].join('\n');

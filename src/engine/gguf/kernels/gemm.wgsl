@@ -16,19 +16,11 @@
 // starts at row SEGs_START, writes output column OUTs + its row, and adds its bias from the
 // vector region at BIASs when HAS_BIASs. The gated modes read gate and up through GATE_OFFSET and
 // UP_OFFSET (the halves of one fused tensor). Weight parts are bound from binding 4 on and read
-// through `deq_s0`, `deq_s1`, `deq_s2`, declared after this file. With Q8_INPUT (unstaged only)
-// the weights are Q8_0, the input arrives quantized (input-q8.wgsl, declared before this file),
-// and groups are multiplied with integer dot products (`dot_q8`), as the matrix-vector kernel does.
+// through `deq_s0`, `deq_s1`, `deq_s2`, declared after this file. The input (binding 1) is
+// declared by product-input.wgsl, before this file: with Q8_INPUT (unstaged only) the weights are
+// Q8_0 and the input arrives quantized to 8 bits, multiplied as the matrix-vector kernel does.
 // `Step` is declared in host-structs.ts; T is the compute precision (kernels' prelude).
 @group(0) @binding(0) var<uniform> step: Step;
-#if Q8_INPUT
-alias WeightGroup = Q8Block;
-alias InputGroup = Q8Block;
-#else
-alias WeightGroup = array<vec4<T>, 2>;
-alias InputGroup = array<vec4f, 2>;
-@group(0) @binding(1) var<storage, read> x: array<vec4f>;
-#endif
 @group(0) @binding(2) var<storage, read> vecs: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 

@@ -9,7 +9,7 @@ import { kernel, type KernelVariant } from './pipeline';
 import { f32Constant } from './preprocess';
 import { GGMLType } from '../types';
 import matvecSource from './matvec.wgsl?raw';
-import inputQ8Source from './input-q8.wgsl?raw';
+import productInputSource from './product-input.wgsl?raw';
 import { inputQ8Constants } from './quantize-input';
 
 export interface MatmulSegment {
@@ -287,7 +287,7 @@ export function matmulKernel(spec: MatmulSpec): KernelVariant {
   });
   const source = [
     prelude(spec.precision, subgroups),
-    ...(q8 ? [inputQ8Source] : []),
+    productInputSource,
     weightBindings('w', 4, next - 4, q8),
     ...dequant,
     matvecSource,

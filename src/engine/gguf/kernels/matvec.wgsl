@@ -14,19 +14,11 @@
 // 2 bf16, 3 Q8_0 blocks, 4 Q8_K blocks). With UNIFORM_SEGMENTS every segment starts on a
 // workgroup boundary, so the segment is chosen once per workgroup: implementations that run every
 // branch masked (SwiftShader) then run one segment's code. Weight parts are bound from binding 4
-// on and read through `deq_s0`, `deq_s1`, `deq_s2`, declared after this file. With Q8_INPUT the
-// weights are Q8_0, the input arrives quantized (input-q8.wgsl, declared before this file), and
-// groups are multiplied with integer dot products (`dot_q8`).
+// on and read through `deq_s0`, `deq_s1`, `deq_s2`, declared after this file. The input (binding
+// 1) is declared by product-input.wgsl, before this file: with Q8_INPUT the weights are Q8_0 and
+// the input arrives quantized to 8 bits.
 // `Step` is declared in host-structs.ts; T is the compute precision (the kernels' prelude).
 @group(0) @binding(0) var<uniform> step: Step;
-#if Q8_INPUT
-alias WeightGroup = Q8Block;
-alias InputGroup = Q8Block;
-#else
-alias WeightGroup = array<vec4<T>, 2>;
-alias InputGroup = array<vec4f, 2>;
-@group(0) @binding(1) var<storage, read> x: array<vec4f>;
-#endif
 @group(0) @binding(2) var<storage, read> vecs: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 

@@ -4,7 +4,7 @@
 import type { ModelHparams } from '../types';
 import { qkvWidth } from '../buffer-plan';
 import { kernel, type KernelVariant } from './pipeline';
-import { f32Constant } from './preprocess';
+import { attentionConstants } from './attention';
 import source from './prefill-attention.wgsl?raw';
 import querySource from './query-attention.wgsl?raw';
 
@@ -50,9 +50,6 @@ export function prefillAttentionKernel(
   window: number,
   tiles: AttentionTiles,
 ): KernelVariant {
-  if (h.headCount % h.headCountKv) {
-    throw new Error(`${h.headCount} query heads do not divide into ${h.headCountKv} KV heads`);
-  }
   const rowThreads = THREADS / tiles.queries;
   if (!Number.isInteger(rowThreads) || h.valueLength % rowThreads || h.keyLength % 2) {
     throw new Error(
@@ -61,14 +58,7 @@ export function prefillAttentionKernel(
     );
   }
   return kernel('prefill-attention', source, {
-    H: h.headCount,
-    HKV: h.headCountKv,
-    DK: h.keyLength,
-    DV: h.valueLength,
-    QKV: qkvWidth(h),
-    SCALE: f32Constant(1 / Math.sqrt(h.keyLength)),
-    WINDOW: window,
-    SOFTCAP: f32Constant(h.attentionSoftCap),
+    ...attentionConstants(h, window),
     TILE_Q: tiles.queries,
     TILE_KV: tiles.positions,
   });
@@ -82,24 +72,13 @@ export const QUERY_ATTENTION_WORKGROUP = 16;
  * adapters; dispatched as `queryAttentionWorkgroups`.
  */
 export function queryAttentionKernel(h: ModelHparams, window: number): KernelVariant {
-  if (h.headCount % h.headCountKv) {
-    throw new Error(`${h.headCount} query heads do not divide into ${h.headCountKv} KV heads`);
-  }
   if (h.keyLength % 8 || h.valueLength % 8 || qkvWidth(h) % 4) {
     throw new Error(
       `per-query attention reads heads 8 values at a time, not ${h.keyLength}/${h.valueLength}`,
     );
   }
   return kernel('query-attention', querySource, {
-    H: h.headCount,
-    G: h.headCount / h.headCountKv,
-    HKV: h.headCountKv,
-    DK: h.keyLength,
-    DV: h.valueLength,
-    QKV: qkvWidth(h),
-    SCALE: f32Constant(1 / Math.sqrt(h.keyLength)),
-    WINDOW: window,
-    SOFTCAP: f32Constant(h.attentionSoftCap),
+    ...attentionConstants(h, window),
     WG: QUERY_ATTENTION_WORKGROUP,
   });
 }

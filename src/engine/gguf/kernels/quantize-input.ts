@@ -23,7 +23,7 @@ export function quantizedInputQuants(length: number): number {
   return length / 4;
 }
 
-/** The constants a product reading 8-bit inputs of `length` values needs (input-q8.wgsl). */
+/** The constants a product reading 8-bit inputs of `length` values needs (product-input.wgsl). */
 export function inputQ8Constants(length: number): { XQS4: number; SCALES4: number } {
   return { XQS4: quantizedInputWords(length) / 4, SCALES4: quantizedInputQuants(length) / 4 };
 }
