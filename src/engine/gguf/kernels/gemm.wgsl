@@ -46,7 +46,7 @@ var<workgroup> xs: array<vec4<T>, TILE_K * TILE_TOKENS / 4u>;
 var<workgroup> ws: array<vec4<T>, TILE_K * TILE_ROWS / 4u>;
 #endif
 
-// Eight weights g * 8 .. g * 8 + 7 of the tile's column `column`, the tile's first output row
+// Step g (as `input`) of the weights of the tile's column `column`, the tile's first output row
 // being `row0`; rows past the end are read clamped and never stored.
 fn weights(row0: u32, column: u32, g: u32) -> WeightGroup {
 #if MODE == 2 || MODE == 3
@@ -163,7 +163,8 @@ fn store(t: u32, n0: u32, a: vec4f, b: vec4f) {
 #endif
 
 #if !STAGED
-// Values g * 8 .. g * 8 + 7 of token t (tokens past the pass read its last token's, never stored).
+// Step g of token t (values g * 8 .. g * 8 + 7, with Q8_INPUT the block g * 32 .. g * 32 + 31);
+// tokens past the pass read its last token's, never stored.
 fn input(t: u32, ntok: u32, g: u32) -> InputGroup {
 #if Q8_INPUT
   return input_q8(min(t, ntok - 1u), g);

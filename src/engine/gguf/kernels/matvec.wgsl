@@ -60,7 +60,8 @@ fn round_bf16(v: vec4f) -> vec4f {
   return bitcast<vec4f>((u + vec4u(0x7fffu) + ((u >> vec4u(16u)) & vec4u(1u))) & vec4u(0xffff0000u));
 }
 
-// Values g * 8 .. g * 8 + 7 of the pass's token `token`.
+// Step g of the pass's token `token`: values g * 8 .. g * 8 + 7, with Q8_INPUT the block of values
+// g * 32 .. g * 32 + 31.
 fn input(token: u32, g: u32) -> InputGroup {
 #if Q8_INPUT
   return input_q8(token, g);
