@@ -9,7 +9,7 @@
 @group(0) @binding(2) var<storage, read_write> xq: array<u32>;
 
 // v >= 0 rounded to the nearest f16 value (ties to even), written out: SwiftShader's
-// quantizeToF16 truncates.
+// quantizeToF16 truncates. Past f16's range (a block of values beyond 8e6) it stays finite.
 fn round_f16(v: f32) -> f32 {
   if (v < 6.103515625e-5) {
     return round(v * 16777216.0) / 16777216.0;
