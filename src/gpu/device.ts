@@ -40,6 +40,14 @@ export interface OpenDeviceOptions {
   wgslLanguageFeatures?: Iterable<string>;
 }
 
+/**
+ * Whether kernels on this device may use WGSL's packed 4x8 integer dot products (`dot4I8Packed`,
+ * `pack4xI8`): yes unless the GPU's language features were given and lack them.
+ */
+export function hasIntegerDotProduct(device: EngineDevice): boolean {
+  return device.wgslLanguageFeatures?.has('packed_4x8_integer_dot_product') ?? true;
+}
+
 export async function openEngineDevice(
   adapter: GPUAdapter,
   options: OpenDeviceOptions = {},

@@ -5,7 +5,7 @@
 // with attention kept within each ([CLS] ... [SEP]), and its last LayerNorm's output is pooled as
 // is. Pooling is as the GGUF's `<arch>.pooling_type` says: the mean over tokens, the first token
 // (CLS) or the last token. The pooled vector is L2-normalised.
-import type { EngineDevice } from '../../gpu/device';
+import { hasIntegerDotProduct, type EngineDevice } from '../../gpu/device';
 import { ARCHITECTURES } from './architectures';
 import { EncoderModel } from './encoder-model';
 import { choosePrecision, defaultLanesPerRow } from './engine';
@@ -105,6 +105,7 @@ export class Embedder {
       computePrecision: choosePrecision(device, options.precision),
       prefillChunk: options.prefillChunk,
       lanesPerRow: defaultLanesPerRow(device.adapterInfo),
+      integerDotProduct: hasIntegerDotProduct(device),
       signal: options.signal,
       onProgress: options.onProgress,
     });

@@ -9,7 +9,7 @@ import type {
   LoadProgress,
   StopReason,
 } from '../engine';
-import type { EngineDevice } from '../../gpu/device';
+import { hasIntegerDotProduct, type EngineDevice } from '../../gpu/device';
 import type { GgufModel } from './model';
 import {
   TokenGenerator,
@@ -130,9 +130,7 @@ export class GgufEngine implements ChatEngine {
           key: tuningKey(adapterNames(d.adapterInfo), header, plan.precision.compute),
           cache: options.variantCache ?? PROCESS_VARIANT_CACHE,
         })),
-        integerDotProduct: devices.map(
-          (d) => d.wgslLanguageFeatures?.has('packed_4x8_integer_dot_product') ?? true,
-        ),
+        integerDotProduct: devices.map(hasIntegerDotProduct),
         signal: options.signal,
         onProgress: (loaded, total) => options.onProgress?.({ stage: 'upload', loaded, total }),
       },
