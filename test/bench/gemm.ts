@@ -24,6 +24,10 @@ import {
   gemmKernel,
   gemmWorkgroups,
 } from '../../src/engine/gguf/kernels/gemm.ts';
+import {
+  quantizedInputQuants,
+  quantizedInputWords,
+} from '../../src/engine/gguf/kernels/quantize-input.ts';
 import { PipelineCache, type Kernel } from '../../src/engine/gguf/kernels/pipeline.ts';
 import { useSoftwareIcds } from '../../src/cli/engine-cli.ts';
 import { median } from './compare/stats.ts';
@@ -74,6 +78,8 @@ interface Candidate {
   kernel: Kernel;
   workgroups: [number, number];
   bindGroup?: GPUBindGroup;
+  /** The input it reads, when not the f32 values. */
+  input?: GPUBuffer;
   firstMs?: number;
   times: number[];
 }
@@ -128,6 +134,14 @@ for (const shape of SHAPES) {
   const vecs = storageBuffer(device, 16);
   const y = storageBuffer(device, ntok * spec.outputStride * 4);
   const matvecSpec: MatmulSpec = { ...spec, tokens: 4, lanesPerRow: 1 };
+  // An input as quantize-input.wgsl writes it: random int8 quants, then f32 scales per block.
+  const words = quantizedInputWords(K);
+  const xqData = new Uint32Array(ntok * words).map(() => (Math.random() * 2 ** 32) >>> 0);
+  const scales = new Float32Array(xqData.buffer);
+  for (let t = 0; t < ntok; t++) {
+    for (let i = quantizedInputQuants(K); i < words; i++) scales[t * words + i] = 0.01;
+  }
+  const xq = storageBuffer(device, xqData);
   const candidates: Candidate[] = [
     {
       name: 'matrix-vector, 4 tokens per read',
@@ -148,10 +162,20 @@ for (const shape of SHAPES) {
       times: [],
     },
   ];
+  if (type === GGMLType.Q8_0) {
+    const q8Spec = { ...spec, q8Input: true };
+    candidates.push({
+      name: 'GEMM unstaged, 8-bit inputs',
+      kernel: await cache.get(gemmKernel(q8Spec, CPU_GEMM_TILES), shape.name),
+      workgroups: gemmWorkgroups(q8Spec, ntok, CPU_GEMM_TILES),
+      input: xq,
+      times: [],
+    });
+  }
   const run = async (c: Candidate) => {
     c.bindGroup ??= cache.bindGroup(c.kernel, [
       { buffer: step },
-      { buffer: x },
+      { buffer: c.input ?? x },
       { buffer: vecs },
       { buffer: y },
       ...bound,

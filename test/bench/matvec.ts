@@ -1,10 +1,12 @@
-// npm run bench:matvec -- [--adapter lavapipe|swiftshader] [--type Q8_0] [--variants JSON]
+// npm run bench:matvec -- [--adapter lavapipe|swiftshader] [--type Q8_0] [--variants JSON] [--q8 [--shared]]
 // Times isolated one-token matrix-vector dispatches in SmolLM2-135M's decode shapes (q/k/v 576 ->
 // 960, gate/up 576 -> 2 x 1536 with SwiGLU, down 1536 -> 576 with the residual add, the output
 // layer 576 -> 49152) for each kernel variant, random weights of one type, f32 compute: median
 // milliseconds per dispatch of three rounds after a warm-up, and the process's CPU time in that
 // round (the software adapters' threads run in it). The weights of the small products
-// stay in the CPU's caches between repetitions; the output layer's 30 MB do not.
+// stay in the CPU's caches between repetitions; the output layer's 30 MB do not. With --q8 (Q8_0
+// weights) the products read 8-bit inputs, multiplied with integer dot products; --shared reads
+// them once per subgroup (variants of one lane and one row per thread).
 import { parseArgs } from 'node:util';
 import { openTestDevice, storageBuffer } from '../gpu/harness.ts';
 import { memoryGroup } from '../gpu/reference/memory-group.ts';
@@ -15,6 +17,10 @@ import {
   type DecodeVariant,
   type MatmulSpec,
 } from '../../src/engine/gguf/kernels/matmul.ts';
+import {
+  quantizedInputQuants,
+  quantizedInputWords,
+} from '../../src/engine/gguf/kernels/quantize-input.ts';
 import { PipelineCache } from '../../src/engine/gguf/kernels/pipeline.ts';
 import { useSoftwareIcds } from '../../src/cli/engine-cli.ts';
 
@@ -37,10 +43,14 @@ const { values } = parseArgs({
     adapter: { type: 'string', default: 'lavapipe' },
     type: { type: 'string', default: 'Q8_0' },
     variants: { type: 'string' },
+    q8: { type: 'boolean', default: false },
+    shared: { type: 'boolean', default: false },
   },
 });
 const type = GGMLType[values.type as keyof typeof GGMLType];
 if (type === undefined) throw new Error(`unknown weight type ${values.type}`);
+const q8Input = values.q8;
+if (q8Input && type !== GGMLType.Q8_0) throw new Error('--q8 takes Q8_0 weights');
 const variants: DecodeVariant[] = values.variants ? JSON.parse(values.variants) : DEFAULT_VARIANTS;
 const E = 576;
 const FF = 1536;
@@ -57,8 +67,18 @@ const { device, adapterInfo } = await openTestDevice(values.adapter as 'lavapipe
 });
 const cache = new PipelineCache(device);
 console.log(
-  `${adapterInfo.description || adapterInfo.device}, ${values.type} weights, f32 compute`,
+  `${adapterInfo.description || adapterInfo.device}, ${values.type} weights, f32 compute` +
+    (q8Input ? ', 8-bit inputs' : ''),
 );
+
+/** One token's input as quantize-input.wgsl writes it: random int8 quants, then f32 scales. */
+function quantizedInput(length: number): Uint32Array {
+  const words = new Uint32Array(quantizedInputWords(length)).map(
+    () => (Math.random() * 2 ** 32) >>> 0,
+  );
+  new Float32Array(words.buffer).fill(0.01, quantizedInputQuants(length));
+  return words;
+}
 for (const [name, K, rows, mode] of SHAPES) {
   const gated = mode === 'swiglu';
   const group = await memoryGroup([{ name: 'w', type, dims: [K, gated ? 2 * rows : rows] }], 1);
@@ -79,7 +99,7 @@ for (const [name, K, rows, mode] of SHAPES) {
   device.queue.writeBuffer(step, 0, new Uint32Array([1, 0, 0, 0]));
   const x = storageBuffer(
     device,
-    Float32Array.from({ length: K }, (_, i) => Math.sin(i)),
+    q8Input ? quantizedInput(K) : Float32Array.from({ length: K }, (_, i) => Math.sin(i)),
   );
   const y = storageBuffer(device, rows * 4);
   for (const variant of variants) {
@@ -92,6 +112,8 @@ for (const [name, K, rows, mode] of SHAPES) {
       segments,
       lastTokenOnly: name === 'output',
       tokens: 1,
+      q8Input,
+      sharedInput: values.shared,
       ...variant,
     };
     const kernel = await cache.get(matmulKernel(spec), name);

@@ -161,7 +161,8 @@ function variants(): [string, KernelVariant][] {
         }
       }
       if (type === GGMLType.Q8_0) {
-        // 8-bit inputs (quantize-input.ts): every product form, matrix-vector and unstaged GEMM.
+        // 8-bit inputs (quantize-input.ts): every product form, matrix-vector (the one-token body
+        // sharing each input load across a subgroup among them) and unstaged GEMM.
         for (const [label, spec] of specs) {
           for (const variant of MATVEC_VARIANTS) {
             out.push([
@@ -169,6 +170,16 @@ function variants(): [string, KernelVariant][] {
               matmulKernel({ ...spec, ...variant, q8Input: true }),
             ]);
           }
+          const shared = {
+            tokens: 1,
+            lanesPerRow: 1,
+            rowsPerThread: 1,
+            sharedInput: true,
+          } as const;
+          out.push([
+            `matmul ${name} ${label}, 8-bit inputs shared per subgroup`,
+            matmulKernel({ ...spec, ...shared, q8Input: true }),
+          ]);
           if (!spec.lastTokenOnly) {
             out.push([
               `gemm ${name} ${label}, 8-bit inputs`,

@@ -80,6 +80,14 @@ export function choosePrecision(
 const PROCESS_VARIANT_CACHE = memoryVariantCache();
 
 /** Threads per matmul row without timing: the adapter's first candidate (see variant-choice.ts). */
+/** How a part's products over Q8_0 weights read their inputs, in words. */
+function describeQ8Inputs(part: { q8Inputs: boolean; sharedInputs: boolean }): string {
+  if (!part.q8Inputs) return 'f32 inputs';
+  return part.sharedInputs
+    ? '8-bit inputs, integer dot products, one-token products reading each input block once per subgroup'
+    : '8-bit inputs, integer dot products';
+}
+
 export function defaultLanesPerRow(info: GPUAdapterInfo): number {
   return variantCandidates(adapterNames(info))[0].lanesPerRow;
 }
@@ -160,7 +168,7 @@ export class GgufEngine implements ChatEngine {
       .map(
         (part) =>
           `${describeVariants(part.variants)}; ${describePrefillKernels(part.prefillKernels)}; ` +
-          `Q8_0 products: ${part.q8Inputs ? '8-bit inputs, integer dot products' : 'f32 inputs'}`,
+          `Q8_0 products: ${describeQ8Inputs(part)}`,
       )
       .join('; ');
   }

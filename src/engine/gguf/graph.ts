@@ -86,6 +86,11 @@ export interface GraphInputs {
    * (quantize-input.ts); needs the unstaged GEMM or none for passes of several tokens.
    */
   q8Inputs: boolean;
+  /**
+   * One-token 8-bit-input products of one lane and one row per thread read each input block once
+   * per subgroup (`sharedInput` in matmul.ts).
+   */
+  sharedInputs: boolean;
   /** The kernels attached for passes of several tokens (see `Dispatch.prefill`). */
   prefill: PrefillKernels;
   layers: GroupLayout[];
@@ -268,9 +273,15 @@ class GraphBuilder {
       const [wx, wy] = matmulWorkgroups(variant);
       return { kernel, bindGroup, workgroups: [wx, wy, 1], weightBytes, label };
     };
+    const decodeSpec: MatmulSpec = { ...spec, ...decodeVariant, tokens: 1 };
+    decodeSpec.sharedInput =
+      this.g.sharedInputs &&
+      spec.q8Input &&
+      decodeSpec.lanesPerRow === 1 &&
+      (decodeSpec.rowsPerThread ?? 1) === 1;
     const product: Dispatch = {
       ...(await matvec({ ...spec, tokens: 4, subgroups })),
-      decode: await matvec({ ...spec, ...decodeVariant, tokens: 1 }),
+      decode: await matvec(decodeSpec),
     };
     // Activation rounding (but for 8-bit inputs, which carry it) and last-token products stay on
     // the matrix-vector kernel; every other product runs as a GEMM in passes of several tokens.

@@ -177,18 +177,80 @@ describe.each(['swiftshader', 'lavapipe'] as const)('8-bit inputs on %s', (adapt
   });
 
   const variants: Required<
-    Pick<MatmulSpec, 'lanesPerRow' | 'workgroupSize' | 'tokens' | 'subgroups' | 'rowsPerThread'>
+    Pick<
+      MatmulSpec,
+      'lanesPerRow' | 'workgroupSize' | 'tokens' | 'subgroups' | 'rowsPerThread' | 'sharedInput'
+    >
   >[] = [
-    { lanesPerRow: 1, workgroupSize: 64, tokens: 1, subgroups: false, rowsPerThread: 1 },
-    { lanesPerRow: 1, workgroupSize: 16, tokens: 1, subgroups: false, rowsPerThread: 4 },
-    { lanesPerRow: 4, workgroupSize: 64, tokens: 1, subgroups: true, rowsPerThread: 2 },
-    { lanesPerRow: 16, workgroupSize: 64, tokens: 1, subgroups: false, rowsPerThread: 1 },
-    { lanesPerRow: 1, workgroupSize: 64, tokens: 4, subgroups: false, rowsPerThread: 1 },
-    { lanesPerRow: 4, workgroupSize: 64, tokens: 4, subgroups: true, rowsPerThread: 1 },
+    {
+      lanesPerRow: 1,
+      workgroupSize: 64,
+      tokens: 1,
+      subgroups: false,
+      rowsPerThread: 1,
+      sharedInput: false,
+    },
+    {
+      lanesPerRow: 1,
+      workgroupSize: 64,
+      tokens: 1,
+      subgroups: false,
+      rowsPerThread: 1,
+      sharedInput: true,
+    },
+    {
+      lanesPerRow: 1,
+      workgroupSize: 16,
+      tokens: 1,
+      subgroups: false,
+      rowsPerThread: 4,
+      sharedInput: false,
+    },
+    {
+      lanesPerRow: 4,
+      workgroupSize: 64,
+      tokens: 1,
+      subgroups: true,
+      rowsPerThread: 2,
+      sharedInput: false,
+    },
+    {
+      lanesPerRow: 16,
+      workgroupSize: 64,
+      tokens: 1,
+      subgroups: false,
+      rowsPerThread: 1,
+      sharedInput: false,
+    },
+    {
+      lanesPerRow: 1,
+      workgroupSize: 64,
+      tokens: 4,
+      subgroups: false,
+      rowsPerThread: 1,
+      sharedInput: false,
+    },
+    {
+      lanesPerRow: 4,
+      workgroupSize: 64,
+      tokens: 4,
+      subgroups: true,
+      rowsPerThread: 1,
+      sharedInput: false,
+    },
   ];
-  it.each(variants.map((v) => [v.lanesPerRow, v.rowsPerThread, v.workgroupSize, v.tokens, v]))(
-    'q, k and v with biases over a split Q8_0 tensor: matrix-vector %i lanes, %i rows per thread, %i threads, %i-token body',
-    async (_l, _r, _w, _t, variant) => {
+  it.each(
+    variants.map((v) => [
+      v.lanesPerRow,
+      v.rowsPerThread,
+      v.workgroupSize,
+      v.tokens,
+      v.sharedInput ? ', input shared per subgroup' : '',
+      v,
+    ]),
+  )(
+    'q, k and v with biases over a split Q8_0 tensor: matrix-vector %i lanes, %i rows per thread, %i threads, %i-token body%s',
+    async (_l, _r, _w, _t, _s, variant) => {
       const group = await qkvGroup(9);
       const ntok = variant.tokens === 1 ? 1 : 6;
       const x = randomX(ntok * K, 17);
@@ -208,28 +270,32 @@ describe.each(['swiftshader', 'lavapipe'] as const)('8-bit inputs on %s', (adapt
     },
   );
 
-  it('the last token alone, as the output layer reads it', async () => {
-    const group = await qkvGroup(4);
-    const ntok = 5;
-    const x = randomX(ntok * K, 8);
-    const xq = await quantize(ed.device, cache, x, ntok, true);
-    const y = await runProduct(ed.device, cache, {
-      spec: q8Spec(group, ['q', 'k', 'v'], {
-        lastTokenOnly: true,
-        lanesPerRow: 1,
-        workgroupSize: 64,
-        tokens: 1,
-      }),
-      bound: ['q', 'k', 'v'],
-      group,
-      input: xq,
-      ntok,
-      outLength: STRIDE,
-    });
-    const { worst, untouched } = compare(group, x, y, [ntok - 1]);
-    expect(worst).toBeLessThan(TOLERANCE);
-    expect(untouched).toBe(true);
-  });
+  it.each([false, true])(
+    'the last token alone, as the output layer reads it (input shared per subgroup: %s)',
+    async (sharedInput) => {
+      const group = await qkvGroup(4);
+      const ntok = 5;
+      const x = randomX(ntok * K, 8);
+      const xq = await quantize(ed.device, cache, x, ntok, true);
+      const y = await runProduct(ed.device, cache, {
+        spec: q8Spec(group, ['q', 'k', 'v'], {
+          lastTokenOnly: true,
+          lanesPerRow: 1,
+          workgroupSize: 64,
+          tokens: 1,
+          sharedInput,
+        }),
+        bound: ['q', 'k', 'v'],
+        group,
+        input: xq,
+        ntok,
+        outLength: STRIDE,
+      });
+      const { worst, untouched } = compare(group, x, y, [ntok - 1]);
+      expect(worst).toBeLessThan(TOLERANCE);
+      expect(untouched).toBe(true);
+    },
+  );
 
   it.each([1, 7, 33, 100])('the unstaged GEMM over %i tokens', async (ntok) => {
     const group = await qkvGroup(ntok);
@@ -254,7 +320,7 @@ describe.each(['swiftshader', 'lavapipe'] as const)('8-bit inputs on %s', (adapt
     expect(untouched).toBe(true);
   });
 
-  it('SwiGLU over a fused Q8_0 gate/up tensor and the residual add, matrix-vector and GEMM', async () => {
+  it('SwiGLU over a fused Q8_0 gate/up tensor and the residual add, in every product form', async () => {
     const ff = 45;
     const ntok = 9;
     const group = await memoryGroup(
@@ -285,16 +351,25 @@ describe.each(['swiftshader', 'lavapipe'] as const)('8-bit inputs on %s', (adapt
       segments: productSegments(group, ['down']),
     };
     const y0 = Float32Array.from({ length: ntok * ff }, (_, i) => Math.sin(i));
-    for (const gemm of [undefined, CPU_GEMM_TILES]) {
+    const forms: [string, Partial<MatmulSpec>, GemmTiles | undefined][] = [
+      ['matrix-vector', { lanesPerRow: 1, tokens: 4 }, undefined],
+      [
+        'one-token body, input shared per subgroup',
+        { lanesPerRow: 1, tokens: 1, sharedInput: true },
+        undefined,
+      ],
+      ['GEMM', { lanesPerRow: 1, tokens: 4 }, CPU_GEMM_TILES],
+    ];
+    for (const [form, variant, gemm] of forms) {
       const common = { group, input: xq, ntok, outLength: ntok * ff, gemm };
       const swiglu = await runProduct(ed.device, cache, {
         ...common,
-        spec: { ...gated, lanesPerRow: 1, tokens: 4 },
+        spec: { ...gated, ...variant },
         bound: ['gate_up', 'gate_up'],
       });
       const added = await runProduct(ed.device, cache, {
         ...common,
-        spec: { ...residual, lanesPerRow: 1, tokens: 4 },
+        spec: { ...residual, ...variant },
         bound: ['down'],
         y0,
       });
@@ -313,7 +388,7 @@ describe.each(['swiftshader', 'lavapipe'] as const)('8-bit inputs on %s', (adapt
           if (Number.isNaN(swiglu[i]) || Number.isNaN(added[i])) worst = NaN;
         }
       }
-      expect(worst, gemm ? 'GEMM' : 'matrix-vector').toBeLessThan(TOLERANCE);
+      expect(worst, form).toBeLessThan(TOLERANCE);
     }
   });
 
@@ -336,13 +411,22 @@ describe.each(['swiftshader', 'lavapipe'] as const)('8-bit inputs on %s', (adapt
     expect(decoded.subarray(0, STRIDE - 3).every((v) => Number.isFinite(v))).toBe(true);
     expect(Array.from(await run({}, CPU_GEMM_TILES))).toEqual(Array.from(decoded));
     expect(Array.from(await run({ tokens: 4 }))).toEqual(Array.from(decoded));
+    const shared = { tokens: 1, workgroupSize: 64, rowsPerThread: 1, sharedInput: true } as const;
+    expect(Array.from(await run(shared))).toEqual(Array.from(decoded));
   });
 
-  it('refuses what 8-bit inputs cannot run: the staged GEMM, weights other than Q8_0', async () => {
+  it('refuses what 8-bit inputs cannot run: the staged GEMM, weights other than Q8_0, a shared input outside the one-token body', async () => {
     const group = await memoryGroup([{ name: 'a', type: GGMLType.Q4_0, dims: [K, 8] }], 1);
     const q80 = await qkvGroup(1);
     expect(() => gemmKernel(q8Spec(q80, ['q']), DEFAULT_GEMM_TILES)).toThrow(/unstaged GEMM only/);
     expect(() => matmulKernel(q8Spec(group, ['a']))).toThrow(/take Q8_0 weights/);
     expect(() => gemmKernel(q8Spec(group, ['a']), CPU_GEMM_TILES)).toThrow(/take Q8_0 weights/);
+    const one = { tokens: 1, lanesPerRow: 1, rowsPerThread: 1, sharedInput: true } as const;
+    expect(() => matmulKernel({ ...q8Spec(q80, ['q'], one), q8Input: false })).toThrow(
+      /shared input is read by the one-token body of an 8-bit-input product/,
+    );
+    expect(() => matmulKernel(q8Spec(q80, ['q'], { ...one, lanesPerRow: 4 }))).toThrow(
+      /one lane and one row per thread/,
+    );
   });
 });

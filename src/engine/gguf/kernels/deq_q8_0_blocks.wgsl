@@ -1,9 +1,18 @@
 // Block `blk` of a Q8_0 packed row as it is stored, for products with 8-bit inputs: the weights
 // bound as vectors of four words ($W), a row $ROW4 vectors (rows padded to 16 bytes, repack.ts):
-// $NB blocks of 32 int8 (two vectors each), then the f16 scales two per word.
-fn $F(row: u32, blk: u32) -> Q8Block {
+// $NB blocks of 32 int8 (two vectors each), then the f16 scales two per word, eight per vector.
+// A loop over a row's blocks can read each vector of scales once for its eight blocks
+// (`$F_scales`, then `$F_cached`), where `$F` reads it for the one block.
+fn $F_scales(row: u32, blk: u32) -> vec4u {
+  return $W[row * $ROW4 + $NB * 2u + blk / 8u];
+}
+
+fn $F_cached(row: u32, blk: u32, scales: vec4u) -> Q8Block {
   let base = row * $ROW4;
-  let scales = $W[base + $NB * 2u + blk / 8u];
   let d = unpack2x16float(scales[(blk / 2u) % 4u])[blk % 2u];
   return Q8Block($W[base + blk * 2u], $W[base + blk * 2u + 1u], d);
+}
+
+fn $F(row: u32, blk: u32) -> Q8Block {
+  return $F_cached(row, blk, $F_scales(row, blk));
 }

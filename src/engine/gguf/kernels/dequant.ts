@@ -88,7 +88,9 @@ export interface WeightPart {
 /**
  * A function `fn NAME(row, g)` over a tensor split into parts bound as `${prefix}0`, `${prefix}1`...:
  * picks the part holding `row` (a workgroup-uniform branch). With `q8` (Q8_0 parts, products with
- * 8-bit inputs) it is `fn NAME(row, blk)`, returning block `blk` as stored (`Q8Block`).
+ * 8-bit inputs) it is `fn NAME(row, blk)`, returning block `blk` as stored (`Q8Block`), beside
+ * `NAME_scales(row, blk)` and `NAME_cached(row, blk, scales)`, which read a vector of eight
+ * blocks' scales once for all of them (deq_q8_0_blocks.wgsl).
  */
 export function partedDequant(
   name: string,
@@ -108,15 +110,26 @@ export function partedDequant(
       ? q8BlockFunction(fn, binding, rowLength)
       : dequantFunction(fn, binding, p.type, rowLength);
   });
-  const branches = parts
-    .map((p, i) =>
-      i === parts.length - 1
-        ? `  return ${name}_p${i}(row - ${p.rowStart}u, g);`
-        : `  if (row < ${p.rowStart + p.rows}u) { return ${name}_p${i}(row - ${p.rowStart}u, g); }`,
-    )
-    .join('\n');
-  const returns = q8 ? 'Q8Block' : 'array<vec4<T>, 2>';
-  return `${fns.join('\n')}\nfn ${name}(row: u32, g: u32) -> ${returns} {\n${branches}\n}\n`;
+  // fn `name${suffix}`(row, g, ...rest) calling the part's own `_p${i}${suffix}`.
+  const picker = (suffix: string, params: string, args: string, returns: string) => {
+    const call = (i: number, rowStart: number) =>
+      `${name}_p${i}${suffix}(row - ${rowStart}u, g${args})`;
+    const branches = parts
+      .map((p, i) =>
+        i === parts.length - 1
+          ? `  return ${call(i, p.rowStart)};`
+          : `  if (row < ${p.rowStart + p.rows}u) { return ${call(i, p.rowStart)}; }`,
+      )
+      .join('\n');
+    return `fn ${name}${suffix}(row: u32, g: u32${params}) -> ${returns} {\n${branches}\n}\n`;
+  };
+  if (!q8) return `${fns.join('\n')}\n${picker('', '', '', 'array<vec4<T>, 2>')}`;
+  return [
+    ...fns,
+    picker('', '', '', 'Q8Block'),
+    picker('_scales', '', '', 'vec4u'),
+    picker('_cached', ', scales: vec4u', ', scales', 'Q8Block'),
+  ].join('\n');
 }
 
 /** Weight bindings as words, or with `vectors` as vectors of four words (8-bit-input products). */

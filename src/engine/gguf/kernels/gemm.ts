@@ -150,6 +150,7 @@ export function gemmKernel(spec: MatmulSpec, tiles = DEFAULT_GEMM_TILES): Kernel
     MODE: MODES[spec.mode],
     SEGMENTS: segments.length,
     Q8_INPUT: q8,
+    SHARED_INPUT: false,
     ...inputQ8Constants(q8 ? K : 0),
   };
   if (isGated) {

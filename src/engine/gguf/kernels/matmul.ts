@@ -66,6 +66,24 @@ export interface MatmulSpec {
    * every segment's weights must be Q8_0. It carries llama.cpp's rounding of such inputs itself.
    */
   q8Input?: boolean;
+  /**
+   * The one-token body reads each 8-bit input block once per subgroup and broadcasts it, and each
+   * vector of weight scales once per eight blocks (CPU-backed adapters, where every lane's load
+   * costs its own instructions). Needs q8Input, one token, one lane and one row per thread, and
+   * subgroups of at least 4 invocations (`sharedInputFits`).
+   */
+  sharedInput?: boolean;
+}
+
+/** The smallest subgroup `sharedInput` takes: lanes 0-3 hold a block's quants between them. */
+export const SHARED_INPUT_MIN_SUBGROUP = 4;
+
+/** Whether a device with these subgroups can run the shared-input one-token body. */
+export function sharedInputFits(
+  hasSubgroups: boolean,
+  subgroupMinSize: number | undefined,
+): boolean {
+  return hasSubgroups && (subgroupMinSize ?? 0) >= SHARED_INPUT_MIN_SUBGROUP;
 }
 
 /**
@@ -236,6 +254,15 @@ function checkSpec(spec: MatmulSpec, lanes: number, workgroup: number): void {
   if (spec.subgroups && (lanes & (lanes - 1)) !== 0) {
     throw new Error(`subgroup reductions need a power-of-two number of lanes, not ${lanes}`);
   }
+  if (
+    spec.sharedInput &&
+    !(spec.q8Input && spec.tokens === 1 && lanes === 1 && rowsPerThread === 1)
+  ) {
+    throw new Error(
+      'a shared input is read by the one-token body of an 8-bit-input product with one lane and ' +
+        'one row per thread',
+    );
+  }
 }
 
 /**
@@ -279,6 +306,7 @@ export function matmulKernel(spec: MatmulSpec): KernelVariant {
   const segment = (i: number) => spec.segments[i] as MatmulSegment | undefined;
   const cap = spec.softCap ?? 0;
   const subgroups = spec.subgroups ?? false;
+  const shared = spec.sharedInput ?? false;
   let next = 4;
   const dequant = spec.segments.map((s, i) => {
     const fn = partedDequant(`deq_s${i}`, 'w', next, s.parts, K, q8);
@@ -286,7 +314,7 @@ export function matmulKernel(spec: MatmulSpec): KernelVariant {
     return fn;
   });
   const source = [
-    prelude(spec.precision, subgroups),
+    prelude(spec.precision, subgroups || shared),
     productInputSource,
     weightBindings('w', 4, next - 4, q8),
     ...dequant,
@@ -329,6 +357,7 @@ export function matmulKernel(spec: MatmulSpec): KernelVariant {
     SUBGROUPS: subgroups,
     ROWS_PER_THREAD: spec.rowsPerThread ?? 1,
     Q8_INPUT: q8,
+    SHARED_INPUT: shared,
     ...inputQ8Constants(q8 ? K : 0),
   });
 }

@@ -293,7 +293,81 @@ fn store_row(t: u32, at: RowAt, a: f32, a2: f32) {
   }
 }
 
-#if TOKENS == 1
+#if TOKENS == 1 && SHARED_INPUT
+// The one-token body of 8-bit-input products on CPU-backed adapters (one lane and one row per
+// thread, subgroups of at least 4): each input block is read once for the subgroup
+// (`input_q8_shared`) and each vector of a row's weight scales once for its eight blocks, where
+// every lane's load costs its own instructions (docs/performance.md). The blocks are summed in the
+// order of the other bodies, so a token's products come out bit for bit the same.
+// A row's vector of scales for blocks g .. g + 7 and its block g (`up`: the up row, gated modes).
+#if MODE == 2 || MODE == 3
+fn scales_of(at: RowAt, g: u32, up: bool) -> vec4u {
+  if (up) { return deq_s1_scales(at.row + UP_OFFSET, g); }
+  return deq_s0_scales(at.row + GATE_OFFSET, g);
+}
+
+fn block_of(at: RowAt, g: u32, up: bool, scales: vec4u) -> Q8Block {
+  if (up) { return deq_s1_cached(at.row + UP_OFFSET, g, scales); }
+  return deq_s0_cached(at.row + GATE_OFFSET, g, scales);
+}
+#else
+fn scales_of(at: RowAt, g: u32, up: bool) -> vec4u {
+#if SEGMENTS == 3
+  if (at.seg == 2u) { return deq_s2_scales(at.r, g); }
+#endif
+#if SEGMENTS >= 2
+  if (at.seg == 1u) { return deq_s1_scales(at.r, g); }
+#endif
+  return deq_s0_scales(at.r, g);
+}
+
+fn block_of(at: RowAt, g: u32, up: bool, scales: vec4u) -> Q8Block {
+#if SEGMENTS == 3
+  if (at.seg == 2u) { return deq_s2_cached(at.r, g, scales); }
+#endif
+#if SEGMENTS >= 2
+  if (at.seg == 1u) { return deq_s1_cached(at.r, g, scales); }
+#endif
+  return deq_s0_cached(at.r, g, scales);
+}
+#endif
+
+@compute @workgroup_size(WG)
+fn main(
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(local_invocation_index) tid: u32,
+  @builtin(subgroup_invocation_id) sg_lane: u32,
+) {
+  let at = row_at((wid.x + wid.y * MAX_WORKGROUPS_X) * ROWS_PER_WG, tid);
+#if LAST_TOKEN
+  let ntok = 1u;
+  let first = step.ntok - 1u;
+#else
+  let ntok = step.ntok;
+  let first = 0u;
+#endif
+  for (var t = 0u; t < ntok; t++) {
+    var acc = 0.0;
+    var up = 0.0;
+    var scales = vec4u();
+    var up_scales = vec4u();
+    for (var g = 0u; g < STEPS; g++) {
+      let x = input_q8_shared(first + t, g, sg_lane);
+      if (g % 8u == 0u) {
+        scales = scales_of(at, g, false);
+#if MODE == 2 || MODE == 3
+        up_scales = scales_of(at, g, true);
+#endif
+      }
+      acc += dot_q8(block_of(at, g, false, scales), x);
+#if MODE == 2 || MODE == 3
+      up += dot_q8(block_of(at, g, true, up_scales), x);
+#endif
+    }
+    store_row(t, at, acc, up);
+  }
+}
+#elif TOKENS == 1
 // A thread's rows, WG / LANES rows apart, held in the components x, y, z, w of one vec4
 // accumulator (the first one or two alone with ROWS_PER_THREAD 1 or 2): accumulators are whole
 // vectors with constant components, as dynamic indexing would send them through memory on some

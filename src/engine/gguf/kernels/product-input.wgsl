@@ -7,6 +7,35 @@ alias WeightGroup = Q8Block;
 alias InputGroup = Q8Block;
 // Per token XQS4 vectors of four words: the quants of its blocks (two vectors each), then their
 // f32 scales from vector SCALES4 on.
+#if SHARED_INPUT
+// Read as words by the one-token body with SHARED_INPUT (matvec.wgsl, subgroups of at least 4).
+@group(0) @binding(1) var<storage, read> xq: array<u32>;
+
+// Block `blk` of token `token` read once for the subgroup: each lane loads two of its eight quant
+// words and lanes 0-3 broadcast theirs (every lane of the subgroup calls it together). On
+// CPU-backed adapters every lane of a load costs its own instructions, so the input, the same
+// for every row, costs a quarter of the loads read this way (docs/performance.md).
+fn input_q8_shared(token: u32, blk: u32, lane: u32) -> Q8Block {
+  let base = token * XQS4 * 4u;
+  let lo = xq[base + blk * 8u + lane % 4u];
+  let hi = xq[base + blk * 8u + 4u + lane % 4u];
+  return Q8Block(
+    vec4u(subgroupBroadcast(lo, 0u), subgroupBroadcast(lo, 1u), subgroupBroadcast(lo, 2u), subgroupBroadcast(lo, 3u)),
+    vec4u(subgroupBroadcast(hi, 0u), subgroupBroadcast(hi, 1u), subgroupBroadcast(hi, 2u), subgroupBroadcast(hi, 3u)),
+    bitcast<f32>(xq[base + SCALES4 * 4u + blk]),
+  );
+}
+
+// Block `blk` (values blk * 32 .. blk * 32 + 31) of token `token`.
+fn input_q8(token: u32, blk: u32) -> Q8Block {
+  let base = token * XQS4 * 4u + blk * 8u;
+  return Q8Block(
+    vec4u(xq[base], xq[base + 1u], xq[base + 2u], xq[base + 3u]),
+    vec4u(xq[base + 4u], xq[base + 5u], xq[base + 6u], xq[base + 7u]),
+    bitcast<f32>(xq[token * XQS4 * 4u + SCALES4 * 4u + blk]),
+  );
+}
+#else
 @group(0) @binding(1) var<storage, read> xq: array<vec4u>;
 
 // Block `blk` (values blk * 32 .. blk * 32 + 31) of token `token`.
@@ -15,6 +44,7 @@ fn input_q8(token: u32, blk: u32) -> Q8Block {
   let scale = bitcast<f32>(xq[base + SCALES4 + blk / 4u][blk % 4u]);
   return Q8Block(xq[base + blk * 2u], xq[base + blk * 2u + 1u], scale);
 }
+#endif
 #else
 alias WeightGroup = array<vec4<T>, 2>;
 alias InputGroup = array<vec4f, 2>;

@@ -38,13 +38,19 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid:
   for (var i = 0u; i < DK / 4u; i++) {
     q[i] = qkv[qo + i] * SCALE;
   }
+  // The head's vectors in steps of 8 values, as counts the compiler cannot fold (arrayLength is
+  // read at run time), so that lavapipe keeps the loops over them rolled: unrolled, each cache
+  // load becomes its own per-lane sequence and the loop over positions outgrows the CPU's
+  // instruction cache (1.5x slower over a 512-token prompt, docs/performance.md).
+  let k8 = min(DK / 8u, arrayLength(&kcache));
+  let v8 = min(DV / 8u, arrayLength(&vcache));
   var acc: array<vec4f, DV / 4u>;
   var m = -3.0e38;
   var total = 0.0;
   for (var j = first; j < n; j++) {
     let kb = (j * HKV + kh) * (DK / 8u);
     var s = 0.0;
-    for (var i = 0u; i < DK / 8u; i++) {
+    for (var i = 0u; i < k8; i++) {
       let k = halves(kcache[kb + i]);
       s += dot(q[2u * i], k[0]) + dot(q[2u * i + 1u], k[1]);
     }
@@ -57,7 +63,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid:
     total = total * correction + weight;
     m = m_new;
     let vb = (j * HKV + kh) * (DV / 8u);
-    for (var i = 0u; i < DV / 8u; i++) {
+    for (var i = 0u; i < v8; i++) {
       let v = halves(vcache[vb + i]);
       acc[2u * i] = acc[2u * i] * correction + weight * v[0];
       acc[2u * i + 1u] = acc[2u * i + 1u] * correction + weight * v[1];
