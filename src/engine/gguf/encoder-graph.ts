@@ -133,7 +133,12 @@ class EncoderGraphBuilder {
 
   async embed(): Promise<Dispatch[]> {
     const embd = this.g.embedding.matrices.get('token_embd.weight')!;
-    const parts = embd.parts.map((p) => ({ type: embd.type, rowStart: p.rowStart, rows: p.rows }));
+    const parts = embd.parts.map((p) => ({
+      type: embd.type,
+      rowStart: p.rowStart,
+      rows: p.rows,
+      rowGroup: embd.rowGroup,
+    }));
     const kernel = await this.g.cache.get(
       embedKernel(this.g.computePrecision, parts, this.h.embeddingLength, embd.rows),
       'embed',

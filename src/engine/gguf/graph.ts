@@ -159,7 +159,12 @@ export function segments(group: GroupLayout, names: string[], biases: boolean): 
     if (!m) throw new Error(`tensor ${name} is missing from the model`);
     const bias = biases ? group.vectors.get(name.replace(/\.weight$/, '.bias')) : undefined;
     const segment = {
-      parts: m.parts.map((p) => ({ type: m.type, rowStart: p.rowStart, rows: p.rows })),
+      parts: m.parts.map((p) => ({
+        type: m.type,
+        rowStart: p.rowStart,
+        rows: p.rows,
+        rowGroup: m.rowGroup,
+      })),
       rows: m.rows,
       outColumn: column,
       biasIndex: bias?.index,
@@ -548,7 +553,12 @@ class GraphBuilder {
 
   async embed(): Promise<Dispatch> {
     const embd = this.g.embedding.matrices.get('token_embd.weight')!;
-    const parts = embd.parts.map((p) => ({ type: embd.type, rowStart: p.rowStart, rows: p.rows }));
+    const parts = embd.parts.map((p) => ({
+      type: embd.type,
+      rowStart: p.rowStart,
+      rows: p.rows,
+      rowGroup: embd.rowGroup,
+    }));
     const kernel = await this.g.cache.get(
       embedKernel(
         this.g.computePrecision,

@@ -2,8 +2,8 @@
 // inside that group's single GPU buffer. Vectors (norms, biases, rope factors) come first as one
 // f32 region bound once; each matrix follows at a binding-aligned offset, split by rows into parts
 // no larger than the binding cap. A streamed layer's slot buffer uses the very same layout.
-import { isVectorTensor, packedRowBytes, UnsupportedLayoutError } from './repack';
-import { type GGMLType, type TensorInfo } from './types';
+import { isVectorTensor, packedRowBytes, Q8_0_ROW_GROUP, UnsupportedLayoutError } from './repack';
+import { GGMLType, type TensorInfo } from './types';
 
 /** The largest `minStorageBufferOffsetAlignment` WebGPU allows, so offsets suit every device. */
 export const BINDING_ALIGNMENT = 256;
@@ -22,6 +22,11 @@ export interface PackedMatrix {
   rowLength: number;
   rows: number;
   rowBytes: number;
+  /**
+   * Rows stored interleaved per group (`interleaveRowGroups`): Q8_0_ROW_GROUP for Q8_0 matrices
+   * laid out for CPU-backed adapters, else 1 (row after row).
+   */
+  rowGroup: number;
   parts: PackedPart[];
 }
 
@@ -45,7 +50,16 @@ export function alignUp(value: number, alignment: number): number {
   return Math.ceil(value / alignment) * alignment;
 }
 
-export function groupLayout(tensors: TensorInfo[], maxBindingBytes: number): GroupLayout {
+/**
+ * With `rowGroups` (CPU-backed adapters), Q8_0 matrices whose row count is a multiple of
+ * Q8_0_ROW_GROUP store their rows interleaved per group. Their parts hold whole groups either way,
+ * so the bytes and offsets are the same with and without (the planner counts them without).
+ */
+export function groupLayout(
+  tensors: TensorInfo[],
+  maxBindingBytes: number,
+  rowGroups = false,
+): GroupLayout {
   const vectors = new Map<string, PackedVector>();
   const matrices = new Map<string, PackedMatrix>();
   let index = 0;
@@ -66,7 +80,10 @@ export function groupLayout(tensors: TensorInfo[], maxBindingBytes: number): Gro
     const rowLength = info.dims[0];
     const rows = info.dims.slice(1).reduce((a, b) => a * b, 1);
     const rowBytes = packedRowBytes(info.type, rowLength, info.name);
-    const rowsPerPart = Math.floor(maxBindingBytes / rowBytes);
+    const fit = Math.floor(maxBindingBytes / rowBytes);
+    const groupable =
+      info.type === GGMLType.Q8_0 && rows % Q8_0_ROW_GROUP === 0 && fit >= Q8_0_ROW_GROUP;
+    const rowsPerPart = groupable ? fit - (fit % Q8_0_ROW_GROUP) : fit;
     if (rowsPerPart < 1) {
       throw new UnsupportedLayoutError(
         `${info.name}: one row takes ${rowBytes} bytes, more than a storage binding allows ` +
@@ -80,7 +97,8 @@ export function groupLayout(tensors: TensorInfo[], maxBindingBytes: number): Gro
       parts.push({ offset, bytes: partRows * rowBytes, rowStart, rows: partRows });
       offset += partRows * rowBytes;
     }
-    matrices.set(info.name, { info, type: info.type, rowLength, rows, rowBytes, parts });
+    const rowGroup = rowGroups && groupable ? Q8_0_ROW_GROUP : 1;
+    matrices.set(info.name, { info, type: info.type, rowLength, rows, rowBytes, rowGroup, parts });
   }
   return { matrices, vectors, vectorBytes, bytes: alignUp(offset, 4) };
 }

@@ -159,13 +159,16 @@ export class GgufModel {
   ) {
     const tensors = header.tensors;
     const h = header.hparams;
+    // Q8_0 rows interleaved per group where products read 8-bit inputs one row per lane.
+    const rowGroups = this.q8Inputs;
     this.layers = Array.from({ length: h.blockCount }, (_, i) =>
-      groupLayout(layerTensors(tensors, i), maxBindingBytes),
+      groupLayout(layerTensors(tensors, i), maxBindingBytes, rowGroups),
     );
-    this.head = groupLayout(headTensors(tensors), maxBindingBytes);
+    this.head = groupLayout(headTensors(tensors), maxBindingBytes, rowGroups);
     this.embedding = groupLayout(
       tensors.filter((t) => t.name === 'token_embd.weight'),
       maxBindingBytes,
+      rowGroups,
     );
     this.plan = engineBufferPlan(h, {
       contextTokens: options.contextTokens,

@@ -109,6 +109,47 @@ export function repackRows(
   }
 }
 
+/**
+ * Rows of a Q8_0 tensor interleaved per group on CPU-backed adapters (`groupLayout`), where each
+ * lane of a SIMD vector runs one row: block b of the group's 8 rows lies in 8 consecutive 32-byte
+ * units, then the rows' vectors of scales likewise, so the lanes read one stream of memory instead
+ * of 8 (decode 1.4x on lavapipe over a matrix streamed from memory, docs/performance.md).
+ */
+export const Q8_0_ROW_GROUP = 8;
+
+/**
+ * Interleaves `rows` packed Q8_0 rows (row-major in `src`, a multiple of `group` of them) group
+ * by group into `out`: within a group, the units of block b (its two 16-byte vectors of quants)
+ * of rows 0..group-1 in turn, block by block, then each 16-byte vector of scales of rows
+ * 0..group-1 in turn. The layout deq_q8_0.wgsl and deq_q8_0_blocks.wgsl read with GROUP rows.
+ */
+export function interleaveRowGroups(
+  rowLength: number,
+  group: number,
+  src: Uint8Array,
+  out: Uint8Array,
+): void {
+  const row = packedRowBytes(GGMLType.Q8_0, rowLength);
+  const rows = src.length / row;
+  if (rows % group) throw new Error(`${rows} rows do not split into groups of ${group}`);
+  const blocks = rowLength / 32;
+  const scaleVectors = row / 16 - 2 * blocks;
+  for (let g0 = 0; g0 < rows; g0 += group) {
+    const base = g0 * row;
+    for (let i = 0; i < group; i++) {
+      const s0 = (g0 + i) * row;
+      for (let b = 0; b < blocks; b++) {
+        const to = base + (b * group + i) * 32;
+        out.set(src.subarray(s0 + b * 32, s0 + b * 32 + 32), to);
+      }
+      for (let v = 0; v < scaleVectors; v++) {
+        const from = s0 + blocks * 32 + v * 16;
+        out.set(src.subarray(from, from + 16), base + blocks * 32 * group + (v * group + i) * 16);
+      }
+    }
+  }
+}
+
 /** Widens a one-dimensional F32/F16/BF16 tensor to f32. */
 export function vectorToF32(info: TensorInfo, src: Uint8Array): Float32Array {
   const n = info.dims.reduce((a, b) => a * b, 1);

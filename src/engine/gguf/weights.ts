@@ -3,7 +3,7 @@
 // its place in the group's buffer. The same path builds a layer's host-side packed image, which is
 // what a streamed layer keeps in host memory and uploads into a slot buffer.
 import { quantizeRows } from './quantize-on-load';
-import { repackRows, vectorToF32 } from './repack';
+import { interleaveRowGroups, repackRows, vectorToF32 } from './repack';
 import type { GroupLayout } from './layout';
 import { storedBytes, type ModelSource } from './types';
 
@@ -51,7 +51,9 @@ export async function forEachPackedChunk(
   for (const m of layout.matrices.values()) {
     const sourceType = m.info.sourceType ?? m.type;
     const srcRow = storedBytes(sourceType, m.rowLength);
-    const rowsPerChunk = Math.max(1, Math.floor(chunkBytes / srcRow));
+    // Whole row groups per chunk: a group is interleaved as one.
+    const rowsPerChunk =
+      Math.max(1, Math.floor(chunkBytes / srcRow / m.rowGroup)) * m.rowGroup;
     for (const part of m.parts) {
       for (let r = 0; r < part.rows; r += rowsPerChunk) {
         options.signal?.throwIfAborted();
@@ -67,7 +69,13 @@ export async function forEachPackedChunk(
           sourceType === m.type ? src : quantizeRows(m.info, sourceType, m.rowLength, src);
         const out = new Uint8Array(rows * m.rowBytes);
         repackRows(m.type, m.rowLength, stored, out);
-        await sink(part.offset + r * m.rowBytes, out);
+        if (m.rowGroup > 1) {
+          const grouped = new Uint8Array(out.length);
+          interleaveRowGroups(m.rowLength, m.rowGroup, out, grouped);
+          await sink(part.offset + r * m.rowBytes, grouped);
+        } else {
+          await sink(part.offset + r * m.rowBytes, out);
+        }
       }
     }
   }

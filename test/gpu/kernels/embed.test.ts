@@ -28,21 +28,28 @@ const TYPES = [
 ];
 
 describe.each(['swiftshader', 'lavapipe'] as const)('embedding lookup on %s', (adapter) => {
-  it('gathers dequantized rows of every type from a table split in parts', async () => {
+  it('gathers dequantized rows of every type from a table split in parts, Q8_0 also in row groups', async () => {
     const { device } = await openTestDevice(adapter, { disableF16: true });
     const cache = new PipelineCache(device);
     const tokens = [5, 0, 39, 12, 17];
-    for (const [i, type] of TYPES.entries()) {
+    // Every type row after row, and Q8_0 with its rows interleaved per group of 8 as laid out
+    // for CPU-backed adapters.
+    const layouts: [GGMLType, boolean][] = [
+      ...TYPES.map((type): [GGMLType, boolean] => [type, false]),
+      [GGMLType.Q8_0, true],
+    ];
+    for (const [i, [type, rowGroups]] of layouts.entries()) {
       const tensor = { name: 'token_embd.weight', type, dims: [EMBD, VOCAB] };
       const probe = await memoryGroup([tensor], 40 + i);
       const rowBytes = probe.layout.matrices.get(tensor.name)!.rowBytes;
-      const group = await memoryGroup([tensor], 40 + i, rowBytes * 16);
+      const group = await memoryGroup([tensor], 40 + i, rowBytes * 16, rowGroups);
       const m = group.layout.matrices.get(tensor.name)!;
       expect(m.parts).toHaveLength(3);
+      expect(m.rowGroup).toBe(rowGroups ? 8 : 1);
       const kernel = await cache.get(
         embedKernel(
           'f32',
-          m.parts.map((p) => ({ type, rowStart: p.rowStart, rows: p.rows })),
+          m.parts.map((p) => ({ type, rowStart: p.rowStart, rows: p.rows, rowGroup: m.rowGroup })),
           EMBD,
           VOCAB,
         ),
@@ -78,7 +85,7 @@ describe.each(['swiftshader', 'lavapipe'] as const)('embedding lookup on %s', (a
           const expected = values[id * EMBD + k];
           expect(
             Math.abs(got[t * EMBD + k] - expected),
-            `${typeName(type)} token ${id} value ${k}`,
+            `${typeName(type)}${rowGroups ? ' in row groups' : ''} token ${id} value ${k}`,
           ).toBeLessThanOrEqual(1e-6 * Math.max(1e-3, Math.abs(expected)));
         }
       });

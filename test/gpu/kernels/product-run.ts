@@ -80,7 +80,12 @@ export function productSegments(group: MemoryGroup, names: string[]): MatmulSegm
   return names.map((name) => {
     const m = group.layout.matrices.get(name)!;
     const segment = {
-      parts: m.parts.map((p) => ({ rowStart: p.rowStart, rows: p.rows, type: m.type })),
+      parts: m.parts.map((p) => ({
+        rowStart: p.rowStart,
+        rows: p.rows,
+        type: m.type,
+        rowGroup: m.rowGroup,
+      })),
       rows: m.rows,
       outColumn: column,
       biasIndex: group.layout.vectors.get(`${name}.bias`)?.index,

@@ -24,6 +24,7 @@ import { memoryGroup, type MemoryGroup } from '../reference/memory-group';
 import { roundActivations } from '../reference/dequant';
 import { f16BitsToF32, f32ToF16Bits } from '../../../src/engine/gguf/half';
 import { productSegments, referenceDot, runProduct } from './product-run';
+import { Q8_0_ROW_GROUP } from '../../../src/engine/gguf/repack';
 
 const K = 320;
 /**
@@ -413,6 +414,56 @@ describe.each(['swiftshader', 'lavapipe'] as const)('8-bit inputs on %s', (adapt
     expect(Array.from(await run({ tokens: 4 }))).toEqual(Array.from(decoded));
     const shared = { tokens: 1, workgroupSize: 64, rowsPerThread: 1, sharedInput: true } as const;
     expect(Array.from(await run(shared))).toEqual(Array.from(decoded));
+  });
+
+  it('Q8_0 rows interleaved per group of 8 (the CPU-backed layout): every product form gives the row-major bits', async () => {
+    const rows = { q: 72, k: 16, v: 48 };
+    const stride = rows.q + rows.k + rows.v + 3;
+    const tensors = (['q', 'k', 'v'] as const).map((name) => ({
+      name,
+      type: GGMLType.Q8_0,
+      dims: [K, rows[name]],
+    }));
+    const probe = await memoryGroup(tensors, 12);
+    const cap = probe.layout.matrices.get('v')!.rowBytes * 20;
+    const rowMajor = await memoryGroup(tensors, 12, cap);
+    const grouped = await memoryGroup(tensors, 12, cap, true);
+    const v = grouped.layout.matrices.get('v')!;
+    expect(v.rowGroup).toBe(Q8_0_ROW_GROUP);
+    expect(v.parts.map((p) => p.rows)).toEqual([16, 16, 16]);
+    expect(rowMajor.layout.matrices.get('v')!.rowGroup).toBe(1);
+    expect(grouped.layout.bytes).toBe(rowMajor.layout.bytes);
+    expect(grouped.image).not.toEqual(rowMajor.image);
+    const ntok = 5;
+    const x = randomX(ntok * K, 13);
+    const xq = await quantize(ed.device, cache, x, ntok);
+    const forms: [string, Partial<MatmulSpec>, GemmTiles | undefined][] = [
+      ['one-token body', { tokens: 1, lanesPerRow: 1 }, undefined],
+      ['one-token body, input shared', { tokens: 1, lanesPerRow: 1, sharedInput: true }, undefined],
+      ['4-token body', { tokens: 4, lanesPerRow: 1 }, undefined],
+      ['the last token', { tokens: 1, lanesPerRow: 1, lastTokenOnly: true }, undefined],
+      ['f32 inputs', { tokens: 4, lanesPerRow: 1, q8Input: false }, undefined],
+      ['unstaged GEMM', {}, CPU_GEMM_TILES],
+    ];
+    for (const [form, extra, gemm] of forms) {
+      const run = (group: MemoryGroup) =>
+        runProduct(ed.device, cache, {
+          spec: { ...q8Spec(group, ['q', 'k', 'v'], extra), outputStride: stride },
+          bound: ['q', 'k', 'v'],
+          group,
+          input: extra.q8Input === false ? x : xq,
+          ntok,
+          outLength: ntok * stride,
+          gemm,
+        });
+      const expected = await run(rowMajor);
+      const got = await run(grouped);
+      expect(
+        expected.some((value) => Number.isFinite(value)),
+        form,
+      ).toBe(true);
+      expect(Array.from(got), form).toEqual(Array.from(expected));
+    }
   });
 
   it('refuses what 8-bit inputs cannot run: the staged GEMM, weights other than Q8_0, a shared input outside the one-token body', async () => {

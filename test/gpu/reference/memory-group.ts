@@ -28,10 +28,12 @@ export function memorySource(bytes: Uint8Array, name = 'memory'): ModelSource {
   };
 }
 
+/** With `rowGroups`, laid out as for CPU-backed adapters (Q8_0 rows interleaved per group). */
 export async function memoryGroup(
   tensors: TestTensor[],
   seed: number,
   maxBindingBytes = 1 << 30,
+  rowGroups = false,
 ): Promise<MemoryGroup> {
   const next = random(seed);
   const chunks: Uint8Array[] = [];
@@ -49,6 +51,6 @@ export async function memoryGroup(
   const file = new Uint8Array(offset);
   infos.forEach((info, i) => file.set(chunks[i], info.offset));
   const source = memorySource(file);
-  const layout = groupLayout(infos, maxBindingBytes);
+  const layout = groupLayout(infos, maxBindingBytes, rowGroups);
   return { layout, image: await packGroupImage(source, layout), values, infos, source };
 }

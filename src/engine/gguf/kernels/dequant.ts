@@ -55,11 +55,13 @@ export function dequantFunction(
   binding: string,
   type: GGMLType,
   rowLength: number,
+  rowGroup = 1,
 ): string {
   const entry = SOURCES[type];
   if (!entry) throw new Error(`no dequantization kernel for tensor type ${typeName(type)}`);
   if (rowLength % 8) throw new Error(`row length ${rowLength} is not a multiple of 8`);
   return entry.src
+    .replaceAll('$GROUP', `${rowGroup}`)
     .replaceAll('$ROW', `${packedRowWords(type, rowLength)}u`)
     .replaceAll('$NB', `${rowLength / entry.values}u`)
     .replaceAll('$W', binding)
@@ -70,9 +72,15 @@ export function dequantFunction(
  * `fn NAME(row, blk) -> Q8Block` over Q8_0 weights bound as `array<vec4u>` (`weightBindings`
  * with `vectors`), for products with 8-bit inputs.
  */
-export function q8BlockFunction(name: string, binding: string, rowLength: number): string {
+export function q8BlockFunction(
+  name: string,
+  binding: string,
+  rowLength: number,
+  rowGroup = 1,
+): string {
   if (rowLength % 32) throw new Error(`row length ${rowLength} is not a multiple of 32`);
   return q8_0Blocks
+    .replaceAll('$GROUP', `${rowGroup}`)
     .replaceAll('$ROW4', `${packedRowWords(GGMLType.Q8_0, rowLength) / 4}u`)
     .replaceAll('$NB', `${rowLength / 32}u`)
     .replaceAll('$W', binding)
@@ -83,6 +91,8 @@ export interface WeightPart {
   type: GGMLType;
   rowStart: number;
   rows: number;
+  /** Rows interleaved per group (Q8_0 on CPU-backed adapters, layout.ts); absent: 1. */
+  rowGroup?: number;
 }
 
 /**
@@ -107,8 +117,8 @@ export function partedDequant(
     const fn = `${name}_p${i}`;
     const binding = `${bindingPrefix}${firstBinding + i}`;
     return q8
-      ? q8BlockFunction(fn, binding, rowLength)
-      : dequantFunction(fn, binding, p.type, rowLength);
+      ? q8BlockFunction(fn, binding, rowLength, p.rowGroup)
+      : dequantFunction(fn, binding, p.type, rowLength, p.rowGroup);
   });
   // fn `name${suffix}`(row, g, ...rest) calling the part's own `_p${i}${suffix}`.
   const picker = (suffix: string, params: string, args: string, returns: string) => {

@@ -14,10 +14,11 @@ export function embedKernel(
 ): KernelVariant {
   // The dequantization source below is a function of these constants only when every part but
   // the last holds PART_ROWS rows of TYPE, as the layout splits a table.
-  const { type, rows: partRows } = parts[0];
+  const { type, rows: partRows, rowGroup = 1 } = parts[0];
   const uneven = parts.some(
     (p, i) =>
       p.type !== type ||
+      (p.rowGroup ?? 1) !== rowGroup ||
       p.rowStart !== i * partRows ||
       (i < parts.length - 1 && p.rows !== partRows),
   );
@@ -29,6 +30,7 @@ ${partedDequant('deq', 'w', 3, parts, rowLength)}`;
     TYPE: type,
     PARTS: parts.length,
     PART_ROWS: partRows,
+    ROW_GROUP: rowGroup,
     ROW: rowLength,
     VOCAB: vocabSize,
     SCALED: scale !== 1,

@@ -97,15 +97,21 @@ function checkTiles(tiles: GemmTiles, precision: MatmulSpec['precision']): void 
  * splits a tensor.
  */
 function partConstants(segment: MatmulSegment, i: number): Record<string, number> {
-  const { type, rows } = segment.parts[0];
+  const { type, rows, rowGroup = 1 } = segment.parts[0];
   const uneven = segment.parts.some(
     (p, j) =>
       p.type !== type ||
+      (p.rowGroup ?? 1) !== rowGroup ||
       p.rowStart !== j * rows ||
       (j < segment.parts.length - 1 && p.rows !== rows),
   );
   if (uneven) throw new Error("a GEMM segment's parts must be equal runs of rows of one type");
-  return { [`TYPE${i}`]: type, [`PARTS${i}`]: segment.parts.length, [`PART_ROWS${i}`]: rows };
+  return {
+    [`TYPE${i}`]: type,
+    [`PARTS${i}`]: segment.parts.length,
+    [`PART_ROWS${i}`]: rows,
+    [`ROW_GROUP${i}`]: rowGroup,
+  };
 }
 
 export function gemmKernel(spec: MatmulSpec, tiles = DEFAULT_GEMM_TILES): KernelVariant {

@@ -266,15 +266,16 @@ function checkSpec(spec: MatmulSpec, lanes: number, workgroup: number): void {
 }
 
 /**
- * The constants that, with the row length, fix a segment's dequantization source: its type and
- * its parts, which must be equal runs of rows (the last may be shorter), as the layout splits a
- * tensor.
+ * The constants that, with the row length, fix a segment's dequantization source: its type, its
+ * rows' interleaving and its parts, which must be equal runs of rows (the last may be shorter),
+ * as the layout splits a tensor.
  */
 function segmentParts(segment: MatmulSegment, i: number): Record<string, number> {
-  const { type, rows: partRows } = segment.parts[0];
+  const { type, rows: partRows, rowGroup = 1 } = segment.parts[0];
   const uneven = segment.parts.some(
     (p, k) =>
       p.type !== type ||
+      (p.rowGroup ?? 1) !== rowGroup ||
       p.rowStart !== k * partRows ||
       (k < segment.parts.length - 1 && p.rows !== partRows),
   );
@@ -283,6 +284,7 @@ function segmentParts(segment: MatmulSegment, i: number): Record<string, number>
     [`TYPE${i}`]: type,
     [`PARTS${i}`]: segment.parts.length,
     [`PART_ROWS${i}`]: partRows,
+    [`ROW_GROUP${i}`]: rowGroup,
   };
 }
 
