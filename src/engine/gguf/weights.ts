@@ -52,8 +52,7 @@ export async function forEachPackedChunk(
     const sourceType = m.info.sourceType ?? m.type;
     const srcRow = storedBytes(sourceType, m.rowLength);
     // Whole row groups per chunk: a group is interleaved as one.
-    const rowsPerChunk =
-      Math.max(1, Math.floor(chunkBytes / srcRow / m.rowGroup)) * m.rowGroup;
+    const rowsPerChunk = Math.max(1, Math.floor(chunkBytes / srcRow / m.rowGroup)) * m.rowGroup;
     for (const part of m.parts) {
       for (let r = 0; r < part.rows; r += rowsPerChunk) {
         options.signal?.throwIfAborted();
