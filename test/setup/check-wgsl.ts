@@ -22,6 +22,7 @@ import {
   prefillAttentionKernel,
 } from '../../src/engine/gguf/kernels/prefill-attention.ts';
 import { rmsNormKernel } from '../../src/engine/gguf/kernels/rms-norm.ts';
+import { Q8_0_ROW_GROUP } from '../../src/engine/gguf/repack.ts';
 import { quantizeInputKernel } from '../../src/engine/gguf/kernels/quantize-input.ts';
 import {
   encoderAttentionKernel,
@@ -179,6 +180,22 @@ function variants(): [string, KernelVariant][] {
           out.push([
             `matmul ${name} ${label}, 8-bit inputs shared per subgroup`,
             matmulKernel({ ...spec, ...shared, q8Input: true }),
+          ]);
+          // Rows interleaved per group (CPU-backed layout), read with f32 and with 8-bit inputs.
+          const grouped = {
+            ...spec,
+            segments: spec.segments.map((s) => ({
+              ...s,
+              parts: s.parts.map((p) => ({ ...p, rowGroup: Q8_0_ROW_GROUP })),
+            })),
+          };
+          out.push([
+            `matmul ${name} ${label}, rows in groups`,
+            matmulKernel({ ...grouped, tokens: 4, lanesPerRow: 1 }),
+          ]);
+          out.push([
+            `matmul ${name} ${label}, rows in groups, 8-bit inputs shared per subgroup`,
+            matmulKernel({ ...grouped, ...shared, q8Input: true }),
           ]);
           if (!spec.lastTokenOnly) {
             out.push([
