@@ -7,7 +7,7 @@
 //   node --import ./src/cli/register.mjs test/setup/check-wgsl.ts
 import { WgslParser, WgslReflect } from 'wgsl_reflect/wgsl_reflect.module.js';
 import { SAMPLING, STEP, type HostStruct } from '../../src/engine/gguf/kernels/host-structs.ts';
-import type { ComputePrecision } from '../../src/engine/gguf/buffer-plan.ts';
+import { attentionSplit, type ComputePrecision } from '../../src/engine/gguf/buffer-plan.ts';
 import { embedKernel } from '../../src/engine/gguf/kernels/embed.ts';
 import { attentionKernels } from '../../src/engine/gguf/kernels/attention.ts';
 import { sampleStages } from '../../src/engine/gguf/kernels/sample.ts';
@@ -20,6 +20,7 @@ import {
 import {
   attentionTiles,
   prefillAttentionKernel,
+  queryAttentionKernel,
 } from '../../src/engine/gguf/kernels/prefill-attention.ts';
 import { rmsNormKernel } from '../../src/engine/gguf/kernels/rms-norm.ts';
 import { Q8_0_ROW_GROUP } from '../../src/engine/gguf/repack.ts';
@@ -244,6 +245,11 @@ function variants(): [string, KernelVariant][] {
     [
       'prefill attention with a window, 4 x 8 tiles',
       prefillAttentionKernel(hparams, 16, { queries: 4, positions: 8 }),
+    ],
+    ['per-query attention', queryAttentionKernel(hparams, 0)],
+    [
+      'per-query attention in splits, with a window',
+      queryAttentionKernel(hparams, 16, attentionSplit(4096)),
     ],
     ['norm-add', normAddKernel(hparams, 0)],
     ['quantize-input', quantizeInputKernel({ length: K, stride: K })],

@@ -5,6 +5,7 @@
 // add; then the token embedding, the output layer and the sampler.
 import { ARCHITECTURES, type ArchitectureSpec } from './architectures';
 import {
+  attentionSplit,
   qkvWidth,
   SAMPLED_RING,
   type ComputePrecision,
@@ -33,6 +34,7 @@ import {
   prefillAttentionKernel,
   queryAttentionKernel,
   queryAttentionWorkgroups,
+  querySplitWorkgroups,
 } from './kernels/prefill-attention';
 import { rmsNormKernel } from './kernels/rms-norm';
 import {
@@ -413,8 +415,16 @@ class GraphBuilder {
       }),
       'rope',
     );
-    const attention = attentionKernels(h, this.g.contextTokens, sliding ? h.slidingWindow : 0);
-    const attentionSplit = await this.g.cache.get(attention.split);
+    const window = sliding ? h.slidingWindow : 0;
+    const attention = attentionKernels(h, this.g.contextTokens, window);
+    // Where prompts run one thread per query (CPU-backed adapters), decode runs one thread per
+    // query head and split into the same partials (docs/performance.md).
+    const perQuery = this.g.prefill.attention === 'per-query';
+    const decodeAttention = await this.g.cache.get(
+      perQuery
+        ? queryAttentionKernel(h, window, attentionSplit(this.g.contextTokens))
+        : attention.split,
+    );
     const attentionReduce = await this.g.cache.get(attention.reduce);
     const splitsFor = (ntok: number, pos0: number) =>
       Math.ceil((pos0 + ntok) / attention.splitPositions);
@@ -502,12 +512,15 @@ class GraphBuilder {
       ),
       {
         ...this.fixed(
-          attentionSplit,
+          decodeAttention,
           [this.buf('step'), this.buf('qkv'), kSlice, vSlice, this.buf('attention.partials')],
           h.headCountKv,
           `${p}attention`,
         ),
-        grid: (ntok, pos0) => [h.headCountKv * splitsFor(ntok, pos0), ntok, 1],
+        grid: (ntok, pos0) =>
+          perQuery
+            ? querySplitWorkgroups(h, ntok, splitsFor(ntok, pos0))
+            : [h.headCountKv * splitsFor(ntok, pos0), ntok, 1],
         prefill: await this.prefillAttention(i, kSlice, vSlice),
       },
       {

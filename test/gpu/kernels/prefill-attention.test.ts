@@ -1,6 +1,7 @@
-// The prefill attention kernels (flash-style, and one thread per query) against an f64 reference:
-// random queries and a random f16 KV cache holding earlier positions, output poisoned first,
-// passes of 1, 7, 33 and 100 tokens (not multiples of the query tile) after 0 or 21 cached
+// The prefill attention kernels (flash-style, and one thread per query) and the CPU-backed
+// adapters' decode attention (one thread per head and split, then the reduce pass) against an f64
+// reference: random queries and a random f16 KV cache holding earlier positions, output poisoned
+// first, passes of 1, 7, 33 and 100 tokens (not multiples of the query tile) after 0 or 21 cached
 // positions, GQA, a sliding window and a soft-cap, and tiles that do and do not fill the KV steps.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTestDevice, poison, random, readBuffer, storageBuffer } from '../harness';
@@ -9,10 +10,12 @@ import {
   prefillAttentionKernel,
   queryAttentionKernel,
   queryAttentionWorkgroups,
+  querySplitWorkgroups,
   type AttentionTiles,
 } from '../../../src/engine/gguf/kernels/prefill-attention';
+import { attentionKernels } from '../../../src/engine/gguf/kernels/attention';
 import { PipelineCache } from '../../../src/engine/gguf/kernels/pipeline';
-import { qkvWidth } from '../../../src/engine/gguf/buffer-plan';
+import { attentionSplit, qkvWidth } from '../../../src/engine/gguf/buffer-plan';
 import { f16BitsToF32, f32ToF16Bits } from '../../../src/engine/gguf/half';
 import type { ModelHparams } from '../../../src/engine/gguf/types';
 import type { EngineDevice } from '../../../src/gpu/device';
@@ -53,7 +56,13 @@ function hparams(head: number, softCap: number): ModelHparams {
  * name, head width, sliding window (0: none), soft-cap (0: none), the flash-style kernel's tiles
  * (default: chosen) or 'per-query' for the kernel of one thread per query.
  */
-type Case = [string, number, number, number, AttentionTiles | 'per-query' | undefined];
+type Case = [
+  string,
+  number,
+  number,
+  number,
+  AttentionTiles | 'per-query' | 'per-query splits' | undefined,
+];
 const cases: Case[] = [
   ['heads of 64, tiles chosen for 16 KiB', 64, 0, 0, undefined],
   ['a window of 19 and a soft-cap of 0.5', 64, 19, 0.5, undefined],
@@ -62,6 +71,15 @@ const cases: Case[] = [
   ['one thread per query, heads of 64', 64, 0, 0, 'per-query'],
   ['one thread per query, a window of 19 and a soft-cap of 0.5', 64, 19, 0.5, 'per-query'],
   ['one thread per query, heads of 128', 128, 0, 0, 'per-query'],
+  // Decode on CPU-backed adapters: one thread per head and split, then the reduce pass.
+  ['one thread per head and split, reduced', 64, 0, 0, 'per-query splits'],
+  [
+    'one thread per head and split, a window of 19 and a soft-cap of 0.5',
+    64,
+    19,
+    0.5,
+    'per-query splits',
+  ],
 ];
 
 describe.each(['swiftshader', 'lavapipe'] as const)('prefill attention on %s', (adapter) => {
@@ -76,12 +94,16 @@ describe.each(['swiftshader', 'lavapipe'] as const)('prefill attention on %s', (
   it.each(cases)('%s', async (_, head, window, cap, chosen) => {
     const h = hparams(head, cap);
     const perQuery = chosen === 'per-query';
-    const tiles = perQuery ? attentionTiles(h) : (chosen ?? attentionTiles(h));
+    const splits = chosen === 'per-query splits' ? attentionSplit(CTX) : undefined;
+    const tiles = typeof chosen === 'object' ? chosen : attentionTiles(h);
     const { device } = ed;
     const kernel = await cache.get(
-      perQuery ? queryAttentionKernel(h, window) : prefillAttentionKernel(h, window, tiles),
+      perQuery || splits
+        ? queryAttentionKernel(h, window, splits)
+        : prefillAttentionKernel(h, window, tiles),
       'prefill attention',
     );
+    const reduce = await cache.get(attentionKernels(h, CTX, window).reduce, 'attention reduce');
     const next = random(head + window);
     const { headCount: H, headCountKv: HKV } = h;
     const D = head;
@@ -121,6 +143,9 @@ describe.each(['swiftshader', 'lavapipe'] as const)('prefill attention on %s', (
       const encoder = device.createCommandEncoder();
       const pass = encoder.beginComputePass();
       pass.setPipeline(kernel.pipeline);
+      // The split form writes partials (poisoned too), which the reduce pass combines into out.
+      const partials = splits && storageBuffer(device, ntok * H * splits.count * (D + 2) * 4);
+      if (partials) poison(device, partials);
       pass.setBindGroup(
         0,
         cache.bindGroup(kernel, [
@@ -128,13 +153,23 @@ describe.each(['swiftshader', 'lavapipe'] as const)('prefill attention on %s', (
           { buffer: qkv },
           { buffer: kcache },
           { buffer: vcache },
-          { buffer: out },
+          { buffer: partials ?? out },
         ]),
       );
-      const [x, y] = perQuery
-        ? queryAttentionWorkgroups(h, ntok)
-        : [H, Math.ceil(ntok / tiles.queries)];
+      const [x, y] = splits
+        ? querySplitWorkgroups(h, ntok, Math.ceil((pos0 + ntok) / splits.positions))
+        : perQuery
+          ? queryAttentionWorkgroups(h, ntok)
+          : [H, Math.ceil(ntok / tiles.queries)];
       pass.dispatchWorkgroups(x, y);
+      if (partials) {
+        pass.setPipeline(reduce.pipeline);
+        pass.setBindGroup(
+          0,
+          cache.bindGroup(reduce, [{ buffer: step }, { buffer: partials }, { buffer: out }]),
+        );
+        pass.dispatchWorkgroups(H, ntok);
+      }
       pass.end();
       device.queue.submit([encoder.finish()]);
       const got = new Float32Array(await readBuffer(device, out));

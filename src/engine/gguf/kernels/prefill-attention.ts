@@ -69,9 +69,15 @@ export const QUERY_ATTENTION_WORKGROUP = 16;
 
 /**
  * The per-query kernel (query-attention.wgsl): one thread per query token and head, for CPU-backed
- * adapters; dispatched as `queryAttentionWorkgroups`.
+ * adapters; dispatched as `queryAttentionWorkgroups`. With `split` (the decode attention's splits,
+ * `attentionSplit`) one thread per query head and split, writing the partials the decode
+ * attention's reduce pass combines; dispatched as `querySplitWorkgroups`.
  */
-export function queryAttentionKernel(h: ModelHparams, window: number): KernelVariant {
+export function queryAttentionKernel(
+  h: ModelHparams,
+  window: number,
+  split?: { positions: number; count: number },
+): KernelVariant {
   if (h.keyLength % 8 || h.valueLength % 8 || qkvWidth(h) % 4) {
     throw new Error(
       `per-query attention reads heads 8 values at a time, not ${h.keyLength}/${h.valueLength}`,
@@ -80,10 +86,25 @@ export function queryAttentionKernel(h: ModelHparams, window: number): KernelVar
   return kernel('query-attention', querySource, {
     ...attentionConstants(h, window),
     WG: QUERY_ATTENTION_WORKGROUP,
+    PARTIALS: split !== undefined,
+    SPLIT: split?.positions ?? 0,
+    MAX_SPLITS: split?.count ?? 0,
   });
 }
 
 /** The per-query kernel's grid for a pass of `ntok` tokens: heads along x, tokens along y. */
 export function queryAttentionWorkgroups(h: ModelHparams, ntok: number): [number, number, number] {
   return [h.headCount, Math.ceil(ntok / QUERY_ATTENTION_WORKGROUP), 1];
+}
+
+/**
+ * The split form's grid for `ntok` tokens over `splits` splits: (head, split) pairs along x,
+ * tokens along y.
+ */
+export function querySplitWorkgroups(
+  h: ModelHparams,
+  ntok: number,
+  splits: number,
+): [number, number, number] {
+  return [Math.ceil((h.headCount * splits) / QUERY_ATTENTION_WORKGROUP), ntok, 1];
 }
