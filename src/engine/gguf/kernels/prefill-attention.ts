@@ -64,12 +64,12 @@ export function prefillAttentionKernel(
   });
 }
 
-/** Threads (query tokens) per workgroup of the per-query kernel. */
+/** Threads per workgroup of the per-query kernel (each two query tokens, or a split in decode). */
 export const QUERY_ATTENTION_WORKGROUP = 16;
 
 /**
- * The per-query kernel (query-attention.wgsl): one thread per query token and head, for CPU-backed
- * adapters; dispatched as `queryAttentionWorkgroups`. With `split` (the decode attention's splits,
+ * The per-query kernel (query-attention.wgsl): one thread per two query tokens of a head, for
+ * CPU-backed adapters; dispatched as `queryAttentionWorkgroups`. With `split` (the decode attention's splits,
  * `attentionSplit`) one thread per query head and split, writing the partials the decode
  * attention's reduce pass combines; dispatched as `querySplitWorkgroups`.
  */
@@ -92,9 +92,11 @@ export function queryAttentionKernel(
   });
 }
 
-/** The per-query kernel's grid for a pass of `ntok` tokens: heads along x, tokens along y. */
+/**
+ * The per-query kernel's grid for a pass of `ntok` tokens: heads along x, pairs of tokens along y.
+ */
 export function queryAttentionWorkgroups(h: ModelHparams, ntok: number): [number, number, number] {
-  return [h.headCount, Math.ceil(ntok / QUERY_ATTENTION_WORKGROUP), 1];
+  return [h.headCount, Math.ceil(ntok / 2 / QUERY_ATTENTION_WORKGROUP), 1];
 }
 
 /**
