@@ -177,68 +177,29 @@ describe.each(['swiftshader', 'lavapipe'] as const)('8-bit inputs on %s', (adapt
     expect(last.subarray(0, 2 * xqs).every((w) => w === POISON_BITS)).toBe(true);
   });
 
+  // One-token and four-token bodies: one lane and one row per thread (with the input shared per
+  // subgroup too), several rows per thread, several lanes per row.
+  const one = {
+    lanesPerRow: 1,
+    workgroupSize: 64,
+    tokens: 1,
+    subgroups: false,
+    rowsPerThread: 1,
+    sharedInput: false,
+  } as const;
   const variants: Required<
     Pick<
       MatmulSpec,
       'lanesPerRow' | 'workgroupSize' | 'tokens' | 'subgroups' | 'rowsPerThread' | 'sharedInput'
     >
   >[] = [
-    {
-      lanesPerRow: 1,
-      workgroupSize: 64,
-      tokens: 1,
-      subgroups: false,
-      rowsPerThread: 1,
-      sharedInput: false,
-    },
-    {
-      lanesPerRow: 1,
-      workgroupSize: 64,
-      tokens: 1,
-      subgroups: false,
-      rowsPerThread: 1,
-      sharedInput: true,
-    },
-    {
-      lanesPerRow: 1,
-      workgroupSize: 16,
-      tokens: 1,
-      subgroups: false,
-      rowsPerThread: 4,
-      sharedInput: false,
-    },
-    {
-      lanesPerRow: 4,
-      workgroupSize: 64,
-      tokens: 1,
-      subgroups: true,
-      rowsPerThread: 2,
-      sharedInput: false,
-    },
-    {
-      lanesPerRow: 16,
-      workgroupSize: 64,
-      tokens: 1,
-      subgroups: false,
-      rowsPerThread: 1,
-      sharedInput: false,
-    },
-    {
-      lanesPerRow: 1,
-      workgroupSize: 64,
-      tokens: 4,
-      subgroups: false,
-      rowsPerThread: 1,
-      sharedInput: false,
-    },
-    {
-      lanesPerRow: 4,
-      workgroupSize: 64,
-      tokens: 4,
-      subgroups: true,
-      rowsPerThread: 1,
-      sharedInput: false,
-    },
+    one,
+    { ...one, sharedInput: true },
+    { ...one, workgroupSize: 16, rowsPerThread: 4 },
+    { ...one, lanesPerRow: 4, subgroups: true, rowsPerThread: 2 },
+    { ...one, lanesPerRow: 16 },
+    { ...one, tokens: 4 },
+    { ...one, lanesPerRow: 4, tokens: 4, subgroups: true },
   ];
   it.each(
     variants.map((v) => [

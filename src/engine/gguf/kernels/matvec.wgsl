@@ -293,6 +293,16 @@ fn store_row(t: u32, at: RowAt, a: f32, a2: f32) {
   }
 }
 
+// The tokens a body runs, as (count, first): the pass's last alone with LAST_TOKEN (the output
+// layer), else all of them.
+fn tokens_run() -> vec2u {
+#if LAST_TOKEN
+  return vec2u(1u, step.ntok - 1u);
+#else
+  return vec2u(step.ntok, 0u);
+#endif
+}
+
 #if TOKENS == 1 && SHARED_INPUT
 // The one-token body of 8-bit-input products on CPU-backed adapters (one lane and one row per
 // thread, subgroups of at least 4): each input block is read once for the subgroup
@@ -339,13 +349,9 @@ fn main(
   @builtin(subgroup_invocation_id) sg_lane: u32,
 ) {
   let at = row_at((wid.x + wid.y * MAX_WORKGROUPS_X) * ROWS_PER_WG, tid);
-#if LAST_TOKEN
-  let ntok = 1u;
-  let first = step.ntok - 1u;
-#else
-  let ntok = step.ntok;
-  let first = 0u;
-#endif
+  let tokens = tokens_run();
+  let ntok = tokens.x;
+  let first = tokens.y;
   for (var t = 0u; t < ntok; t++) {
     var acc = 0.0;
     var up = 0.0;
@@ -460,13 +466,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid:
   let slot = tid / LANES;
   let group_row = (wid.x + wid.y * MAX_WORKGROUPS_X) * ROWS_PER_WG;
   let rows = quad_at(group_row, slot);
-#if LAST_TOKEN
-  let ntok = 1u;
-  let first = step.ntok - 1u;
-#else
-  let ntok = step.ntok;
-  let first = 0u;
-#endif
+  let tokens = tokens_run();
+  let ntok = tokens.x;
+  let first = tokens.y;
   for (var t = 0u; t < ntok; t++) {
 #if ROUND_Q8_0 || ROUND_Q8_K
     input_scales(tid, first, t, ntok);
@@ -491,13 +493,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid:
   let lane = tid % LANES;
   let at = row_at((wid.x + wid.y * MAX_WORKGROUPS_X) * ROWS_PER_WG, tid / LANES);
   let mode = at.mode;
-#if LAST_TOKEN
-  let ntok = 1u;
-  let first = step.ntok - 1u;
-#else
-  let ntok = step.ntok;
-  let first = 0u;
-#endif
+  let tokens = tokens_run();
+  let ntok = tokens.x;
+  let first = tokens.y;
   for (var t0 = 0u; t0 < ntok; t0 += TOKENS) {
 #if ROUND_Q8_0 || ROUND_Q8_K
     input_scales(tid, first, t0, ntok);
