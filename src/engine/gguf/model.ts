@@ -28,11 +28,7 @@ import {
   type Graph,
   type GraphInputs,
 } from './graph';
-import {
-  DEFAULT_LANES_PER_ROW,
-  SHARED_INPUT_MIN_SUBGROUP,
-  sharedInputFits,
-} from './kernels/matmul';
+import { DEFAULT_LANES_PER_ROW, sharedInputFits } from './kernels/matmul';
 import { classifyAdapter } from '../../gpu/probe';
 import {
   adapterNames,
@@ -76,11 +72,6 @@ export interface ModelLoadOptions {
    * adapters, whose prefill GEMM reads straight from the buffers, off on GPUs.
    */
   q8Inputs?: boolean;
-  /**
-   * One-token 8-bit-input products read each input block once per subgroup (`sharedInput` in
-   * matmul.ts); default wherever there are 8-bit inputs and subgroups of at least 4 invocations.
-   */
-  sharedInputs?: boolean;
   /**
    * Whether the device's WGSL has `dot4I8Packed` and `pack4xI8` (the language feature
    * `packed_4x8_integer_dot_product`); without, no 8-bit inputs. Default yes.
@@ -391,24 +382,15 @@ export class GgufModel {
   }
 
   /**
-   * Whether one-token 8-bit-input products share each input load across a subgroup: as forced,
-   * else wherever there are 8-bit inputs and subgroups of at least 4 invocations (lavapipe's
-   * products 1.2-1.6x faster, docs/performance.md).
+   * Whether one-token 8-bit-input products share each input load across a subgroup: wherever
+   * there are 8-bit inputs and subgroups of at least 4 invocations (lavapipe's products 1.2-1.6x
+   * faster, docs/performance.md).
    */
   get sharedInputs(): boolean {
     const { subgroupMinSize } = this.device.adapterInfo as GPUAdapterInfo & {
       subgroupMinSize?: number;
     };
-    const fits =
-      this.q8Inputs && sharedInputFits(this.device.features.has('subgroups'), subgroupMinSize);
-    const shared = this.options.sharedInputs ?? fits;
-    if (shared && !fits) {
-      throw new Error(
-        'shared 8-bit inputs need 8-bit inputs and subgroups of at least ' +
-          `${SHARED_INPUT_MIN_SUBGROUP} invocations`,
-      );
-    }
-    return shared;
+    return this.q8Inputs && sharedInputFits(this.device.features.has('subgroups'), subgroupMinSize);
   }
 
   /** Logit rows of the output layer (the vocabulary the sampler draws from). */

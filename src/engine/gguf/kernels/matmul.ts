@@ -76,7 +76,7 @@ export interface MatmulSpec {
 }
 
 /** The smallest subgroup `sharedInput` takes: lanes 0-3 hold a block's quants between them. */
-export const SHARED_INPUT_MIN_SUBGROUP = 4;
+const SHARED_INPUT_MIN_SUBGROUP = 4;
 
 /** Whether a device with these subgroups can run the shared-input one-token body. */
 export function sharedInputFits(
