@@ -8,6 +8,7 @@ import { exportJson, type StoredMessage } from '../../src/store/conversations';
 import { SETTINGS_BOUNDS } from '../../src/store/settings';
 import { axeViolations } from './axe';
 import { useAppSession } from './app-session';
+import { untilSettingsSaved } from './page-state';
 
 const VIEWS = ['chat', 'models', 'storage', 'hardware', 'settings'] as const;
 const PHONE = { width: 390, height: 844 };
@@ -339,6 +340,7 @@ describe('settings', () => {
     await page.locator('.setting').filter({ has: budget }).getByLabel('Automatic').uncheck();
     await budget.fill('2048');
     await budget.press('Tab');
+    await untilSettingsSaved(page);
     await page.reload();
     await expect.poll(() => budget.inputValue(), UI_WAIT).toBe('2048');
     const { min, max } = SETTINGS_BOUNDS.budgetOverrideMiB;
@@ -351,11 +353,13 @@ describe('settings', () => {
       );
     }
     expect(await budget.getAttribute('aria-invalid')).toBe('true');
+    await untilSettingsSaved(page);
     await page.reload();
     await expect.poll(() => budget.inputValue(), UI_WAIT).toBe('2048');
     const margin = page.locator('#memory-margin');
     await margin.fill('300');
     await margin.press('Tab');
+    await untilSettingsSaved(page);
     await page.reload();
     await expect.poll(() => margin.inputValue(), UI_WAIT).toBe('300');
     await page.getByRole('button', { name: 'Reset to defaults' }).click();

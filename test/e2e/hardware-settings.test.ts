@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { launchBrowser, serveBuiltApp, type AppServer, type Browser } from './browser';
+import { untilSettingsSaved } from './page-state';
 
 let server: AppServer;
 let browser: Browser;
@@ -41,6 +42,7 @@ it('keeps settings across a reload and offers no GPU choice with one adapter', a
   await context.press('Tab');
   await page.getByLabel('Calibration probe').uncheck();
   await expect.poll(() => page.getByTestId('single-gpu').isVisible()).toBe(true);
+  await untilSettingsSaved(page);
 
   await page.reload();
   await expect.poll(() => page.getByLabel('Memory margin').inputValue()).toBe('1024');

@@ -1,10 +1,20 @@
-// Page-side steps several browser tests take: settings written where the app reads them, and the
-// service worker brought to control the page.
+// Page-side steps several browser tests take: settings written where the app reads them (or the
+// settings view's own writes awaited), and the service worker brought to control the page.
 import type { Page } from 'playwright-core';
 import { expect, vi } from 'vitest';
 
 /** How long the page may take to show what it already has, on a busy two-core machine. */
 const UI_WAIT = { timeout: 15_000, interval: 250 };
+
+/**
+ * Waits until the settings view has written every change (its form is busy while a save is
+ * pending): a reload before that would lose the change.
+ */
+export async function untilSettingsSaved(page: Page): Promise<void> {
+  await expect
+    .poll(() => page.locator('main form').first().getAttribute('aria-busy'), UI_WAIT)
+    .toBe('false');
+}
 
 /** Saves settings where the app reads them (idb-keyval's database), before the app loads. */
 export async function saveSettings(page: Page, settings: object): Promise<void> {

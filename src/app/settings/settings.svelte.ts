@@ -7,7 +7,14 @@ class SettingsState {
   loaded = $state(false);
   /** Set when the last save failed, so the view can say the change is not kept. */
   error = $state<string | null>(null);
+  /** Saves not yet written (the view is busy until they are). */
+  private pending = $state(0);
   private loading: Promise<Settings> | null = null;
+
+  /** Whether a change is still being written to the browser's storage. */
+  get saving(): boolean {
+    return this.pending > 0;
+  }
 
   load(): Promise<Settings> {
     this.loading ??= loadSettings().then(
@@ -27,11 +34,14 @@ class SettingsState {
 
   async update(patch: Partial<Settings>): Promise<void> {
     this.value = { ...this.value, ...patch };
+    this.pending++;
     try {
       this.value = await saveSettings($state.snapshot(this.value));
       this.error = null;
     } catch (error) {
       this.error = `Could not save settings (${describe(error)}): the change lasts until the page is closed. Check that the browser allows this site to store data.`;
+    } finally {
+      this.pending--;
     }
   }
 
