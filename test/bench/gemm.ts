@@ -29,6 +29,7 @@ import {
   quantizedInputWords,
 } from '../../src/engine/gguf/kernels/quantize-input.ts';
 import { PipelineCache, type Kernel } from '../../src/engine/gguf/kernels/pipeline.ts';
+import { weightParts } from '../../src/engine/gguf/kernels/dequant.ts';
 import { useSoftwareIcds } from '../../src/cli/engine-cli.ts';
 import { median } from './compare/stats.ts';
 
@@ -90,10 +91,7 @@ for (const shape of SHAPES) {
     shape.tensors.map((rows, i) => ({ name: `w${i}`, type, dims: [K, rows] })),
     shape.tensors.length,
   );
-  const parts = (i: number) =>
-    group.layout.matrices
-      .get(`w${i}`)!
-      .parts.map((p) => ({ type, rowStart: p.rowStart, rows: p.rows }));
+  const parts = (i: number) => weightParts(group.layout.matrices.get(`w${i}`)!);
   let segments: MatmulSegment[];
   if (shape.mode === 'swiglu') {
     segments = [

@@ -22,6 +22,7 @@ import {
   quantizedInputWords,
 } from '../../src/engine/gguf/kernels/quantize-input.ts';
 import { PipelineCache } from '../../src/engine/gguf/kernels/pipeline.ts';
+import { weightParts } from '../../src/engine/gguf/kernels/dequant.ts';
 import { useSoftwareIcds } from '../../src/cli/engine-cli.ts';
 
 useSoftwareIcds();
@@ -83,7 +84,7 @@ for (const [name, K, rows, mode] of SHAPES) {
   const gated = mode === 'swiglu';
   const group = await memoryGroup([{ name: 'w', type, dims: [K, gated ? 2 * rows : rows] }], 1);
   const m = group.layout.matrices.get('w')!;
-  const parts = m.parts.map((p) => ({ type, rowStart: p.rowStart, rows: p.rows }));
+  const parts = weightParts(m);
   const segments = gated
     ? [
         { parts, rows, outColumn: 0 },

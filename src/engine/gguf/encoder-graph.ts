@@ -8,6 +8,7 @@ import { ARCHITECTURES, type ArchitectureSpec } from './architectures';
 import type { ComputePrecision } from './buffer-plan';
 import { matrixBytes, segments, weightSlices, type Dispatch } from './graph';
 import { embedKernel } from './kernels/embed';
+import { weightParts } from './kernels/dequant';
 import { encoderAttentionKernel, geluKernel, layerNormKernel } from './kernels/encoder';
 import { matmulKernel, matmulWorkgroups, type MatmulSpec } from './kernels/matmul';
 import type { BufferSlice, Kernel, PipelineCache } from './kernels/pipeline';
@@ -133,12 +134,7 @@ class EncoderGraphBuilder {
 
   async embed(): Promise<Dispatch[]> {
     const embd = this.g.embedding.matrices.get('token_embd.weight')!;
-    const parts = embd.parts.map((p) => ({
-      type: embd.type,
-      rowStart: p.rowStart,
-      rows: p.rows,
-      rowGroup: embd.rowGroup,
-    }));
+    const parts = weightParts(embd);
     const kernel = await this.g.cache.get(
       embedKernel(this.g.computePrecision, parts, this.h.embeddingLength, embd.rows),
       'embed',

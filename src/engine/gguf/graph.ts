@@ -24,6 +24,7 @@ import {
   type MatmulSpec,
 } from './kernels/matmul';
 import { embedKernel } from './kernels/embed';
+import { weightParts } from './kernels/dequant';
 import { attentionKernels } from './kernels/attention';
 import { normAddKernel, ropeKernel, topLogitsKernel } from './kernels/fixed';
 import { sampleStages } from './kernels/sample';
@@ -161,12 +162,7 @@ export function segments(group: GroupLayout, names: string[], biases: boolean): 
     if (!m) throw new Error(`tensor ${name} is missing from the model`);
     const bias = biases ? group.vectors.get(name.replace(/\.weight$/, '.bias')) : undefined;
     const segment = {
-      parts: m.parts.map((p) => ({
-        type: m.type,
-        rowStart: p.rowStart,
-        rows: p.rows,
-        rowGroup: m.rowGroup,
-      })),
+      parts: weightParts(m),
       rows: m.rows,
       outColumn: column,
       biasIndex: bias?.index,
@@ -566,12 +562,7 @@ class GraphBuilder {
 
   async embed(): Promise<Dispatch> {
     const embd = this.g.embedding.matrices.get('token_embd.weight')!;
-    const parts = embd.parts.map((p) => ({
-      type: embd.type,
-      rowStart: p.rowStart,
-      rows: p.rows,
-      rowGroup: embd.rowGroup,
-    }));
+    const parts = weightParts(embd);
     const kernel = await this.g.cache.get(
       embedKernel(
         this.g.computePrecision,

@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { openTestDevice, poison, readBuffer, storageBuffer } from '../harness';
 import { embedKernel } from '../../../src/engine/gguf/kernels/embed';
+import { weightParts } from '../../../src/engine/gguf/kernels/dequant';
 import { PipelineCache } from '../../../src/engine/gguf/kernels/pipeline';
 import { GGMLType, typeName } from '../../../src/engine/gguf/types';
 import { memoryGroup } from '../reference/memory-group';
@@ -46,15 +47,7 @@ describe.each(['swiftshader', 'lavapipe'] as const)('embedding lookup on %s', (a
       const m = group.layout.matrices.get(tensor.name)!;
       expect(m.parts).toHaveLength(3);
       expect(m.rowGroup).toBe(rowGroups ? 8 : 1);
-      const kernel = await cache.get(
-        embedKernel(
-          'f32',
-          m.parts.map((p) => ({ type, rowStart: p.rowStart, rows: p.rows, rowGroup: m.rowGroup })),
-          EMBD,
-          VOCAB,
-        ),
-        'embed',
-      );
+      const kernel = await cache.get(embedKernel('f32', weightParts(m), EMBD, VOCAB), 'embed');
       const weights = storageBuffer(device, group.image);
       const step = device.createBuffer({
         size: 16,

@@ -12,6 +12,7 @@ import {
   type GemmTiles,
 } from '../../../src/engine/gguf/kernels/gemm';
 import { PipelineCache } from '../../../src/engine/gguf/kernels/pipeline';
+import { weightParts } from '../../../src/engine/gguf/kernels/dequant';
 import type { ComputePrecision } from '../../../src/engine/gguf/buffer-plan';
 import type { EngineDevice } from '../../../src/gpu/device';
 import { roundToF16 } from '../../../src/engine/gguf/half';
@@ -28,7 +29,7 @@ const TOKEN_COUNTS = [1, 7, 33, 100];
 function segment(group: MemoryGroup, name: string, outColumn: number): MatmulSegment {
   const m = group.layout.matrices.get(name)!;
   return {
-    parts: m.parts.map((p) => ({ rowStart: p.rowStart, rows: p.rows, type: m.type })),
+    parts: weightParts(m),
     rows: m.rows,
     outColumn,
     biasIndex: group.layout.vectors.get(`${name}.bias`)?.index,

@@ -10,6 +10,7 @@ import {
 } from '../../../src/engine/gguf/kernels/matmul';
 import { gemmKernel, gemmWorkgroups, type GemmTiles } from '../../../src/engine/gguf/kernels/gemm';
 import type { PipelineCache } from '../../../src/engine/gguf/kernels/pipeline';
+import { weightParts } from '../../../src/engine/gguf/kernels/dequant';
 import type { MemoryGroup } from '../reference/memory-group';
 
 export interface ProductRun {
@@ -80,12 +81,7 @@ export function productSegments(group: MemoryGroup, names: string[]): MatmulSegm
   return names.map((name) => {
     const m = group.layout.matrices.get(name)!;
     const segment = {
-      parts: m.parts.map((p) => ({
-        rowStart: p.rowStart,
-        rows: p.rows,
-        type: m.type,
-        rowGroup: m.rowGroup,
-      })),
+      parts: weightParts(m),
       rows: m.rows,
       outColumn: column,
       biasIndex: group.layout.vectors.get(`${name}.bias`)?.index,

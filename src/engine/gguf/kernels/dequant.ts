@@ -21,6 +21,7 @@ import q3_k from './deq_q3_k.wgsl?raw';
 import iq4_nl from './deq_iq4_nl.wgsl?raw';
 import iq4_xs from './deq_iq4_xs.wgsl?raw';
 import type { ComputePrecision } from '../buffer-plan';
+import type { PackedMatrix } from '../layout';
 
 const SOURCES: Partial<Record<GGMLType, { src: string; values: number }>> = {
   [GGMLType.F32]: { src: f32, values: 1 },
@@ -93,6 +94,16 @@ export interface WeightPart {
   rows: number;
   /** Rows interleaved per group (Q8_0 on CPU-backed adapters, layout.ts); absent: 1. */
   rowGroup?: number;
+}
+
+/** A packed matrix's parts as the kernels take them. */
+export function weightParts(m: PackedMatrix): WeightPart[] {
+  return m.parts.map((p) => ({
+    type: m.type,
+    rowStart: p.rowStart,
+    rows: p.rows,
+    rowGroup: m.rowGroup,
+  }));
 }
 
 /**
