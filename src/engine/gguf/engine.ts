@@ -79,7 +79,6 @@ export function choosePrecision(
 
 const PROCESS_VARIANT_CACHE = memoryVariantCache();
 
-/** Threads per matmul row without timing: the adapter's first candidate (see variant-choice.ts). */
 /** How a part's products over Q8_0 weights read their inputs, in words. */
 function describeQ8Inputs(part: { q8Inputs: boolean; sharedInputs: boolean }): string {
   if (!part.q8Inputs) return 'f32 inputs';
@@ -88,6 +87,7 @@ function describeQ8Inputs(part: { q8Inputs: boolean; sharedInputs: boolean }): s
     : '8-bit inputs, integer dot products';
 }
 
+/** Threads per matmul row without timing: the adapter's first candidate (see variant-choice.ts). */
 export function defaultLanesPerRow(info: GPUAdapterInfo): number {
   return variantCandidates(adapterNames(info))[0].lanesPerRow;
 }

@@ -66,15 +66,14 @@ export async function forEachPackedChunk(
         );
         const stored =
           sourceType === m.type ? src : quantizeRows(m.info, sourceType, m.rowLength, src);
-        const out = new Uint8Array(rows * m.rowBytes);
-        repackRows(m.type, m.rowLength, stored, out);
+        const packed = new Uint8Array(rows * m.rowBytes);
+        repackRows(m.type, m.rowLength, stored, packed);
+        let out = packed;
         if (m.rowGroup > 1) {
-          const grouped = new Uint8Array(out.length);
-          interleaveRowGroups(m.rowLength, m.rowGroup, out, grouped);
-          await sink(part.offset + r * m.rowBytes, grouped);
-        } else {
-          await sink(part.offset + r * m.rowBytes, out);
+          out = new Uint8Array(packed.length);
+          interleaveRowGroups(m.rowLength, m.rowGroup, packed, out);
         }
+        await sink(part.offset + r * m.rowBytes, out);
       }
     }
   }

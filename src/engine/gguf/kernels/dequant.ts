@@ -96,6 +96,30 @@ export interface WeightPart {
   rowGroup?: number;
 }
 
+/**
+ * The constants that, with the row length, fix the dequantization source `partedDequant` writes
+ * for `parts`, so that a kernel variant's key (name and constants) names it: their type, their
+ * rows' interleaving, how many and the rows of each, suffixed by `suffix`. The parts must be
+ * equal runs of rows of one type (the last may be shorter), as the layout splits a tensor.
+ */
+export function partConstants(parts: WeightPart[], suffix = ''): Record<string, number> {
+  const { type, rows, rowGroup = 1 } = parts[0];
+  const uneven = parts.some(
+    (p, i) =>
+      p.type !== type ||
+      (p.rowGroup ?? 1) !== rowGroup ||
+      p.rowStart !== i * rows ||
+      (i < parts.length - 1 && p.rows !== rows),
+  );
+  if (uneven) throw new Error('weight parts must be equal runs of rows of one type');
+  return {
+    [`TYPE${suffix}`]: type,
+    [`PARTS${suffix}`]: parts.length,
+    [`PART_ROWS${suffix}`]: rows,
+    [`ROW_GROUP${suffix}`]: rowGroup,
+  };
+}
+
 /** A packed matrix's parts as the kernels take them. */
 export function weightParts(m: PackedMatrix): WeightPart[] {
   return m.parts.map((p) => ({

@@ -1,7 +1,7 @@
 // The prefill matrix-matrix kernel (gemm.wgsl): the same products and epilogues as the
 // matrix-vector kernels of matmul.ts, over a tile of tokens at a time.
-import { matmulRows, type MatmulSegment, type MatmulSpec } from './matmul';
-import { partedDequant, prelude, weightBindings } from './dequant';
+import { matmulRows, type MatmulSpec } from './matmul';
+import { partConstants, partedDequant, prelude, weightBindings } from './dequant';
 import { kernel, type KernelVariant } from './pipeline';
 import gemmSource from './gemm.wgsl?raw';
 import productInputSource from './product-input.wgsl?raw';
@@ -91,29 +91,6 @@ function checkTiles(tiles: GemmTiles, precision: MatmulSpec['precision']): void 
   }
 }
 
-/**
- * A segment's weight parts as constants, so that the variant's key (name and constants) names
- * its dequantization source: the parts must be equal runs of rows of one type, as the layout
- * splits a tensor.
- */
-function partConstants(segment: MatmulSegment, i: number): Record<string, number> {
-  const { type, rows, rowGroup = 1 } = segment.parts[0];
-  const uneven = segment.parts.some(
-    (p, j) =>
-      p.type !== type ||
-      (p.rowGroup ?? 1) !== rowGroup ||
-      p.rowStart !== j * rows ||
-      (j < segment.parts.length - 1 && p.rows !== rows),
-  );
-  if (uneven) throw new Error("a GEMM segment's parts must be equal runs of rows of one type");
-  return {
-    [`TYPE${i}`]: type,
-    [`PARTS${i}`]: segment.parts.length,
-    [`PART_ROWS${i}`]: rows,
-    [`ROW_GROUP${i}`]: rowGroup,
-  };
-}
-
 export function gemmKernel(spec: MatmulSpec, tiles = DEFAULT_GEMM_TILES): KernelVariant {
   const K = spec.inputLength;
   if (K % 8 || spec.inputStride % 4) {
@@ -174,7 +151,7 @@ export function gemmKernel(spec: MatmulSpec, tiles = DEFAULT_GEMM_TILES): Kernel
   const fns: string[] = [];
   let next = 4;
   segments.forEach((s, i) => {
-    Object.assign(constants, partConstants(s, i));
+    Object.assign(constants, partConstants(s.parts, `${i}`));
     fns.push(partedDequant(`deq_s${i}`, 'w', next, s.parts, K, q8));
     next += s.parts.length;
   });

@@ -16,8 +16,8 @@
 // starts at row SEGs_START, writes output column OUTs + its row, and adds its bias from the
 // vector region at BIASs when HAS_BIASs. The gated modes read gate through `deq_s0` and up through
 // `deq_s1`, at rows GATE_OFFSET and UP_OFFSET on (the halves of one fused tensor where the
-// architecture fuses them, else two tensors from row 0). Weight parts are bound from binding 4 on and read
-// through `deq_s0`, `deq_s1`, `deq_s2`, declared after this file. The input (binding 1) is
+// architecture fuses them, else two tensors from row 0). Weight parts are bound from binding 4 on
+// and read through `deq_s0`, `deq_s1`, `deq_s2`, declared after this file. The input (binding 1) is
 // declared by product-input.wgsl, before this file: with Q8_INPUT (unstaged only) the weights are
 // Q8_0 and the input arrives quantized to 8 bits, multiplied as the matrix-vector kernel does.
 // `Step` is declared in host-structs.ts; T is the compute precision (kernels' prelude).

@@ -4,7 +4,7 @@
 // workgroup size, tokens per read of a row, subgroup reductions), so an autotuner can choose
 // among variants of the same product.
 import type { ComputePrecision } from '../buffer-plan';
-import { partedDequant, prelude, weightBindings, type WeightPart } from './dequant';
+import { partConstants, partedDequant, prelude, weightBindings, type WeightPart } from './dequant';
 import { kernel, type KernelVariant } from './pipeline';
 import { f32Constant } from './preprocess';
 import { GGMLType } from '../types';
@@ -265,29 +265,6 @@ function checkSpec(spec: MatmulSpec, lanes: number, workgroup: number): void {
   }
 }
 
-/**
- * The constants that, with the row length, fix a segment's dequantization source: its type, its
- * rows' interleaving and its parts, which must be equal runs of rows (the last may be shorter),
- * as the layout splits a tensor.
- */
-function segmentParts(segment: MatmulSegment, i: number): Record<string, number> {
-  const { type, rows: partRows, rowGroup = 1 } = segment.parts[0];
-  const uneven = segment.parts.some(
-    (p, k) =>
-      p.type !== type ||
-      (p.rowGroup ?? 1) !== rowGroup ||
-      p.rowStart !== k * partRows ||
-      (k < segment.parts.length - 1 && p.rows !== partRows),
-  );
-  if (uneven) throw new Error('matmul weight parts must be equal runs of rows of one type');
-  return {
-    [`TYPE${i}`]: type,
-    [`PARTS${i}`]: segment.parts.length,
-    [`PART_ROWS${i}`]: partRows,
-    [`ROW_GROUP${i}`]: rowGroup,
-  };
-}
-
 export function matmulKernel(spec: MatmulSpec): KernelVariant {
   const K = spec.inputLength;
   const lanes = spec.lanesPerRow ?? DEFAULT_LANES_PER_ROW;
@@ -324,7 +301,7 @@ export function matmulKernel(spec: MatmulSpec): KernelVariant {
   ].join('\n');
   return kernel('matvec', source, {
     F16: spec.precision === 'f16',
-    ...Object.assign({}, ...spec.segments.map(segmentParts)),
+    ...Object.assign({}, ...spec.segments.map((s, i) => partConstants(s.parts, `${i}`))),
     K,
     XS: spec.inputStride / 4,
     OUT_STRIDE: spec.outputStride,

@@ -60,8 +60,9 @@ fn round_bf16(v: vec4f) -> vec4f {
   return bitcast<vec4f>((u + vec4u(0x7fffu) + ((u >> vec4u(16u)) & vec4u(1u))) & vec4u(0xffff0000u));
 }
 
+#if !SHARED_INPUT
 // Step g of the pass's token `token`: values g * 8 .. g * 8 + 7, with Q8_INPUT the block of values
-// g * 32 .. g * 32 + 31.
+// g * 32 .. g * 32 + 31. (The one-token body with SHARED_INPUT reads `input_q8_shared` instead.)
 fn input(token: u32, g: u32) -> InputGroup {
 #if Q8_INPUT
   return input_q8(token, g);
@@ -70,6 +71,7 @@ fn input(token: u32, g: u32) -> InputGroup {
   return array<vec4f, 2>(x[xi], x[xi + 1u]);
 #endif
 }
+#endif
 
 // Four input values rounded as llama.cpp rounds them for a weight of rounding `mode`; `t` is the
 // token's place in the current group of TOKENS, `g` the values' 8-value group.

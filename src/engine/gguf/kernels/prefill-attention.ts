@@ -69,9 +69,9 @@ export const QUERY_ATTENTION_WORKGROUP = 16;
 
 /**
  * The per-query kernel (query-attention.wgsl): one thread per two query tokens of a head, for
- * CPU-backed adapters; dispatched as `queryAttentionWorkgroups`. With `split` (the decode attention's splits,
- * `attentionSplit`) one thread per query head and split, writing the partials the decode
- * attention's reduce pass combines; dispatched as `querySplitWorkgroups`.
+ * CPU-backed adapters; dispatched as `queryAttentionWorkgroups`. With `split` (the decode
+ * attention's splits, `attentionSplit`) one thread per query head and split, writing the partials
+ * the decode attention's reduce pass combines; dispatched as `querySplitWorkgroups`.
  */
 export function queryAttentionKernel(
   h: ModelHparams,

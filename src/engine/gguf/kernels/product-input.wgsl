@@ -19,21 +19,19 @@ fn input_q8_shared(token: u32, blk: u32, lane: u32) -> Q8Block {
   let base = token * XQS4 * 4u;
   let lo = xq[base + blk * 8u + lane % 4u];
   let hi = xq[base + blk * 8u + 4u + lane % 4u];
-  return Q8Block(
-    vec4u(subgroupBroadcast(lo, 0u), subgroupBroadcast(lo, 1u), subgroupBroadcast(lo, 2u), subgroupBroadcast(lo, 3u)),
-    vec4u(subgroupBroadcast(hi, 0u), subgroupBroadcast(hi, 1u), subgroupBroadcast(hi, 2u), subgroupBroadcast(hi, 3u)),
-    bitcast<f32>(xq[base + SCALES4 * 4u + blk]),
+  let quants_lo = vec4u(
+    subgroupBroadcast(lo, 0u),
+    subgroupBroadcast(lo, 1u),
+    subgroupBroadcast(lo, 2u),
+    subgroupBroadcast(lo, 3u),
   );
-}
-
-// Block `blk` (values blk * 32 .. blk * 32 + 31) of token `token`.
-fn input_q8(token: u32, blk: u32) -> Q8Block {
-  let base = token * XQS4 * 4u + blk * 8u;
-  return Q8Block(
-    vec4u(xq[base], xq[base + 1u], xq[base + 2u], xq[base + 3u]),
-    vec4u(xq[base + 4u], xq[base + 5u], xq[base + 6u], xq[base + 7u]),
-    bitcast<f32>(xq[token * XQS4 * 4u + SCALES4 * 4u + blk]),
+  let quants_hi = vec4u(
+    subgroupBroadcast(hi, 0u),
+    subgroupBroadcast(hi, 1u),
+    subgroupBroadcast(hi, 2u),
+    subgroupBroadcast(hi, 3u),
   );
+  return Q8Block(quants_lo, quants_hi, bitcast<f32>(xq[base + SCALES4 * 4u + blk]));
 }
 #else
 @group(0) @binding(1) var<storage, read> xq: array<vec4u>;
