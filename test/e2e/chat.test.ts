@@ -150,7 +150,10 @@ describe('chat flow', () => {
       .poll(() => page.locator('article.message.user').first().textContent(), UI_WAIT)
       .toContain('Hello there');
     expect(page.url()).toBe(url);
-    expect(await answers(page).first().locator('.markdown').innerText()).toBe(text);
+    // The answer renders after the user's message: wait for it rather than read it once.
+    await expect
+      .poll(() => answers(page).first().locator('.markdown').innerText(), UI_WAIT)
+      .toBe(text);
     expect(await page.locator('.model-bar .model-name').textContent()).toBe(`${FIXTURE}.gguf`);
     expect(errors).toEqual([]);
     await page.close();
