@@ -14,6 +14,7 @@ import { GGMLType } from '../../src/engine/gguf/types.ts';
 import {
   matmulKernel,
   matmulWorkgroups,
+  sharedInputLanes,
   type DecodeVariant,
   type MatmulSpec,
 } from '../../src/engine/gguf/kernels/matmul.ts';
@@ -67,6 +68,9 @@ const { device, adapterInfo } = await openTestDevice(values.adapter as 'lavapipe
   disableF16: true,
 });
 const cache = new PipelineCache(device);
+const { subgroupMinSize } = adapterInfo as GPUAdapterInfo & { subgroupMinSize?: number };
+const sharedLanes = sharedInputLanes(device.features.has('subgroups'), subgroupMinSize);
+if (values.shared && !sharedLanes) throw new Error('--shared needs subgroups of at least 4');
 console.log(
   `${adapterInfo.description || adapterInfo.device}, ${values.type} weights, f32 compute` +
     (q8Input ? ', 8-bit inputs' : ''),
@@ -82,7 +86,9 @@ function quantizedInput(length: number): Uint32Array {
 }
 for (const [name, K, rows, mode] of SHAPES) {
   const gated = mode === 'swiglu';
-  const group = await memoryGroup([{ name: 'w', type, dims: [K, gated ? 2 * rows : rows] }], 1);
+  // 8-bit inputs run on CPU-backed adapters, where Q8_0 rows are interleaved per group.
+  const dims = [K, gated ? 2 * rows : rows];
+  const group = await memoryGroup([{ name: 'w', type, dims }], 1, undefined, q8Input);
   const m = group.layout.matrices.get('w')!;
   const parts = weightParts(m);
   const segments = gated
@@ -114,7 +120,7 @@ for (const [name, K, rows, mode] of SHAPES) {
       lastTokenOnly: name === 'output',
       tokens: 1,
       q8Input,
-      sharedInput: values.shared,
+      sharedInput: values.shared ? sharedLanes : undefined,
       ...variant,
     };
     const kernel = await cache.get(matmulKernel(spec), name);

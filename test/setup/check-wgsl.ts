@@ -172,16 +172,13 @@ function variants(): [string, KernelVariant][] {
               matmulKernel({ ...spec, ...variant, q8Input: true }),
             ]);
           }
-          const shared = {
-            tokens: 1,
-            lanesPerRow: 1,
-            rowsPerThread: 1,
-            sharedInput: true,
-          } as const;
-          out.push([
-            `matmul ${name} ${label}, 8-bit inputs shared per subgroup`,
-            matmulKernel({ ...spec, ...shared, q8Input: true }),
-          ]);
+          for (const sharedInput of [4, 8] as const) {
+            const shared = { tokens: 1, lanesPerRow: 1, rowsPerThread: 1, sharedInput } as const;
+            out.push([
+              `matmul ${name} ${label}, 8-bit inputs shared over ${sharedInput} lanes`,
+              matmulKernel({ ...spec, ...shared, q8Input: true }),
+            ]);
+          }
           // Rows interleaved per group (CPU-backed layout), read with f32 and with 8-bit inputs.
           const grouped = {
             ...spec,
@@ -195,8 +192,15 @@ function variants(): [string, KernelVariant][] {
             matmulKernel({ ...grouped, tokens: 4, lanesPerRow: 1 }),
           ]);
           out.push([
-            `matmul ${name} ${label}, rows in groups, 8-bit inputs shared per subgroup`,
-            matmulKernel({ ...grouped, ...shared, q8Input: true }),
+            `matmul ${name} ${label}, rows in groups, 8-bit inputs shared over 8 lanes`,
+            matmulKernel({
+              ...grouped,
+              tokens: 1,
+              lanesPerRow: 1,
+              rowsPerThread: 1,
+              sharedInput: 8,
+              q8Input: true,
+            }),
           ]);
           if (!spec.lastTokenOnly) {
             out.push([
@@ -239,6 +243,7 @@ function variants(): [string, KernelVariant][] {
     ['rope, pairs adjacent', ropeKernel({ ...hparams, ropePairing: 'adjacent' }, {})],
     ['attention split', attentionKernels(hparams, 256).split],
     ['attention reduce', attentionKernels(hparams, 256).reduce],
+    ['attention reduce into 8-bit inputs', attentionKernels(hparams, 256).reduceQ8!],
     ['attention split with a window', attentionKernels(hparams, 4096, 16).split],
     ['attention reduce with a window', attentionKernels(hparams, 4096, 16).reduce],
     ['prefill attention', prefillAttentionKernel(hparams, 0, attentionTiles(hparams))],
@@ -261,6 +266,14 @@ function variants(): [string, KernelVariant][] {
     [
       'rms-norm of the last token',
       rmsNormKernel({ length: K, normIndex: 0, eps: 1e-6, lastToken: true }),
+    ],
+    [
+      'rms-norm into 8-bit inputs',
+      rmsNormKernel({ length: K, normIndex: 0, eps: 1e-6, quantize: true }),
+    ],
+    [
+      'rms-norm of the last token into 8-bit inputs',
+      rmsNormKernel({ length: K, normIndex: 0, eps: 1e-6, lastToken: true, quantize: true }),
     ],
     ...sampleStages(5000).map((s, i): [string, KernelVariant] => [`sample stage ${i}`, s.variant]),
     ...sampleStages(5000, true).map((s, i): [string, KernelVariant] => [

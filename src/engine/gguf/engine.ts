@@ -80,7 +80,7 @@ export function choosePrecision(
 const PROCESS_VARIANT_CACHE = memoryVariantCache();
 
 /** How a part's products over Q8_0 weights read their inputs, in words. */
-function describeQ8Inputs(part: { q8Inputs: boolean; sharedInputs: boolean }): string {
+function describeQ8Inputs(part: { q8Inputs: boolean; sharedInputs?: number }): string {
   if (!part.q8Inputs) return 'f32 inputs';
   return part.sharedInputs
     ? '8-bit inputs, integer dot products, one-token products reading each input block once per subgroup'

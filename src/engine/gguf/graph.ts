@@ -22,6 +22,7 @@ import {
   type DecodeVariant,
   type MatmulSegment,
   type MatmulSpec,
+  type SharedInputLanes,
 } from './kernels/matmul';
 import { embedKernel } from './kernels/embed';
 import { weightParts } from './kernels/dequant';
@@ -91,9 +92,9 @@ export interface GraphInputs {
   q8Inputs: boolean;
   /**
    * One-token 8-bit-input products of one lane and one row per thread read each input block once
-   * per subgroup (`sharedInput` in matmul.ts).
+   * per subgroup, over this many lanes (`sharedInput` in matmul.ts); undefined: they do not.
    */
-  sharedInputs: boolean;
+  sharedInputs?: SharedInputLanes;
   /** The kernels attached for passes of several tokens (see `Dispatch.prefill`). */
   prefill: PrefillKernels;
   layers: GroupLayout[];
@@ -212,28 +213,49 @@ class GraphBuilder {
     return { buffer: this.g.scratch.get(name)! };
   }
 
+  /** Whether a product over these segments reads its input quantized to 8 bits. */
+  private takesQ8(segments: MatmulSegment[]): boolean {
+    return this.g.q8Inputs && takesQ8Input(segments.flatMap((s) => s.parts.map((p) => p.type)));
+  }
+
   /**
    * A product and what runs before it: with 8-bit inputs for its weights, the pass quantizing
-   * its input (the output layer's: the last token alone).
+   * its input (the output layer's: the last token alone), unless `quantized` says the pass
+   * before it (an RMSNorm, the attention reduce) writes that input itself into `input.q8`.
    */
-  private async matmul(spec: MatmulSpec, label: string, io: ProductIo): Promise<Dispatch[]> {
-    const types = spec.segments.flatMap((s) => s.parts.map((p) => p.type));
-    if (!this.g.q8Inputs || !takesQ8Input(types)) return [await this.product(spec, label, io)];
+  private async matmul(
+    spec: MatmulSpec,
+    label: string,
+    io: ProductIo,
+    quantized = false,
+  ): Promise<Dispatch[]> {
+    if (!this.takesQ8(spec.segments)) return [await this.product(spec, label, io)];
+    const xq = this.buf('input.q8');
+    const product = await this.product({ ...spec, q8Input: true }, label, { ...io, x: xq });
+    if (quantized) return [product];
+    const quantize = await this.quantizePass(spec, io.x, label);
+    return [quantize, product];
+  }
+
+  /** The pass writing `x` into `input.q8` as the 8-bit input of the product `spec`. */
+  private async quantizePass(
+    spec: Pick<MatmulSpec, 'inputLength' | 'inputStride' | 'lastTokenOnly'>,
+    x: BufferSlice,
+    label: string,
+  ): Promise<Dispatch> {
     const lastToken = spec.lastTokenOnly ?? false;
     const kernel = await this.g.cache.get(
       quantizeInputKernel({ length: spec.inputLength, stride: spec.inputStride, lastToken }),
       'quantize-input',
     );
-    const xq = this.buf('input.q8');
     const quantize = this.fixed(
       kernel,
-      [this.buf('step'), io.x, xq],
+      [this.buf('step'), x, this.buf('input.q8')],
       quantizeInputWorkgroups(spec.inputLength),
       `${label} input`,
     );
     quantize.perToken = !lastToken;
-    const product = await this.product({ ...spec, q8Input: true }, label, { ...io, x: xq });
-    return [quantize, product];
+    return quantize;
   }
 
   private async product(spec: MatmulSpec, label: string, io: ProductIo): Promise<Dispatch> {
@@ -277,11 +299,8 @@ class GraphBuilder {
       return { kernel, bindGroup, workgroups: [wx, wy, 1], weightBytes, label };
     };
     const decodeSpec: MatmulSpec = { ...spec, ...decodeVariant, tokens: 1 };
-    decodeSpec.sharedInput =
-      this.g.sharedInputs &&
-      spec.q8Input &&
-      decodeSpec.lanesPerRow === 1 &&
-      (decodeSpec.rowsPerThread ?? 1) === 1;
+    const oneLaneOneRow = decodeSpec.lanesPerRow === 1 && (decodeSpec.rowsPerThread ?? 1) === 1;
+    decodeSpec.sharedInput = spec.q8Input && oneLaneOneRow ? this.g.sharedInputs : undefined;
     const product: Dispatch = {
       ...(await matvec({ ...spec, tokens: 4, subgroups })),
       decode: await matvec(decodeSpec),
@@ -320,33 +339,33 @@ class GraphBuilder {
   }
 
   /**
-   * The RMSNorm pass writing `hidden` normalised into `normed` (every token, or with `lastToken`
-   * the last), and the buffer the product after it reads: `normed`, or `hidden` without a norm.
+   * The RMSNorm pass writing `hidden` normalised into `normed`, or with `quantize` as the next
+   * product's 8-bit input into `input.q8` (every token, or with `lastToken` the last), and the
+   * buffer the product after it reads: that, or `hidden` without a norm.
    */
   private async rmsNorm(
     normIndex: number | undefined,
     vecs: BufferSlice,
     label: string,
-    lastToken = false,
-  ): Promise<{ dispatches: Dispatch[]; input: BufferSlice }> {
-    if (normIndex === undefined) return { dispatches: [], input: this.buf('hidden') };
+    { lastToken = false, quantize = false } = {},
+  ): Promise<{ dispatches: Dispatch[]; input: BufferSlice; quantized: boolean }> {
+    if (normIndex === undefined) {
+      return { dispatches: [], input: this.buf('hidden'), quantized: false };
+    }
     const kernel = await this.g.cache.get(
       rmsNormKernel({
         length: this.h.embeddingLength,
         normIndex,
         eps: this.h.rmsEpsilon,
         lastToken,
+        quantize,
       }),
       'rms-norm',
     );
-    const norm = this.fixed(
-      kernel,
-      [this.buf('step'), this.buf('hidden'), vecs, this.buf('normed')],
-      1,
-      label,
-    );
+    const output = this.buf(quantize ? 'input.q8' : 'normed');
+    const norm = this.fixed(kernel, [this.buf('step'), this.buf('hidden'), vecs, output], 1, label);
     norm.perToken = !lastToken;
-    return { dispatches: [norm], input: this.buf('normed') };
+    return { dispatches: [norm], input: output, quantized: quantize };
   }
 
   /**
@@ -421,7 +440,6 @@ class GraphBuilder {
         ? queryAttentionKernel(h, window, attentionSplit(this.g.contextTokens))
         : attention.split,
     );
-    const attentionReduce = await this.g.cache.get(attention.reduce);
     const splitsFor = (ntok: number, pos0: number) =>
       Math.ceil((pos0 + ntok) / attention.splitPositions);
     const postNorms = this.spec.postNorms;
@@ -431,6 +449,7 @@ class GraphBuilder {
       input: string,
       inputLength: number,
       postNorm: string,
+      quantized = false,
     ): Promise<Dispatch[]> => {
       const w = names(name);
       const product = await this.matmul(
@@ -450,6 +469,7 @@ class GraphBuilder {
           weights: weightSlices(buffer, group, w),
           weightBytes: bytes(name),
         },
+        quantized,
       );
       if (!postNorms) return product;
       const norm = vector(postNorm);
@@ -471,8 +491,33 @@ class GraphBuilder {
     const gateUpWeights = fused
       ? [...weightSlices(buffer, group, gateUp), ...weightSlices(buffer, group, gateUp)]
       : weightSlices(buffer, group, gateUp);
-    const attnNorm = await this.rmsNorm(vector('attn_norm'), vecs, `${p}attn_norm`);
-    const ffnNorm = await this.rmsNorm(vector('ffn_norm'), vecs, `${p}ffn_norm`);
+    const qkvSegments = segments(group, qkv, true);
+    const gateUpSegments = fused
+      ? fusedGateUp(group, gateUp[0], h.feedForwardLength)
+      : segments(group, gateUp, false);
+    // Where a product reads 8-bit inputs, the pass before it writes them: the norms, and the
+    // attention reduce of a one-token pass (prompts' attention kernels write f32 values, which
+    // the quantize pass then reads).
+    const attnNorm = await this.rmsNorm(vector('attn_norm'), vecs, `${p}attn_norm`, {
+      quantize: this.takesQ8(qkvSegments),
+    });
+    const ffnNorm = await this.rmsNorm(vector('ffn_norm'), vecs, `${p}ffn_norm`, {
+      quantize: this.takesQ8(gateUpSegments),
+    });
+    const attnOutputLength = h.headCount * h.valueLength;
+    const reduceQ8 =
+      this.takesQ8(segments(group, names('attn_output'), false)) && attention.reduceQ8
+        ? await this.g.cache.get(attention.reduceQ8)
+        : undefined;
+    const splitPrefill = this.g.prefill.attention === 'split';
+    const reducePrefill = async (): Promise<Dispatch | null | undefined> => {
+      // The split kernels' reduce runs over the pass; the others write the output normalised.
+      if (splitPrefill) return undefined;
+      if (!reduceQ8) return null;
+      const x = this.buf('attention');
+      const quantize = { inputLength: attnOutputLength, inputStride: attnOutputLength };
+      return this.quantizePass(quantize, x, `${p}attn_output`);
+    };
     return [
       ...attnNorm.dispatches,
       ...(await this.matmul(
@@ -482,7 +527,7 @@ class GraphBuilder {
           inputStride: h.embeddingLength,
           outputStride: qkvWidth(h),
           mode: 'plain',
-          segments: segments(group, qkv, true),
+          segments: qkvSegments,
         },
         `${p}qkv`,
         {
@@ -492,6 +537,7 @@ class GraphBuilder {
           weights: weightSlices(buffer, group, qkv),
           weightBytes: bytes(...qkvParts) + group.vectorBytes,
         },
+        attnNorm.quantized,
       )),
       this.fixed(
         rope,
@@ -521,19 +567,23 @@ class GraphBuilder {
       },
       {
         ...this.fixed(
-          attentionReduce,
-          [this.buf('step'), this.buf('attention.partials'), this.buf('attention')],
+          reduceQ8 ?? (await this.g.cache.get(attention.reduce)),
+          [
+            this.buf('step'),
+            this.buf('attention.partials'),
+            this.buf(reduceQ8 ? 'input.q8' : 'attention'),
+          ],
           h.headCount,
           `${p}attention.reduce`,
         ),
-        // The tiled and per-query kernels write the normalised output themselves.
-        prefill: this.g.prefill.attention === 'split' ? undefined : null,
+        prefill: await reducePrefill(),
       },
       ...(await residual(
         'attn_output',
         'attention',
-        h.headCount * h.valueLength,
+        attnOutputLength,
         'post_attention_norm',
+        reduceQ8 !== undefined,
       )),
       ...ffnNorm.dispatches,
       ...(await this.matmul(
@@ -543,9 +593,7 @@ class GraphBuilder {
           inputStride: h.embeddingLength,
           outputStride: h.feedForwardLength,
           mode: this.spec.activation === 'gelu-tanh' ? 'geglu' : 'swiglu',
-          segments: fused
-            ? fusedGateUp(group, gateUp[0], h.feedForwardLength)
-            : segments(group, gateUp, false),
+          segments: gateUpSegments,
         },
         `${p}ffn_gate_up`,
         {
@@ -555,6 +603,7 @@ class GraphBuilder {
           weights: gateUpWeights,
           weightBytes: bytes(...(fused ? ['ffn_up'] : ['ffn_gate', 'ffn_up'])),
         },
+        ffnNorm.quantized,
       )),
       ...(await residual('ffn_down', 'ffn', h.feedForwardLength, 'post_ffw_norm')),
     ];
@@ -595,11 +644,12 @@ class GraphBuilder {
     const outBuffer = tied ? this.g.embeddingBuffer! : this.g.headBuffer!;
     const out = outputMatrix(head, embedding);
     const headVecs = { buffer: this.g.headBuffer!, offset: 0, size: head.vectorBytes };
+    const outSegments = segments(outGroup, [outName], false);
     const norm = await this.rmsNorm(
       head.vectors.get('output_norm.weight')?.index,
       headVecs,
       'output_norm',
-      true,
+      { lastToken: true, quantize: this.takesQ8(outSegments) },
     );
     const logits = this.buf(`logits.${slot}`);
     const [first, ...rest] = await this.matmul(
@@ -609,7 +659,7 @@ class GraphBuilder {
         inputStride: this.h.embeddingLength,
         outputStride: out.rows,
         mode: 'plain',
-        segments: segments(outGroup, [outName], false),
+        segments: outSegments,
         softCap: this.h.finalSoftCap,
         lastTokenOnly: true,
       },
@@ -621,6 +671,7 @@ class GraphBuilder {
         weights: weightSlices(outBuffer, outGroup, [outName]),
         weightBytes: matrixBytes(out) + head.vectorBytes,
       },
+      norm.quantized,
     );
     const product = rest.length ? rest[0] : first;
     // The output layer reads the pass's last token alone: its one-token kernel serves every pass.

@@ -28,7 +28,7 @@ import {
   type Graph,
   type GraphInputs,
 } from './graph';
-import { DEFAULT_LANES_PER_ROW, sharedInputFits } from './kernels/matmul';
+import { DEFAULT_LANES_PER_ROW, sharedInputLanes, type SharedInputLanes } from './kernels/matmul';
 import { classifyAdapter } from '../../gpu/probe';
 import {
   adapterNames,
@@ -382,15 +382,16 @@ export class GgufModel {
   }
 
   /**
-   * Whether one-token 8-bit-input products share each input load across a subgroup: wherever
-   * there are 8-bit inputs and subgroups of at least 4 invocations (lavapipe's products 1.2-1.6x
-   * faster, docs/performance.md).
+   * The lanes one-token 8-bit-input products share each input load over: wherever there are
+   * 8-bit inputs and subgroups of at least 4 invocations (lavapipe's products 1.2-1.6x faster,
+   * docs/performance.md); undefined where they do not.
    */
-  get sharedInputs(): boolean {
+  get sharedInputs(): SharedInputLanes | undefined {
     const { subgroupMinSize } = this.device.adapterInfo as GPUAdapterInfo & {
       subgroupMinSize?: number;
     };
-    return this.q8Inputs && sharedInputFits(this.device.features.has('subgroups'), subgroupMinSize);
+    if (!this.q8Inputs) return undefined;
+    return sharedInputLanes(this.device.features.has('subgroups'), subgroupMinSize);
   }
 
   /** Logit rows of the output layer (the vocabulary the sampler draws from). */

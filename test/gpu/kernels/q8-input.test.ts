@@ -5,7 +5,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTestDevice, poison, POISON_BITS, random, readBuffer, storageBuffer } from '../harness';
 import { GGMLType } from '../../../src/engine/gguf/types';
-import { matmulKernel, type MatmulSpec } from '../../../src/engine/gguf/kernels/matmul';
+import {
+  matmulKernel,
+  sharedInputLanes,
+  type MatmulSpec,
+  type SharedInputLanes,
+} from '../../../src/engine/gguf/kernels/matmul';
 import {
   CPU_GEMM_TILES,
   DEFAULT_GEMM_TILES,
@@ -140,6 +145,12 @@ function compare(group: MemoryGroup, x: Float32Array, y: Float32Array, tokens: n
   return { worst, untouched };
 }
 
+/** The shared-input forms each adapter's subgroups hold (SwiftShader's have 4 lanes, lavapipe's 8). */
+const SHARED_LANES: Record<'swiftshader' | 'lavapipe', SharedInputLanes[]> = {
+  swiftshader: [4],
+  lavapipe: [4, 8],
+};
+
 describe.each(['swiftshader', 'lavapipe'] as const)('8-bit inputs on %s', (adapter) => {
   let ed: EngineDevice;
   let cache: PipelineCache;
@@ -148,6 +159,16 @@ describe.each(['swiftshader', 'lavapipe'] as const)('8-bit inputs on %s', (adapt
     cache = new PipelineCache(ed.device);
   });
   afterAll(() => ed.device.destroy());
+  const sharedForms = SHARED_LANES[adapter];
+  /** The widest form, the one the engine picks on this adapter. */
+  const widest = sharedForms[sharedForms.length - 1];
+
+  it('shares inputs over the lanes the engine picks for this adapter', () => {
+    const info = ed.adapterInfo as GPUAdapterInfo & { subgroupMinSize?: number };
+    expect(sharedInputLanes(ed.device.features.has('subgroups'), info.subgroupMinSize)).toBe(
+      widest,
+    );
+  });
 
   it("quantizes every token's blocks as llama.cpp does: int8 quants, f16-rounded scales", async () => {
     const ntok = 3;
@@ -185,16 +206,13 @@ describe.each(['swiftshader', 'lavapipe'] as const)('8-bit inputs on %s', (adapt
     tokens: 1,
     subgroups: false,
     rowsPerThread: 1,
-    sharedInput: false,
   } as const;
-  const variants: Required<
-    Pick<
-      MatmulSpec,
-      'lanesPerRow' | 'workgroupSize' | 'tokens' | 'subgroups' | 'rowsPerThread' | 'sharedInput'
-    >
-  >[] = [
+  const variants: (Required<
+    Pick<MatmulSpec, 'lanesPerRow' | 'workgroupSize' | 'tokens' | 'subgroups' | 'rowsPerThread'>
+  > &
+    Pick<MatmulSpec, 'sharedInput'>)[] = [
     one,
-    { ...one, sharedInput: true },
+    ...sharedForms.map((sharedInput) => ({ ...one, sharedInput })),
     { ...one, workgroupSize: 16, rowsPerThread: 4 },
     { ...one, lanesPerRow: 4, subgroups: true, rowsPerThread: 2 },
     { ...one, lanesPerRow: 16 },
@@ -207,7 +225,7 @@ describe.each(['swiftshader', 'lavapipe'] as const)('8-bit inputs on %s', (adapt
       v.rowsPerThread,
       v.workgroupSize,
       v.tokens,
-      v.sharedInput ? ', input shared per subgroup' : '',
+      v.sharedInput ? `, input shared over ${v.sharedInput} lanes` : '',
       v,
     ]),
   )(
@@ -232,8 +250,8 @@ describe.each(['swiftshader', 'lavapipe'] as const)('8-bit inputs on %s', (adapt
     },
   );
 
-  it.each([false, true])(
-    'the last token alone, as the output layer reads it (input shared per subgroup: %s)',
+  it.each([undefined, ...sharedForms])(
+    'the last token alone, as the output layer reads it (input shared over lanes: %s)',
     async (sharedInput) => {
       const group = await qkvGroup(4);
       const ntok = 5;
@@ -317,7 +335,7 @@ describe.each(['swiftshader', 'lavapipe'] as const)('8-bit inputs on %s', (adapt
       ['matrix-vector', { lanesPerRow: 1, tokens: 4 }, undefined],
       [
         'one-token body, input shared per subgroup',
-        { lanesPerRow: 1, tokens: 1, sharedInput: true },
+        { lanesPerRow: 1, tokens: 1, sharedInput: widest },
         undefined,
       ],
       ['GEMM', { lanesPerRow: 1, tokens: 4 }, CPU_GEMM_TILES],
@@ -373,8 +391,12 @@ describe.each(['swiftshader', 'lavapipe'] as const)('8-bit inputs on %s', (adapt
     expect(decoded.subarray(0, STRIDE - 3).every((v) => Number.isFinite(v))).toBe(true);
     expect(Array.from(await run({}, CPU_GEMM_TILES))).toEqual(Array.from(decoded));
     expect(Array.from(await run({ tokens: 4 }))).toEqual(Array.from(decoded));
-    const shared = { tokens: 1, workgroupSize: 64, rowsPerThread: 1, sharedInput: true } as const;
-    expect(Array.from(await run(shared))).toEqual(Array.from(decoded));
+    for (const sharedInput of sharedForms) {
+      const shared = { tokens: 1, workgroupSize: 64, rowsPerThread: 1, sharedInput } as const;
+      expect(Array.from(await run(shared)), `shared over ${sharedInput}`).toEqual(
+        Array.from(decoded),
+      );
+    }
   });
 
   it('Q8_0 rows interleaved per group of 8 (the CPU-backed layout): every product form gives the row-major bits', async () => {
@@ -400,7 +422,11 @@ describe.each(['swiftshader', 'lavapipe'] as const)('8-bit inputs on %s', (adapt
     const xq = await quantize(ed.device, cache, x, ntok);
     const forms: [string, Partial<MatmulSpec>, GemmTiles | undefined][] = [
       ['one-token body', { tokens: 1, lanesPerRow: 1 }, undefined],
-      ['one-token body, input shared', { tokens: 1, lanesPerRow: 1, sharedInput: true }, undefined],
+      ...sharedForms.map((sharedInput): [string, Partial<MatmulSpec>, undefined] => [
+        `one-token body, input shared over ${sharedInput} lanes`,
+        { tokens: 1, lanesPerRow: 1, sharedInput },
+        undefined,
+      ]),
       ['4-token body', { tokens: 4, lanesPerRow: 1 }, undefined],
       ['the last token', { tokens: 1, lanesPerRow: 1, lastTokenOnly: true }, undefined],
       ['f32 inputs', { tokens: 4, lanesPerRow: 1, q8Input: false }, undefined],
@@ -433,7 +459,7 @@ describe.each(['swiftshader', 'lavapipe'] as const)('8-bit inputs on %s', (adapt
     expect(() => gemmKernel(q8Spec(q80, ['q']), DEFAULT_GEMM_TILES)).toThrow(/unstaged GEMM only/);
     expect(() => matmulKernel(q8Spec(group, ['a']))).toThrow(/take Q8_0 weights/);
     expect(() => gemmKernel(q8Spec(group, ['a']), CPU_GEMM_TILES)).toThrow(/take Q8_0 weights/);
-    const one = { tokens: 1, lanesPerRow: 1, rowsPerThread: 1, sharedInput: true } as const;
+    const one = { tokens: 1, lanesPerRow: 1, rowsPerThread: 1, sharedInput: 4 } as const;
     expect(() => matmulKernel({ ...q8Spec(q80, ['q'], one), q8Input: false })).toThrow(
       /shared input is read by the one-token body of an 8-bit-input product/,
     );

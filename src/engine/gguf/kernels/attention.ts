@@ -5,11 +5,17 @@ import type { ModelHparams } from '../types';
 import { attentionSplit, qkvWidth } from '../buffer-plan';
 import { kernel, type KernelVariant } from './pipeline';
 import { f32Constant } from './preprocess';
+import { q8BlockWriter } from './quantize-input';
 import attentionSource from './attention.wgsl?raw';
 
 export interface AttentionKernels {
   split: KernelVariant;
   reduce: KernelVariant;
+  /**
+   * The reduce writing its output as the output projection's 8-bit input (quantize-input.ts);
+   * absent where a value head is not a whole number of blocks of 32.
+   */
+  reduceQ8?: KernelVariant;
   /** Positions per split. */
   splitPositions: number;
 }
@@ -56,9 +62,20 @@ export function attentionKernels(
     SPLIT: positions,
     MAX_SPLITS: count,
   };
-  return {
-    split: kernel('attention', attentionSource, { ...constants, REDUCE: false }),
-    reduce: kernel('attention', attentionSource, { ...constants, REDUCE: true }),
+  const kernels: AttentionKernels = {
+    split: kernel('attention', attentionSource, { ...constants, REDUCE: false, QUANTIZE: false }),
+    reduce: kernel('attention', attentionSource, { ...constants, REDUCE: true, QUANTIZE: false }),
     splitPositions: positions,
   };
+  if (h.valueLength % 32 === 0) {
+    const writer = q8BlockWriter(h.headCount * h.valueLength);
+    kernels.reduceQ8 = kernel('attention', writer.source + attentionSource, {
+      ...constants,
+      REDUCE: true,
+      QUANTIZE: true,
+      XQS: writer.XQS,
+      QUANTS: writer.QUANTS,
+    });
+  }
+  return kernels;
 }

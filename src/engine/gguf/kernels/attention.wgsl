@@ -7,7 +7,7 @@
 // last WINDOW positions; SOFTCAP > 0 caps each score at SOFTCAP * tanh(score / SOFTCAP). A
 // position's splits and tiles depend on the position alone, so a token gives the same bits in a
 // decode pass and in a prefill pass.
-// Constants: H, HKV, G, DK, DV, QKV, SCALE, WINDOW, SOFTCAP, SPLIT, MAX_SPLITS, REDUCE.
+// Constants: H, HKV, G, DK, DV, QKV, SCALE, WINDOW, SOFTCAP, SPLIT, MAX_SPLITS, REDUCE, QUANTIZE.
 // `Step` is declared in host-structs.ts.
 const TILE = 64u;
 const PARTIAL = DV + 2u;
@@ -157,7 +157,14 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid:
 #else
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<storage, read> partials: array<f32>;
+#if QUANTIZE
+// The output written straight as the output projection's 8-bit input (quantize-block.wgsl), each
+// of the head's blocks of 32 from the head's values in workgroup memory.
+@group(0) @binding(2) var<storage, read_write> xq: array<u32>;
+var<workgroup> head_out: array<f32, DV>;
+#else
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
+#endif
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
@@ -182,7 +189,22 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid:
       let base = partial_base(t, h, s);
       sum += partials[base + d] * exp(partials[base + DV] - m);
     }
+#if QUANTIZE
+    head_out[d] = sum / l;
+#else
     out[t * H * DV + h * DV + d] = sum / l;
+#endif
   }
+#if QUANTIZE
+  workgroupBarrier();
+  for (var b = tid; b < DV / 32u; b += 64u) {
+    var v: array<vec4f, 8>;
+    for (var i = 0u; i < 8u; i++) {
+      let j = b * 32u + i * 4u;
+      v[i] = vec4f(head_out[j], head_out[j + 1u], head_out[j + 2u], head_out[j + 3u]);
+    }
+    store_q8_block(t, h * (DV / 32u) + b, v);
+  }
+#endif
 }
 #endif

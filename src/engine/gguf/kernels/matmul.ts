@@ -67,23 +67,25 @@ export interface MatmulSpec {
    */
   q8Input?: boolean;
   /**
-   * The one-token body reads each 8-bit input block once per subgroup and broadcasts it, and each
+   * The one-token body reads each 8-bit input block, and each vector of a block's scales, once
+   * per subgroup, the words spread over this many lanes and shuffled to the others; and each
    * vector of weight scales once per eight blocks (CPU-backed adapters, where every lane's load
    * costs its own instructions). Needs q8Input, one token, one lane and one row per thread, and
-   * subgroups of at least 4 invocations (`sharedInputFits`).
+   * subgroups of at least that many invocations (`sharedInputLanes`).
    */
-  sharedInput?: boolean;
+  sharedInput?: SharedInputLanes;
 }
 
-/** The smallest subgroup `sharedInput` takes: lanes 0-3 hold a block's quants between them. */
-const SHARED_INPUT_MIN_SUBGROUP = 4;
+/** Lanes that hold a shared input's words between them: eight words in one or two each. */
+export type SharedInputLanes = 4 | 8;
 
-/** Whether a device with these subgroups can run the shared-input one-token body. */
-export function sharedInputFits(
+/** The lanes a device with these subgroups shares one-token inputs over; undefined: it cannot. */
+export function sharedInputLanes(
   hasSubgroups: boolean,
   subgroupMinSize: number | undefined,
-): boolean {
-  return hasSubgroups && (subgroupMinSize ?? 0) >= SHARED_INPUT_MIN_SUBGROUP;
+): SharedInputLanes | undefined {
+  if (!hasSubgroups || subgroupMinSize === undefined || subgroupMinSize < 4) return undefined;
+  return subgroupMinSize >= 8 ? 8 : 4;
 }
 
 /**
@@ -255,7 +257,7 @@ function checkSpec(spec: MatmulSpec, lanes: number, workgroup: number): void {
     throw new Error(`subgroup reductions need a power-of-two number of lanes, not ${lanes}`);
   }
   if (
-    spec.sharedInput &&
+    spec.sharedInput !== undefined &&
     !(spec.q8Input && spec.tokens === 1 && lanes === 1 && rowsPerThread === 1)
   ) {
     throw new Error(
@@ -285,7 +287,7 @@ export function matmulKernel(spec: MatmulSpec): KernelVariant {
   const segment = (i: number) => spec.segments[i] as MatmulSegment | undefined;
   const cap = spec.softCap ?? 0;
   const subgroups = spec.subgroups ?? false;
-  const shared = spec.sharedInput ?? false;
+  const shared = spec.sharedInput;
   let next = 4;
   const dequant = spec.segments.map((s, i) => {
     const fn = partedDequant(`deq_s${i}`, 'w', next, s.parts, K, q8);
@@ -293,7 +295,7 @@ export function matmulKernel(spec: MatmulSpec): KernelVariant {
     return fn;
   });
   const source = [
-    prelude(spec.precision, subgroups || shared),
+    prelude(spec.precision, subgroups || shared !== undefined),
     productInputSource,
     weightBindings('w', 4, next - 4, q8),
     ...dequant,
@@ -336,7 +338,8 @@ export function matmulKernel(spec: MatmulSpec): KernelVariant {
     SUBGROUPS: subgroups,
     ROWS_PER_THREAD: spec.rowsPerThread ?? 1,
     Q8_INPUT: q8,
-    SHARED_INPUT: shared,
+    SHARED_INPUT: shared !== undefined,
+    SHARED_LANES: shared ?? 0,
     ...inputQ8Constants(q8 ? K : 0),
   });
 }

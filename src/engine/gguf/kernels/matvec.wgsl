@@ -307,10 +307,11 @@ fn tokens_run() -> vec2u {
 
 #if TOKENS == 1 && SHARED_INPUT
 // The one-token body of 8-bit-input products on CPU-backed adapters (one lane and one row per
-// thread, subgroups of at least 4): each input block is read once for the subgroup
-// (`input_q8_shared`) and each vector of a row's weight scales once for its eight blocks, where
-// every lane's load costs its own instructions (docs/performance.md). The blocks are summed in the
-// order of the other bodies, so a token's products come out bit for bit the same.
+// thread, subgroups of at least SHARED_LANES): each input block and each input scale are read once
+// for the subgroup (`input_q8_shared`, the scales of eight blocks at a time) and each vector of a
+// row's weight scales once for its eight blocks, where every lane's load costs its own
+// instructions (docs/performance.md). The blocks are summed in the order of the other bodies, so a
+// token's products come out bit for bit the same.
 // A row's vector of scales for blocks g .. g + 7 and its block g (`up`: the up row, gated modes).
 #if MODE == 2 || MODE == 3
 fn scales_of(at: RowAt, g: u32, up: bool) -> vec4u {
@@ -359,14 +360,16 @@ fn main(
     var up = 0.0;
     var scales = vec4u();
     var up_scales = vec4u();
+    var x_scales = SharedWords();
     for (var g = 0u; g < STEPS; g++) {
-      let x = input_q8_shared(first + t, g, sg_lane);
       if (g % 8u == 0u) {
+        x_scales = input_scales_shared(first + t, g, sg_lane);
         scales = scales_of(at, g, false);
 #if MODE == 2 || MODE == 3
         up_scales = scales_of(at, g, true);
 #endif
       }
+      let x = input_q8_shared(first + t, g, sg_lane, x_scales);
       acc += dot_q8(block_of(at, g, false, scales), x);
 #if MODE == 2 || MODE == 3
       up += dot_q8(block_of(at, g, true, up_scales), x);

@@ -8,30 +8,52 @@ alias InputGroup = Q8Block;
 // Per token XQS4 vectors of four words: the quants of its blocks (two vectors each), then their
 // f32 scales from vector SCALES4 on.
 #if SHARED_INPUT
-// Read as words by the one-token body with SHARED_INPUT (matvec.wgsl, subgroups of at least 4).
+// Read as words by the one-token body with SHARED_INPUT (matvec.wgsl, subgroups of at least
+// SHARED_LANES): eight consecutive words (a block's quants, or the scales of eight blocks) are
+// loaded once for the subgroup, SHARED_LANES lanes holding them between them, and shuffled to
+// every lane. On CPU-backed adapters every lane of a load costs its own instructions, so the
+// input, the same for every row, costs an eighth of the loads read this way (docs/performance.md).
 @group(0) @binding(1) var<storage, read> xq: array<u32>;
 
-// Block `blk` of token `token` read once for the subgroup: each lane loads two of its eight quant
-// words and lanes 0-3 broadcast theirs (every lane of the subgroup calls it together). On
-// CPU-backed adapters every lane of a load costs its own instructions, so the input, the same
-// for every row, costs a quarter of the loads read this way (docs/performance.md).
-fn input_q8_shared(token: u32, blk: u32, lane: u32) -> Q8Block {
-  let base = token * XQS4 * 4u;
-  let lo = xq[base + blk * 8u + lane % 4u];
-  let hi = xq[base + blk * 8u + 4u + lane % 4u];
-  let quants_lo = vec4u(
-    subgroupBroadcast(lo, 0u),
-    subgroupBroadcast(lo, 1u),
-    subgroupBroadcast(lo, 2u),
-    subgroupBroadcast(lo, 3u),
+#if SHARED_LANES == 8
+alias SharedWords = u32;
+
+// This lane's part of the eight words from `at` (none past `last`).
+fn shared_words(at: u32, last: u32, lane: u32) -> SharedWords {
+  return xq[min(at + lane % 8u, last)];
+}
+
+// Word i of the eight (every lane of the subgroup calls it together).
+fn shared_word(w: SharedWords, i: u32) -> u32 {
+  return subgroupShuffle(w, i);
+}
+#else
+alias SharedWords = vec2u;
+
+fn shared_words(at: u32, last: u32, lane: u32) -> SharedWords {
+  return vec2u(xq[min(at + lane % 4u, last)], xq[min(at + 4u + lane % 4u, last)]);
+}
+
+fn shared_word(w: SharedWords, i: u32) -> u32 {
+  return subgroupShuffle(select(w.x, w.y, i >= 4u), i % 4u);
+}
+#endif
+
+// The scales of token `token`'s blocks blk .. blk + 7 (those it has), for `input_q8_shared`.
+fn input_scales_shared(token: u32, blk: u32, lane: u32) -> SharedWords {
+  let scales = token * XQS4 * 4u + SCALES4 * 4u;
+  return shared_words(scales + blk, scales + K / 32u - 1u, lane);
+}
+
+// Block `blk` of token `token`, its scale taken from `scales` (read at the block's group of 8).
+fn input_q8_shared(token: u32, blk: u32, lane: u32, scales: SharedWords) -> Q8Block {
+  let at = token * XQS4 * 4u + blk * 8u;
+  let w = shared_words(at, at + 7u, lane);
+  return Q8Block(
+    vec4u(shared_word(w, 0u), shared_word(w, 1u), shared_word(w, 2u), shared_word(w, 3u)),
+    vec4u(shared_word(w, 4u), shared_word(w, 5u), shared_word(w, 6u), shared_word(w, 7u)),
+    bitcast<f32>(shared_word(scales, blk % 8u)),
   );
-  let quants_hi = vec4u(
-    subgroupBroadcast(hi, 0u),
-    subgroupBroadcast(hi, 1u),
-    subgroupBroadcast(hi, 2u),
-    subgroupBroadcast(hi, 3u),
-  );
-  return Q8Block(quants_lo, quants_hi, bitcast<f32>(xq[base + SCALES4 * 4u + blk]));
 }
 #else
 @group(0) @binding(1) var<storage, read> xq: array<vec4u>;

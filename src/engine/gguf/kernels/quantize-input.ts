@@ -6,6 +6,7 @@
 // (docs/performance.md, "8-bit inputs for Q8_0 products").
 import { GGMLType } from '../types';
 import { kernel, type KernelVariant } from './pipeline';
+import quantizeBlockSource from './quantize-block.wgsl?raw';
 import source from './quantize-input.wgsl?raw';
 
 /** Threads per workgroup, one per block of 32 values. */
@@ -29,6 +30,21 @@ export function inputQ8Constants(length: number): { XQS4: number; SCALES4: numbe
   return { XQS4: quantizedInputWords(length) / 4, SCALES4: quantizedInputQuants(length) / 4 };
 }
 
+/**
+ * What a kernel writing 8-bit inputs of `length` values needs: quantize-block.wgsl (joined before
+ * the kernel's own source) and the layout's constants.
+ */
+export function q8BlockWriter(length: number): { source: string; XQS: number; QUANTS: number } {
+  if (length % 32) {
+    throw new Error(`8-bit inputs need a row length that is a multiple of 32 (got ${length})`);
+  }
+  return {
+    source: quantizeBlockSource,
+    XQS: quantizedInputWords(length),
+    QUANTS: quantizedInputQuants(length),
+  };
+}
+
 /** Whether a product over weights of these types can read 8-bit inputs. */
 export function takesQ8Input(types: GGMLType[]): boolean {
   return types.length > 0 && types.every((t) => t === GGMLType.Q8_0);
@@ -44,16 +60,17 @@ export interface QuantizeInputSpec {
 }
 
 export function quantizeInputKernel(spec: QuantizeInputSpec): KernelVariant {
-  if (spec.length % 32 || spec.stride % 4) {
+  if (spec.stride % 4) {
     throw new Error(
-      `8-bit inputs need a row length that is a multiple of 32 (got ${spec.length}, stride ${spec.stride})`,
+      `8-bit inputs need an input stride that is a multiple of 4 (got ${spec.stride})`,
     );
   }
-  return kernel('quantize-input', source, {
+  const { source: blockSource, XQS, QUANTS } = q8BlockWriter(spec.length);
+  return kernel('quantize-input', blockSource + source, {
     BLOCKS: spec.length / 32,
     XS: spec.stride / 4,
-    XQS: quantizedInputWords(spec.length),
-    QUANTS: quantizedInputQuants(spec.length),
+    XQS,
+    QUANTS,
     LAST_TOKEN: spec.lastToken ?? false,
     WG: QUANTIZE_WORKGROUP,
   });

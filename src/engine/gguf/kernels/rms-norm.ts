@@ -1,7 +1,8 @@
 // The standalone RMSNorm pass (rms-norm.wgsl): the normalised input of a layer's q/k/v and gate/up
-// products and of the output layer, computed once per token.
+// products and of the output layer, computed once per token, or written as their 8-bit input.
 import { kernel, type KernelVariant } from './pipeline';
 import { f32Constant } from './preprocess';
+import { q8BlockWriter } from './quantize-input';
 import source from './rms-norm.wgsl?raw';
 
 /** Threads per token (a power of two: the reduction halves it). */
@@ -15,14 +16,24 @@ export interface RmsNormSpec {
   eps: number;
   /** Normalise the pass's last token alone (the output layer reads nothing else). */
   lastToken?: boolean;
+  /** Write the product's 8-bit input (quantize-input.ts) instead of the f32 values. */
+  quantize?: boolean;
 }
 
 export function rmsNormKernel(spec: RmsNormSpec): KernelVariant {
-  return kernel('rms-norm', source, {
+  const constants = {
     E: spec.length,
     NORM: spec.normIndex,
     EPS: f32Constant(spec.eps),
     LAST_TOKEN: spec.lastToken ?? false,
     WG: RMS_NORM_WORKGROUP,
+  };
+  if (!spec.quantize) return kernel('rms-norm', source, { ...constants, QUANTIZE: false });
+  const writer = q8BlockWriter(spec.length);
+  return kernel('rms-norm', writer.source + source, {
+    ...constants,
+    QUANTIZE: true,
+    XQS: writer.XQS,
+    QUANTS: writer.QUANTS,
   });
 }
