@@ -21,6 +21,7 @@ import {
   attentionTiles,
   prefillAttentionKernel,
   queryAttentionKernel,
+  subgroupAttentionKernel,
 } from '../../src/engine/gguf/kernels/prefill-attention.ts';
 import { rmsNormKernel } from '../../src/engine/gguf/kernels/rms-norm.ts';
 import { Q8_0_ROW_GROUP } from '../../src/engine/gguf/repack.ts';
@@ -252,6 +253,8 @@ function variants(): [string, KernelVariant][] {
       prefillAttentionKernel(hparams, 16, { queries: 4, positions: 8 }),
     ],
     ['per-query attention', queryAttentionKernel(hparams, 0)],
+    ['subgroup attention over 8 lanes', subgroupAttentionKernel(hparams, 0, 8)],
+    ['subgroup attention over 4 lanes with a window', subgroupAttentionKernel(hparams, 16, 4)],
     [
       'per-query attention in splits, with a window',
       queryAttentionKernel(hparams, 16, attentionSplit(4096)),

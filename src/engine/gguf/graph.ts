@@ -36,6 +36,10 @@ import {
   prefillAttentionKernel,
   queryAttentionKernel,
   queryAttentionWorkgroups,
+  subgroupAttentionKernel,
+  subgroupAttentionLanes,
+  subgroupAttentionWorkgroups,
+  type AttentionLanes,
   querySplitWorkgroups,
 } from './kernels/prefill-attention';
 import { rmsNormKernel } from './kernels/rms-norm';
@@ -45,7 +49,7 @@ import {
   takesQ8Input,
 } from './kernels/quantize-input';
 import { isSlidingLayer } from './hparams';
-import type { BufferSlice, Kernel, PipelineCache } from './kernels/pipeline';
+import type { BufferSlice, Kernel, KernelVariant, PipelineCache } from './kernels/pipeline';
 import type { LayerPlacement } from './residency';
 import type { ModelHparams } from './types';
 
@@ -369,8 +373,27 @@ class GraphBuilder {
   }
 
   /**
-   * Layer i's attention in passes of more than one token: tiles of queries per workgroup, or one
-   * thread per query; undefined: the decode kernels run over the pass (`split`).
+   * The lanes prompts' per-query attention spreads a head over, where the device's subgroups fit
+   * (`subgroupAttentionLanes`); undefined: one thread per two queries.
+   */
+  private attentionLanes(): AttentionLanes | undefined {
+    const device = this.g.device;
+    const info = device.adapterInfo as GPUAdapterInfo & {
+      subgroupMinSize?: number;
+      subgroupMaxSize?: number;
+    };
+    return subgroupAttentionLanes(
+      this.h,
+      device.features.has('subgroups'),
+      info.subgroupMinSize,
+      info.subgroupMaxSize,
+    );
+  }
+
+  /**
+   * Layer i's attention in passes of more than one token: tiles of queries per workgroup, or per
+   * query (four per subgroup, or two per thread); undefined: the decode kernels run over the pass
+   * (`split`).
    */
   private async prefillAttention(
     i: number,
@@ -383,8 +406,19 @@ class GraphBuilder {
     const window = isSlidingLayer(h, i) ? h.slidingWindow : 0;
     const label = `blk.${i}.attention (prefill)`;
     const tiles = attentionTiles(h, this.g.device.limits.maxComputeWorkgroupStorageSize);
-    const variant =
-      how === 'tiled' ? prefillAttentionKernel(h, window, tiles) : queryAttentionKernel(h, window);
+    const lanes = how === 'per-query' ? this.attentionLanes() : undefined;
+    let variant: KernelVariant;
+    let grid: (ntok: number) => [number, number, number];
+    if (how === 'tiled') {
+      variant = prefillAttentionKernel(h, window, tiles);
+      grid = (ntok) => [h.headCount, Math.ceil(ntok / tiles.queries), 1];
+    } else if (lanes) {
+      variant = subgroupAttentionKernel(h, window, lanes);
+      grid = (ntok) => subgroupAttentionWorkgroups(h, ntok, lanes);
+    } else {
+      variant = queryAttentionKernel(h, window);
+      grid = (ntok) => queryAttentionWorkgroups(h, ntok);
+    }
     const kernel = await this.g.cache.get(variant, label);
     return {
       kernel,
@@ -394,10 +428,7 @@ class GraphBuilder {
         label,
       ),
       workgroups: [h.headCount, 1, 1],
-      grid: (ntok) =>
-        how === 'tiled'
-          ? [h.headCount, Math.ceil(ntok / tiles.queries), 1]
-          : queryAttentionWorkgroups(h, ntok),
+      grid,
       weightBytes: 0,
       label,
     };

@@ -1,4 +1,5 @@
-// The prefill attention kernels (flash-style, and one thread per query) and the CPU-backed
+// The prefill attention kernels (flash-style, one thread per two queries, four queries per
+// subgroup) and the CPU-backed
 // adapters' decode attention (one thread per head and split, then the reduce pass) against an f64
 // reference: random queries and a random f16 KV cache holding earlier positions, output poisoned
 // first, passes of 1, 7, 33 and 100 tokens (not multiples of the query tile) after 0 or 21 cached
@@ -11,6 +12,9 @@ import {
   queryAttentionKernel,
   queryAttentionWorkgroups,
   querySplitWorkgroups,
+  subgroupAttentionKernel,
+  subgroupAttentionLanes,
+  subgroupAttentionWorkgroups,
   type AttentionTiles,
 } from '../../../src/engine/gguf/kernels/prefill-attention';
 import { attentionKernels } from '../../../src/engine/gguf/kernels/attention';
@@ -54,14 +58,16 @@ function hparams(head: number, softCap: number): ModelHparams {
 
 /**
  * name, head width, sliding window (0: none), soft-cap (0: none), the flash-style kernel's tiles
- * (default: chosen) or 'per-query' for the kernel of one thread per query.
+ * (default: chosen), 'per-query' for the kernel of one thread per two queries, 'per-subgroup' for
+ * four queries per subgroup (over the device's subgroup width) or 'per-query splits' for decode's
+ * split form.
  */
 type Case = [
   string,
   number,
   number,
   number,
-  AttentionTiles | 'per-query' | 'per-query splits' | undefined,
+  AttentionTiles | 'per-query' | 'per-subgroup' | 'per-query splits' | undefined,
 ];
 const cases: Case[] = [
   ['heads of 64, tiles chosen for 16 KiB', 64, 0, 0, undefined],
@@ -71,6 +77,9 @@ const cases: Case[] = [
   ['one thread per query, heads of 64', 64, 0, 0, 'per-query'],
   ['one thread per query, a window of 19 and a soft-cap of 0.5', 64, 19, 0.5, 'per-query'],
   ['one thread per query, heads of 128', 128, 0, 0, 'per-query'],
+  ['four queries per subgroup, heads of 64', 64, 0, 0, 'per-subgroup'],
+  ['four queries per subgroup, a window of 19 and a soft-cap of 0.5', 64, 19, 0.5, 'per-subgroup'],
+  ['four queries per subgroup, heads of 128', 128, 0, 0, 'per-subgroup'],
   // Decode on CPU-backed adapters: one thread per head and split, then the reduce pass.
   ['one thread per head and split, reduced', 64, 0, 0, 'per-query splits'],
   [
@@ -94,13 +103,30 @@ describe.each(['swiftshader', 'lavapipe'] as const)('prefill attention on %s', (
   it.each(cases)('%s', async (_, head, window, cap, chosen) => {
     const h = hparams(head, cap);
     const perQuery = chosen === 'per-query';
+    const info = ed.adapterInfo as GPUAdapterInfo & {
+      subgroupMinSize?: number;
+      subgroupMaxSize?: number;
+    };
+    const lanes =
+      chosen === 'per-subgroup'
+        ? subgroupAttentionLanes(
+            h,
+            ed.device.features.has('subgroups'),
+            info.subgroupMinSize,
+            info.subgroupMaxSize,
+          )
+        : undefined;
+    // Both adapters' subgroups fit the subgroup form (SwiftShader's 4 lanes, lavapipe's 8).
+    if (chosen === 'per-subgroup') expect(lanes).toBe(adapter === 'swiftshader' ? 4 : 8);
     const splits = chosen === 'per-query splits' ? attentionSplit(CTX) : undefined;
     const tiles = typeof chosen === 'object' ? chosen : attentionTiles(h);
     const { device } = ed;
     const kernel = await cache.get(
-      perQuery || splits
-        ? queryAttentionKernel(h, window, splits)
-        : prefillAttentionKernel(h, window, tiles),
+      lanes
+        ? subgroupAttentionKernel(h, window, lanes)
+        : perQuery || splits
+          ? queryAttentionKernel(h, window, splits)
+          : prefillAttentionKernel(h, window, tiles),
       'prefill attention',
     );
     const reduce = await cache.get(attentionKernels(h, CTX, window).reduce, 'attention reduce');
@@ -158,9 +184,11 @@ describe.each(['swiftshader', 'lavapipe'] as const)('prefill attention on %s', (
       );
       const [x, y] = splits
         ? querySplitWorkgroups(h, ntok, Math.ceil((pos0 + ntok) / splits.positions))
-        : perQuery
-          ? queryAttentionWorkgroups(h, ntok)
-          : [H, Math.ceil(ntok / tiles.queries)];
+        : lanes
+          ? subgroupAttentionWorkgroups(h, ntok, lanes)
+          : perQuery
+            ? queryAttentionWorkgroups(h, ntok)
+            : [H, Math.ceil(ntok / tiles.queries)];
       pass.dispatchWorkgroups(x, y);
       if (partials) {
         pass.setPipeline(reduce.pipeline);

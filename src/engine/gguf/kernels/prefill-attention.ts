@@ -1,12 +1,15 @@
 // The prefill attention kernels: flash-style with tiles staged in workgroup memory
-// (prefill-attention.wgsl, GPUs) and the tile sizes it runs with, and one thread per query
-// (query-attention.wgsl, CPU-backed adapters).
+// (prefill-attention.wgsl, GPUs) and the tile sizes it runs with, and for CPU-backed adapters
+// four queries per subgroup (subgroup-attention.wgsl) or, without fitting subgroups, one thread
+// per two queries (query-attention.wgsl).
 import type { ModelHparams } from '../types';
 import { qkvWidth } from '../buffer-plan';
 import { kernel, type KernelVariant } from './pipeline';
 import { attentionConstants } from './attention';
 import source from './prefill-attention.wgsl?raw';
+import rowsSource from './attention-rows.wgsl?raw';
 import querySource from './query-attention.wgsl?raw';
+import subgroupSource from './subgroup-attention.wgsl?raw';
 
 /** Queries per workgroup and KV positions staged per step. */
 export interface AttentionTiles {
@@ -83,7 +86,7 @@ export function queryAttentionKernel(
       `per-query attention reads heads 8 values at a time, not ${h.keyLength}/${h.valueLength}`,
     );
   }
-  return kernel('query-attention', querySource, {
+  return kernel('query-attention', rowsSource + querySource, {
     ...attentionConstants(h, window),
     WG: QUERY_ATTENTION_WORKGROUP,
     PARTIALS: split !== undefined,
@@ -109,4 +112,56 @@ export function querySplitWorkgroups(
   splits: number,
 ): [number, number, number] {
   return [Math.ceil((h.headCount * splits) / QUERY_ATTENTION_WORKGROUP), ntok, 1];
+}
+
+/** Threads per workgroup of the subgroup form (each subgroup four query tokens of a head). */
+export const SUBGROUP_ATTENTION_WORKGROUP = 64;
+
+/** Lanes a subgroup of the subgroup form spreads a head over. */
+export type AttentionLanes = 4 | 8;
+
+/**
+ * The lanes the subgroup form runs with on a device whose subgroups hold `min` to `max`
+ * invocations: its subgroups must all be one width (4 or 8) and the heads split into whole
+ * vectors of eight values per lane; undefined: the per-query kernel runs instead.
+ */
+export function subgroupAttentionLanes(
+  h: ModelHparams,
+  hasSubgroups: boolean,
+  min: number | undefined,
+  max: number | undefined,
+): AttentionLanes | undefined {
+  if (!hasSubgroups || min !== max || (min !== 4 && min !== 8)) return undefined;
+  const slice = 8 * min;
+  if (h.keyLength % slice || h.valueLength % slice || qkvWidth(h) % 4) return undefined;
+  return min;
+}
+
+/** The subgroup form (subgroup-attention.wgsl), dispatched as `subgroupAttentionWorkgroups`. */
+export function subgroupAttentionKernel(
+  h: ModelHparams,
+  window: number,
+  lanes: AttentionLanes,
+): KernelVariant {
+  if (subgroupAttentionLanes(h, true, lanes, lanes) !== lanes) {
+    throw new Error(
+      `heads of ${h.keyLength}/${h.valueLength} values do not split over ${lanes} lanes ` +
+        'in vectors of eight',
+    );
+  }
+  return kernel('subgroup-attention', rowsSource + subgroupSource, {
+    ...attentionConstants(h, window),
+    WG: SUBGROUP_ATTENTION_WORKGROUP,
+    LANES: lanes,
+  });
+}
+
+/** The subgroup form's grid for `ntok` tokens: heads along x, groups of four tokens along y. */
+export function subgroupAttentionWorkgroups(
+  h: ModelHparams,
+  ntok: number,
+  lanes: AttentionLanes,
+): [number, number, number] {
+  const tokensPerWorkgroup = 4 * (SUBGROUP_ATTENTION_WORKGROUP / lanes);
+  return [h.headCount, Math.ceil(ntok / tokensPerWorkgroup), 1];
 }

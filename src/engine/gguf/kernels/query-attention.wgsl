@@ -12,7 +12,8 @@
 // unnormalised value sums, max score, weight total), which its reduce pass combines: enough
 // threads to fill the CPU's vectors even for one token.
 // Constants: H, G (query heads per KV head), HKV, DK, DV (multiples of 8), QKV, SCALE, WINDOW,
-// SOFTCAP, WG, PARTIALS, SPLIT, MAX_SPLITS. `Step` is declared in host-structs.ts.
+// SOFTCAP, WG, PARTIALS, SPLIT, MAX_SPLITS. `Step` is declared in host-structs.ts; `halves` and
+// `first_seen` in attention-rows.wgsl.
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<storage, read> qkv: array<vec4f>;
 @group(0) @binding(2) var<storage, read> kcache: array<vec4u>;
@@ -22,23 +23,6 @@
 #else
 @group(0) @binding(4) var<storage, read_write> out: array<vec4f>;
 #endif
-
-// Eight f16 values of a cache row.
-fn halves(w: vec4u) -> array<vec4f, 2> {
-  return array<vec4f, 2>(
-    vec4f(unpack2x16float(w.x), unpack2x16float(w.y)),
-    vec4f(unpack2x16float(w.z), unpack2x16float(w.w)),
-  );
-}
-
-// The first position token t of the pass sees.
-fn first_seen(t: u32) -> u32 {
-  let n = step.pos0 + t + 1u;
-  if (WINDOW > 0u) {
-    return n - min(n, WINDOW);
-  }
-  return 0u;
-}
 
 // One query's online softmax: its running max and weight total.
 struct Softmax { m: f32, total: f32 }
