@@ -6,7 +6,7 @@
 // The matrix products are the engine's matmul kernel; no KV cache, no output layer.
 import { ARCHITECTURES, type ArchitectureSpec } from './architectures';
 import type { ComputePrecision } from './buffer-plan';
-import { matrixBytes, segments, weightSlices, type Dispatch } from './graph';
+import { matrixBytes, segments, weightSlices, type Dispatch } from './graph-parts';
 import { embedKernel } from './kernels/embed';
 import { weightParts } from './kernels/dequant';
 import { encoderAttentionKernel, geluKernel, layerNormKernel } from './kernels/encoder';

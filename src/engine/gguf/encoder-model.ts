@@ -7,7 +7,7 @@ import { ARCHITECTURES } from './architectures';
 import type { ComputePrecision } from './buffer-plan';
 import { encoderBuffers } from './encoder-plan';
 import { buildEncoderGraph, type EncoderGraph } from './encoder-graph';
-import type { Dispatch } from './graph';
+import type { Dispatch } from './graph-parts';
 import { ropeTable } from './kernels/fixed';
 import { packStruct, STEP } from './kernels/host-structs';
 import { PipelineCache } from './kernels/pipeline';

@@ -1,116 +1,43 @@
 // The forward pass as a list of dispatches, built once at load from the model's architecture entry
-// (`ARCHITECTURES`), its packed weight groups and the engine's buffers: per layer the fused
-// norm + q/k/v product, q/k norm + RoPE + KV store, attention, the output projection with its
-// residual add, the FFN (norm + gate/up + activation) and its down projection with the residual
-// add; then the token embedding, the output layer and the sampler.
+// (`ARCHITECTURES`), its packed weight groups and the engine's buffers: per layer the attention
+// norm, the q/k/v product, q/k norm + RoPE + KV store, attention, the output projection with its
+// residual add, the FFN norm, gate/up with its activation and the down projection with its
+// residual add; then the token embedding, the output layer and the sampler. The products come
+// from graph-products.ts; what the builders share is in graph-parts.ts.
 import { ARCHITECTURES, type ArchitectureSpec } from './architectures';
-import {
-  attentionSplit,
-  qkvWidth,
-  SAMPLED_RING,
-  type ComputePrecision,
-  type EngineBufferPlan,
-} from './buffer-plan';
-import type { GroupLayout, PackedMatrix } from './layout';
-import {
-  DEFAULT_LANES_PER_ROW,
-  defaultDecodeVariant,
-  subgroupLanesFit,
-  matmulKernel,
-  matmulWorkgroups,
-  type DecodeShape,
-  type DecodeVariant,
-  type MatmulSegment,
-  type MatmulSpec,
-  type SharedInputLanes,
-} from './kernels/matmul';
+import { attentionSplit, qkvWidth, SAMPLED_RING } from './buffer-plan';
 import { embedKernel } from './kernels/embed';
 import { weightParts } from './kernels/dequant';
 import { attentionKernels } from './kernels/attention';
 import { normAddKernel, ropeKernel, topLogitsKernel } from './kernels/fixed';
 import { sampleStages } from './kernels/sample';
-import { gemmKernel, gemmWorkgroups } from './kernels/gemm';
-import type { PrefillKernels } from './prefill-kernels';
 import {
   attentionTiles,
   prefillAttentionKernel,
   queryAttentionKernel,
   queryAttentionWorkgroups,
+  querySplitWorkgroups,
   subgroupAttentionKernel,
   subgroupAttentionLanes,
   subgroupAttentionWorkgroups,
   type AttentionLanes,
-  querySplitWorkgroups,
 } from './kernels/prefill-attention';
 import { rmsNormKernel } from './kernels/rms-norm';
-import {
-  quantizeInputKernel,
-  quantizeInputWorkgroups,
-  takesQ8Input,
-} from './kernels/quantize-input';
 import { isSlidingLayer } from './hparams';
-import type { BufferSlice, Kernel, KernelVariant, PipelineCache } from './kernels/pipeline';
-import type { LayerPlacement } from './residency';
+import type { BufferSlice, KernelVariant } from './kernels/pipeline';
 import type { ModelHparams } from './types';
-
-export interface Dispatch {
-  kernel: Kernel;
-  bindGroup: GPUBindGroup;
-  workgroups: [number, number, number];
-  /** Dispatched once per token of the pass along y (rope, norm-add). */
-  perToken?: boolean;
-  /** The grid for a pass of `ntok` tokens from position `pos0`, when it depends on them. */
-  grid?: (ntok: number, pos0: number) => [number, number, number];
-  /**
-   * What runs instead in passes of more than one token (a GEMM, flash-style attention); null:
-   * nothing (the decode attention's reduce).
-   */
-  prefill?: Dispatch | null;
-  /** Weight bytes this dispatch reads (for decode accounting). */
-  weightBytes: number;
-  label: string;
-  /** The same product in its one-token kernel, run instead when a pass carries one token. */
-  decode?: Dispatch;
-}
-
-/** What the graph is built over: the loaded model's layouts, buffers and options. */
-export interface GraphInputs {
-  device: GPUDevice;
-  cache: PipelineCache;
-  hparams: ModelHparams;
-  plan: EngineBufferPlan;
-  /** KV cache capacity in tokens. */
-  contextTokens: number;
-  placement: LayerPlacement;
-  computePrecision: ComputePrecision;
-  lanesPerRow?: number;
-  /** The layers' one-token kernel (see `defaultDecodeVariant`); absent: its defaults. */
-  decodeShape?: DecodeShape;
-  /** The one-token matrix-vector variant, forced; absent: `defaultDecodeVariant` for the device. */
-  decodeVariant?: DecodeVariant;
-  roundActivations: boolean;
-  /**
-   * Products over Q8_0 weights read their input quantized to 8 bits by a pass before them
-   * (quantize-input.ts); needs the unstaged GEMM or none for passes of several tokens.
-   */
-  q8Inputs: boolean;
-  /**
-   * One-token 8-bit-input products of one lane and one row per thread read each input block once
-   * per subgroup, over this many lanes (`sharedInput` in matmul.ts); undefined: they do not.
-   */
-  sharedInputs?: SharedInputLanes;
-  /** The kernels attached for passes of several tokens (see `Dispatch.prefill`). */
-  prefill: PrefillKernels;
-  layers: GroupLayout[];
-  head: GroupLayout;
-  embedding: GroupLayout;
-  /** A resident layer's buffer, or the slot a streamed layer runs from. */
-  layerBuffer(layer: number): GPUBuffer;
-  headBuffer?: GPUBuffer;
-  embeddingBuffer?: GPUBuffer;
-  /** Scratch, activation and KV buffers of the plan, by name. */
-  scratch: ReadonlyMap<string, GPUBuffer>;
-}
+import {
+  fixedDispatch,
+  fusedGateUp,
+  matrixBytes,
+  outputMatrix,
+  scratchSlice,
+  segments,
+  weightSlices,
+  type Dispatch,
+  type GraphInputs,
+} from './graph-parts';
+import { ProductBuilder } from './graph-products';
 
 /** The output layer and the sampler over one ring slot's logits buffer. */
 export interface SamplingHead {
@@ -133,70 +60,6 @@ export interface Graph {
   heads?: SamplingHead[];
 }
 
-/** The workgroup grid of `d` in a pass of `ntok` tokens from position `pos0`. */
-export function dispatchGrid(d: Dispatch, ntok: number, pos0: number): [number, number, number] {
-  if (d.grid) return d.grid(ntok, pos0);
-  return [d.workgroups[0], d.perToken ? ntok : d.workgroups[1], d.workgroups[2]];
-}
-
-export function matrixBytes(m: PackedMatrix): number {
-  return m.parts.reduce((a, p) => a + p.bytes, 0);
-}
-
-/** The output layer: `output.weight`, or the token embedding when the model ties them. */
-export function outputMatrix(head: GroupLayout, embedding: GroupLayout): PackedMatrix {
-  return head.matrices.get('output.weight') ?? embedding.matrices.get('token_embd.weight')!;
-}
-
-/**
- * Gate and up as two segments over one fused `ffn_up` (gate the first half of its rows), each
- * binding the whole tensor and reading its own half through a row offset.
- */
-function fusedGateUp(group: GroupLayout, name: string, ff: number): MatmulSegment[] {
-  const [whole] = segments(group, [name], false);
-  return [
-    { ...whole, rows: ff, outColumn: 0 },
-    { ...whole, rows: ff, outColumn: 0, rowOffset: ff },
-  ];
-}
-
-export function segments(group: GroupLayout, names: string[], biases: boolean): MatmulSegment[] {
-  let column = 0;
-  return names.map((name) => {
-    const m = group.matrices.get(name);
-    if (!m) throw new Error(`tensor ${name} is missing from the model`);
-    const bias = biases ? group.vectors.get(name.replace(/\.weight$/, '.bias')) : undefined;
-    const segment = {
-      parts: weightParts(m),
-      rows: m.rows,
-      outColumn: column,
-      biasIndex: bias?.index,
-    };
-    column += m.rows;
-    return segment;
-  });
-}
-
-export function weightSlices(
-  buffer: GPUBuffer,
-  group: GroupLayout,
-  names: string[],
-): BufferSlice[] {
-  return names.flatMap((n) =>
-    group.matrices.get(n)!.parts.map((p) => ({ buffer, offset: p.offset, size: p.bytes })),
-  );
-}
-
-/** What a matrix product binds: its input, vector region, output and weights. */
-interface ProductIo {
-  x: BufferSlice;
-  vecs: BufferSlice;
-  y: BufferSlice;
-  weights: BufferSlice[];
-  /** Weight bytes the product reads (decode accounting). */
-  weightBytes: number;
-}
-
 /** Features of an architecture entry the dispatches below do not carry out yet. */
 function unsupportedFeatures(spec: ArchitectureSpec): string[] {
   const missing: string[] = [];
@@ -208,138 +71,15 @@ function unsupportedFeatures(spec: ArchitectureSpec): string[] {
 class GraphBuilder {
   private readonly h: ModelHparams;
   private readonly spec: ArchitectureSpec;
+  private readonly products: ProductBuilder;
   constructor(private readonly g: GraphInputs) {
+    this.products = new ProductBuilder(g);
     this.h = g.hparams;
     this.spec = ARCHITECTURES[g.hparams.architecture];
   }
 
   private buf(name: string): BufferSlice {
-    return { buffer: this.g.scratch.get(name)! };
-  }
-
-  /** Whether a product over these segments reads its input quantized to 8 bits. */
-  private takesQ8(segments: MatmulSegment[]): boolean {
-    return this.g.q8Inputs && takesQ8Input(segments.flatMap((s) => s.parts.map((p) => p.type)));
-  }
-
-  /**
-   * A product and what runs before it: with 8-bit inputs for its weights, the pass quantizing
-   * its input (the output layer's: the last token alone), unless `quantized` says the pass
-   * before it (an RMSNorm, the attention reduce) writes that input itself into `input.q8`.
-   */
-  private async matmul(
-    spec: MatmulSpec,
-    label: string,
-    io: ProductIo,
-    quantized = false,
-  ): Promise<Dispatch[]> {
-    if (!this.takesQ8(spec.segments)) return [await this.product(spec, label, io)];
-    const xq = this.buf('input.q8');
-    const product = await this.product({ ...spec, q8Input: true }, label, { ...io, x: xq });
-    if (quantized) return [product];
-    const quantize = await this.quantizePass(spec, io.x, label);
-    return [quantize, product];
-  }
-
-  /** The pass writing `x` into `input.q8` as the 8-bit input of the product `spec`. */
-  private async quantizePass(
-    spec: Pick<MatmulSpec, 'inputLength' | 'inputStride' | 'lastTokenOnly'>,
-    x: BufferSlice,
-    label: string,
-  ): Promise<Dispatch> {
-    const lastToken = spec.lastTokenOnly ?? false;
-    const kernel = await this.g.cache.get(
-      quantizeInputKernel({ length: spec.inputLength, stride: spec.inputStride, lastToken }),
-      'quantize-input',
-    );
-    const quantize = this.fixed(
-      kernel,
-      [this.buf('step'), x, this.buf('input.q8')],
-      quantizeInputWorkgroups(spec.inputLength),
-      `${label} input`,
-    );
-    quantize.perToken = !lastToken;
-    return quantize;
-  }
-
-  private async product(spec: MatmulSpec, label: string, io: ProductIo): Promise<Dispatch> {
-    const { x, vecs, y, weights, weightBytes } = io;
-    const limit = this.g.device.limits.maxStorageBuffersPerShaderStage;
-    const storage = 3 + weights.length;
-    if (storage > limit) {
-      throw new Error(
-        `${label} needs ${storage} storage bindings (its weights are split into ${weights.length} ` +
-          `parts) but the device allows ${limit}; ` +
-          'raise the binding cap or use a device with larger storage bindings.',
-      );
-    }
-    spec.lanesPerRow = this.g.lanesPerRow;
-    spec.roundActivations = this.g.roundActivations;
-    const device = this.g.device;
-    const hasSubgroups = device.features.has('subgroups');
-    const { subgroupMinSize } = device.adapterInfo as GPUAdapterInfo & { subgroupMinSize?: number };
-    const decodeVariant =
-      this.g.decodeVariant ??
-      defaultDecodeVariant(
-        { ...this.g.decodeShape, lanesPerRow: spec.lanesPerRow },
-        hasSubgroups,
-        subgroupMinSize,
-        // With 8-bit inputs the output layer runs as the layers do: one lane per row decoded
-        // 3-8% faster on lavapipe than a subgroup's lanes (docs/performance.md).
-        spec.lastTokenOnly && !spec.q8Input,
-      );
-    // Reduced as the default one-token kernel reduces, so a token's products come out bit for
-    // bit the same whether it was decoded or prefilled (a cached second turn equals a fresh one).
-    const subgroups = subgroupLanesFit(
-      spec.lanesPerRow ?? DEFAULT_LANES_PER_ROW,
-      hasSubgroups,
-      subgroupMinSize,
-    );
-    const slices = [this.buf('step'), x, vecs, y, ...weights];
-    const matvec = async (variant: MatmulSpec): Promise<Dispatch> => {
-      const kernel = await this.g.cache.get(matmulKernel(variant), label);
-      const bindGroup = this.g.cache.bindGroup(kernel, slices, label);
-      const [wx, wy] = matmulWorkgroups(variant);
-      return { kernel, bindGroup, workgroups: [wx, wy, 1], weightBytes, label };
-    };
-    const decodeSpec: MatmulSpec = { ...spec, ...decodeVariant, tokens: 1 };
-    const oneLaneOneRow = decodeSpec.lanesPerRow === 1 && (decodeSpec.rowsPerThread ?? 1) === 1;
-    decodeSpec.sharedInput = spec.q8Input && oneLaneOneRow ? this.g.sharedInputs : undefined;
-    const product: Dispatch = {
-      ...(await matvec({ ...spec, tokens: 4, subgroups })),
-      decode: await matvec(decodeSpec),
-    };
-    // Activation rounding (but for 8-bit inputs, which carry it) and last-token products stay on
-    // the matrix-vector kernel; every other product runs as a GEMM in passes of several tokens.
-    const tiles = this.g.prefill.gemm;
-    const rounded = spec.roundActivations && !spec.q8Input;
-    if (!tiles || rounded || spec.lastTokenOnly) return product;
-    const gemm = await this.g.cache.get(gemmKernel(spec, tiles), `${label} (prefill)`);
-    product.prefill = {
-      kernel: gemm,
-      bindGroup: this.g.cache.bindGroup(gemm, slices, `${label} (prefill)`),
-      workgroups: [gemmWorkgroups(spec, 1, tiles)[0], 1, 1],
-      grid: (ntok) => [...gemmWorkgroups(spec, ntok, tiles), 1],
-      weightBytes,
-      label: `${label} (prefill)`,
-    };
-    return product;
-  }
-
-  private fixed(
-    kernel: Kernel,
-    slices: BufferSlice[],
-    workgroups: number,
-    label: string,
-  ): Dispatch {
-    return {
-      kernel,
-      bindGroup: this.g.cache.bindGroup(kernel, slices, label),
-      workgroups: [workgroups, 1, 1],
-      perToken: true,
-      weightBytes: 0,
-      label,
-    };
+    return scratchSlice(this.g, name);
   }
 
   /**
@@ -367,7 +107,13 @@ class GraphBuilder {
       'rms-norm',
     );
     const output = this.buf(quantize ? 'input.q8' : 'normed');
-    const norm = this.fixed(kernel, [this.buf('step'), this.buf('hidden'), vecs, output], 1, label);
+    const norm = fixedDispatch(
+      this.g,
+      kernel,
+      [this.buf('step'), this.buf('hidden'), vecs, output],
+      1,
+      label,
+    );
     norm.perToken = !lastToken;
     return { dispatches: [norm], input: output, quantized: quantize };
   }
@@ -483,7 +229,7 @@ class GraphBuilder {
       quantized = false,
     ): Promise<Dispatch[]> => {
       const w = names(name);
-      const product = await this.matmul(
+      const product = await this.products.matmul(
         {
           precision,
           inputLength,
@@ -508,7 +254,8 @@ class GraphBuilder {
       const kernel = await this.g.cache.get(normAddKernel(h, norm), 'norm-add');
       return [
         ...product,
-        this.fixed(
+        fixedDispatch(
+          this.g,
           kernel,
           [this.buf('step'), this.buf('proj'), vecs, this.buf('hidden')],
           1,
@@ -530,14 +277,14 @@ class GraphBuilder {
     // attention reduce of a one-token pass (prompts' attention kernels write f32 values, which
     // the quantize pass then reads).
     const attnNorm = await this.rmsNorm(vector('attn_norm'), vecs, `${p}attn_norm`, {
-      quantize: this.takesQ8(qkvSegments),
+      quantize: this.products.takesQ8(qkvSegments),
     });
     const ffnNorm = await this.rmsNorm(vector('ffn_norm'), vecs, `${p}ffn_norm`, {
-      quantize: this.takesQ8(gateUpSegments),
+      quantize: this.products.takesQ8(gateUpSegments),
     });
     const attnOutputLength = h.headCount * h.valueLength;
     const reduceQ8 =
-      this.takesQ8(segments(group, names('attn_output'), false)) && attention.reduceQ8
+      this.products.takesQ8(segments(group, names('attn_output'), false)) && attention.reduceQ8
         ? await this.g.cache.get(attention.reduceQ8)
         : undefined;
     const splitPrefill = this.g.prefill.attention === 'split';
@@ -547,11 +294,11 @@ class GraphBuilder {
       if (!reduceQ8) return null;
       const x = this.buf('attention');
       const quantize = { inputLength: attnOutputLength, inputStride: attnOutputLength };
-      return this.quantizePass(quantize, x, `${p}attn_output`);
+      return this.products.quantizePass(quantize, x, `${p}attn_output`);
     };
     return [
       ...attnNorm.dispatches,
-      ...(await this.matmul(
+      ...(await this.products.matmul(
         {
           precision,
           inputLength: h.embeddingLength,
@@ -570,7 +317,8 @@ class GraphBuilder {
         },
         attnNorm.quantized,
       )),
-      this.fixed(
+      fixedDispatch(
+        this.g,
         rope,
         [
           this.buf('step'),
@@ -584,7 +332,8 @@ class GraphBuilder {
         `${p}rope`,
       ),
       {
-        ...this.fixed(
+        ...fixedDispatch(
+          this.g,
           decodeAttention,
           [this.buf('step'), this.buf('qkv'), kSlice, vSlice, this.buf('attention.partials')],
           h.headCountKv,
@@ -597,7 +346,8 @@ class GraphBuilder {
         prefill: await this.prefillAttention(i, kSlice, vSlice),
       },
       {
-        ...this.fixed(
+        ...fixedDispatch(
+          this.g,
           reduceQ8 ?? (await this.g.cache.get(attention.reduce)),
           [
             this.buf('step'),
@@ -617,7 +367,7 @@ class GraphBuilder {
         reduceQ8 !== undefined,
       )),
       ...ffnNorm.dispatches,
-      ...(await this.matmul(
+      ...(await this.products.matmul(
         {
           precision,
           inputLength: h.embeddingLength,
@@ -680,10 +430,10 @@ class GraphBuilder {
       head.vectors.get('output_norm.weight')?.index,
       headVecs,
       'output_norm',
-      { lastToken: true, quantize: this.takesQ8(outSegments) },
+      { lastToken: true, quantize: this.products.takesQ8(outSegments) },
     );
     const logits = this.buf(`logits.${slot}`);
-    const [first, ...rest] = await this.matmul(
+    const [first, ...rest] = await this.products.matmul(
       {
         precision: this.g.computePrecision,
         inputLength: this.h.embeddingLength,

@@ -19,15 +19,8 @@ import { packStruct, STEP } from './kernels/host-structs';
 import { PipelineCache } from './kernels/pipeline';
 import type { DecodeVariant } from './kernels/matmul';
 import { GpuAllocator, type AllocationCategory } from './allocator';
-import {
-  buildGraph,
-  buildLayer,
-  dispatchGrid,
-  outputMatrix,
-  type Dispatch,
-  type Graph,
-  type GraphInputs,
-} from './graph';
+import { buildGraph, buildLayer, type Graph } from './graph';
+import { dispatchGrid, outputMatrix, type Dispatch, type GraphInputs } from './graph-parts';
 import { DEFAULT_LANES_PER_ROW, sharedInputLanes, type SharedInputLanes } from './kernels/matmul';
 import { classifyAdapter } from '../../gpu/probe';
 import {

@@ -1,0 +1,144 @@
+// The forward pass's matrix products (graph.ts builds the rest): each product's matrix-vector
+// kernels for one and for four tokens, the GEMM that runs it in passes of several tokens, and with
+// 8-bit inputs the pass quantizing its input where the pass before it does not write that itself.
+import {
+  DEFAULT_LANES_PER_ROW,
+  defaultDecodeVariant,
+  subgroupLanesFit,
+  matmulKernel,
+  matmulWorkgroups,
+  type MatmulSegment,
+  type MatmulSpec,
+} from './kernels/matmul';
+import { gemmKernel, gemmWorkgroups } from './kernels/gemm';
+import {
+  quantizeInputKernel,
+  quantizeInputWorkgroups,
+  takesQ8Input,
+} from './kernels/quantize-input';
+import type { BufferSlice } from './kernels/pipeline';
+import { fixedDispatch, scratchSlice, type Dispatch, type GraphInputs } from './graph-parts';
+
+/** What a matrix product binds: its input, vector region, output and weights. */
+export interface ProductIo {
+  x: BufferSlice;
+  vecs: BufferSlice;
+  y: BufferSlice;
+  weights: BufferSlice[];
+  /** Weight bytes the product reads (decode accounting). */
+  weightBytes: number;
+}
+
+export class ProductBuilder {
+  constructor(private readonly g: GraphInputs) {}
+
+  /** Whether a product over these segments reads its input quantized to 8 bits. */
+  takesQ8(segments: MatmulSegment[]): boolean {
+    return this.g.q8Inputs && takesQ8Input(segments.flatMap((s) => s.parts.map((p) => p.type)));
+  }
+
+  /**
+   * A product and what runs before it: with 8-bit inputs for its weights, the pass quantizing
+   * its input (the output layer's: the last token alone), unless `quantized` says the pass
+   * before it (an RMSNorm, the attention reduce) writes that input itself into `input.q8`.
+   */
+  async matmul(
+    spec: MatmulSpec,
+    label: string,
+    io: ProductIo,
+    quantized = false,
+  ): Promise<Dispatch[]> {
+    if (!this.takesQ8(spec.segments)) return [await this.product(spec, label, io)];
+    const xq = scratchSlice(this.g, 'input.q8');
+    const product = await this.product({ ...spec, q8Input: true }, label, { ...io, x: xq });
+    if (quantized) return [product];
+    const quantize = await this.quantizePass(spec, io.x, label);
+    return [quantize, product];
+  }
+
+  /** The pass writing `x` into `input.q8` as the 8-bit input of the product `spec`. */
+  async quantizePass(
+    spec: Pick<MatmulSpec, 'inputLength' | 'inputStride' | 'lastTokenOnly'>,
+    x: BufferSlice,
+    label: string,
+  ): Promise<Dispatch> {
+    const lastToken = spec.lastTokenOnly ?? false;
+    const kernel = await this.g.cache.get(
+      quantizeInputKernel({ length: spec.inputLength, stride: spec.inputStride, lastToken }),
+      'quantize-input',
+    );
+    const quantize = fixedDispatch(
+      this.g,
+      kernel,
+      [scratchSlice(this.g, 'step'), x, scratchSlice(this.g, 'input.q8')],
+      quantizeInputWorkgroups(spec.inputLength),
+      `${label} input`,
+    );
+    quantize.perToken = !lastToken;
+    return quantize;
+  }
+
+  private async product(spec: MatmulSpec, label: string, io: ProductIo): Promise<Dispatch> {
+    const { x, vecs, y, weights, weightBytes } = io;
+    const limit = this.g.device.limits.maxStorageBuffersPerShaderStage;
+    const storage = 3 + weights.length;
+    if (storage > limit) {
+      throw new Error(
+        `${label} needs ${storage} storage bindings (its weights are split into ${weights.length} ` +
+          `parts) but the device allows ${limit}; ` +
+          'raise the binding cap or use a device with larger storage bindings.',
+      );
+    }
+    spec.lanesPerRow = this.g.lanesPerRow;
+    spec.roundActivations = this.g.roundActivations;
+    const device = this.g.device;
+    const hasSubgroups = device.features.has('subgroups');
+    const { subgroupMinSize } = device.adapterInfo as GPUAdapterInfo & { subgroupMinSize?: number };
+    const decodeVariant =
+      this.g.decodeVariant ??
+      defaultDecodeVariant(
+        { ...this.g.decodeShape, lanesPerRow: spec.lanesPerRow },
+        hasSubgroups,
+        subgroupMinSize,
+        // With 8-bit inputs the output layer runs as the layers do: one lane per row decoded
+        // 3-8% faster on lavapipe than a subgroup's lanes (docs/performance.md).
+        spec.lastTokenOnly && !spec.q8Input,
+      );
+    // Reduced as the default one-token kernel reduces, so a token's products come out bit for
+    // bit the same whether it was decoded or prefilled (a cached second turn equals a fresh one).
+    const subgroups = subgroupLanesFit(
+      spec.lanesPerRow ?? DEFAULT_LANES_PER_ROW,
+      hasSubgroups,
+      subgroupMinSize,
+    );
+    const slices = [scratchSlice(this.g, 'step'), x, vecs, y, ...weights];
+    const matvec = async (variant: MatmulSpec): Promise<Dispatch> => {
+      const kernel = await this.g.cache.get(matmulKernel(variant), label);
+      const bindGroup = this.g.cache.bindGroup(kernel, slices, label);
+      const [wx, wy] = matmulWorkgroups(variant);
+      return { kernel, bindGroup, workgroups: [wx, wy, 1], weightBytes, label };
+    };
+    const decodeSpec: MatmulSpec = { ...spec, ...decodeVariant, tokens: 1 };
+    const oneLaneOneRow = decodeSpec.lanesPerRow === 1 && (decodeSpec.rowsPerThread ?? 1) === 1;
+    decodeSpec.sharedInput = spec.q8Input && oneLaneOneRow ? this.g.sharedInputs : undefined;
+    const product: Dispatch = {
+      ...(await matvec({ ...spec, tokens: 4, subgroups })),
+      decode: await matvec(decodeSpec),
+    };
+    // Activation rounding (but for 8-bit inputs, which carry it) and last-token products stay on
+    // the matrix-vector kernel; every other product runs as a GEMM in passes of several tokens.
+    const tiles = this.g.prefill.gemm;
+    const rounded = spec.roundActivations && !spec.q8Input;
+    if (!tiles || rounded || spec.lastTokenOnly) return product;
+    const gemm = await this.g.cache.get(gemmKernel(spec, tiles), `${label} (prefill)`);
+    product.prefill = {
+      kernel: gemm,
+      bindGroup: this.g.cache.bindGroup(gemm, slices, `${label} (prefill)`),
+      workgroups: [gemmWorkgroups(spec, 1, tiles)[0], 1, 1],
+      grid: (ntok) => [...gemmWorkgroups(spec, ntok, tiles), 1],
+      weightBytes,
+      label: `${label} (prefill)`,
+    };
+    return product;
+  }
+}
