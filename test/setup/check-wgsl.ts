@@ -211,6 +211,32 @@ function variants(): [string, KernelVariant][] {
           }
         }
       }
+      if (type === GGMLType.Q5_0 || type === GGMLType.Q4_0) {
+        // 8-bit inputs over Q5_0 and Q4_0 weights: the one-token bodies (shared input among them),
+        // the 4-token body and the unstaged GEMM.
+        for (const [label, spec] of specs) {
+          const forms: [string, Partial<MatmulSpec>][] = [
+            ['one-token', { tokens: 1, lanesPerRow: 1, rowsPerThread: 1 }],
+            [
+              'shared over 8 lanes',
+              { tokens: 1, lanesPerRow: 1, rowsPerThread: 1, sharedInput: 8 },
+            ],
+            ['4-token', { tokens: 4, lanesPerRow: 1 }],
+          ];
+          for (const [form, variant] of forms) {
+            out.push([
+              `matmul ${name} ${label}, 8-bit inputs, ${form}`,
+              matmulKernel({ ...spec, ...variant, q8Input: true }),
+            ]);
+          }
+          if (!spec.lastTokenOnly) {
+            out.push([
+              `gemm ${name} ${label}, 8-bit inputs`,
+              gemmKernel({ ...spec, q8Input: true }, CPU_GEMM_TILES),
+            ]);
+          }
+        }
+      }
       if (type === GGMLType.Q4_K) {
         for (const variant of tunedVariants()) {
           const [label, spec] = specs[0];

@@ -79,7 +79,7 @@ export function choosePrecision(
 
 const PROCESS_VARIANT_CACHE = memoryVariantCache();
 
-/** How a part's products over Q8_0 weights read their inputs, in words. */
+/** How a part's products over Q8_0, Q5_0 and Q4_0 weights read their inputs, in words. */
 function describeQ8Inputs(part: { q8Inputs: boolean; sharedInputs?: number }): string {
   if (!part.q8Inputs) return 'f32 inputs';
   return part.sharedInputs
@@ -160,7 +160,7 @@ export class GgufEngine implements ChatEngine {
   }
 
   /**
-   * `variants`, each part's prefill kernels and whether its Q8_0 products read 8-bit inputs, in
+   * `variants`, each part's prefill kernels and whether its Q8_0, Q5_0 and Q4_0 products read 8-bit inputs, in
    * words (bench output, the generation stats).
    */
   get kernelVariants(): string {
@@ -168,7 +168,7 @@ export class GgufEngine implements ChatEngine {
       .map(
         (part) =>
           `${describeVariants(part.variants)}; ${describePrefillKernels(part.prefillKernels)}; ` +
-          `Q8_0 products: ${describeQ8Inputs(part)}`,
+          `Q8_0/Q5_0/Q4_0 products: ${describeQ8Inputs(part)}`,
       )
       .join('; ');
   }

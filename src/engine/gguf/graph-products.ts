@@ -11,11 +11,8 @@ import {
   type MatmulSpec,
 } from './kernels/matmul';
 import { gemmKernel, gemmWorkgroups } from './kernels/gemm';
-import {
-  quantizeInputKernel,
-  quantizeInputWorkgroups,
-  takesQ8Input,
-} from './kernels/quantize-input';
+import { quantizeInputKernel, quantizeInputWorkgroups } from './kernels/quantize-input';
+import { takesQ8Input } from './kernels/dequant';
 import type { BufferSlice } from './kernels/pipeline';
 import { fixedDispatch, scratchSlice, type Dispatch, type GraphInputs } from './graph-parts';
 

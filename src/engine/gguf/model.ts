@@ -61,8 +61,8 @@ export interface ModelLoadOptions {
   /** Round matmul inputs as llama.cpp's CPU backend does (default off; see `activationRounding`). */
   roundActivations?: boolean;
   /**
-   * 8-bit inputs for the products over Q8_0 weights (quantize-input.ts); default on CPU-backed
-   * adapters, whose prefill GEMM reads straight from the buffers, off on GPUs.
+   * 8-bit inputs for the products over Q8_0, Q5_0 and Q4_0 weights (quantize-input.ts); default
+   * on CPU-backed adapters, whose prefill GEMM reads straight from the buffers, off on GPUs.
    */
   q8Inputs?: boolean;
   /**
@@ -349,9 +349,9 @@ export class GgufModel {
   }
 
   /**
-   * Whether products over Q8_0 weights read 8-bit inputs: as forced, else on CPU-backed adapters
-   * whose WGSL has integer dot products (decode 1.4x, prefill 1.5x on lavapipe,
-   * docs/performance.md). The staged GEMM has no 8-bit form.
+   * Whether products over Q8_0, Q5_0 and Q4_0 weights read 8-bit inputs: as forced, else on
+   * CPU-backed adapters whose WGSL has integer dot products (decode 1.4x, prefill 1.5x on
+   * lavapipe, docs/performance.md). The staged GEMM has no 8-bit form.
    */
   get q8Inputs(): boolean {
     const prefill = this.prefillKernels;

@@ -22,6 +22,7 @@ const PROMPT = 'The quick brown fox jumps over the lazy dog. def main():';
 const LAVAPIPE_FIXTURES = [
   'llama-spm-f16',
   'qwen2-q8_0',
+  'qwen2-q5_0',
   'qwen3-q5_k_m',
   'smollm-bf16',
   'gemma3-q3_k_m',

@@ -72,7 +72,7 @@ describe.each(['swiftshader', 'lavapipe'] as const)(
           /^1 lanes per row, one-token kernel 1 rows per thread in 64-thread workgroups \(only candidate\); prefill: /,
         );
         expect(engine.kernelVariants).toMatch(
-          /; Q8_0 products: 8-bit inputs, integer dot products, one-token products reading each input block once per subgroup$/,
+          /; Q8_0\/Q5_0\/Q4_0 products: 8-bit inputs, integer dot products, one-token products reading each input block once per subgroup$/,
         );
         await engine.unload();
       } finally {
@@ -85,7 +85,7 @@ describe.each(['swiftshader', 'lavapipe'] as const)(
       try {
         const withoutDot = { ...device, wgslLanguageFeatures: new Set<string>() };
         const engine = await loadFullyResident(withoutDot, source, 64);
-        expect(engine.kernelVariants).toMatch(/; Q8_0 products: f32 inputs$/);
+        expect(engine.kernelVariants).toMatch(/; Q8_0\/Q5_0\/Q4_0 products: f32 inputs$/);
         await engine.unload();
       } finally {
         await source.close();

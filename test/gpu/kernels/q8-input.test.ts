@@ -1,5 +1,5 @@
 // 8-bit inputs: the quantize pass against llama.cpp's quantization of an input (bytes and scales),
-// and the products over Q8_0 weights that read it (matrix-vector bodies, the unstaged GEMM)
+// and the products over Q8_0, Q5_0 and Q4_0 weights that read it (matrix-vector bodies, the unstaged GEMM)
 // against an f64 reference of the quantized input, outputs poisoned first; a decoded token's
 // products equal a prefilled one's bit for bit.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -453,12 +453,70 @@ describe.each(['swiftshader', 'lavapipe'] as const)('8-bit inputs on %s', (adapt
     }
   });
 
-  it('refuses what 8-bit inputs cannot run: the staged GEMM, weights other than Q8_0, a shared input outside the one-token body', async () => {
-    const group = await memoryGroup([{ name: 'a', type: GGMLType.Q4_0, dims: [K, 8] }], 1);
+  it.each([
+    ['Q5_0 q, Q4_0 k', GGMLType.Q5_0, GGMLType.Q4_0],
+    ['Q4_0 q, Q5_0 k', GGMLType.Q4_0, GGMLType.Q5_0],
+  ] as const)(
+    '%s and Q8_0 v (split): every product form against the reference, decoded = GEMM bit for bit',
+    async (_, qType, kType) => {
+      const types = { q: qType, k: kType, v: GGMLType.Q8_0 };
+      const tensors = (['q', 'k', 'v'] as const).map((name) => ({
+        name,
+        type: types[name],
+        dims: [K, ROWS[name]],
+      }));
+      const probe = await memoryGroup(tensors, 21);
+      const cap = probe.layout.matrices.get('v')!.rowBytes * 20;
+      const group = await memoryGroup(tensors, 21, cap);
+      expect(group.layout.matrices.get('v')!.parts.length).toBe(2);
+      const ntok = 5;
+      const x = randomX(ntok * K, 23);
+      const xq = await quantize(ed.device, cache, x, ntok);
+      const run = (extra: Partial<MatmulSpec>, tokens: number, gemm?: GemmTiles) =>
+        runProduct(ed.device, cache, {
+          spec: q8Spec(group, ['q', 'k', 'v'], extra),
+          bound: ['q', 'k', 'v'],
+          group,
+          input: xq,
+          ntok: tokens,
+          outLength: tokens * STRIDE,
+          gemm,
+        });
+      const one = { tokens: 1, lanesPerRow: 1, workgroupSize: 64, rowsPerThread: 1 } as const;
+      const forms: [string, Float32Array, number[]][] = [
+        ['one-token body', await run(one, 1), [0]],
+        ...(await Promise.all(
+          sharedForms.map(async (sharedInput): Promise<[string, Float32Array, number[]]> => [
+            `one-token body, input shared over ${sharedInput} lanes`,
+            await run({ ...one, sharedInput }, 1),
+            [0],
+          ]),
+        )),
+        ['the last token', await run({ ...one, lastTokenOnly: true }, ntok), [ntok - 1]],
+        ['4-token body', await run({ tokens: 4, lanesPerRow: 1 }, ntok), [0, 1, 2, 3, 4]],
+        ['unstaged GEMM', await run({}, ntok, CPU_GEMM_TILES), [0, 1, 2, 3, 4]],
+      ];
+      for (const [form, y, tokens] of forms) {
+        const { worst, untouched } = compare(group, x, y, tokens);
+        expect(worst, form).toBeLessThan(TOLERANCE);
+        expect(untouched, form).toBe(true);
+      }
+      // Token 0's products are the same bits in every form that runs it.
+      const decoded = Array.from(forms[0][1].subarray(0, STRIDE));
+      for (const [form, y, tokens] of forms) {
+        if (tokens[0] === 0) expect(Array.from(y.subarray(0, STRIDE)), form).toEqual(decoded);
+      }
+    },
+  );
+
+  it('refuses what 8-bit inputs cannot run: the staged GEMM, weights other than Q8_0/Q5_0/Q4_0, a shared input outside the one-token body', async () => {
+    const group = await memoryGroup([{ name: 'a', type: GGMLType.Q4_1, dims: [K, 8] }], 1);
     const q80 = await qkvGroup(1);
     expect(() => gemmKernel(q8Spec(q80, ['q']), DEFAULT_GEMM_TILES)).toThrow(/unstaged GEMM only/);
-    expect(() => matmulKernel(q8Spec(group, ['a']))).toThrow(/take Q8_0 weights/);
-    expect(() => gemmKernel(q8Spec(group, ['a']), CPU_GEMM_TILES)).toThrow(/take Q8_0 weights/);
+    expect(() => matmulKernel(q8Spec(group, ['a']))).toThrow(/take Q8_0, Q5_0 or Q4_0 weights/);
+    expect(() => gemmKernel(q8Spec(group, ['a']), CPU_GEMM_TILES)).toThrow(
+      /take Q8_0, Q5_0 or Q4_0 weights/,
+    );
     const one = { tokens: 1, lanesPerRow: 1, rowsPerThread: 1, sharedInput: 4 } as const;
     expect(() => matmulKernel({ ...q8Spec(q80, ['q'], one), q8Input: false })).toThrow(
       /shared input is read by the one-token body of an 8-bit-input product/,

@@ -8,6 +8,8 @@ import f16 from './deq_f16.wgsl?raw';
 import bf16 from './deq_bf16.wgsl?raw';
 import q8_0 from './deq_q8_0.wgsl?raw';
 import q8_0Blocks from './deq_q8_0_blocks.wgsl?raw';
+import q5_0Blocks from './deq_q5_0_blocks.wgsl?raw';
+import q4_0Blocks from './deq_q4_0_blocks.wgsl?raw';
 import q4_0 from './deq_q4_0.wgsl?raw';
 import q5_0 from './deq_q5_0.wgsl?raw';
 import q4_k from './deq_q4_k.wgsl?raw';
@@ -70,19 +72,38 @@ export function dequantFunction(
 }
 
 /**
- * `fn NAME(row, blk) -> Q8Block` over Q8_0 weights bound as `array<vec4u>` (`weightBindings`
- * with `vectors`), for products with 8-bit inputs.
+ * The weight types a product with 8-bit inputs takes (llama.cpp multiplies each against an input
+ * quantized to Q8_0) and their block readers: `fn NAME(row, blk) -> Q8Block` with `NAME_scales`
+ * and `NAME_cached`. Q8_0 parts are bound as vectors of four words, the others as words.
  */
+const Q8_BLOCK_SOURCES: Partial<Record<GGMLType, string>> = {
+  [GGMLType.Q8_0]: q8_0Blocks,
+  [GGMLType.Q5_0]: q5_0Blocks,
+  [GGMLType.Q4_0]: q4_0Blocks,
+};
+
+/** Whether a product over weights of these types can read 8-bit inputs. */
+export function takesQ8Input(types: GGMLType[]): boolean {
+  return types.length > 0 && types.every((t) => Q8_BLOCK_SOURCES[t] !== undefined);
+}
+
+/** Block reader of one part for products with 8-bit inputs (see `Q8_BLOCK_SOURCES`). */
 export function q8BlockFunction(
   name: string,
   binding: string,
+  type: GGMLType,
   rowLength: number,
   rowGroup = 1,
 ): string {
+  const source = Q8_BLOCK_SOURCES[type];
+  if (!source)
+    throw new Error(`8-bit inputs take Q8_0, Q5_0 or Q4_0 weights, not ${typeName(type)}`);
   if (rowLength % 32) throw new Error(`row length ${rowLength} is not a multiple of 32`);
-  return q8_0Blocks
+  const words = packedRowWords(type, rowLength);
+  return source
     .replaceAll('$GROUP', `${rowGroup}`)
-    .replaceAll('$ROW4', `${packedRowWords(GGMLType.Q8_0, rowLength) / 4}u`)
+    .replaceAll('$ROW4', `${words / 4}u`)
+    .replaceAll('$ROW', `${words}u`)
     .replaceAll('$NB', `${rowLength / 32}u`)
     .replaceAll('$W', binding)
     .replaceAll('$F', name);
@@ -132,10 +153,10 @@ export function weightParts(m: PackedMatrix): WeightPart[] {
 
 /**
  * A function `fn NAME(row, g)` over a tensor split into parts bound as `${prefix}0`, `${prefix}1`...:
- * picks the part holding `row` (a workgroup-uniform branch). With `q8` (Q8_0 parts, products with
- * 8-bit inputs) it is `fn NAME(row, blk)`, returning block `blk` as stored (`Q8Block`), beside
- * `NAME_scales(row, blk)` and `NAME_cached(row, blk, scales)`, which read a vector of eight
- * blocks' scales once for all of them (deq_q8_0_blocks.wgsl).
+ * picks the part holding `row` (a workgroup-uniform branch). With `q8` (products with 8-bit
+ * inputs, parts of a type `takesQ8Input` takes) it is `fn NAME(row, blk)`, returning block `blk`
+ * as int8 values (`Q8Block`), beside `NAME_scales(row, blk)` and `NAME_cached(row, blk, scales)`,
+ * which read a vector of eight blocks' scales once for all of them (deq_q8_0_blocks.wgsl).
  */
 export function partedDequant(
   name: string,
@@ -145,14 +166,11 @@ export function partedDequant(
   rowLength: number,
   q8 = false,
 ): string {
-  if (q8 && parts.some((p) => p.type !== GGMLType.Q8_0)) {
-    throw new Error(`8-bit inputs take Q8_0 weights, not ${parts.map((p) => typeName(p.type))}`);
-  }
   const fns = parts.map((p, i) => {
     const fn = `${name}_p${i}`;
     const binding = `${bindingPrefix}${firstBinding + i}`;
     return q8
-      ? q8BlockFunction(fn, binding, rowLength, p.rowGroup)
+      ? q8BlockFunction(fn, binding, p.type, rowLength, p.rowGroup)
       : dequantFunction(fn, binding, p.type, rowLength, p.rowGroup);
   });
   // fn `name${suffix}`(row, g, ...rest) calling the part's own `_p${i}${suffix}`.
@@ -177,17 +195,20 @@ export function partedDequant(
   ].join('\n');
 }
 
-/** Weight bindings as words, or with `vectors` as vectors of four words (8-bit-input products). */
+/**
+ * The bindings of `parts` as words; with `q8` (8-bit-input products) Q8_0 parts as vectors of four
+ * words, which their block reader loads.
+ */
 export function weightBindings(
   prefix: string,
   first: number,
-  count: number,
-  vectors = false,
+  parts: WeightPart[],
+  q8 = false,
 ): string {
-  const element = vectors ? 'vec4u' : 'u32';
-  return Array.from(
-    { length: count },
-    (_, i) =>
-      `@group(0) @binding(${first + i}) var<storage, read> ${prefix}${first + i}: array<${element}>;`,
-  ).join('\n');
+  return parts
+    .map((p, i) => {
+      const element = q8 && p.type === GGMLType.Q8_0 ? 'vec4u' : 'u32';
+      return `@group(0) @binding(${first + i}) var<storage, read> ${prefix}${first + i}: array<${element}>;`;
+    })
+    .join('\n');
 }

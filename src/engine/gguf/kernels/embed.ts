@@ -12,7 +12,7 @@ export function embedKernel(
   vocabSize: number,
   scale = 1,
 ): KernelVariant {
-  const dequant = `${prelude(precision)}${weightBindings('w', 3, parts.length)}
+  const dequant = `${prelude(precision)}${weightBindings('w', 3, parts)}
 ${partedDequant('deq', 'w', 3, parts, rowLength)}`;
   return kernel('embed', dequant + embedSource, {
     F16: precision === 'f16',

@@ -158,7 +158,12 @@ export function gemmKernel(spec: MatmulSpec, tiles = DEFAULT_GEMM_TILES): Kernel
   const dequant = [
     prelude(spec.precision),
     productInputSource,
-    weightBindings('w', 4, next - 4, q8),
+    weightBindings(
+      'w',
+      4,
+      segments.flatMap((s) => s.parts),
+      q8,
+    ),
     ...fns,
   ].join('\n');
   return kernel('gemm', `${dequant}\n${gemmSource}`, constants);

@@ -63,7 +63,8 @@ export interface MatmulSpec {
   roundActivations?: boolean;
   /**
    * Read the input quantized to 8 bits (quantize-input.ts) and sum with integer dot products;
-   * every segment's weights must be Q8_0. It carries llama.cpp's rounding of such inputs itself.
+   * every segment's weights must be of a type `takesQ8Input` takes (Q8_0, Q5_0, Q4_0). It carries
+   * llama.cpp's rounding of such inputs itself.
    */
   q8Input?: boolean;
   /**
@@ -297,7 +298,12 @@ export function matmulKernel(spec: MatmulSpec): KernelVariant {
   const source = [
     prelude(spec.precision, subgroups || shared !== undefined),
     productInputSource,
-    weightBindings('w', 4, next - 4, q8),
+    weightBindings(
+      'w',
+      4,
+      spec.segments.flatMap((s) => s.parts),
+      q8,
+    ),
     ...dequant,
     matvecSource,
   ].join('\n');

@@ -1,10 +1,10 @@
-// 8-bit inputs: the products whose weights are Q8_0 read their input quantized as llama.cpp's CPU
-// backend quantizes it (quantize-input.wgsl, once per token) and sum with integer dot products
+// 8-bit inputs: the products whose weights are Q8_0, Q5_0 or Q4_0 read their input quantized as
+// llama.cpp's CPU backend quantizes it for them (Q8_0; quantize-input.wgsl, once per token) and
+// sum with integer dot products
 // (`dot_q8` in common.wgsl). On CPU-backed adapters, where every value loaded costs more than the
 // arithmetic it feeds, a quarter of the input's loads and no int8-to-float conversions made such
 // a product 2x faster in isolation and lavapipe's decode 1.4x, its prefill 1.5x
 // (docs/performance.md, "8-bit inputs for Q8_0 products").
-import { GGMLType } from '../types';
 import { kernel, type KernelVariant } from './pipeline';
 import quantizeBlockSource from './quantize-block.wgsl?raw';
 import source from './quantize-input.wgsl?raw';
@@ -43,11 +43,6 @@ export function q8BlockWriter(length: number): { source: string; XQS: number; QU
     XQS: quantizedInputWords(length),
     QUANTS: quantizedInputQuants(length),
   };
-}
-
-/** Whether a product over weights of these types can read 8-bit inputs. */
-export function takesQ8Input(types: GGMLType[]): boolean {
-  return types.length > 0 && types.every((t) => t === GGMLType.Q8_0);
 }
 
 export interface QuantizeInputSpec {
