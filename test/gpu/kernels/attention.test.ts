@@ -16,35 +16,19 @@ import {
 import { attentionSplit, qkvWidth } from '../../../src/engine/gguf/buffer-plan';
 import { roundToF16 } from '../../../src/engine/gguf/half';
 import type { ModelHparams } from '../../../src/engine/gguf/types';
+import { attentionHparams } from './attention-hparams';
 
 const CTX = 4096;
 
 function hparams(pairing: 'adjacent' | 'neox', softCap: number, kvHeads: number): ModelHparams {
-  return {
+  return attentionHparams({
     architecture: pairing === 'neox' ? 'qwen3' : 'llama',
-    name: 'test',
-    blockCount: 1,
-    embeddingLength: 256,
-    feedForwardLength: 512,
     headCount: 4,
     headCountKv: kvHeads,
-    keyLength: 64,
-    valueLength: 64,
     contextLength: CTX,
-    vocabSize: 10,
-    rmsEpsilon: 1e-6,
-    ropeTheta: 10000,
-    ropeDims: 64,
     ropePairing: pairing,
-    ropeScaling: { type: 'none', factor: 1 },
-    ropeAttnFactor: 1,
-    tiedEmbeddings: false,
-    slidingWindow: 0,
-    slidingPeriod: 0,
-    ropeThetaLocal: 10000,
     attentionSoftCap: softCap,
-    finalSoftCap: 0,
-  };
+  });
 }
 
 /** Reference: the head vector normalized (optionally) and rotated at position p, in f64. */

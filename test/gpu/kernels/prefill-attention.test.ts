@@ -22,6 +22,7 @@ import { PipelineCache } from '../../../src/engine/gguf/kernels/pipeline';
 import { attentionSplit, qkvWidth } from '../../../src/engine/gguf/buffer-plan';
 import { f16BitsToF32, f32ToF16Bits } from '../../../src/engine/gguf/half';
 import type { ModelHparams } from '../../../src/engine/gguf/types';
+import { attentionHparams } from './attention-hparams';
 import type { EngineDevice } from '../../../src/gpu/device';
 
 const CTX = 128;
@@ -29,31 +30,7 @@ const CTX = 128;
 const TOLERANCE = 1e-4;
 
 function hparams(head: number, softCap: number): ModelHparams {
-  return {
-    architecture: 'llama',
-    name: 'test',
-    blockCount: 1,
-    embeddingLength: 256,
-    feedForwardLength: 512,
-    headCount: 6,
-    headCountKv: 2,
-    keyLength: head,
-    valueLength: head,
-    contextLength: CTX,
-    vocabSize: 10,
-    rmsEpsilon: 1e-6,
-    ropeTheta: 10000,
-    ropeDims: head,
-    ropePairing: 'adjacent',
-    ropeScaling: { type: 'none', factor: 1 },
-    ropeAttnFactor: 1,
-    tiedEmbeddings: false,
-    slidingWindow: 0,
-    slidingPeriod: 0,
-    ropeThetaLocal: 10000,
-    attentionSoftCap: softCap,
-    finalSoftCap: 0,
-  };
+  return attentionHparams({ keyLength: head, contextLength: CTX, attentionSoftCap: softCap });
 }
 
 /**

@@ -2,8 +2,9 @@
 // and the products over Q8_0, Q5_0 and Q4_0 weights that read it (matrix-vector bodies, the unstaged GEMM)
 // against an f64 reference of the quantized input, outputs poisoned first; a decoded token's
 // products equal a prefilled one's bit for bit.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openTestDevice, poison, POISON_BITS, random, readBuffer, storageBuffer } from '../harness';
+import { describe, expect, it } from 'vitest';
+import { suiteDevice } from '../suite-device';
+import { poison, POISON_BITS, random, readBuffer, storageBuffer } from '../harness';
 import { GGMLType } from '../../../src/engine/gguf/types';
 import {
   matmulKernel,
@@ -24,7 +25,6 @@ import {
   quantizedInputWords,
 } from '../../../src/engine/gguf/kernels/quantize-input';
 import { PipelineCache } from '../../../src/engine/gguf/kernels/pipeline';
-import type { EngineDevice } from '../../../src/gpu/device';
 import { memoryGroup, type MemoryGroup } from '../reference/memory-group';
 import { roundActivations } from '../reference/dequant';
 import { f16BitsToF32, f32ToF16Bits } from '../../../src/engine/gguf/half';
@@ -152,20 +152,14 @@ const SHARED_LANES: Record<'swiftshader' | 'lavapipe', SharedInputLanes[]> = {
 };
 
 describe.each(['swiftshader', 'lavapipe'] as const)('8-bit inputs on %s', (adapter) => {
-  let ed: EngineDevice;
-  let cache: PipelineCache;
-  beforeAll(async () => {
-    ed = await openTestDevice(adapter, { disableF16: true });
-    cache = new PipelineCache(ed.device);
-  });
-  afterAll(() => ed.device.destroy());
+  const suite = suiteDevice(adapter);
   const sharedForms = SHARED_LANES[adapter];
   /** The widest form, the one the engine picks on this adapter. */
   const widest = sharedForms[sharedForms.length - 1];
 
   it('shares inputs over the lanes the engine picks for this adapter', () => {
-    const info = ed.adapterInfo as GPUAdapterInfo & { subgroupMinSize?: number };
-    expect(sharedInputLanes(ed.device.features.has('subgroups'), info.subgroupMinSize)).toBe(
+    const info = suite.ed.adapterInfo as GPUAdapterInfo & { subgroupMinSize?: number };
+    expect(sharedInputLanes(suite.ed.device.features.has('subgroups'), info.subgroupMinSize)).toBe(
       widest,
     );
   });
@@ -174,8 +168,8 @@ describe.each(['swiftshader', 'lavapipe'] as const)('8-bit inputs on %s', (adapt
     const ntok = 3;
     const x = randomX(ntok * K, 5);
     x.fill(0, K, K + 32);
-    const words = await quantize(ed.device, cache, x, ntok);
-    const last = await quantize(ed.device, cache, x, ntok, true);
+    const words = await quantize(suite.ed.device, suite.cache, x, ntok);
+    const last = await quantize(suite.ed.device, suite.cache, x, ntok, true);
     const xqs = quantizedInputWords(K);
     const quants = quantizedInputQuants(K);
     for (let t = 0; t < ntok; t++) {
@@ -234,8 +228,8 @@ describe.each(['swiftshader', 'lavapipe'] as const)('8-bit inputs on %s', (adapt
       const group = await qkvGroup(9);
       const ntok = variant.tokens === 1 ? 1 : 6;
       const x = randomX(ntok * K, 17);
-      const xq = await quantize(ed.device, cache, x, ntok);
-      const y = await runProduct(ed.device, cache, {
+      const xq = await quantize(suite.ed.device, suite.cache, x, ntok);
+      const y = await runProduct(suite.ed.device, suite.cache, {
         spec: q8Spec(group, ['q', 'k', 'v'], variant),
         bound: ['q', 'k', 'v'],
         group,
@@ -256,8 +250,8 @@ describe.each(['swiftshader', 'lavapipe'] as const)('8-bit inputs on %s', (adapt
       const group = await qkvGroup(4);
       const ntok = 5;
       const x = randomX(ntok * K, 8);
-      const xq = await quantize(ed.device, cache, x, ntok, true);
-      const y = await runProduct(ed.device, cache, {
+      const xq = await quantize(suite.ed.device, suite.cache, x, ntok, true);
+      const y = await runProduct(suite.ed.device, suite.cache, {
         spec: q8Spec(group, ['q', 'k', 'v'], {
           lastTokenOnly: true,
           lanesPerRow: 1,
@@ -280,8 +274,8 @@ describe.each(['swiftshader', 'lavapipe'] as const)('8-bit inputs on %s', (adapt
   it.each([1, 7, 33, 100])('the unstaged GEMM over %i tokens', async (ntok) => {
     const group = await qkvGroup(ntok);
     const x = randomX(ntok * K, 30 + ntok);
-    const xq = await quantize(ed.device, cache, x, ntok);
-    const y = await runProduct(ed.device, cache, {
+    const xq = await quantize(suite.ed.device, suite.cache, x, ntok);
+    const y = await runProduct(suite.ed.device, suite.cache, {
       spec: q8Spec(group, ['q', 'k', 'v']),
       bound: ['q', 'k', 'v'],
       group,
@@ -311,7 +305,7 @@ describe.each(['swiftshader', 'lavapipe'] as const)('8-bit inputs on %s', (adapt
       2,
     );
     const x = randomX(ntok * K, 44);
-    const xq = await quantize(ed.device, cache, x, ntok);
+    const xq = await quantize(suite.ed.device, suite.cache, x, ntok);
     const whole = productSegments(group, ['gate_up'])[0];
     const gated: MatmulSpec = {
       precision: 'f32',
@@ -342,12 +336,12 @@ describe.each(['swiftshader', 'lavapipe'] as const)('8-bit inputs on %s', (adapt
     ];
     for (const [form, variant, gemm] of forms) {
       const common = { group, input: xq, ntok, outLength: ntok * ff, gemm };
-      const swiglu = await runProduct(ed.device, cache, {
+      const swiglu = await runProduct(suite.ed.device, suite.cache, {
         ...common,
         spec: { ...gated, ...variant },
         bound: ['gate_up', 'gate_up'],
       });
-      const added = await runProduct(ed.device, cache, {
+      const added = await runProduct(suite.ed.device, suite.cache, {
         ...common,
         spec: { ...residual, ...variant },
         bound: ['down'],
@@ -375,10 +369,10 @@ describe.each(['swiftshader', 'lavapipe'] as const)('8-bit inputs on %s', (adapt
   it("a decoded token's products equal the unstaged GEMM's and the 4-token body's bit for bit", async () => {
     const group = await qkvGroup(3);
     const x = randomX(K, 6);
-    const xq = await quantize(ed.device, cache, x, 1);
+    const xq = await quantize(suite.ed.device, suite.cache, x, 1);
     const spec = q8Spec(group, ['q', 'k', 'v'], { lanesPerRow: 1 });
     const run = (s: Partial<MatmulSpec>, gemm?: GemmTiles) =>
-      runProduct(ed.device, cache, {
+      runProduct(suite.ed.device, suite.cache, {
         spec: { ...spec, ...s },
         bound: ['q', 'k', 'v'],
         group,
@@ -419,7 +413,7 @@ describe.each(['swiftshader', 'lavapipe'] as const)('8-bit inputs on %s', (adapt
     expect(grouped.image).not.toEqual(rowMajor.image);
     const ntok = 5;
     const x = randomX(ntok * K, 13);
-    const xq = await quantize(ed.device, cache, x, ntok);
+    const xq = await quantize(suite.ed.device, suite.cache, x, ntok);
     const forms: [string, Partial<MatmulSpec>, GemmTiles | undefined][] = [
       ['one-token body', { tokens: 1, lanesPerRow: 1 }, undefined],
       ...sharedForms.map((sharedInput): [string, Partial<MatmulSpec>, undefined] => [
@@ -434,7 +428,7 @@ describe.each(['swiftshader', 'lavapipe'] as const)('8-bit inputs on %s', (adapt
     ];
     for (const [form, extra, gemm] of forms) {
       const run = (group: MemoryGroup) =>
-        runProduct(ed.device, cache, {
+        runProduct(suite.ed.device, suite.cache, {
           spec: { ...q8Spec(group, ['q', 'k', 'v'], extra), outputStride: stride },
           bound: ['q', 'k', 'v'],
           group,
@@ -471,9 +465,9 @@ describe.each(['swiftshader', 'lavapipe'] as const)('8-bit inputs on %s', (adapt
       expect(group.layout.matrices.get('v')!.parts.length).toBe(2);
       const ntok = 5;
       const x = randomX(ntok * K, 23);
-      const xq = await quantize(ed.device, cache, x, ntok);
+      const xq = await quantize(suite.ed.device, suite.cache, x, ntok);
       const run = (extra: Partial<MatmulSpec>, tokens: number, gemm?: GemmTiles) =>
-        runProduct(ed.device, cache, {
+        runProduct(suite.ed.device, suite.cache, {
           spec: q8Spec(group, ['q', 'k', 'v'], extra),
           bound: ['q', 'k', 'v'],
           group,

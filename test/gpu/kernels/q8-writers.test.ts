@@ -3,8 +3,9 @@
 // quantize pass run over their own f32 output: the same words bit for bit, every token of a pass
 // or the last alone, other slots left poisoned. (The quantize pass itself is checked against
 // llama.cpp's quantization in q8-input.test.ts.)
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openTestDevice, poison, POISON_BITS, random, readBuffer, storageBuffer } from '../harness';
+import { describe, expect, it } from 'vitest';
+import { suiteDevice } from '../suite-device';
+import { poison, POISON_BITS, random, readBuffer, storageBuffer } from '../harness';
 import { rmsNormKernel } from '../../../src/engine/gguf/kernels/rms-norm';
 import { attentionKernels } from '../../../src/engine/gguf/kernels/attention';
 import {
@@ -13,10 +14,10 @@ import {
   quantizedInputQuants,
   quantizedInputWords,
 } from '../../../src/engine/gguf/kernels/quantize-input';
-import { PipelineCache, type KernelVariant } from '../../../src/engine/gguf/kernels/pipeline';
+import type { KernelVariant } from '../../../src/engine/gguf/kernels/pipeline';
 import { attentionSplit } from '../../../src/engine/gguf/buffer-plan';
 import type { ModelHparams } from '../../../src/engine/gguf/types';
-import type { EngineDevice } from '../../../src/gpu/device';
+import { attentionHparams } from './attention-hparams';
 
 const E = 320;
 const NORM_AT = 8;
@@ -24,43 +25,13 @@ const CAPACITY = 5;
 const CTX = 4096;
 
 function hparams(valueLength: number): ModelHparams {
-  return {
-    architecture: 'llama',
-    name: 'test',
-    blockCount: 1,
-    embeddingLength: E,
-    feedForwardLength: 512,
-    headCount: 6,
-    headCountKv: 2,
-    keyLength: valueLength,
-    valueLength,
-    contextLength: CTX,
-    vocabSize: 10,
-    rmsEpsilon: 1e-6,
-    ropeTheta: 10000,
-    ropeDims: valueLength,
-    ropePairing: 'adjacent',
-    ropeScaling: { type: 'none', factor: 1 },
-    ropeAttnFactor: 1,
-    tiedEmbeddings: false,
-    slidingWindow: 0,
-    slidingPeriod: 0,
-    ropeThetaLocal: 10000,
-    attentionSoftCap: 0,
-    finalSoftCap: 0,
-  };
+  return attentionHparams({ keyLength: valueLength, embeddingLength: E, contextLength: CTX });
 }
 
 describe.each(['swiftshader', 'lavapipe'] as const)(
   'passes writing 8-bit inputs on %s',
   (adapter) => {
-    let ed: EngineDevice;
-    let cache: PipelineCache;
-    beforeAll(async () => {
-      ed = await openTestDevice(adapter, { disableF16: true });
-      cache = new PipelineCache(ed.device);
-    });
-    afterAll(() => ed.device.destroy());
+    const suite = suiteDevice(adapter);
 
     /** Runs `variant` once over `inputs` and an output of `bytes`, poisoned first: its contents. */
     async function run(
@@ -70,8 +41,8 @@ describe.each(['swiftshader', 'lavapipe'] as const)(
       bytes: number,
       grid: [number, number],
     ): Promise<Uint32Array> {
-      const device = ed.device;
-      const kernel = await cache.get(variant);
+      const device = suite.ed.device;
+      const kernel = await suite.cache.get(variant);
       const stepBuffer = device.createBuffer({
         size: 16,
         usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
@@ -85,7 +56,7 @@ describe.each(['swiftshader', 'lavapipe'] as const)(
       pass.setPipeline(kernel.pipeline);
       pass.setBindGroup(
         0,
-        cache.bindGroup(
+        suite.cache.bindGroup(
           kernel,
           buffers.map((buffer) => ({ buffer })),
         ),
@@ -125,7 +96,7 @@ describe.each(['swiftshader', 'lavapipe'] as const)(
     it.each([false, true])(
       'the RMSNorm pass writes the quantize pass bits over its f32 output (last token only: %s)',
       async (lastToken) => {
-        const device = ed.device;
+        const device = suite.ed.device;
         const ntok = 4;
         const next = random(lastToken ? 3 : 2);
         const x = storageBuffer(
@@ -162,7 +133,7 @@ describe.each(['swiftshader', 'lavapipe'] as const)(
     it.each([32, 64, 128])(
       'the attention reduce writes the quantize pass bits over its f32 output (heads of %i)',
       async (valueLength) => {
-        const device = ed.device;
+        const device = suite.ed.device;
         const h = hparams(valueLength);
         const kernels = attentionKernels(h, CTX, 0);
         expect(kernels.reduceQ8).toBeDefined();
