@@ -53,6 +53,30 @@ export function prelude(precision: ComputePrecision, subgroups = false): string 
   return `${enables}alias T = ${precision === 'f16' ? 'f16' : 'f32'};\n${common}`;
 }
 
+/**
+ * A reader's source with its placeholders filled: $F its name, $W its binding, $ROW ($ROW4) the
+ * words (vectors of four) of a packed row of `rowLength` values of `type`, $NB its blocks of
+ * `blockValues`, $GROUP its rows' interleaving.
+ */
+function fillReader(
+  source: string,
+  name: string,
+  binding: string,
+  type: GGMLType,
+  rowLength: number,
+  blockValues: number,
+  rowGroup: number,
+): string {
+  const words = packedRowWords(type, rowLength);
+  return source
+    .replaceAll('$GROUP', `${rowGroup}`)
+    .replaceAll('$ROW4', `${words / 4}u`)
+    .replaceAll('$ROW', `${words}u`)
+    .replaceAll('$NB', `${rowLength / blockValues}u`)
+    .replaceAll('$W', binding)
+    .replaceAll('$F', name);
+}
+
 export function dequantFunction(
   name: string,
   binding: string,
@@ -63,12 +87,7 @@ export function dequantFunction(
   const entry = SOURCES[type];
   if (!entry) throw new Error(`no dequantization kernel for tensor type ${typeName(type)}`);
   if (rowLength % 8) throw new Error(`row length ${rowLength} is not a multiple of 8`);
-  return entry.src
-    .replaceAll('$GROUP', `${rowGroup}`)
-    .replaceAll('$ROW', `${packedRowWords(type, rowLength)}u`)
-    .replaceAll('$NB', `${rowLength / entry.values}u`)
-    .replaceAll('$W', binding)
-    .replaceAll('$F', name);
+  return fillReader(entry.src, name, binding, type, rowLength, entry.values, rowGroup);
 }
 
 /**
@@ -99,14 +118,7 @@ export function q8BlockFunction(
   if (!source)
     throw new Error(`8-bit inputs take Q8_0, Q5_0 or Q4_0 weights, not ${typeName(type)}`);
   if (rowLength % 32) throw new Error(`row length ${rowLength} is not a multiple of 32`);
-  const words = packedRowWords(type, rowLength);
-  return source
-    .replaceAll('$GROUP', `${rowGroup}`)
-    .replaceAll('$ROW4', `${words / 4}u`)
-    .replaceAll('$ROW', `${words}u`)
-    .replaceAll('$NB', `${rowLength / 32}u`)
-    .replaceAll('$W', binding)
-    .replaceAll('$F', name);
+  return fillReader(source, name, binding, type, rowLength, 32, rowGroup);
 }
 
 export interface WeightPart {
