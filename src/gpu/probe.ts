@@ -130,6 +130,26 @@ export function classifyAdapter(
   return { class: 'unknown', reason: 'the browser does not say enough to tell' };
 }
 
+/** The subgroups a device's kernels can use: whether it has the feature, and its sizes. */
+export interface DeviceSubgroups {
+  enabled: boolean;
+  /** Smallest and largest subgroup its adapter reports (absent where it reports none). */
+  min?: number;
+  max?: number;
+}
+
+export function deviceSubgroups(device: GPUDevice): DeviceSubgroups {
+  const info = device.adapterInfo as GPUAdapterInfo & {
+    subgroupMinSize?: number;
+    subgroupMaxSize?: number;
+  };
+  return {
+    enabled: device.features.has('subgroups'),
+    min: info.subgroupMinSize,
+    max: info.subgroupMaxSize,
+  };
+}
+
 function identity(adapter: GPUAdapter): AdapterIdentity {
   const info = adapter.info as GPUAdapterInfo & {
     isFallbackAdapter?: boolean;

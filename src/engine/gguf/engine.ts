@@ -160,8 +160,8 @@ export class GgufEngine implements ChatEngine {
   }
 
   /**
-   * `variants`, each part's prefill kernels and whether its Q8_0, Q5_0 and Q4_0 products read 8-bit inputs, in
-   * words (bench output, the generation stats).
+   * `variants`, each part's prefill kernels and whether its Q8_0, Q5_0 and Q4_0 products read
+   * 8-bit inputs, in words (bench output, the generation stats).
    */
   get kernelVariants(): string {
     return this.planned.parts

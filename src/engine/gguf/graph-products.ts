@@ -14,6 +14,7 @@ import { gemmKernel, gemmWorkgroups } from './kernels/gemm';
 import { quantizeInputKernel, quantizeInputWorkgroups } from './kernels/quantize-input';
 import { takesQ8Input } from './kernels/dequant';
 import type { BufferSlice } from './kernels/pipeline';
+import { deviceSubgroups } from '../../gpu/probe';
 import { fixedDispatch, scratchSlice, type Dispatch, type GraphInputs } from './graph-parts';
 
 /** What a matrix product binds: its input, vector region, output and weights. */
@@ -88,25 +89,23 @@ export class ProductBuilder {
     }
     spec.lanesPerRow = this.g.lanesPerRow;
     spec.roundActivations = this.g.roundActivations;
-    const device = this.g.device;
-    const hasSubgroups = device.features.has('subgroups');
-    const { subgroupMinSize } = device.adapterInfo as GPUAdapterInfo & { subgroupMinSize?: number };
+    const subgroups = deviceSubgroups(this.g.device);
     const decodeVariant =
       this.g.decodeVariant ??
       defaultDecodeVariant(
         { ...this.g.decodeShape, lanesPerRow: spec.lanesPerRow },
-        hasSubgroups,
-        subgroupMinSize,
+        subgroups.enabled,
+        subgroups.min,
         // With 8-bit inputs the output layer runs as the layers do: one lane per row decoded
         // 3-8% faster on lavapipe than a subgroup's lanes (docs/performance.md).
         spec.lastTokenOnly && !spec.q8Input,
       );
     // Reduced as the default one-token kernel reduces, so a token's products come out bit for
     // bit the same whether it was decoded or prefilled (a cached second turn equals a fresh one).
-    const subgroups = subgroupLanesFit(
+    const reduceInSubgroups = subgroupLanesFit(
       spec.lanesPerRow ?? DEFAULT_LANES_PER_ROW,
-      hasSubgroups,
-      subgroupMinSize,
+      subgroups.enabled,
+      subgroups.min,
     );
     const slices = [scratchSlice(this.g, 'step'), x, vecs, y, ...weights];
     const matvec = async (variant: MatmulSpec): Promise<Dispatch> => {
@@ -119,7 +118,7 @@ export class ProductBuilder {
     const oneLaneOneRow = decodeSpec.lanesPerRow === 1 && (decodeSpec.rowsPerThread ?? 1) === 1;
     decodeSpec.sharedInput = spec.q8Input && oneLaneOneRow ? this.g.sharedInputs : undefined;
     const product: Dispatch = {
-      ...(await matvec({ ...spec, tokens: 4, subgroups })),
+      ...(await matvec({ ...spec, tokens: 4, subgroups: reduceInSubgroups })),
       decode: await matvec(decodeSpec),
     };
     // Activation rounding (but for 8-bit inputs, which carry it) and last-token products stay on

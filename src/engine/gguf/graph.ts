@@ -38,6 +38,7 @@ import {
   type GraphInputs,
 } from './graph-parts';
 import { ProductBuilder } from './graph-products';
+import { deviceSubgroups } from '../../gpu/probe';
 
 /** The output layer and the sampler over one ring slot's logits buffer. */
 export interface SamplingHead {
@@ -123,17 +124,8 @@ class GraphBuilder {
    * (`subgroupAttentionLanes`); undefined: one thread per two queries.
    */
   private attentionLanes(): AttentionLanes | undefined {
-    const device = this.g.device;
-    const info = device.adapterInfo as GPUAdapterInfo & {
-      subgroupMinSize?: number;
-      subgroupMaxSize?: number;
-    };
-    return subgroupAttentionLanes(
-      this.h,
-      device.features.has('subgroups'),
-      info.subgroupMinSize,
-      info.subgroupMaxSize,
-    );
+    const subgroups = deviceSubgroups(this.g.device);
+    return subgroupAttentionLanes(this.h, subgroups.enabled, subgroups.min, subgroups.max);
   }
 
   /**

@@ -22,7 +22,7 @@ import { GpuAllocator, type AllocationCategory } from './allocator';
 import { buildGraph, buildLayer, type Graph } from './graph';
 import { dispatchGrid, outputMatrix, type Dispatch, type GraphInputs } from './graph-parts';
 import { DEFAULT_LANES_PER_ROW, sharedInputLanes, type SharedInputLanes } from './kernels/matmul';
-import { classifyAdapter } from '../../gpu/probe';
+import { classifyAdapter, deviceSubgroups } from '../../gpu/probe';
 import {
   adapterNames,
   chooseVariants,
@@ -380,11 +380,9 @@ export class GgufModel {
    * docs/performance.md); undefined where they do not.
    */
   get sharedInputs(): SharedInputLanes | undefined {
-    const { subgroupMinSize } = this.device.adapterInfo as GPUAdapterInfo & {
-      subgroupMinSize?: number;
-    };
     if (!this.q8Inputs) return undefined;
-    return sharedInputLanes(this.device.features.has('subgroups'), subgroupMinSize);
+    const subgroups = deviceSubgroups(this.device);
+    return sharedInputLanes(subgroups.enabled, subgroups.min);
   }
 
   /** Logit rows of the output layer (the vocabulary the sampler draws from). */

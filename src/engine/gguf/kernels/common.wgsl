@@ -12,11 +12,12 @@ fn sx8(w: u32) -> vec4f {
   );
 }
 
-// A block of 32 int8 values packed in eight words and its scale: a block of Q8_0 weights or of an
-// input quantized as llama.cpp quantizes it (quantize-input.wgsl).
+// A block of 32 int8 values packed in eight words and its scale: a block of Q8_0, Q5_0 or Q4_0
+// weights as int8 values (deq_*_blocks.wgsl) or of an input quantized as llama.cpp quantizes it
+// (quantize-block.wgsl).
 struct Q8Block { lo: vec4u, hi: vec4u, d: f32 }
 
-// A weight block times an input block as llama.cpp's CPU backend multiplies Q8_0 blocks: the
+// A weight block times an input block as llama.cpp's CPU backend multiplies such blocks: the
 // exact integer dot product, scaled once.
 fn dot_q8(w: Q8Block, x: Q8Block) -> f32 {
   let lo = dot4I8Packed(w.lo.x, x.lo.x) + dot4I8Packed(w.lo.y, x.lo.y) +

@@ -107,7 +107,7 @@ export function takesQ8Input(types: GGMLType[]): boolean {
 }
 
 /** Block reader of one part for products with 8-bit inputs (see `Q8_BLOCK_SOURCES`). */
-export function q8BlockFunction(
+function q8BlockFunction(
   name: string,
   binding: string,
   type: GGMLType,
@@ -115,8 +115,9 @@ export function q8BlockFunction(
   rowGroup = 1,
 ): string {
   const source = Q8_BLOCK_SOURCES[type];
-  if (!source)
+  if (!source) {
     throw new Error(`8-bit inputs take Q8_0, Q5_0 or Q4_0 weights, not ${typeName(type)}`);
+  }
   if (rowLength % 32) throw new Error(`row length ${rowLength} is not a multiple of 32`);
   return fillReader(source, name, binding, type, rowLength, 32, rowGroup);
 }

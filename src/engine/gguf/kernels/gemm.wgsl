@@ -19,8 +19,8 @@
 // architecture fuses them, else two tensors from row 0). Weight parts are bound from binding 4 on
 // and read through `deq_s0`, `deq_s1`, `deq_s2`, declared after this file. The input (binding 1) is
 // declared by product-input.wgsl, before this file: with Q8_INPUT (unstaged only) the weights are
-// Q8_0 and the input arrives quantized to 8 bits, multiplied as the matrix-vector kernel does.
-// `Step` is declared in host-structs.ts; T is the compute precision (kernels' prelude).
+// Q8_0, Q5_0 or Q4_0 and the input arrives quantized to 8 bits, multiplied as the matrix-vector
+// kernel does. `Step` is declared in host-structs.ts; T is the compute precision (kernels' prelude).
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(2) var<storage, read> vecs: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;

@@ -15,8 +15,8 @@
 // workgroup boundary, so the segment is chosen once per workgroup: implementations that run every
 // branch masked (SwiftShader) then run one segment's code. Weight parts are bound from binding 4
 // on and read through `deq_s0`, `deq_s1`, `deq_s2`, declared after this file. The input (binding
-// 1) is declared by product-input.wgsl, before this file: with Q8_INPUT the weights are Q8_0 and
-// the input arrives quantized to 8 bits.
+// 1) is declared by product-input.wgsl, before this file: with Q8_INPUT the weights are Q8_0, Q5_0
+// or Q4_0 (read as int8 blocks) and the input arrives quantized to 8 bits.
 // `Step` is declared in host-structs.ts; T is the compute precision (the kernels' prelude).
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(2) var<storage, read> vecs: array<f32>;

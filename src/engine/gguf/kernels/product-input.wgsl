@@ -1,7 +1,8 @@
 // A product's input as the matrix-vector kernels and the GEMM read it (binding 1): with Q8_INPUT
-// quantized by quantize-input.wgsl, a step of their loops taking a block of 32 of a Q8_0 weight
-// row and of a token's input, multiplied with integer dot products (`dot_q8`); else the f32
-// values, a step taking a group of 8. WeightGroup and InputGroup are what a step takes.
+// quantized by quantize-input.wgsl, a step of their loops taking a block of 32 of a weight row
+// (Q8_0, Q5_0 or Q4_0, as int8 values) and of a token's input, multiplied with integer dot products
+// (`dot_q8`); else the f32 values, a step taking a group of 8. WeightGroup and InputGroup are what
+// a step takes.
 #if Q8_INPUT
 alias WeightGroup = Q8Block;
 alias InputGroup = Q8Block;

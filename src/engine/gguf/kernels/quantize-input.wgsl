@@ -1,7 +1,7 @@
-// The input of the products whose weights are Q8_0, quantized once per token (quantize-block.wgsl)
-// where no pass before the product writes it so already. One thread per block; tokens along y, or
-// with LAST_TOKEN the pass's last token alone (the output layer's input). `Step` is declared in
-// host-structs.ts.
+// The input of the products whose weights are Q8_0, Q5_0 or Q4_0, quantized once per token
+// (quantize-block.wgsl) where no pass before the product writes it so already. One thread per
+// block; tokens along y, or with LAST_TOKEN the pass's last token alone (the output layer's input).
+// `Step` is declared in host-structs.ts.
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<storage, read> x: array<vec4f>;
 @group(0) @binding(2) var<storage, read_write> xq: array<u32>;
