@@ -1,7 +1,9 @@
 // npm run bench:matvec -- [--adapter lavapipe|swiftshader] [--type Q8_0] [--variants JSON] [--q8 [--shared]]
+//   [--width 576] [--ffn 1536]
 // Times isolated one-token matrix-vector dispatches in SmolLM2-135M's decode shapes (q/k/v 576 ->
 // 960, gate/up 576 -> 2 x 1536 with SwiGLU, down 1536 -> 576 with the residual add, the output
-// layer 576 -> 49152) for each kernel variant, random weights of one type, f32 compute: median
+// layer 576 -> 49152; --width and --ffn change the model and FFN widths, q/k/v staying 5/3 of the
+// width, for K-quants' blocks of 256) for each kernel variant, random weights of one type, f32 compute: median
 // milliseconds per dispatch of three rounds after a warm-up, and the process's CPU time in that
 // round (the software adapters' threads run in it). The weights of the small products
 // stay in the CPU's caches between repetitions; the output layer's 30 MB do not. With --q8 (Q8_0
@@ -47,6 +49,8 @@ const { values } = parseArgs({
     variants: { type: 'string' },
     q8: { type: 'boolean', default: false },
     shared: { type: 'boolean', default: false },
+    width: { type: 'string', default: '576' },
+    ffn: { type: 'string', default: '1536' },
   },
 });
 const type = GGMLType[values.type as keyof typeof GGMLType];
@@ -54,11 +58,11 @@ if (type === undefined) throw new Error(`unknown weight type ${values.type}`);
 const q8Input = values.q8;
 if (q8Input && type !== GGMLType.Q8_0) throw new Error('--q8 takes Q8_0 weights');
 const variants: DecodeVariant[] = values.variants ? JSON.parse(values.variants) : DEFAULT_VARIANTS;
-const E = 576;
-const FF = 1536;
+const E = Number(values.width);
+const FF = Number(values.ffn);
 const VOCAB = 49152;
 const SHAPES: [string, number, number, MatmulSpec['mode']][] = [
-  ['qkv', E, 960, 'plain'],
+  ['qkv', E, Math.round((E * 5) / 3), 'plain'],
   ['gate_up', E, FF, 'swiglu'],
   ['down', FF, E, 'residual'],
   ['output', E, VOCAB, 'plain'],

@@ -171,14 +171,17 @@ describe.each(configs)('prefill GEMM on %s, %s compute', (adapter, precision) =>
   it.each([
     ['staged', true],
     ['unstaged', false],
-  ] as const)('other tile sizes: 16 tokens x 32 rows x 16 values, %s', async (_, staged) => {
-    await checkSegments([GGMLType.Q4_K, GGMLType.Q8_0, GGMLType.Q6_K], {
-      tokens: 16,
-      rows: 32,
-      k: 16,
-      staged,
-    });
-  });
+  ] as const)(
+    'other tile sizes: 16 tokens x 32 rows x 16 values over Q4_K, Q2_K and Q6_K (staged: two groups per scale pair), %s',
+    async (_, staged) => {
+      await checkSegments([GGMLType.Q4_K, GGMLType.Q2_K, GGMLType.Q6_K], {
+        tokens: 16,
+        rows: 32,
+        k: 16,
+        staged,
+      });
+    },
+  );
 
   it.each(staging)(
     'SwiGLU and GeGLU over a fused gate/up tensor, and the residual add, 7 and 100 tokens, %s',

@@ -10,18 +10,22 @@ fn $F_lookup(n: vec4u) -> vec4f {
   return vec4f($F_values[n.x], $F_values[n.y], $F_values[n.z], $F_values[n.w]);
 }
 
-fn $F(row: u32, g: u32) -> array<vec4<T>, 2> {
+fn $F_scale(row: u32, g: u32) -> vec2<T> {
   let b = row * $ROW + (g >> 5u) * 34u;
-  let gi = g & 31u;
-  let ib = gi >> 2u;
-  let sub = gi & 3u;
+  let ib = (g & 31u) >> 2u;
   let head = $W[b];
   let low = ($W[b + 1u] >> ((ib >> 1u) * 8u + (ib & 1u) * 4u)) & 15u;
   let high = (head >> (16u + 2u * ib)) & 3u;
-  let d = T(unpack2x16float(head).x * (f32(low | (high << 4u)) - 32.0));
-  let q = b + 2u + ib * 4u + (sub & 1u) * 2u;
+  return vec2<T>(T(unpack2x16float(head).x * (f32(low | (high << 4u)) - 32.0)), T(0.0));
+}
+
+fn $F_at(row: u32, g: u32, s: vec2<T>) -> array<vec4<T>, 2> {
+  let b = row * $ROW + (g >> 5u) * 34u;
+  let gi = g & 31u;
+  let sub = gi & 3u;
+  let q = b + 2u + (gi >> 2u) * 4u + (sub & 1u) * 2u;
   let sh = BYTE_SHIFTS + (sub >> 1u) * 4u;
   let lo = $F_lookup((vec4u($W[q]) >> sh) & vec4u(15u));
   let hi = $F_lookup((vec4u($W[q + 1u]) >> sh) & vec4u(15u));
-  return array<vec4<T>, 2>(d * vec4<T>(lo), d * vec4<T>(hi));
+  return array<vec4<T>, 2>(s.x * vec4<T>(lo), s.x * vec4<T>(hi));
 }

@@ -1,5 +1,7 @@
 // Per-binding dequantization functions: `fn NAME(row, g) -> array<vec4<T>, 2>` returns the eight
-// values g * 8 .. g * 8 + 7 of a row of the weight part bound as `binding`.
+// values g * 8 .. g * 8 + 7 of a row of the weight part bound as `binding`, as
+// `NAME_at(row, g, NAME_scale(row, g))`: the scale pair of the values' block or sub-block decoded
+// apart, so that a kernel reading a sub-block's groups in turn decodes it once for all of them.
 import { GGMLType, typeName } from '../types';
 import { packedRowWords } from '../repack';
 import common from './common.wgsl?raw';
@@ -25,23 +27,39 @@ import iq4_xs from './deq_iq4_xs.wgsl?raw';
 import type { ComputePrecision } from '../buffer-plan';
 import type { PackedMatrix } from '../layout';
 
-const SOURCES: Partial<Record<GGMLType, { src: string; values: number }>> = {
-  [GGMLType.F32]: { src: f32, values: 1 },
-  [GGMLType.F16]: { src: f16, values: 1 },
-  [GGMLType.BF16]: { src: bf16, values: 1 },
-  [GGMLType.Q8_0]: { src: q8_0, values: 32 },
-  [GGMLType.Q4_0]: { src: q4_0, values: 32 },
-  [GGMLType.Q5_0]: { src: q5_0, values: 32 },
-  [GGMLType.Q4_K]: { src: kScales + q4_k, values: 256 },
-  [GGMLType.Q5_K]: { src: kScales + q5_k, values: 256 },
-  [GGMLType.Q6_K]: { src: q6_k, values: 256 },
-  [GGMLType.Q4_1]: { src: q4_1, values: 32 },
-  [GGMLType.Q5_1]: { src: q5_1, values: 32 },
-  [GGMLType.Q2_K]: { src: q2_k, values: 256 },
-  [GGMLType.Q3_K]: { src: q3_k, values: 256 },
-  [GGMLType.IQ4_NL]: { src: iq4_nl, values: 32 },
-  [GGMLType.IQ4_XS]: { src: iq4_xs, values: 256 },
+/**
+ * Each type's reader, the values of its blocks, and `scaleGroups`: the 8-value groups a kernel
+ * reads per decoded scale pair. K-quants, whose scales take several loads and bit operations to
+ * decode: 4 (32 values: a sub-block, or Q6_K's and Q3_K's two sub-blocks of 16, whose scales lie
+ * in the same words), Q2_K 2 (a sub-block of 16 with its own scale and min); 1 elsewhere, where a
+ * block's scale is one load and a lane reading one group at a time keeps neighbouring lanes on
+ * neighbouring words.
+ */
+const SOURCES: Partial<Record<GGMLType, { src: string; values: number; scaleGroups: number }>> = {
+  [GGMLType.F32]: { src: f32, values: 1, scaleGroups: 1 },
+  [GGMLType.F16]: { src: f16, values: 1, scaleGroups: 1 },
+  [GGMLType.BF16]: { src: bf16, values: 1, scaleGroups: 1 },
+  [GGMLType.Q8_0]: { src: q8_0, values: 32, scaleGroups: 1 },
+  [GGMLType.Q4_0]: { src: q4_0, values: 32, scaleGroups: 1 },
+  [GGMLType.Q5_0]: { src: q5_0, values: 32, scaleGroups: 1 },
+  [GGMLType.Q4_K]: { src: kScales + q4_k, values: 256, scaleGroups: 4 },
+  [GGMLType.Q5_K]: { src: kScales + q5_k, values: 256, scaleGroups: 4 },
+  [GGMLType.Q6_K]: { src: q6_k, values: 256, scaleGroups: 4 },
+  [GGMLType.Q4_1]: { src: q4_1, values: 32, scaleGroups: 1 },
+  [GGMLType.Q5_1]: { src: q5_1, values: 32, scaleGroups: 1 },
+  [GGMLType.Q2_K]: { src: q2_k, values: 256, scaleGroups: 2 },
+  [GGMLType.Q3_K]: { src: q3_k, values: 256, scaleGroups: 4 },
+  [GGMLType.IQ4_NL]: { src: iq4_nl, values: 32, scaleGroups: 1 },
+  [GGMLType.IQ4_XS]: { src: iq4_xs, values: 256, scaleGroups: 4 },
 };
+
+/**
+ * The 8-value groups a product over weights of these types reads per decoded scale pair (see
+ * `SOURCES`): the fewest any of them shares a pair over.
+ */
+export function scaleGroups(types: GGMLType[]): number {
+  return Math.min(...types.map((t) => SOURCES[t]?.scaleGroups ?? 1));
+}
 
 /**
  * What every generated kernel starts with: the extensions it enables (f16 compute, subgroup
@@ -87,7 +105,12 @@ export function dequantFunction(
   const entry = SOURCES[type];
   if (!entry) throw new Error(`no dequantization kernel for tensor type ${typeName(type)}`);
   if (rowLength % 8) throw new Error(`row length ${rowLength} is not a multiple of 8`);
-  return fillReader(entry.src, name, binding, type, rowLength, entry.values, rowGroup);
+  const reader = `${entry.src}
+fn $F(row: u32, g: u32) -> array<vec4<T>, 2> {
+  return $F_at(row, g, $F_scale(row, g));
+}
+`;
+  return fillReader(reader, name, binding, type, rowLength, entry.values, rowGroup);
 }
 
 /**
@@ -165,8 +188,9 @@ export function weightParts(m: PackedMatrix): WeightPart[] {
 }
 
 /**
- * A function `fn NAME(row, g)` over a tensor split into parts bound as `${prefix}0`, `${prefix}1`...:
- * picks the part holding `row` (a workgroup-uniform branch). With `q8` (products with 8-bit
+ * A function `fn NAME(row, g)` over a tensor split into parts bound as `${prefix}0`, `${prefix}1`...,
+ * beside `NAME_scale(row, g)` and `NAME_at(row, g, scale)`: each picks the part holding `row` (a
+ * workgroup-uniform branch). With `q8` (products with 8-bit
  * inputs, parts of a type `takesQ8Input` takes) it is `fn NAME(row, blk)`, returning block `blk`
  * as int8 values (`Q8Block`), beside `NAME_scales(row, blk)` and `NAME_cached(row, blk, scales)`,
  * which read a vector of eight blocks' scales once for all of them (deq_q8_0_blocks.wgsl).
@@ -199,10 +223,27 @@ export function partedDequant(
       .join('\n');
     return `fn ${name}${suffix}(row: u32, g: u32${params}) -> ${returns} {\n${branches}\n}\n`;
   };
-  if (!q8) return `${fns.join('\n')}\n${picker('', '', '', 'array<vec4<T>, 2>')}`;
+  if (!q8) {
+    return [
+      ...fns,
+      picker('', '', '', 'array<vec4<T>, 2>'),
+      picker('_scale', '', '', 'vec2<T>'),
+      picker('_at', ', s: vec2<T>', ', s', 'array<vec4<T>, 2>'),
+    ].join('\n');
+  }
+  // 8-bit blocks carry their scales: `_scale` and `_at` only keep the kernels' loops uniform.
+  const uniform = `fn ${name}_scale(row: u32, g: u32) -> vec2<T> {
+  return vec2<T>();
+}
+
+fn ${name}_at(row: u32, g: u32, s: vec2<T>) -> Q8Block {
+  return ${name}(row, g);
+}
+`;
   return [
     ...fns,
     picker('', '', '', 'Q8Block'),
+    uniform,
     picker('_scales', '', '', 'vec4u'),
     picker('_cached', ', scales: vec4u', ', scales', 'Q8Block'),
   ].join('\n');

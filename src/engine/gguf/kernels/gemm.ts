@@ -1,7 +1,7 @@
 // The prefill matrix-matrix kernel (gemm.wgsl): the same products and epilogues as the
 // matrix-vector kernels of matmul.ts, over a tile of tokens at a time.
 import { matmulRows, type MatmulSpec } from './matmul';
-import { partConstants, partedDequant, prelude, weightBindings } from './dequant';
+import { partConstants, partedDequant, prelude, scaleGroups, weightBindings } from './dequant';
 import { kernel, type KernelVariant } from './pipeline';
 import gemmSource from './gemm.wgsl?raw';
 import productInputSource from './product-input.wgsl?raw';
@@ -119,6 +119,7 @@ export function gemmKernel(spec: MatmulSpec, tiles = DEFAULT_GEMM_TILES): Kernel
   const segments = spec.segments;
   const starts: number[] = [];
   segments.reduce((start, s) => (starts.push(start), start + s.rows), 0);
+  const stepGroups = tiles.k / 8;
   const constants: Record<string, number | boolean> = {
     F16: spec.precision === 'f16',
     TILE_TOKENS: tiles.tokens,
@@ -132,6 +133,11 @@ export function gemmKernel(spec: MatmulSpec, tiles = DEFAULT_GEMM_TILES): Kernel
     ROWS: matmulRows(spec),
     MODE: MODES[spec.mode],
     SEGMENTS: segments.length,
+    // Units of groups sharing a scale pair that divide the staging step (both powers of two).
+    SCALE_GROUPS: Math.min(
+      scaleGroups(segments.flatMap((s) => s.parts.map((p) => p.type))),
+      stepGroups & -stepGroups,
+    ),
     Q8_INPUT: q8,
     SHARED_INPUT: false,
     ...inputQ8Constants(q8 ? K : 0),

@@ -17,7 +17,8 @@
 // vector region at BIASs when HAS_BIASs. The gated modes read gate through `deq_s0` and up through
 // `deq_s1`, at rows GATE_OFFSET and UP_OFFSET on (the halves of one fused tensor where the
 // architecture fuses them, else two tensors from row 0). Weight parts are bound from binding 4 on
-// and read through `deq_s0`, `deq_s1`, `deq_s2`, declared after this file. The input (binding 1) is
+// and read through `deq_s0`, `deq_s1`, `deq_s2`, declared after this file; the staged tile decodes
+// a row's scale pair once per SCALE_GROUPS groups (a K-quant's sub-block). The input (binding 1) is
 // declared by product-input.wgsl, before this file: with Q8_INPUT (unstaged only) the weights are
 // Q8_0, Q5_0 or Q4_0 and the input arrives quantized to 8 bits, multiplied as the matrix-vector
 // kernel does. `Step` is declared in host-structs.ts; T is the compute precision (kernels' prelude).
@@ -47,31 +48,64 @@ var<workgroup> xs: array<vec4<T>, TILE_K * TILE_TOKENS / 4u>;
 var<workgroup> ws: array<vec4<T>, TILE_K * TILE_ROWS / 4u>;
 #endif
 
-// Step g (as `input`) of the weights of the tile's column `column`, the tile's first output row
-// being `row0`; rows past the end are read clamped and never stored.
-fn weights(row0: u32, column: u32, g: u32) -> WeightGroup {
+// The weight row of the tile's column `column`, the tile's first output row being `row0`, as
+// (segment, row within its tensor); in the gated modes segment 0 is gate and 1 up. Rows past the
+// end are read clamped and never stored.
+fn column_row(row0: u32, column: u32) -> vec2u {
 #if MODE == 2 || MODE == 3
   let row = min(row0 + (column / 8u) * 4u + column % 4u, ROWS - 1u);
   if ((column & 4u) == 0u) {
-    return deq_s0(row + GATE_OFFSET, g);
+    return vec2u(0u, row + GATE_OFFSET);
   }
-  return deq_s1(row + UP_OFFSET, g);
+  return vec2u(1u, row + UP_OFFSET);
 #else
   let n = min(row0 + column, ROWS - 1u);
-#if SEGMENTS == 1
-  return deq_s0(n, g);
-#else
 #if SEGMENTS == 3
   if (n >= SEG2_START) {
-    return deq_s2(n - SEG2_START, g);
+    return vec2u(2u, n - SEG2_START);
   }
 #endif
+#if SEGMENTS != 1
   if (n >= SEG1_START) {
-    return deq_s1(n - SEG1_START, g);
+    return vec2u(1u, n - SEG1_START);
   }
-  return deq_s0(n, g);
 #endif
+  return vec2u(0u, n);
 #endif
+}
+
+// The scale pair of the block or sub-block of weight row `c` (`column_row`) holding group g.
+fn weight_scale(c: vec2u, g: u32) -> vec2<T> {
+#if SEGMENTS == 3
+  if (c.x == 2u) {
+    return deq_s2_scale(c.y, g);
+  }
+#endif
+#if SEGMENTS != 1
+  if (c.x == 1u) {
+    return deq_s1_scale(c.y, g);
+  }
+#endif
+  return deq_s0_scale(c.y, g);
+}
+
+// Step g (as `input`) of weight row `c`, its scale pair `s` decoded by `weight_scale`.
+fn weights_at(c: vec2u, g: u32, s: vec2<T>) -> WeightGroup {
+#if SEGMENTS == 3
+  if (c.x == 2u) {
+    return deq_s2_at(c.y, g, s);
+  }
+#endif
+#if SEGMENTS != 1
+  if (c.x == 1u) {
+    return deq_s1_at(c.y, g, s);
+  }
+#endif
+  return deq_s0_at(c.y, g, s);
+}
+
+fn weights(c: vec2u, g: u32) -> WeightGroup {
+  return weights_at(c, g, weight_scale(c, g));
 }
 
 #if MODE == 0 || MODE == 1
@@ -216,19 +250,27 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   var b2 = vec4f(0.0);
   var b3 = vec4f(0.0);
   for (var k0 = 0u; k0 < K; k0 += TILE_K) {
-    for (var e = lid; e < TILE_ROWS * (TILE_K / 8u); e += WG) {
+    // Each thread stages units of SCALE_GROUPS groups of one row, decoding their scale pair once.
+    for (var e = lid; e < TILE_ROWS * (TILE_K / 8u / SCALE_GROUPS); e += WG) {
       let column = e % TILE_ROWS;
-      let gk = e / TILE_ROWS;
-      let g = k0 / 8u + gk;
-      var w = array<vec4<T>, 2>(vec4<T>(0.0), vec4<T>(0.0));
-      if (g < GROUPS) {
-        w = weights(row0, column, g);
+      let row = column_row(row0, column);
+      let gk0 = (e / TILE_ROWS) * SCALE_GROUPS;
+      let g0 = k0 / 8u + gk0;
+      var s = vec2<T>();
+      if (g0 < GROUPS) {
+        s = weight_scale(row, g0);
       }
       let c = column / 4u;
       let lane = column % 4u;
-      for (var i = 0u; i < 4u; i++) {
-        ws[(gk * 8u + i) * (TILE_ROWS / 4u) + c][lane] = w[0][i];
-        ws[(gk * 8u + 4u + i) * (TILE_ROWS / 4u) + c][lane] = w[1][i];
+      for (var gk = gk0; gk < gk0 + SCALE_GROUPS; gk++) {
+        var w = array<vec4<T>, 2>(vec4<T>(0.0), vec4<T>(0.0));
+        if (g0 < GROUPS) {
+          w = weights_at(row, k0 / 8u + gk, s);
+        }
+        for (var i = 0u; i < 4u; i++) {
+          ws[(gk * 8u + i) * (TILE_ROWS / 4u) + c][lane] = w[0][i];
+          ws[(gk * 8u + 4u + i) * (TILE_ROWS / 4u) + c][lane] = w[1][i];
+        }
       }
     }
     for (var e = lid; e < TILE_TOKENS * (TILE_K / 4u); e += WG) {
@@ -282,7 +324,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
       x2 = input(t + 2u, ntok, g);
       x3 = input(t + 3u, ntok, g);
     }
-    let w = weights(row0, tr * ROWS_PER_THREAD + j, g);
+    let w = weights(column_row(row0, tr * ROWS_PER_THREAD + j), g);
     sums[j] += vec4f(dot8(w, x0), dot8(w, x1), dot8(w, x2), dot8(w, x3));
   }
   for (var nb = 0u; nb < ROWS_PER_THREAD / 8u; nb++) {

@@ -4,7 +4,14 @@
 // workgroup size, tokens per read of a row, subgroup reductions), so an autotuner can choose
 // among variants of the same product.
 import type { ComputePrecision } from '../buffer-plan';
-import { partConstants, partedDequant, prelude, weightBindings, type WeightPart } from './dequant';
+import {
+  partConstants,
+  partedDequant,
+  prelude,
+  scaleGroups,
+  weightBindings,
+  type WeightPart,
+} from './dequant';
 import { kernel, type KernelVariant } from './pipeline';
 import { f32Constant } from './preprocess';
 import { GGMLType } from '../types';
@@ -343,6 +350,7 @@ export function matmulKernel(spec: MatmulSpec): KernelVariant {
     LAST_TOKEN: spec.lastTokenOnly ?? false,
     SUBGROUPS: subgroups,
     ROWS_PER_THREAD: spec.rowsPerThread ?? 1,
+    SCALE_GROUPS: q8 ? 1 : scaleGroups(spec.segments.flatMap((s) => s.parts.map((p) => p.type))),
     Q8_INPUT: q8,
     SHARED_INPUT: shared !== undefined,
     SHARED_LANES: shared ?? 0,

@@ -14,7 +14,10 @@
 // 2 bf16, 3 Q8_0 blocks, 4 Q8_K blocks). With UNIFORM_SEGMENTS every segment starts on a
 // workgroup boundary, so the segment is chosen once per workgroup: implementations that run every
 // branch masked (SwiftShader) then run one segment's code. Weight parts are bound from binding 4
-// on and read through `deq_s0`, `deq_s1`, `deq_s2`, declared after this file. The input (binding
+// on and read through `deq_s0`, `deq_s1`, `deq_s2`, declared after this file; a thread reads
+// SCALE_GROUPS consecutive groups of a row per decoded scale pair (`deq_sN_scale`, then
+// `deq_sN_at`: 32 values of a K-quant), so lanes take units of that many groups
+// in turn. The input (binding
 // 1) is declared by product-input.wgsl, before this file: with Q8_INPUT the weights are Q8_0, Q5_0
 // or Q4_0 (read as int8 blocks) and the input arrives quantized to 8 bits.
 // `Step` is declared in host-structs.ts; T is the compute precision (the kernels' prelude).
@@ -31,6 +34,8 @@ const STEPS = K / 32u;
 // What one step of the products' loops over the input takes: a group of 8 values.
 const STEPS = GROUPS;
 #endif
+// What a lane takes at a time: SCALE_GROUPS steps sharing one decoded scale pair per row.
+const UNITS = STEPS / SCALE_GROUPS;
 
 #if ROUND_Q8_0
 var<workgroup> q80_scales: array<vec2f, TOKENS * Q80_BLOCKS>;
@@ -192,16 +197,41 @@ fn bias(seg: u32, r: u32) -> f32 {
   return 0.0;
 }
 
-fn weights(seg: u32, r: u32, g: u32) -> WeightGroup {
+// The scale pair of the block or sub-block of row r of segment seg holding group g.
+fn weight_scale(seg: u32, r: u32, g: u32) -> vec2<T> {
 #if SEGMENTS == 1 || MODE == 2 || MODE == 3
-  return deq_s0(r, g);
+  return deq_s0_scale(r, g);
 #elif SEGMENTS == 2
-  if (seg == 0u) { return deq_s0(r, g); }
-  return deq_s1(r, g);
+  if (seg == 0u) { return deq_s0_scale(r, g); }
+  return deq_s1_scale(r, g);
 #else
-  if (seg == 0u) { return deq_s0(r, g); }
-  if (seg == 1u) { return deq_s1(r, g); }
-  return deq_s2(r, g);
+  if (seg == 0u) { return deq_s0_scale(r, g); }
+  if (seg == 1u) { return deq_s1_scale(r, g); }
+  return deq_s2_scale(r, g);
+#endif
+}
+
+// Group g of row r of segment seg, its scale pair `s` decoded by `weight_scale`.
+fn weights_at(seg: u32, r: u32, g: u32, s: vec2<T>) -> WeightGroup {
+#if SEGMENTS == 1 || MODE == 2 || MODE == 3
+  return deq_s0_at(r, g, s);
+#elif SEGMENTS == 2
+  if (seg == 0u) { return deq_s0_at(r, g, s); }
+  return deq_s1_at(r, g, s);
+#else
+  if (seg == 0u) { return deq_s0_at(r, g, s); }
+  if (seg == 1u) { return deq_s1_at(r, g, s); }
+  return deq_s2_at(r, g, s);
+#endif
+}
+
+// A row's scale pairs for the unit of groups from g: xy its own (with MODE 2 or 3 its gate row's),
+// zw its up row's.
+fn row_scale(at: RowAt, g: u32) -> vec4<T> {
+#if MODE == 2 || MODE == 3
+  return vec4<T>(deq_s0_scale(at.row + GATE_OFFSET, g), deq_s1_scale(at.row + UP_OFFSET, g));
+#else
+  return vec4<T>(weight_scale(at.seg, at.r, g), vec2<T>());
 #endif
 }
 
@@ -409,32 +439,55 @@ fn input_of(seg: u32, v: Inputs) -> InputGroup {
   return v.s0;
 }
 
-// The product of one row with the 8-value group `g` of the input `v`: the row's value, and with
-// MODE 2 or 3 its gate (first) and up (second) values.
-fn row_products(at: RowAt, g: u32, v: Inputs) -> vec2f {
+// The product of one row with the 8-value group `g` of the input `v`, `s` the row's scale pairs
+// (`row_scale`): the row's value, and with MODE 2 or 3 its gate (first) and up (second) values.
+fn row_products(at: RowAt, g: u32, v: Inputs, s: vec4<T>) -> vec2f {
 #if MODE == 2 || MODE == 3
   return vec2f(
-    dot8_rounded(deq_s0(at.row + GATE_OFFSET, g), v.s0),
-    dot8_rounded(deq_s1(at.row + UP_OFFSET, g), v.s1),
+    dot8_rounded(deq_s0_at(at.row + GATE_OFFSET, g, s.xy), v.s0),
+    dot8_rounded(deq_s1_at(at.row + UP_OFFSET, g, s.zw), v.s1),
   );
 #else
-  return vec2f(dot8_rounded(weights(at.seg, at.r, g), input_of(at.seg, v)), 0.0);
+  return vec2f(dot8_rounded(weights_at(at.seg, at.r, g, s.xy), input_of(at.seg, v)), 0.0);
 #endif
 }
 
+// The scale pairs of a quad's rows for the unit of groups from g.
+struct QuadScales { x: vec4<T>, y: vec4<T>, z: vec4<T>, w: vec4<T> }
+
+fn quad_scales(q: Quad, g: u32) -> QuadScales {
+  var s = QuadScales();
+  s.x = row_scale(q.x, g);
+#if ROWS_PER_THREAD >= 2
+  s.y = row_scale(q.y, g);
+#endif
+#if ROWS_PER_THREAD >= 4
+  s.z = row_scale(q.z, g);
+  s.w = row_scale(q.w, g);
+#endif
+  return s;
+}
+
 // Adds a quad's products with group `g` to its accumulators (`up`: the up values, gated modes).
-fn accumulate(q: Quad, g: u32, v: Inputs, acc: ptr<function, vec4f>, up: ptr<function, vec4f>) {
-  let x = row_products(q.x, g, v);
+fn accumulate(
+  q: Quad,
+  g: u32,
+  v: Inputs,
+  s: QuadScales,
+  acc: ptr<function, vec4f>,
+  up: ptr<function, vec4f>,
+) {
+  let x = row_products(q.x, g, v, s.x);
   (*acc).x += x.x;
   (*up).x += x.y;
 #if ROWS_PER_THREAD >= 2
-  let y = row_products(q.y, g, v);
+  let y = row_products(q.y, g, v, s.y);
   (*acc).y += y.x;
   (*up).y += y.y;
 #endif
 #if ROWS_PER_THREAD >= 4
-  let z = row_products(q.z, g, v);
-  let w = row_products(q.w, g, v);
+  let z = row_products(q.z, g, v, s.z);
+  let w = row_products(q.w, g, v, s.w);
   (*acc).z += z.x;
   (*up).z += z.y;
   (*acc).w += w.x;
@@ -481,9 +534,12 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid:
 #endif
     var acc = vec4f(0.0);
     var up = vec4f(0.0);
-    for (var g = lane; g < STEPS; g += LANES) {
-      let v = segment_inputs(g, input(first + t, g));
-      accumulate(rows, g, v, &acc, &up);
+    for (var u = lane; u < UNITS; u += LANES) {
+      let s = quad_scales(rows, u * SCALE_GROUPS);
+      for (var g = u * SCALE_GROUPS; g < (u + 1u) * SCALE_GROUPS; g++) {
+        let v = segment_inputs(g, input(first + t, g));
+        accumulate(rows, g, v, s, &acc, &up);
+      }
     }
     finish_quad(tid, lane, t, rows, acc, up);
 #if ROUND_Q8_0 || ROUND_Q8_K
@@ -508,41 +564,44 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid:
 #endif
     var acc = vec4f(0.0);
     var acc2 = vec4f(0.0);
-    for (var g = lane; g < STEPS; g += LANES) {
+    for (var u = lane; u < UNITS; u += LANES) {
+      let s = row_scale(at, u * SCALE_GROUPS);
+      for (var g = u * SCALE_GROUPS; g < (u + 1u) * SCALE_GROUPS; g++) {
 #if MODE == 2 || MODE == 3
-      let w = deq_s0(at.row + GATE_OFFSET, g);
-      let w2 = deq_s1(at.row + UP_OFFSET, g);
-      let mode2 = ROUND1;
+        let w = deq_s0_at(at.row + GATE_OFFSET, g, s.xy);
+        let w2 = deq_s1_at(at.row + UP_OFFSET, g, s.zw);
+        let mode2 = ROUND1;
 #else
-      let w = weights(at.seg, at.r, g);
+        let w = weights_at(at.seg, at.r, g, s.xy);
 #endif
-      // Unrolled with constant vector components: dynamic indexing of acc sends some compilers
-      // (SwiftShader's among them) through memory on every step.
-      let v0 = input(first + t0, g);
-      acc.x += dot8(w, v0, mode, 0u, g);
+        // Unrolled with constant vector components: dynamic indexing of acc sends some compilers
+        // (SwiftShader's among them) through memory on every step.
+        let v0 = input(first + t0, g);
+        acc.x += dot8(w, v0, mode, 0u, g);
 #if MODE == 2 || MODE == 3
-      acc2.x += dot8(w2, v0, mode2, 0u, g);
+        acc2.x += dot8(w2, v0, mode2, 0u, g);
 #endif
-      if (t0 + 1u < ntok) {
-        let v1 = input(first + t0 + 1u, g);
-        acc.y += dot8(w, v1, mode, 1u, g);
+        if (t0 + 1u < ntok) {
+          let v1 = input(first + t0 + 1u, g);
+          acc.y += dot8(w, v1, mode, 1u, g);
 #if MODE == 2 || MODE == 3
-        acc2.y += dot8(w2, v1, mode2, 1u, g);
+          acc2.y += dot8(w2, v1, mode2, 1u, g);
 #endif
-      }
-      if (t0 + 2u < ntok) {
-        let v2 = input(first + t0 + 2u, g);
-        acc.z += dot8(w, v2, mode, 2u, g);
+        }
+        if (t0 + 2u < ntok) {
+          let v2 = input(first + t0 + 2u, g);
+          acc.z += dot8(w, v2, mode, 2u, g);
 #if MODE == 2 || MODE == 3
-        acc2.z += dot8(w2, v2, mode2, 2u, g);
+          acc2.z += dot8(w2, v2, mode2, 2u, g);
 #endif
-      }
-      if (t0 + 3u < ntok) {
-        let v3 = input(first + t0 + 3u, g);
-        acc.w += dot8(w, v3, mode, 3u, g);
+        }
+        if (t0 + 3u < ntok) {
+          let v3 = input(first + t0 + 3u, g);
+          acc.w += dot8(w, v3, mode, 3u, g);
 #if MODE == 2 || MODE == 3
-        acc2.w += dot8(w2, v3, mode2, 3u, g);
+          acc2.w += dot8(w2, v3, mode2, 3u, g);
 #endif
+        }
       }
     }
     acc = reduce_lanes(tid, lane, acc);
