@@ -46,6 +46,14 @@ import {
   type ModelHparams,
 } from '../../src/engine/gguf/types.ts';
 
+/** The weight types besides Q8_0 whose products read 8-bit inputs (kernels/dequant.ts). */
+const Q8_BLOCK_TYPES: GGMLType[] = [
+  GGMLType.Q5_0,
+  GGMLType.Q4_0,
+  GGMLType.Q4_K,
+  GGMLType.Q5_K,
+  GGMLType.Q6_K,
+];
 const K = 512;
 const hparams: ModelHparams = {
   architecture: 'gemma3',
@@ -211,16 +219,16 @@ function variants(): [string, KernelVariant][] {
           }
         }
       }
-      if (type === GGMLType.Q5_0 || type === GGMLType.Q4_0) {
-        // 8-bit inputs over Q5_0 and Q4_0 weights: the one-token bodies (shared input among them),
-        // the 4-token body and the unstaged GEMM.
+      if (Q8_BLOCK_TYPES.includes(type)) {
+        // 8-bit inputs over Q5_0 and Q4_0 weights (Q8_0) and K-quants (Q8_K): the one-token bodies
+        // (shared input among them), the 4-token body and the unstaged GEMM.
         for (const [label, spec] of specs) {
           const forms: [string, Partial<MatmulSpec>][] = [
             ['one-token', { tokens: 1, lanesPerRow: 1, rowsPerThread: 1 }],
-            [
-              'shared over 8 lanes',
-              { tokens: 1, lanesPerRow: 1, rowsPerThread: 1, sharedInput: 8 },
-            ],
+            ...([4, 8] as const).map((sharedInput): [string, Partial<MatmulSpec>] => [
+              `shared over ${sharedInput} lanes`,
+              { tokens: 1, lanesPerRow: 1, rowsPerThread: 1, sharedInput },
+            ]),
             ['4-token', { tokens: 4, lanesPerRow: 1 }],
           ];
           for (const [form, variant] of forms) {
@@ -287,6 +295,11 @@ function variants(): [string, KernelVariant][] {
     ],
     ['norm-add', normAddKernel(hparams, 0)],
     ['quantize-input', quantizeInputKernel({ length: K, stride: K })],
+    ['quantize-input, Q8_K', quantizeInputKernel({ length: K, stride: K, format: 'q8_k' })],
+    [
+      'quantize-input of the last token, Q8_K',
+      quantizeInputKernel({ length: K, stride: K, lastToken: true, format: 'q8_k' }),
+    ],
     [
       'quantize-input of the last token',
       quantizeInputKernel({ length: K, stride: K, lastToken: true }),

@@ -145,9 +145,10 @@ export function engineBufferPlan(h: ModelHparams, options: BufferPlanOptions): E
   const splits = attentionSplit(ctx).count;
   scratch('attention.partials', chunk * h.headCount * splits * (h.valueLength + 2) * f32);
   scratch('ffn', chunk * h.feedForwardLength * f32);
-  // A product's input quantized to 8 bits (quantize-input.ts), for the widest input.
+  // A product's input quantized to 8 bits (quantize-input.ts), for the widest input in the larger
+  // of the two formats (Q8_K adds a word per block of 32).
   const widest = Math.max(h.embeddingLength, h.headCount * h.valueLength, h.feedForwardLength);
-  scratch('input.q8', chunk * Math.ceil(quantizedInputWords(widest)) * 4);
+  scratch('input.q8', chunk * Math.ceil(quantizedInputWords(widest, 'q8_k')) * 4);
   // Attention and FFN outputs wait here for their post-norm before the residual add.
   if (ARCHITECTURES[h.architecture].postNorms) scratch('proj', chunk * h.embeddingLength * f32);
   for (let slot = 0; slot < SAMPLED_RING; slot++) scratch(`logits.${slot}`, h.vocabSize * f32);

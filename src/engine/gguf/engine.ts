@@ -160,15 +160,16 @@ export class GgufEngine implements ChatEngine {
   }
 
   /**
-   * `variants`, each part's prefill kernels and whether its Q8_0, Q5_0 and Q4_0 products read
-   * 8-bit inputs, in words (bench output, the generation stats).
+   * `variants`, each part's prefill kernels and whether its products over Q8_0, Q5_0 and Q4_0
+   * weights (Q8_0 inputs) and over Q4_K, Q5_K and Q6_K (Q8_K inputs) read 8-bit inputs, in words
+   * (bench output, the generation stats).
    */
   get kernelVariants(): string {
     return this.planned.parts
       .map(
         (part) =>
           `${describeVariants(part.variants)}; ${describePrefillKernels(part.prefillKernels)}; ` +
-          `Q8_0/Q5_0/Q4_0 products: ${describeQ8Inputs(part)}`,
+          `Q8_0/Q5_0/Q4_0/Q4_K/Q5_K/Q6_K products: ${describeQ8Inputs(part)}`,
       )
       .join('; ');
   }

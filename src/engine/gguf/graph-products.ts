@@ -11,8 +11,12 @@ import {
   type MatmulSpec,
 } from './kernels/matmul';
 import { gemmKernel, gemmWorkgroups } from './kernels/gemm';
-import { quantizeInputKernel, quantizeInputWorkgroups } from './kernels/quantize-input';
-import { takesQ8Input } from './kernels/dequant';
+import {
+  quantizeInputKernel,
+  quantizeInputWorkgroups,
+  type InputFormat,
+} from './kernels/quantize-input';
+import { q8InputFormat } from './kernels/dequant';
 import type { BufferSlice } from './kernels/pipeline';
 import { deviceSubgroups } from '../../gpu/probe';
 import { fixedDispatch, scratchSlice, type Dispatch, type GraphInputs } from './graph-parts';
@@ -30,15 +34,25 @@ export interface ProductIo {
 export class ProductBuilder {
   constructor(private readonly g: GraphInputs) {}
 
-  /** Whether a product over these segments reads its input quantized to 8 bits. */
-  takesQ8(segments: MatmulSegment[]): boolean {
-    return this.g.q8Inputs && takesQ8Input(segments.flatMap((s) => s.parts.map((p) => p.type)));
+  /** The format of the 8-bit input a product over these segments reads; none: it reads f32. */
+  inputFormat(segments: MatmulSegment[]): InputFormat | undefined {
+    if (!this.g.q8Inputs) return undefined;
+    return q8InputFormat(segments.flatMap((s) => s.parts.map((p) => p.type)));
+  }
+
+  /**
+   * Whether a product over these segments reads its input quantized to Q8_0, which the passes
+   * before a product (an RMSNorm, the attention reduce) can write themselves.
+   */
+  takesQ8_0(segments: MatmulSegment[]): boolean {
+    return this.inputFormat(segments) === 'q8_0';
   }
 
   /**
    * A product and what runs before it: with 8-bit inputs for its weights, the pass quantizing
    * its input (the output layer's: the last token alone), unless `quantized` says the pass
-   * before it (an RMSNorm, the attention reduce) writes that input itself into `input.q8`.
+   * before it (an RMSNorm, the attention reduce) writes that input itself into `input.q8`
+   * (Q8_0 inputs only: see `takesQ8_0`).
    */
   async matmul(
     spec: MatmulSpec,
@@ -46,30 +60,40 @@ export class ProductBuilder {
     io: ProductIo,
     quantized = false,
   ): Promise<Dispatch[]> {
-    if (!this.takesQ8(spec.segments)) return [await this.product(spec, label, io)];
+    const format = this.inputFormat(spec.segments);
+    if (!format) return [await this.product(spec, label, io)];
+    if (quantized && format !== 'q8_0') {
+      throw new Error(`${label}: a pass before it writes Q8_0 inputs, but it reads Q8_K`);
+    }
     const xq = scratchSlice(this.g, 'input.q8');
     const product = await this.product({ ...spec, q8Input: true }, label, { ...io, x: xq });
     if (quantized) return [product];
-    const quantize = await this.quantizePass(spec, io.x, label);
+    const quantize = await this.quantizePass(spec, io.x, label, format);
     return [quantize, product];
   }
 
-  /** The pass writing `x` into `input.q8` as the 8-bit input of the product `spec`. */
+  /** The pass writing `x` into `input.q8` as the 8-bit input (of `format`) of the product `spec`. */
   async quantizePass(
     spec: Pick<MatmulSpec, 'inputLength' | 'inputStride' | 'lastTokenOnly'>,
     x: BufferSlice,
     label: string,
+    format: InputFormat = 'q8_0',
   ): Promise<Dispatch> {
     const lastToken = spec.lastTokenOnly ?? false;
     const kernel = await this.g.cache.get(
-      quantizeInputKernel({ length: spec.inputLength, stride: spec.inputStride, lastToken }),
+      quantizeInputKernel({
+        length: spec.inputLength,
+        stride: spec.inputStride,
+        lastToken,
+        format,
+      }),
       'quantize-input',
     );
     const quantize = fixedDispatch(
       this.g,
       kernel,
       [scratchSlice(this.g, 'step'), x, scratchSlice(this.g, 'input.q8')],
-      quantizeInputWorkgroups(spec.inputLength),
+      quantizeInputWorkgroups(spec.inputLength, format),
       `${label} input`,
     );
     quantize.perToken = !lastToken;

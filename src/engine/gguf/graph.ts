@@ -269,14 +269,14 @@ class GraphBuilder {
     // attention reduce of a one-token pass (prompts' attention kernels write f32 values, which
     // the quantize pass then reads).
     const attnNorm = await this.rmsNorm(vector('attn_norm'), vecs, `${p}attn_norm`, {
-      quantize: this.products.takesQ8(qkvSegments),
+      quantize: this.products.takesQ8_0(qkvSegments),
     });
     const ffnNorm = await this.rmsNorm(vector('ffn_norm'), vecs, `${p}ffn_norm`, {
-      quantize: this.products.takesQ8(gateUpSegments),
+      quantize: this.products.takesQ8_0(gateUpSegments),
     });
     const attnOutputLength = h.headCount * h.valueLength;
     const reduceQ8 =
-      this.products.takesQ8(segments(group, names('attn_output'), false)) && attention.reduceQ8
+      this.products.takesQ8_0(segments(group, names('attn_output'), false)) && attention.reduceQ8
         ? await this.g.cache.get(attention.reduceQ8)
         : undefined;
     const splitPrefill = this.g.prefill.attention === 'split';
@@ -422,7 +422,7 @@ class GraphBuilder {
       head.vectors.get('output_norm.weight')?.index,
       headVecs,
       'output_norm',
-      { lastToken: true, quantize: this.products.takesQ8(outSegments) },
+      { lastToken: true, quantize: this.products.takesQ8_0(outSegments) },
     );
     const logits = this.buf(`logits.${slot}`);
     const [first, ...rest] = await this.products.matmul(

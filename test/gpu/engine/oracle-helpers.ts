@@ -64,10 +64,12 @@ export async function greedyRun(
 
 /**
  * 0.02 for fixtures with float weights. llama.cpp's CPU backend rounds the input of every
- * quantized matrix product to 8-bit blocks (Q8_0: 32 values, Q8_K: 256) and the engine computes in
- * f32; the fixtures' large-norm output layers amplify the gap. Measured on SwiftShader over 32
- * steps: up to 0.04 for Q8_0/Q4_0/Q5_0 fixtures and up to 0.093 for the K-quant ones (coarser
- * blocks), so those are held to 0.05 and 0.1 (also their near-tie margins).
+ * quantized matrix product to 8-bit blocks (Q8_0: 32 values, Q8_K: 256); the engine rounds them so
+ * on CPU-backed adapters where a product's weights take 8-bit inputs, and computes in f32
+ * elsewhere; the fixtures' large-norm output layers amplify every gap left (sums in another order
+ * among them). Measured on SwiftShader over 32 steps with f32 inputs: up to 0.04 for
+ * Q8_0/Q4_0/Q5_0 fixtures and up to 0.093 for the K-quant ones (coarser blocks), so those are held
+ * to 0.05 and 0.1 (also their near-tie margins).
  */
 const FLOAT_TOLERANCE = 0.02;
 const Q8_0_INPUT_TOLERANCE = 0.05;

@@ -23,6 +23,8 @@ fn $F_cached(row: u32, blk: u32, scales: vec4u) -> Q8Block {
     $F_values(q & vec4u(0x0f0f0f0fu)),
     $F_values((q >> vec4u(4u)) & vec4u(0x0f0f0f0fu)),
     d,
+    0.0,
+    vec2i(1),
   );
 }
 

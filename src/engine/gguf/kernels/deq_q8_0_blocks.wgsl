@@ -13,7 +13,7 @@ fn $F_scales(row: u32, blk: u32) -> vec4u {
 fn $F_cached(row: u32, blk: u32, scales: vec4u) -> Q8Block {
   let q = (row / $GROUPu) * $GROUPu * $ROW4 + (blk * $GROUPu + row % $GROUPu) * 2u;
   let d = unpack2x16float(scales[(blk / 2u) % 4u])[blk % 2u];
-  return Q8Block($W[q], $W[q + 1u], d);
+  return Q8Block($W[q], $W[q + 1u], d, 0.0, vec2i(1));
 }
 
 fn $F(row: u32, blk: u32) -> Q8Block {

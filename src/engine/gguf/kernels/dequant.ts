@@ -12,6 +12,10 @@ import q8_0 from './deq_q8_0.wgsl?raw';
 import q8_0Blocks from './deq_q8_0_blocks.wgsl?raw';
 import q5_0Blocks from './deq_q5_0_blocks.wgsl?raw';
 import q4_0Blocks from './deq_q4_0_blocks.wgsl?raw';
+import kBlocksScales from './deq_k_blocks_scales.wgsl?raw';
+import q4_kBlocks from './deq_q4_k_blocks.wgsl?raw';
+import q5_kBlocks from './deq_q5_k_blocks.wgsl?raw';
+import q6_kBlocks from './deq_q6_k_blocks.wgsl?raw';
 import q4_0 from './deq_q4_0.wgsl?raw';
 import q5_0 from './deq_q5_0.wgsl?raw';
 import q4_k from './deq_q4_k.wgsl?raw';
@@ -26,6 +30,7 @@ import iq4_nl from './deq_iq4_nl.wgsl?raw';
 import iq4_xs from './deq_iq4_xs.wgsl?raw';
 import type { ComputePrecision } from '../buffer-plan';
 import type { PackedMatrix } from '../layout';
+import type { InputFormat } from './quantize-input';
 
 /**
  * Each type's reader, the values of its blocks, and `scaleGroups`: the 8-value groups a kernel
@@ -114,19 +119,35 @@ fn $F(row: u32, g: u32) -> array<vec4<T>, 2> {
 }
 
 /**
- * The weight types a product with 8-bit inputs takes (llama.cpp multiplies each against an input
- * quantized to Q8_0) and their block readers: `fn NAME(row, blk) -> Q8Block` with `NAME_scales`
- * and `NAME_cached`. Q8_0 parts are bound as vectors of four words, the others as words.
+ * The weight types a product with 8-bit inputs takes, the input format llama.cpp multiplies each
+ * against (Q8_0 or Q8_K), and their block readers: `fn NAME(row, blk) -> Q8Block` with
+ * `NAME_scales` and `NAME_cached`. Parts of `vectors` types are bound as vectors of four words,
+ * the others as words.
  */
-const Q8_BLOCK_SOURCES: Partial<Record<GGMLType, string>> = {
-  [GGMLType.Q8_0]: q8_0Blocks,
-  [GGMLType.Q5_0]: q5_0Blocks,
-  [GGMLType.Q4_0]: q4_0Blocks,
+const Q8_BLOCK_SOURCES: Partial<
+  Record<GGMLType, { src: string; format: InputFormat; vectors: boolean }>
+> = {
+  [GGMLType.Q8_0]: { src: q8_0Blocks, format: 'q8_0', vectors: true },
+  [GGMLType.Q5_0]: { src: q5_0Blocks, format: 'q8_0', vectors: false },
+  [GGMLType.Q4_0]: { src: q4_0Blocks, format: 'q8_0', vectors: false },
+  [GGMLType.Q4_K]: { src: kBlocksScales + q4_kBlocks, format: 'q8_k', vectors: true },
+  [GGMLType.Q5_K]: { src: kBlocksScales + q5_kBlocks, format: 'q8_k', vectors: true },
+  [GGMLType.Q6_K]: { src: q6_kBlocks, format: 'q8_k', vectors: false },
 };
+
+/**
+ * The 8-bit input format a product over weights of these types reads: the one all of them are
+ * multiplied against; none where a type has no block reader or the types mix formats.
+ */
+export function q8InputFormat(types: GGMLType[]): InputFormat | undefined {
+  const formats = new Set(types.map((t) => Q8_BLOCK_SOURCES[t]?.format));
+  const [format] = formats;
+  return formats.size === 1 ? format : undefined;
+}
 
 /** Whether a product over weights of these types can read 8-bit inputs. */
 export function takesQ8Input(types: GGMLType[]): boolean {
-  return types.length > 0 && types.every((t) => Q8_BLOCK_SOURCES[t] !== undefined);
+  return q8InputFormat(types) !== undefined;
 }
 
 /** Block reader of one part for products with 8-bit inputs (see `Q8_BLOCK_SOURCES`). */
@@ -137,12 +158,19 @@ function q8BlockFunction(
   rowLength: number,
   rowGroup = 1,
 ): string {
-  const source = Q8_BLOCK_SOURCES[type];
-  if (!source) {
-    throw new Error(`8-bit inputs take Q8_0, Q5_0 or Q4_0 weights, not ${typeName(type)}`);
+  const entry = Q8_BLOCK_SOURCES[type];
+  if (!entry) {
+    throw new Error(
+      `8-bit inputs take ${Object.keys(Q8_BLOCK_SOURCES)
+        .map((t) => typeName(Number(t)))
+        .join(', ')} weights, not ${typeName(type)}`,
+    );
   }
-  if (rowLength % 32) throw new Error(`row length ${rowLength} is not a multiple of 32`);
-  return fillReader(source, name, binding, type, rowLength, 32, rowGroup);
+  const blockValues = entry.format === 'q8_k' ? 256 : 32;
+  if (rowLength % blockValues) {
+    throw new Error(`row length ${rowLength} is not a multiple of ${blockValues}`);
+  }
+  return fillReader(entry.src, name, binding, type, rowLength, blockValues, rowGroup);
 }
 
 export interface WeightPart {
@@ -250,8 +278,8 @@ fn ${name}_at(row: u32, g: u32, s: vec2<T>) -> Q8Block {
 }
 
 /**
- * The bindings of `parts` as words; with `q8` (8-bit-input products) Q8_0 parts as vectors of four
- * words, which their block reader loads.
+ * The bindings of `parts` as words; with `q8` (8-bit-input products) parts of the types whose block
+ * reader loads vectors (Q8_BLOCK_SOURCES) as vectors of four words.
  */
 export function weightBindings(
   prefix: string,
@@ -261,7 +289,7 @@ export function weightBindings(
 ): string {
   return parts
     .map((p, i) => {
-      const element = q8 && p.type === GGMLType.Q8_0 ? 'vec4u' : 'u32';
+      const element = q8 && Q8_BLOCK_SOURCES[p.type]?.vectors ? 'vec4u' : 'u32';
       return `@group(0) @binding(${first + i}) var<storage, read> ${prefix}${first + i}: array<${element}>;`;
     })
     .join('\n');

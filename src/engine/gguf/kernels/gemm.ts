@@ -1,6 +1,6 @@
 // The prefill matrix-matrix kernel (gemm.wgsl): the same products and epilogues as the
 // matrix-vector kernels of matmul.ts, over a tile of tokens at a time.
-import { matmulRows, type MatmulSpec } from './matmul';
+import { matmulRows, productInputFormat, type MatmulSpec } from './matmul';
 import { partConstants, partedDequant, prelude, scaleGroups, weightBindings } from './dequant';
 import { kernel, type KernelVariant } from './pipeline';
 import gemmSource from './gemm.wgsl?raw';
@@ -113,6 +113,7 @@ export function gemmKernel(spec: MatmulSpec, tiles = DEFAULT_GEMM_TILES): Kernel
   }
   checkTiles(tiles, spec.precision);
   const q8 = spec.q8Input ?? false;
+  const format = productInputFormat(spec);
   if (q8 && tiles.staged) {
     throw new Error('8-bit inputs run in the unstaged GEMM only (CPU-backed adapters)');
   }
@@ -140,7 +141,7 @@ export function gemmKernel(spec: MatmulSpec, tiles = DEFAULT_GEMM_TILES): Kernel
     ),
     Q8_INPUT: q8,
     SHARED_INPUT: false,
-    ...inputQ8Constants(q8 ? K : 0),
+    ...inputQ8Constants(q8 ? K : 0, format),
   };
   if (isGated) {
     constants.GATE_OFFSET = segments[0].rowOffset ?? 0;

@@ -8,16 +8,17 @@ import {
   partConstants,
   partedDequant,
   prelude,
+  q8InputFormat,
   scaleGroups,
   weightBindings,
   type WeightPart,
 } from './dequant';
 import { kernel, type KernelVariant } from './pipeline';
 import { f32Constant } from './preprocess';
-import { GGMLType } from '../types';
+import { GGMLType, typeName } from '../types';
 import matvecSource from './matvec.wgsl?raw';
 import productInputSource from './product-input.wgsl?raw';
-import { inputQ8Constants } from './quantize-input';
+import { inputQ8Constants, type InputFormat } from './quantize-input';
 
 export interface MatmulSegment {
   parts: WeightPart[];
@@ -240,6 +241,23 @@ export function defaultDecodeVariant(
   };
 }
 
+/**
+ * The format of a product's 8-bit input (Q8_0 where it reads f32, which no kernel then reads): the
+ * one all its weights are multiplied against.
+ */
+export function productInputFormat(spec: MatmulSpec): InputFormat {
+  if (!spec.q8Input) return 'q8_0';
+  const types = spec.segments.flatMap((s) => s.parts.map((p) => p.type));
+  const format = q8InputFormat(types);
+  if (!format) {
+    throw new Error(
+      '8-bit inputs take Q8_0, Q5_0 or Q4_0 weights (Q8_0 inputs) or Q4_K, Q5_K or Q6_K weights ' +
+        `(Q8_K inputs), all of one kind, not ${[...new Set(types.map(typeName))].join(', ')}`,
+    );
+  }
+  return format;
+}
+
 function checkSpec(spec: MatmulSpec, lanes: number, workgroup: number): void {
   const K = spec.inputLength;
   if (K % 8 || spec.inputStride % 4) {
@@ -289,6 +307,7 @@ export function matmulKernel(spec: MatmulSpec): KernelVariant {
     return first;
   });
   const q8 = spec.q8Input ?? false;
+  const format = productInputFormat(spec);
   const rounding = spec.segments.map((seg) =>
     spec.roundActivations && !q8 ? activationRounding(seg.parts[0].type) : 'none',
   );
@@ -354,6 +373,6 @@ export function matmulKernel(spec: MatmulSpec): KernelVariant {
     Q8_INPUT: q8,
     SHARED_INPUT: shared !== undefined,
     SHARED_LANES: shared ?? 0,
-    ...inputQ8Constants(q8 ? K : 0),
+    ...inputQ8Constants(q8 ? K : 0, format),
   });
 }

@@ -390,7 +390,7 @@ fn main(
     var up = 0.0;
     var scales = vec4u();
     var up_scales = vec4u();
-    var x_scales = SharedWords();
+    var x_scales = SharedScales();
     for (var g = 0u; g < STEPS; g++) {
       if (g % 8u == 0u) {
         x_scales = input_scales_shared(first + t, g, sg_lane);

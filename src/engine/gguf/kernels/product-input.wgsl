@@ -1,8 +1,9 @@
 // A product's input as the matrix-vector kernels and the GEMM read it (binding 1): with Q8_INPUT
 // quantized by quantize-input.wgsl, a step of their loops taking a block of 32 of a weight row
-// (Q8_0, Q5_0 or Q4_0, as int8 values) and of a token's input, multiplied with integer dot products
-// (`dot_q8`); else the f32 values, a step taking a group of 8. WeightGroup and InputGroup are what
-// a step takes.
+// (as int8 values) and of a token's input, multiplied with integer dot products (`dot_q8`); else
+// the f32 values, a step taking a group of 8. WeightGroup and InputGroup are what a step takes.
+// Q8_SUMS: the input is quantized as Q8_K (for K-quant weights), each block's d times the sum of
+// its quants following the scales from vector SUMS4 on.
 #if Q8_INPUT
 alias WeightGroup = Q8Block;
 alias InputGroup = Q8Block;
@@ -40,20 +41,41 @@ fn shared_word(w: SharedWords, i: u32) -> u32 {
 }
 #endif
 
-// The scales of token `token`'s blocks blk .. blk + 7 (those it has), for `input_q8_shared`.
-fn input_scales_shared(token: u32, blk: u32, lane: u32) -> SharedWords {
-  let scales = token * XQS4 * 4u + SCALES4 * 4u;
-  return shared_words(scales + blk, scales + K / 32u - 1u, lane);
+// The scales (and with Q8_SUMS the offsets' scales) of eight blocks of a token.
+struct SharedScales {
+  d: SharedWords,
+#if Q8_SUMS
+  m: SharedWords,
+#endif
 }
 
-// Block `blk` of token `token`, its scale taken from `scales` (read at the block's group of 8).
-fn input_q8_shared(token: u32, blk: u32, lane: u32, scales: SharedWords) -> Q8Block {
+// The scales of token `token`'s blocks blk .. blk + 7 (those it has), for `input_q8_shared`.
+fn input_scales_shared(token: u32, blk: u32, lane: u32) -> SharedScales {
+  let scales = token * XQS4 * 4u + SCALES4 * 4u;
+  var s: SharedScales;
+  s.d = shared_words(scales + blk, scales + K / 32u - 1u, lane);
+#if Q8_SUMS
+  let sums = token * XQS4 * 4u + SUMS4 * 4u;
+  s.m = shared_words(sums + blk, sums + K / 32u - 1u, lane);
+#endif
+  return s;
+}
+
+// Block `blk` of token `token`, its scales taken from `scales` (read at the block's group of 8).
+fn input_q8_shared(token: u32, blk: u32, lane: u32, scales: SharedScales) -> Q8Block {
   let at = token * XQS4 * 4u + blk * 8u;
   let w = shared_words(at, at + 7u, lane);
+#if Q8_SUMS
+  let m = bitcast<f32>(shared_word(scales.m, blk % 8u));
+#else
+  let m = 0.0;
+#endif
   return Q8Block(
     vec4u(shared_word(w, 0u), shared_word(w, 1u), shared_word(w, 2u), shared_word(w, 3u)),
     vec4u(shared_word(w, 4u), shared_word(w, 5u), shared_word(w, 6u), shared_word(w, 7u)),
-    bitcast<f32>(shared_word(scales, blk % 8u)),
+    bitcast<f32>(shared_word(scales.d, blk % 8u)),
+    m,
+    vec2i(1),
   );
 }
 #else
@@ -63,7 +85,12 @@ fn input_q8_shared(token: u32, blk: u32, lane: u32, scales: SharedWords) -> Q8Bl
 fn input_q8(token: u32, blk: u32) -> Q8Block {
   let base = token * XQS4;
   let scale = bitcast<f32>(xq[base + SCALES4 + blk / 4u][blk % 4u]);
-  return Q8Block(xq[base + blk * 2u], xq[base + blk * 2u + 1u], scale);
+#if Q8_SUMS
+  let m = bitcast<f32>(xq[base + SUMS4 + blk / 4u][blk % 4u]);
+#else
+  let m = 0.0;
+#endif
+  return Q8Block(xq[base + blk * 2u], xq[base + blk * 2u + 1u], scale, m, vec2i(1));
 }
 #endif
 #else
