@@ -24,6 +24,7 @@ const LAVAPIPE_FIXTURES = [
   'qwen2-q8_0',
   'qwen2-q5_0',
   'qwen3-q5_k_m',
+  'llama3-q4_k_m',
   'smollm-bf16',
   'gemma3-q3_k_m',
 ];

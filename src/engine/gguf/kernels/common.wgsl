@@ -20,13 +20,3 @@ fn sx8(w: u32) -> vec4f {
 // for Q8_K inputs d times the sum of the block's quants (0 for Q8_0 inputs), so that a weight
 // block's offset times the input block's values is w.m * x.m.
 struct Q8Block { lo: vec4u, hi: vec4u, d: f32, m: f32, s: vec2i }
-
-// A weight block times an input block as llama.cpp's CPU backend multiplies such blocks: the
-// exact integer dot product (each half times its integer scale), scaled once, less the offset's.
-fn dot_q8(w: Q8Block, x: Q8Block) -> f32 {
-  let lo = dot4I8Packed(w.lo.x, x.lo.x) + dot4I8Packed(w.lo.y, x.lo.y) +
-    dot4I8Packed(w.lo.z, x.lo.z) + dot4I8Packed(w.lo.w, x.lo.w);
-  let hi = dot4I8Packed(w.hi.x, x.hi.x) + dot4I8Packed(w.hi.y, x.hi.y) +
-    dot4I8Packed(w.hi.z, x.hi.z) + dot4I8Packed(w.hi.w, x.hi.w);
-  return f32(lo * w.s.x + hi * w.s.y) * (w.d * x.d) - w.m * x.m;
-}

@@ -7,6 +7,22 @@
 #if Q8_INPUT
 alias WeightGroup = Q8Block;
 alias InputGroup = Q8Block;
+
+// A weight block times an input block as llama.cpp's CPU backend multiplies such blocks: the
+// exact integer dot product, scaled once; with Q8_SUMS (K-quant weights) each half times its
+// integer scale, less the offset's product. (Q8_0, Q5_0 and Q4_0 blocks carry none: their sum
+// is written without, so that no compiler is left a multiply by one or a subtracted zero.)
+fn dot_q8(w: Q8Block, x: Q8Block) -> f32 {
+  let lo = dot4I8Packed(w.lo.x, x.lo.x) + dot4I8Packed(w.lo.y, x.lo.y) +
+    dot4I8Packed(w.lo.z, x.lo.z) + dot4I8Packed(w.lo.w, x.lo.w);
+  let hi = dot4I8Packed(w.hi.x, x.hi.x) + dot4I8Packed(w.hi.y, x.hi.y) +
+    dot4I8Packed(w.hi.z, x.hi.z) + dot4I8Packed(w.hi.w, x.hi.w);
+#if Q8_SUMS
+  return f32(lo * w.s.x + hi * w.s.y) * (w.d * x.d) - w.m * x.m;
+#else
+  return f32(lo + hi) * (w.d * x.d);
+#endif
+}
 // Per token XQS4 vectors of four words: the quants of its blocks (two vectors each), then their
 // f32 scales from vector SCALES4 on.
 #if SHARED_INPUT
