@@ -6,8 +6,9 @@
 // width, for K-quants' blocks of 256) for each kernel variant, random weights of one type, f32 compute: median
 // milliseconds per dispatch of three rounds after a warm-up, and the process's CPU time in that
 // round (the software adapters' threads run in it). The weights of the small products
-// stay in the CPU's caches between repetitions; the output layer's 30 MB do not. With --q8 (Q8_0
-// weights) the products read 8-bit inputs, multiplied with integer dot products; --shared reads
+// stay in the CPU's caches between repetitions; the output layer's 30 MB do not. With --q8 (a
+// type that takes them: Q8_0, Q5_0, Q4_0 against Q8_0 inputs, Q3_K-Q6_K against Q8_K) the products
+// read 8-bit inputs, multiplied with integer dot products; --shared reads
 // them once per subgroup (variants of one lane and one row per thread).
 import { parseArgs } from 'node:util';
 import { openTestDevice, storageBuffer } from '../gpu/harness.ts';
@@ -25,7 +26,11 @@ import {
   quantizedInputWords,
 } from '../../src/engine/gguf/kernels/quantize-input.ts';
 import { PipelineCache } from '../../src/engine/gguf/kernels/pipeline.ts';
-import { weightParts } from '../../src/engine/gguf/kernels/dequant.ts';
+import {
+  q8InputFormat,
+  q8InputTypeNames,
+  weightParts,
+} from '../../src/engine/gguf/kernels/dequant.ts';
 import { useSoftwareIcds } from '../../src/cli/engine-cli.ts';
 
 useSoftwareIcds();
@@ -56,7 +61,8 @@ const { values } = parseArgs({
 const type = GGMLType[values.type as keyof typeof GGMLType];
 if (type === undefined) throw new Error(`unknown weight type ${values.type}`);
 const q8Input = values.q8;
-if (q8Input && type !== GGMLType.Q8_0) throw new Error('--q8 takes Q8_0 weights');
+const format = q8InputFormat([type]);
+if (q8Input && !format) throw new Error(`--q8 takes ${q8InputTypeNames().join(', ')} weights`);
 const variants: DecodeVariant[] = values.variants ? JSON.parse(values.variants) : DEFAULT_VARIANTS;
 const E = Number(values.width);
 const FF = Number(values.ffn);
@@ -82,7 +88,7 @@ console.log(
 
 /** One token's input as quantize-input.wgsl writes it: random int8 quants, then f32 scales. */
 function quantizedInput(length: number): Uint32Array {
-  const words = new Uint32Array(quantizedInputWords(length)).map(
+  const words = new Uint32Array(quantizedInputWords(length, format)).map(
     () => (Math.random() * 2 ** 32) >>> 0,
   );
   new Float32Array(words.buffer).fill(0.01, quantizedInputQuants(length));

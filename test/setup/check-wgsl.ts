@@ -50,6 +50,7 @@ import {
 const Q8_BLOCK_TYPES: GGMLType[] = [
   GGMLType.Q5_0,
   GGMLType.Q4_0,
+  GGMLType.Q3_K,
   GGMLType.Q4_K,
   GGMLType.Q5_K,
   GGMLType.Q6_K,

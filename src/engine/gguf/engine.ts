@@ -1,5 +1,6 @@
 // The GGUF engine behind the ChatEngine interface: header, weights on the GPU, generation, and
 // text through the model's own tokenizer and chat template.
+import { q8InputTypeNames } from './kernels/dequant';
 import { describePrefillKernels } from './prefill-kernels';
 import type {
   ChatEngine,
@@ -160,16 +161,16 @@ export class GgufEngine implements ChatEngine {
   }
 
   /**
-   * `variants`, each part's prefill kernels and whether its products over Q8_0, Q5_0 and Q4_0
-   * weights (Q8_0 inputs) and over Q4_K, Q5_K and Q6_K (Q8_K inputs) read 8-bit inputs, in words
-   * (bench output, the generation stats).
+   * `variants`, each part's prefill kernels and whether the products over the weight types that
+   * take 8-bit inputs (kernels/dequant.ts) read them, in words (bench output, the generation
+   * stats).
    */
   get kernelVariants(): string {
     return this.planned.parts
       .map(
         (part) =>
           `${describeVariants(part.variants)}; ${describePrefillKernels(part.prefillKernels)}; ` +
-          `Q8_0/Q5_0/Q4_0/Q4_K/Q5_K/Q6_K products: ${describeQ8Inputs(part)}`,
+          `${q8InputTypeNames().join('/')} products: ${describeQ8Inputs(part)}`,
       )
       .join('; ');
   }

@@ -1,5 +1,5 @@
 // Q8_K inputs: the quantize pass against llama.cpp's quantize_row_q8_K (quants, scales, block
-// sums), and the products over Q4_K, Q5_K and Q6_K weights that read it (matrix-vector bodies,
+// sums), and the products over Q3_K, Q4_K, Q5_K and Q6_K weights that read it (matrix-vector bodies,
 // the input shared per subgroup, the unstaged GEMM) against an f64 reference of the quantized
 // input, outputs poisoned first; a decoded token's products equal a prefilled one's bit for bit.
 import { describe, expect, it } from 'vitest';
@@ -74,16 +74,16 @@ async function quantize(
 const ROWS = { q: 70, k: 12, v: 29 };
 /** Output floats per token of the q/k/v product: its rows, then 3 that must keep their poison. */
 const STRIDE = ROWS.q + ROWS.k + ROWS.v + 3;
-const TYPES = { q: GGMLType.Q4_K, k: GGMLType.Q5_K, v: GGMLType.Q6_K };
+type QkvTypes = Record<'q' | 'k' | 'v', GGMLType>;
 
-/** q (Q4_K), k (Q5_K) and v (Q6_K, split across two bindings), k and v with biases. */
-async function qkvGroup(seed: number): Promise<MemoryGroup> {
+/** q, k and v of `types` (v split across two bindings), k and v with biases. */
+async function qkvGroup(types: QkvTypes, seed: number): Promise<MemoryGroup> {
   const tensors = [
     { name: 'k.bias', type: GGMLType.F32, dims: [ROWS.k] },
     { name: 'v.bias', type: GGMLType.F32, dims: [ROWS.v] },
     ...(['q', 'k', 'v'] as const).map((name) => ({
       name,
-      type: TYPES[name],
+      type: types[name],
       dims: [K, ROWS[name]],
     })),
   ];
@@ -167,44 +167,56 @@ describe.each([
     expect(last.subarray(0, 2 * xqs).every((w) => w === POISON_BITS)).toBe(true);
   });
 
-  it('Q4_K q, Q5_K k and Q6_K v (split): every product form against the reference, decoded = GEMM bit for bit', async () => {
-    const group = await qkvGroup(21);
-    const ntok = 5;
-    const x = randomX(ntok * K, 23);
-    const xq = await quantize(suite.ed.device, suite.cache, x, ntok);
-    const run = (extra: Partial<MatmulSpec>, tokens: number, gemm?: GemmTiles) =>
-      runProduct(suite.ed.device, suite.cache, {
-        spec: q8Spec(group, extra),
-        bound: ['q', 'k', 'v'],
-        group,
-        input: xq,
-        ntok: tokens,
-        outLength: tokens * STRIDE,
-        gemm,
-      });
-    const one = { tokens: 1, lanesPerRow: 1, workgroupSize: 64, rowsPerThread: 1 } as const;
-    const forms: [string, Float32Array, number[]][] = [
-      ['one-token body', await run(one, 1), [0]],
-      [`input shared over ${sharedInput} lanes`, await run({ ...one, sharedInput }, 1), [0]],
-      ['4 rows per thread', await run({ ...one, workgroupSize: 16, rowsPerThread: 4 }, 1), [0]],
-      ['4 lanes per row', await run({ ...one, lanesPerRow: 4 }, 1), [0]],
-      ['the last token', await run({ ...one, lastTokenOnly: true }, ntok), [ntok - 1]],
-      ['4-token body', await run({ tokens: 4, lanesPerRow: 1 }, ntok), [0, 1, 2, 3, 4]],
-      ['unstaged GEMM', await run({}, ntok, CPU_GEMM_TILES), [0, 1, 2, 3, 4]],
-    ];
-    for (const [form, y, tokens] of forms) {
-      const { worst, untouched } = compare(group, x, y, tokens);
-      expect(worst, form).toBeLessThan(TOLERANCE);
-      expect(untouched, form).toBe(true);
-    }
-    // Token 0's products are the same bits in the forms of one lane per row that run it.
-    const decoded = Array.from(forms[0][1].subarray(0, STRIDE));
-    for (const [form, y, tokens] of forms) {
-      if (tokens[0] === 0 && !form.includes('lanes per row')) {
-        expect(Array.from(y.subarray(0, STRIDE)), form).toEqual(decoded);
+  const triples: [GGMLType, GGMLType, GGMLType][] = [
+    [GGMLType.Q4_K, GGMLType.Q5_K, GGMLType.Q6_K],
+    [GGMLType.Q3_K, GGMLType.Q6_K, GGMLType.Q3_K],
+  ];
+  it.each(
+    triples.map(
+      ([q, k, v]) =>
+        [`${typeName(q)} q, ${typeName(k)} k and ${typeName(v)} v`, { q, k, v }] as const,
+    ),
+  )(
+    '%s (split): every product form against the reference, decoded = GEMM bit for bit',
+    async (_, types) => {
+      const group = await qkvGroup(types, 21);
+      const ntok = 5;
+      const x = randomX(ntok * K, 23);
+      const xq = await quantize(suite.ed.device, suite.cache, x, ntok);
+      const run = (extra: Partial<MatmulSpec>, tokens: number, gemm?: GemmTiles) =>
+        runProduct(suite.ed.device, suite.cache, {
+          spec: q8Spec(group, extra),
+          bound: ['q', 'k', 'v'],
+          group,
+          input: xq,
+          ntok: tokens,
+          outLength: tokens * STRIDE,
+          gemm,
+        });
+      const one = { tokens: 1, lanesPerRow: 1, workgroupSize: 64, rowsPerThread: 1 } as const;
+      const forms: [string, Float32Array, number[]][] = [
+        ['one-token body', await run(one, 1), [0]],
+        [`input shared over ${sharedInput} lanes`, await run({ ...one, sharedInput }, 1), [0]],
+        ['4 rows per thread', await run({ ...one, workgroupSize: 16, rowsPerThread: 4 }, 1), [0]],
+        ['4 lanes per row', await run({ ...one, lanesPerRow: 4 }, 1), [0]],
+        ['the last token', await run({ ...one, lastTokenOnly: true }, ntok), [ntok - 1]],
+        ['4-token body', await run({ tokens: 4, lanesPerRow: 1 }, ntok), [0, 1, 2, 3, 4]],
+        ['unstaged GEMM', await run({}, ntok, CPU_GEMM_TILES), [0, 1, 2, 3, 4]],
+      ];
+      for (const [form, y, tokens] of forms) {
+        const { worst, untouched } = compare(group, x, y, tokens);
+        expect(worst, form).toBeLessThan(TOLERANCE);
+        expect(untouched, form).toBe(true);
       }
-    }
-  });
+      // Token 0's products are the same bits in the forms of one lane per row that run it.
+      const decoded = Array.from(forms[0][1].subarray(0, STRIDE));
+      for (const [form, y, tokens] of forms) {
+        if (tokens[0] === 0 && !form.includes('lanes per row')) {
+          expect(Array.from(y.subarray(0, STRIDE)), form).toEqual(decoded);
+        }
+      }
+    },
+  );
 
   it('SwiGLU over a fused Q4_K gate/up tensor and the residual add over Q6_K, in every product form', async () => {
     const ff = 45;

@@ -16,6 +16,7 @@ import kBlocksScales from './deq_k_blocks_scales.wgsl?raw';
 import q4_kBlocks from './deq_q4_k_blocks.wgsl?raw';
 import q5_kBlocks from './deq_q5_k_blocks.wgsl?raw';
 import q6_kBlocks from './deq_q6_k_blocks.wgsl?raw';
+import q3_kBlocks from './deq_q3_k_blocks.wgsl?raw';
 import q4_0 from './deq_q4_0.wgsl?raw';
 import q5_0 from './deq_q5_0.wgsl?raw';
 import q4_k from './deq_q4_k.wgsl?raw';
@@ -133,6 +134,7 @@ const Q8_BLOCK_SOURCES: Partial<
   [GGMLType.Q4_K]: { src: kBlocksScales + q4_kBlocks, format: 'q8_k', vectors: true },
   [GGMLType.Q5_K]: { src: kBlocksScales + q5_kBlocks, format: 'q8_k', vectors: true },
   [GGMLType.Q6_K]: { src: q6_kBlocks, format: 'q8_k', vectors: false },
+  [GGMLType.Q3_K]: { src: q3_kBlocks, format: 'q8_k', vectors: false },
 };
 
 /**
@@ -143,6 +145,13 @@ export function q8InputFormat(types: GGMLType[]): InputFormat | undefined {
   const formats = new Set(types.map((t) => Q8_BLOCK_SOURCES[t]?.format));
   const [format] = formats;
   return formats.size === 1 ? format : undefined;
+}
+
+/** The weight types multiplied against inputs of `format` (all of them without), by name. */
+export function q8InputTypeNames(format?: InputFormat): string[] {
+  return Object.entries(Q8_BLOCK_SOURCES)
+    .filter(([, entry]) => format === undefined || entry.format === format)
+    .map(([type]) => typeName(Number(type)));
 }
 
 /** Whether a product over weights of these types can read 8-bit inputs. */

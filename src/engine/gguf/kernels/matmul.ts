@@ -9,6 +9,7 @@ import {
   partedDequant,
   prelude,
   q8InputFormat,
+  q8InputTypeNames,
   scaleGroups,
   weightBindings,
   type WeightPart,
@@ -251,8 +252,9 @@ export function productInputFormat(spec: MatmulSpec): InputFormat {
   const format = q8InputFormat(types);
   if (!format) {
     throw new Error(
-      '8-bit inputs take Q8_0, Q5_0 or Q4_0 weights (Q8_0 inputs) or Q4_K, Q5_K or Q6_K weights ' +
-        `(Q8_K inputs), all of one kind, not ${[...new Set(types.map(typeName))].join(', ')}`,
+      `8-bit inputs take ${q8InputTypeNames('q8_0').join(', ')} weights (Q8_0 inputs) or ` +
+        `${q8InputTypeNames('q8_k').join(', ')} weights (Q8_K inputs), all of one kind, not ` +
+        [...new Set(types.map(typeName))].join(', '),
     );
   }
   return format;

@@ -1,6 +1,6 @@
 // 8-bit inputs: the products whose weights are Q8_0, Q5_0 or Q4_0 read their input quantized as
 // llama.cpp's CPU backend quantizes it for them (Q8_0; quantize-input.wgsl, once per token), those
-// over Q4_K, Q5_K and Q6_K as it quantizes theirs (Q8_K), and sum with integer dot products
+// over Q3_K, Q4_K, Q5_K and Q6_K as it quantizes theirs (Q8_K), and sum with integer dot products
 // (`dot_q8` in common.wgsl). On CPU-backed adapters, where every value loaded costs more than the
 // arithmetic it feeds, a quarter of the input's loads and no int8-to-float conversions made such
 // a product 2x faster in isolation and lavapipe's decode 1.4x, its prefill 1.5x
