@@ -2,8 +2,10 @@
 // nine types, against llama.cpp (node-llama-cpp 3.21.1 on the CPU) run on an F32 copy of each
 // fixture: every tensor dequantized by the f64 reference and stored as F32, so llama.cpp computes
 // the file's exact math without rounding its activations, and the engine (f32 compute) must agree
-// to 0.005 in every top-5 probability. The comparison with the quantized file itself runs in
-// llama-oracle.test.ts with the wider tolerances that rounding needs.
+// to 0.005 in every top-5 probability, its products reading f32 inputs (as on GPUs; the 8-bit
+// inputs of CPU-backed adapters round them as llama.cpp does on the quantized file). The
+// comparison with the quantized file itself runs in llama-oracle.test.ts with the wider
+// tolerances that rounding needs.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureF32Copy, ensureFixture } from '../../fixtures/gguf/ensure';
 import { FIXTURES } from '../../fixtures/gguf/models';
@@ -41,6 +43,7 @@ describe('engine against llama.cpp on F32 copies, swiftshader, f32 compute', () 
     const model = await loadFixtureModel(device.device, path, {
       computePrecision: 'f32',
       lanesPerRow: 1,
+      q8Inputs: false,
     });
     try {
       const run = await greedyRun(model, prompt, STEPS);
@@ -68,6 +71,7 @@ describe('engine against llama.cpp on F32 copies, swiftshader, f32 compute', () 
     const model = await loadFixtureModel(device.device, path, {
       computePrecision: 'f32',
       lanesPerRow: 1,
+      q8Inputs: false,
     });
     try {
       const h = model.hparams;

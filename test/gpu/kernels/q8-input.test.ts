@@ -503,14 +503,13 @@ describe.each(['swiftshader', 'lavapipe'] as const)('8-bit inputs on %s', (adapt
     },
   );
 
-  it('refuses what 8-bit inputs cannot run: the staged GEMM, weights other than Q8_0/Q5_0/Q4_0, a shared input outside the one-token body', async () => {
+  it('refuses what 8-bit inputs cannot run: the staged GEMM, weights without a block reader, a shared input outside the one-token body', async () => {
     const group = await memoryGroup([{ name: 'a', type: GGMLType.Q4_1, dims: [K, 8] }], 1);
     const q80 = await qkvGroup(1);
     expect(() => gemmKernel(q8Spec(q80, ['q']), DEFAULT_GEMM_TILES)).toThrow(/unstaged GEMM only/);
-    expect(() => matmulKernel(q8Spec(group, ['a']))).toThrow(/take Q8_0, Q5_0 or Q4_0 weights/);
-    expect(() => gemmKernel(q8Spec(group, ['a']), CPU_GEMM_TILES)).toThrow(
-      /take Q8_0, Q5_0 or Q4_0 weights/,
-    );
+    const refusal = /8-bit inputs take Q4_0, Q5_0, Q8_0 weights .* all of one kind, not Q4_1$/;
+    expect(() => matmulKernel(q8Spec(group, ['a']))).toThrow(refusal);
+    expect(() => gemmKernel(q8Spec(group, ['a']), CPU_GEMM_TILES)).toThrow(refusal);
     const one = { tokens: 1, lanesPerRow: 1, rowsPerThread: 1, sharedInput: 4 } as const;
     expect(() => matmulKernel({ ...q8Spec(q80, ['q'], one), q8Input: false })).toThrow(
       /shared input is read by the one-token body of an 8-bit-input product/,
