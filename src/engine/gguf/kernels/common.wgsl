@@ -12,6 +12,14 @@ fn sx8(w: u32) -> vec4f {
   );
 }
 
+// Four bytes of a word, each a value v < 2 * half (half a power of two up to 64), as the int8
+// v - half: v ^ half is v - half where v >= half, else v + half with bit `half` set, which then
+// needs every bit above it set to read as v - half.
+fn bytes_less(v: vec4u, half: u32) -> vec4u {
+  let t = v ^ vec4u(half * 0x01010101u);
+  return t | ((t & vec4u(half * 0x01010101u)) * ((256u - 2u * half) / half));
+}
+
 // A block of 32 int8 values packed in eight words (values 0-15 in lo, 16-31 in hi) and its scales:
 // a block of weights as int8 values (deq_*_blocks.wgsl) or of an input quantized as llama.cpp
 // quantizes it (quantize-block.wgsl, quantize-input.wgsl). A value is d * s.x * q (lo) or

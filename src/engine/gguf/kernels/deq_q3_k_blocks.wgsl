@@ -7,13 +7,6 @@
 // block of 256 holding blocks blk .. blk + 7 once for them, `$F_cached` a block with its scales
 // taken from them.
 
-// Four words of 3-bit values (one a byte) less 4, as int8: v ^ 4 is v - 4 where v >= 4, else
-// v + 4 with bit 2 set, which then needs bits 3 to 7 set to read as v - 4.
-fn $F_less4(v: vec4u) -> vec4u {
-  let t = v ^ vec4u(0x04040404u);
-  return t | ((t & vec4u(0x04040404u)) * 0x3eu);
-}
-
 // Eight words from `at` as two vectors.
 fn $F_words(at: u32) -> array<vec4u, 2> {
   return array<vec4u, 2>(
@@ -49,7 +42,13 @@ fn $F_cached(row: u32, blk: u32, scales: vec4u) -> Q8Block {
   let hi = ((qs[1] >> shift) & vec4u(0x03030303u)) | (((hm[1] >> high) & vec4u(0x01010101u)) << vec4u(2u));
   let si = half * 8u + (j % 4u) * 2u;
   let d = unpack2x16float(scales.w)[sb % 2u];
-  return Q8Block($F_less4(lo), $F_less4(hi), d, 0.0, vec2i($F_scale(scales, si), $F_scale(scales, si + 1u)));
+  return Q8Block(
+    bytes_less(lo, 4u),
+    bytes_less(hi, 4u),
+    d,
+    0.0,
+    vec2i($F_scale(scales, si), $F_scale(scales, si + 1u)),
+  );
 }
 
 fn $F(row: u32, blk: u32) -> Q8Block {

@@ -2,10 +2,7 @@
 // sub-blocks of 32 (read by deq_k_scales.wgsl), 128 bytes of nibbles (each 64 values: 32 low
 // nibbles, then 32 high). A sub-block's scale pair is (d * scale, dmin * min).
 fn $F_scale(row: u32, g: u32) -> vec2<T> {
-  let b = row * $ROW + (g >> 5u) * 36u;
-  let dm = unpack2x16float($W[b]);
-  let sm = $F_scale_min(b, (g & 31u) >> 2u);
-  return vec2<T>(T(dm.x * sm.x), T(dm.y * sm.y));
+  return $F_pair(row * $ROW + (g >> 5u) * 36u, g);
 }
 
 fn $F_at(row: u32, g: u32, s: vec2<T>) -> array<vec4<T>, 2> {

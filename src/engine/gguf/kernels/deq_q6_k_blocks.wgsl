@@ -6,13 +6,6 @@
 // (j' = half * 4 + quarter). `$F_scales` reads the 16 scales of the block of 256 holding blocks
 // blk .. blk + 7 once for them, `$F_cached` a block with its scales taken from them.
 
-// Four words of 6-bit values (one a byte) less 32, as int8: v ^ 32 is v - 32 where v >= 32, else
-// v + 32 with bit 5 set, which then needs bits 6 and 7 set to read as v - 32.
-fn $F_less32(v: vec4u) -> vec4u {
-  let t = v ^ vec4u(0x20202020u);
-  return t | ((t & vec4u(0x20202020u)) * 6u);
-}
-
 // Eight words from `at` as two vectors.
 fn $F_words(at: u32) -> array<vec4u, 2> {
   return array<vec4u, 2>(
@@ -42,7 +35,7 @@ fn $F_cached(row: u32, blk: u32, scales: vec4u) -> Q8Block {
   let word = bitcast<i32>(scales[si / 4u]);
   let s = vec2i(extractBits(word, (si % 4u) * 8u, 8u), extractBits(word, (si % 4u) * 8u + 8u, 8u));
   let d = unpack2x16float($W[row * $ROW + $NB * 52u + sb / 2u])[sb % 2u];
-  return Q8Block($F_less32(lo), $F_less32(hi), d, 0.0, s);
+  return Q8Block(bytes_less(lo, 32u), bytes_less(hi, 32u), d, 0.0, s);
 }
 
 fn $F(row: u32, blk: u32) -> Q8Block {
