@@ -80,7 +80,7 @@ export function choosePrecision(
 
 const PROCESS_VARIANT_CACHE = memoryVariantCache();
 
-/** How a part's products over Q8_0, Q5_0 and Q4_0 weights read their inputs, in words. */
+/** How a part's products over the weight types that take 8-bit inputs read them, in words. */
 function describeQ8Inputs(part: { q8Inputs: boolean; sharedInputs?: number }): string {
   if (!part.q8Inputs) return 'f32 inputs';
   return part.sharedInputs

@@ -48,8 +48,8 @@ export interface GraphInputs {
   decodeVariant?: DecodeVariant;
   roundActivations: boolean;
   /**
-   * Products over Q8_0, Q5_0 and Q4_0 weights read their input quantized to 8 bits by a pass before them
-   * (quantize-input.ts); needs the unstaged GEMM or none for passes of several tokens.
+   * Products over the weight types that take them read their input quantized to 8 bits by a pass
+   * before them (quantize-input.ts); needs the unstaged GEMM or none for passes of several tokens.
    */
   q8Inputs: boolean;
   /**

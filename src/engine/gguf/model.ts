@@ -61,8 +61,9 @@ export interface ModelLoadOptions {
   /** Round matmul inputs as llama.cpp's CPU backend does (default off; see `activationRounding`). */
   roundActivations?: boolean;
   /**
-   * 8-bit inputs for the products over Q8_0, Q5_0 and Q4_0 weights (quantize-input.ts); default
-   * on CPU-backed adapters, whose prefill GEMM reads straight from the buffers, off on GPUs.
+   * 8-bit inputs for the products over the weight types that take them (Q8_0, Q5_0 and Q4_0
+   * against Q8_0 inputs, Q3_K to Q6_K against Q8_K; quantize-input.ts); default on CPU-backed
+   * adapters, whose prefill GEMM reads straight from the buffers, off on GPUs.
    */
   q8Inputs?: boolean;
   /**
@@ -349,7 +350,7 @@ export class GgufModel {
   }
 
   /**
-   * Whether products over Q8_0, Q5_0 and Q4_0 weights read 8-bit inputs: as forced, else on
+   * Whether products over the weight types that take them read 8-bit inputs: as forced, else on
    * CPU-backed adapters whose WGSL has integer dot products (decode 1.4x, prefill 1.5x on
    * lavapipe, docs/performance.md). The staged GEMM has no 8-bit form.
    */

@@ -154,11 +154,6 @@ export function q8InputTypeNames(format?: InputFormat): string[] {
     .map(([type]) => typeName(Number(type)));
 }
 
-/** Whether a product over weights of these types can read 8-bit inputs. */
-export function takesQ8Input(types: GGMLType[]): boolean {
-  return q8InputFormat(types) !== undefined;
-}
-
 /** Block reader of one part for products with 8-bit inputs (see `Q8_BLOCK_SOURCES`). */
 function q8BlockFunction(
   name: string,
@@ -228,7 +223,7 @@ export function weightParts(m: PackedMatrix): WeightPart[] {
  * A function `fn NAME(row, g)` over a tensor split into parts bound as `${prefix}0`, `${prefix}1`...,
  * beside `NAME_scale(row, g)` and `NAME_at(row, g, scale)`: each picks the part holding `row` (a
  * workgroup-uniform branch). With `q8` (products with 8-bit
- * inputs, parts of a type `takesQ8Input` takes) it is `fn NAME(row, blk)`, returning block `blk`
+ * inputs, parts of types `q8InputFormat` gives one format) it is `fn NAME(row, blk)`, returning block `blk`
  * as int8 values (`Q8Block`), beside `NAME_scales(row, blk)` and `NAME_cached(row, blk, scales)`,
  * which read a vector of eight blocks' scales once for all of them (deq_q8_0_blocks.wgsl).
  */

@@ -20,7 +20,7 @@
 // and read through `deq_s0`, `deq_s1`, `deq_s2`, declared after this file; the staged tile decodes
 // a row's scale pair once per SCALE_GROUPS groups (a K-quant's sub-block). The input (binding 1) is
 // declared by product-input.wgsl, before this file: with Q8_INPUT (unstaged only) the weights are
-// Q8_0, Q5_0 or Q4_0 and the input arrives quantized to 8 bits, multiplied as the matrix-vector
+// read as int8 blocks and the input arrives quantized to 8 bits, multiplied as the matrix-vector
 // kernel does. `Step` is declared in host-structs.ts; T is the compute precision (kernels' prelude).
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(2) var<storage, read> vecs: array<f32>;

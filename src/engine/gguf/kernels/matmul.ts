@@ -72,8 +72,8 @@ export interface MatmulSpec {
   roundActivations?: boolean;
   /**
    * Read the input quantized to 8 bits (quantize-input.ts) and sum with integer dot products;
-   * every segment's weights must be of a type `takesQ8Input` takes (Q8_0, Q5_0, Q4_0). It carries
-   * llama.cpp's rounding of such inputs itself.
+   * every segment's weights must take the same input format (`q8InputFormat`: Q8_0 for Q8_0, Q5_0
+   * and Q4_0, Q8_K for Q3_K to Q6_K). It carries llama.cpp's rounding of such inputs itself.
    */
   q8Input?: boolean;
   /**

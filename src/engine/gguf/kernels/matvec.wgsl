@@ -16,10 +16,10 @@
 // branch masked (SwiftShader) then run one segment's code. Weight parts are bound from binding 4
 // on and read through `deq_s0`, `deq_s1`, `deq_s2`, declared after this file; a thread reads
 // SCALE_GROUPS consecutive groups of a row per decoded scale pair (`deq_sN_scale`, then
-// `deq_sN_at`: 32 values of a K-quant), so lanes take units of that many groups
-// in turn. The input (binding
-// 1) is declared by product-input.wgsl, before this file: with Q8_INPUT the weights are Q8_0, Q5_0
-// or Q4_0 (read as int8 blocks) and the input arrives quantized to 8 bits.
+// `deq_sN_at`: 32 values of a K-quant), so lanes take units of that many groups in turn. The
+// input (binding 1) is declared by product-input.wgsl, before this file: with Q8_INPUT the
+// weights are read as int8 blocks (the types dequant.ts gives block readers) and the input
+// arrives quantized to 8 bits.
 // `Step` is declared in host-structs.ts; T is the compute precision (the kernels' prelude).
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(2) var<storage, read> vecs: array<f32>;
