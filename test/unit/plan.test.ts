@@ -43,9 +43,9 @@ function random(seed: number): () => number {
 
 // Independent statement of how the engine stores a group of tensors (issue 3: one buffer per
 // group, f32 vectors first, each matrix at a 256-byte offset in rows padded to 4 bytes).
-/** Packed rows are padded to 4 bytes, Q8_0 rows to 16 (two-vector block reads). */
+/** Packed rows are padded to 4 bytes, Q8_0 and Q6_K rows to 16 (vector block reads). */
 function rowAlignment(t: TensorInfo): number {
-  return t.type === GGMLType.Q8_0 ? 16 : 4;
+  return t.type === GGMLType.Q8_0 || t.type === GGMLType.Q6_K ? 16 : 4;
 }
 
 function referenceRowBytes(t: TensorInfo): number {

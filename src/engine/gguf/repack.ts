@@ -3,8 +3,8 @@
 // blocks' bodies first and their f16 scales after them, two per u32: every read is an aligned u32
 // and a row takes exactly as many bytes as in the file (plus at most 2 bytes of padding when a row
 // has an odd block count). Q4_1 (20), Q5_1 (24), Q2_K (84), Q4_K (144), Q5_K (176) and IQ4_XS (136)
-// blocks are already 4-byte aligned and stay as they are; F32/F16/BF16 are copied. Q8_0 rows are
-// padded to a multiple of 16 bytes.
+// blocks are already 4-byte aligned and stay as they are; F32/F16/BF16 are copied. Q8_0 and Q6_K
+// rows are padded to a multiple of 16 bytes.
 // One-dimensional tensors (norm weights, biases, rope factors) are widened to f32.
 import { BLOCK_LAYOUT, ENGINE_TYPES, GGMLType, typeName, type TensorInfo } from './types';
 import { bf16BitsToF32, f16BitsToF32 } from './half';
@@ -60,9 +60,10 @@ export function packedRowBytes(type: GGMLType, rowLength: number, name = 'tensor
   }
   const blocks = rowLength / block.values;
   const bytes = blocks * block.bytes;
-  // Q8_0 rows start on 16 bytes, so products with 8-bit inputs read a block's quants as two
-  // vec4 loads (deq_q8_0_blocks.wgsl): at most 12 bytes of padding on a row of 34-byte blocks.
-  const align = type === GGMLType.Q8_0 ? 16 : 4;
+  // Q8_0 and Q6_K rows start on 16 bytes, so products with 8-bit inputs read a block's quants as
+  // vec4 loads (deq_q8_0_blocks.wgsl, deq_q6_k_blocks.wgsl): at most 12 bytes of padding on a row
+  // of 34- or 210-byte blocks (none on a Q6_K row of a multiple of 2048 values).
+  const align = type === GGMLType.Q8_0 || type === GGMLType.Q6_K ? 16 : 4;
   return Math.ceil(bytes / align) * align;
 }
 

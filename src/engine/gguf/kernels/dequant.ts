@@ -133,7 +133,7 @@ const Q8_BLOCK_SOURCES: Partial<
   [GGMLType.Q4_0]: { src: q4_0Blocks, format: 'q8_0', vectors: false },
   [GGMLType.Q4_K]: { src: kBlocksScales + q4_kBlocks, format: 'q8_k', vectors: true },
   [GGMLType.Q5_K]: { src: kBlocksScales + q5_kBlocks, format: 'q8_k', vectors: true },
-  [GGMLType.Q6_K]: { src: q6_kBlocks, format: 'q8_k', vectors: false },
+  [GGMLType.Q6_K]: { src: q6_kBlocks, format: 'q8_k', vectors: true },
   [GGMLType.Q3_K]: { src: q3_kBlocks, format: 'q8_k', vectors: false },
 };
 
