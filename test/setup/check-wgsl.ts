@@ -54,6 +54,8 @@ const Q8_BLOCK_TYPES: GGMLType[] = [
   GGMLType.Q4_K,
   GGMLType.Q5_K,
   GGMLType.Q6_K,
+  GGMLType.IQ4_NL,
+  GGMLType.IQ4_XS,
 ];
 const K = 512;
 const hparams: ModelHparams = {

@@ -78,7 +78,7 @@ describe.each(['swiftshader', 'lavapipe'] as const)(
           /^1 lanes per row, one-token kernel 1 rows per thread in 64-thread workgroups \(only candidate\); prefill: /,
         );
         expect(engine.kernelVariants).toMatch(
-          /; Q4_0\/Q5_0\/Q8_0\/Q3_K\/Q4_K\/Q5_K\/Q6_K products: 8-bit inputs, integer dot products, one-token products reading each input block once per subgroup$/,
+          /; Q4_0\/Q5_0\/Q8_0\/Q3_K\/Q4_K\/Q5_K\/Q6_K\/IQ4_NL\/IQ4_XS products: 8-bit inputs, integer dot products, one-token products reading each input block once per subgroup$/,
         );
         await engine.unload();
       } finally {
@@ -92,7 +92,7 @@ describe.each(['swiftshader', 'lavapipe'] as const)(
         const withoutDot = { ...device, wgslLanguageFeatures: new Set<string>() };
         const engine = await loadFullyResident(withoutDot, source, 64);
         expect(engine.kernelVariants).toMatch(
-          /; Q4_0\/Q5_0\/Q8_0\/Q3_K\/Q4_K\/Q5_K\/Q6_K products: f32 inputs$/,
+          /; Q4_0\/Q5_0\/Q8_0\/Q3_K\/Q4_K\/Q5_K\/Q6_K\/IQ4_NL\/IQ4_XS products: f32 inputs$/,
         );
         await engine.unload();
       } finally {

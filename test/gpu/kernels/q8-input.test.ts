@@ -1,5 +1,5 @@
 // 8-bit inputs: the quantize pass against llama.cpp's quantization of an input (bytes and scales),
-// and the products over Q8_0, Q5_0 and Q4_0 weights that read it (matrix-vector bodies, the unstaged GEMM)
+// and the products over Q8_0, Q5_0, Q4_0 and IQ4_NL weights that read it (matrix-vector bodies, the unstaged GEMM)
 // against an f64 reference of the quantized input, outputs poisoned first; a decoded token's
 // products equal a prefilled one's bit for bit.
 import { describe, expect, it } from 'vitest';
@@ -295,6 +295,7 @@ describe.each(['swiftshader', 'lavapipe'] as const)('8-bit inputs on %s', (adapt
   it.each([
     ['Q5_0 q, Q4_0 k', GGMLType.Q5_0, GGMLType.Q4_0],
     ['Q4_0 q, Q5_0 k', GGMLType.Q4_0, GGMLType.Q5_0],
+    ['IQ4_NL q, Q4_0 k', GGMLType.IQ4_NL, GGMLType.Q4_0],
   ] as const)(
     '%s and Q8_0 v (split): every product form against the reference, decoded = GEMM bit for bit',
     async (_, qType, kType) => {
@@ -309,7 +310,7 @@ describe.each(['swiftshader', 'lavapipe'] as const)('8-bit inputs on %s', (adapt
     expect(() => gemmKernel(q8Spec(q80, ['q'], K), DEFAULT_GEMM_TILES)).toThrow(
       /unstaged GEMM only/,
     );
-    const refusal = /8-bit inputs take Q4_0, Q5_0, Q8_0 weights .* all of one kind, not Q4_1$/;
+    const refusal = /8-bit inputs take Q4_0, Q5_0, Q8_0, .* all of one kind, not Q4_1$/;
     expect(() => matmulKernel(q8Spec(group, ['a'], K))).toThrow(refusal);
     expect(() => gemmKernel(q8Spec(group, ['a'], K), CPU_GEMM_TILES)).toThrow(refusal);
     const one = { tokens: 1, lanesPerRow: 1, rowsPerThread: 1, sharedInput: 4 } as const;

@@ -1,5 +1,5 @@
 // Q8_K inputs: the quantize pass against llama.cpp's quantize_row_q8_K (quants, scales, block
-// sums), and the products over Q3_K, Q4_K, Q5_K and Q6_K weights that read it (matrix-vector bodies,
+// sums), and the products over Q3_K, Q4_K, Q5_K, Q6_K and IQ4_XS weights that read it (matrix-vector bodies,
 // the input shared per subgroup, the unstaged GEMM) against an f64 reference of the quantized
 // input, outputs poisoned first; a decoded token's products equal a prefilled one's bit for bit.
 import { describe, expect, it } from 'vitest';
@@ -72,6 +72,7 @@ describe.each([
   const triples: [GGMLType, GGMLType, GGMLType][] = [
     [GGMLType.Q4_K, GGMLType.Q5_K, GGMLType.Q6_K],
     [GGMLType.Q3_K, GGMLType.Q6_K, GGMLType.Q3_K],
+    [GGMLType.IQ4_XS, GGMLType.Q4_K, GGMLType.IQ4_XS],
   ];
   it.each(
     triples.map(
@@ -104,7 +105,7 @@ describe('which products read Q8_K inputs', () => {
     [[GGMLType.Q4_K, GGMLType.Q5_K, GGMLType.Q6_K], true],
     [[GGMLType.Q4_K, GGMLType.Q8_0], false],
     [[GGMLType.Q6_K, GGMLType.Q2_K], false],
-    [[GGMLType.IQ4_XS], false],
+    [[GGMLType.IQ4_XS, GGMLType.IQ4_NL], false],
   ];
   it.each(cases.map(([types, takes]) => [types.map(typeName).join(', '), types, takes] as const))(
     '%s: %s',

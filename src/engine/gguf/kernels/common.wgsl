@@ -20,6 +20,21 @@ fn bytes_less(v: vec4u, half: u32) -> vec4u {
   return t | ((t & vec4u(half * 0x01010101u)) * ((256u - 2u * half) / half));
 }
 
+// ggml's non-linear 4-bit table kvalues_iq4nl as int8 bytes, four a word.
+const IQ4_VALUES = vec4u(0xbfad9881u, 0xf6eaddcfu, 0x26190d01u, 0x71594535u);
+
+// The low nibble of each byte of each word of `v` looked up in IQ4_VALUES, as int8 bytes.
+fn iq4_bytes(v: vec4u) -> vec4u {
+  let table = IQ4_VALUES;
+  var out = vec4u();
+  for (var i = 0u; i < 4u; i++) {
+    let n = (v >> vec4u(i * 8u)) & vec4u(15u);
+    let b = vec4u(table[n.x >> 2u], table[n.y >> 2u], table[n.z >> 2u], table[n.w >> 2u]);
+    out |= ((b >> ((n & vec4u(3u)) * 8u)) & vec4u(255u)) << vec4u(i * 8u);
+  }
+  return out;
+}
+
 // A block of 32 int8 values packed in eight words (values 0-15 in lo, 16-31 in hi) and its scales:
 // a block of weights as int8 values (deq_*_blocks.wgsl) or of an input quantized as llama.cpp
 // quantizes it (quantize-block.wgsl, quantize-input.wgsl). A value is d * s.x * q (lo) or

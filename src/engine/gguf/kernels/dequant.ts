@@ -17,6 +17,8 @@ import q4_kBlocks from './deq_q4_k_blocks.wgsl?raw';
 import q5_kBlocks from './deq_q5_k_blocks.wgsl?raw';
 import q6_kBlocks from './deq_q6_k_blocks.wgsl?raw';
 import q3_kBlocks from './deq_q3_k_blocks.wgsl?raw';
+import iq4_nlBlocks from './deq_iq4_nl_blocks.wgsl?raw';
+import iq4_xsBlocks from './deq_iq4_xs_blocks.wgsl?raw';
 import q4_0 from './deq_q4_0.wgsl?raw';
 import q5_0 from './deq_q5_0.wgsl?raw';
 import q4_k from './deq_q4_k.wgsl?raw';
@@ -135,6 +137,8 @@ const Q8_BLOCK_SOURCES: Partial<
   [GGMLType.Q5_K]: { src: kBlocksScales + q5_kBlocks, format: 'q8_k', vectors: true },
   [GGMLType.Q6_K]: { src: q6_kBlocks, format: 'q8_k', vectors: true },
   [GGMLType.Q3_K]: { src: q3_kBlocks, format: 'q8_k', vectors: false },
+  [GGMLType.IQ4_NL]: { src: iq4_nlBlocks, format: 'q8_0', vectors: false },
+  [GGMLType.IQ4_XS]: { src: iq4_xsBlocks, format: 'q8_k', vectors: false },
 };
 
 /**
