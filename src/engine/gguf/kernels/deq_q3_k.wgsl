@@ -12,7 +12,10 @@ fn $F_scale(row: u32, g: u32) -> vec2<T> {
   let si = (gi >> 4u) * 8u + 2u * ((gi >> 2u) & 3u);
   let lows = $W[b + 24u + ((si & 7u) >> 2u)] >> ((si & 3u) * 8u + (si >> 3u) * 4u);
   let highs = $W[b + 26u] >> ((si & 3u) * 8u + (si >> 2u) * 2u);
-  let sc = vec2u((lows & 15u) | ((highs & 3u) << 4u), ((lows >> 8u) & 15u) | (((highs >> 8u) & 3u) << 4u));
+  let sc = vec2u(
+    (lows & 15u) | ((highs & 3u) << 4u),
+    ((lows >> 8u) & 15u) | (((highs >> 8u) & 3u) << 4u),
+  );
   let d = unpack2x16float($W[base + $NB * 27u + (blk >> 1u)])[blk & 1u];
   return vec2<T>(T(d * (f32(sc.x) - 32.0)), T(d * (f32(sc.y) - 32.0)));
 }

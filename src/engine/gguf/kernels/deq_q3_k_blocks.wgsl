@@ -38,8 +38,10 @@ fn $F_cached(row: u32, blk: u32, scales: vec4u) -> Q8Block {
   let hm = $F_words(b);
   let shift = vec4u((j % 4u) * 2u);
   let high = vec4u(half * 4u + j % 4u);
-  let lo = ((qs[0] >> shift) & vec4u(0x03030303u)) | (((hm[0] >> high) & vec4u(0x01010101u)) << vec4u(2u));
-  let hi = ((qs[1] >> shift) & vec4u(0x03030303u)) | (((hm[1] >> high) & vec4u(0x01010101u)) << vec4u(2u));
+  let lo = ((qs[0] >> shift) & vec4u(0x03030303u)) |
+    (((hm[0] >> high) & vec4u(0x01010101u)) << vec4u(2u));
+  let hi = ((qs[1] >> shift) & vec4u(0x03030303u)) |
+    (((hm[1] >> high) & vec4u(0x01010101u)) << vec4u(2u));
   let si = half * 8u + (j % 4u) * 2u;
   let d = unpack2x16float(scales.w)[sb % 2u];
   return Q8Block(

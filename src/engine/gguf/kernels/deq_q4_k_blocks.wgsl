@@ -1,7 +1,7 @@
-// Block `blk` (32 values) of a Q4_K row as int8 values, for products with Q8_K inputs: weights bound
-// as vectors of four words ($W), a block of 256 nine vectors (deq_q4_k.wgsl: the head vector, then
-// 128 bytes of nibbles, sub-blocks 2k and 2k + 1 the low and high nibbles of vectors 1 + 2k and
-// 2 + 2k). `$F_scales` reads the head vector of the block of 256 holding blocks blk .. blk + 7
+// Block `blk` (32 values) of a Q4_K row as int8 values, for products with Q8_K inputs: weights
+// bound as vectors of four words ($W), a block of 256 nine vectors (deq_q4_k.wgsl: the head vector,
+// then 128 bytes of nibbles, sub-blocks 2k and 2k + 1 the low and high nibbles of vectors 1 + 2k
+// and 2 + 2k). `$F_scales` reads the head vector of the block of 256 holding blocks blk .. blk + 7
 // once for them, `$F_cached` a block with its scales taken from it.
 fn $F_scales(row: u32, blk: u32) -> vec4u {
   return $W[row * $ROW4 + (blk / 8u) * 9u];

@@ -31,5 +31,8 @@ fn $F_at(row: u32, g: u32, s: vec2<T>) -> array<vec4<T>, 2> {
   let lo = ((vec4u($W[ql]) >> sh) & vec4u(15u)) | (((vec4u($W[qh]) >> hsh) & vec4u(3u)) << vec4u(4u));
   let hi = ((vec4u($W[ql + 1u]) >> sh) & vec4u(15u)) |
     (((vec4u($W[qh + 1u]) >> hsh) & vec4u(3u)) << vec4u(4u));
-  return array<vec4<T>, 2>(ds * vec4<T>(vec4i(lo) - vec4i(32)), ds * vec4<T>(vec4i(hi) - vec4i(32)));
+  return array<vec4<T>, 2>(
+    ds * vec4<T>(vec4i(lo) - vec4i(32)),
+    ds * vec4<T>(vec4i(hi) - vec4i(32)),
+  );
 }

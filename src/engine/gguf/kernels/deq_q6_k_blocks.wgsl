@@ -20,8 +20,10 @@ fn $F_cached(row: u32, blk: u32, scales: vec4u) -> Q8Block {
   let qh = b + 8u + half * 2u;
   let shift = vec4u((quarter / 2u) * 4u);
   let high = vec4u(quarter * 2u);
-  let lo = (($W[ql] >> shift) & vec4u(0x0f0f0f0fu)) | ((($W[qh] >> high) & vec4u(0x03030303u)) << vec4u(4u));
-  let hi = (($W[ql + 1u] >> shift) & vec4u(0x0f0f0f0fu)) | ((($W[qh + 1u] >> high) & vec4u(0x03030303u)) << vec4u(4u));
+  let lo = (($W[ql] >> shift) & vec4u(0x0f0f0f0fu)) |
+    ((($W[qh] >> high) & vec4u(0x03030303u)) << vec4u(4u));
+  let hi = (($W[ql + 1u] >> shift) & vec4u(0x0f0f0f0fu)) |
+    ((($W[qh + 1u] >> high) & vec4u(0x03030303u)) << vec4u(4u));
   let si = half * 8u + quarter * 2u;
   let word = bitcast<i32>(scales[si / 4u]);
   let s = vec2i(extractBits(word, (si % 4u) * 8u, 8u), extractBits(word, (si % 4u) * 8u + 8u, 8u));
