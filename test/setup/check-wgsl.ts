@@ -26,6 +26,7 @@ import {
 import { rmsNormKernel } from '../../src/engine/gguf/kernels/rms-norm.ts';
 import { Q8_0_ROW_GROUP } from '../../src/engine/gguf/repack.ts';
 import { quantizeInputKernel } from '../../src/engine/gguf/kernels/quantize-input.ts';
+import { q8InputTypes } from '../../src/engine/gguf/kernels/dequant.ts';
 import {
   encoderAttentionKernel,
   geluKernel,
@@ -46,17 +47,8 @@ import {
   type ModelHparams,
 } from '../../src/engine/gguf/types.ts';
 
-/** The weight types besides Q8_0 whose products read 8-bit inputs (kernels/dequant.ts). */
-const Q8_BLOCK_TYPES: GGMLType[] = [
-  GGMLType.Q5_0,
-  GGMLType.Q4_0,
-  GGMLType.Q3_K,
-  GGMLType.Q4_K,
-  GGMLType.Q5_K,
-  GGMLType.Q6_K,
-  GGMLType.IQ4_NL,
-  GGMLType.IQ4_XS,
-];
+/** The weight types besides Q8_0 whose products read 8-bit inputs. */
+const Q8_BLOCK_TYPES = new Set<number>(q8InputTypes().filter((t) => t !== GGMLType.Q8_0));
 const K = 512;
 const hparams: ModelHparams = {
   architecture: 'gemma3',
@@ -222,9 +214,9 @@ function variants(): [string, KernelVariant][] {
           }
         }
       }
-      if (Q8_BLOCK_TYPES.includes(type)) {
-        // 8-bit inputs over Q5_0 and Q4_0 weights (Q8_0) and K-quants (Q8_K): the one-token bodies
-        // (shared input among them), the 4-token body and the unstaged GEMM.
+      if (Q8_BLOCK_TYPES.has(type)) {
+        // 8-bit inputs over the other types that take them (Q8_0 or Q8_K inputs): the one-token
+        // bodies (shared input among them), the 4-token body and the unstaged GEMM.
         for (const [label, spec] of specs) {
           const forms: [string, Partial<MatmulSpec>][] = [
             ['one-token', { tokens: 1, lanesPerRow: 1, rowsPerThread: 1 }],

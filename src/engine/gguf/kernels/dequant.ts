@@ -18,6 +18,7 @@ import q5_kBlocks from './deq_q5_k_blocks.wgsl?raw';
 import q6_kBlocks from './deq_q6_k_blocks.wgsl?raw';
 import q3_kBlocks from './deq_q3_k_blocks.wgsl?raw';
 import iq4_nlBlocks from './deq_iq4_nl_blocks.wgsl?raw';
+import nibbleBlocks from './deq_nibble_blocks.wgsl?raw';
 import iq4_xsBlocks from './deq_iq4_xs_blocks.wgsl?raw';
 import q4_0 from './deq_q4_0.wgsl?raw';
 import q5_0 from './deq_q5_0.wgsl?raw';
@@ -132,12 +133,12 @@ const Q8_BLOCK_SOURCES: Partial<
 > = {
   [GGMLType.Q8_0]: { src: q8_0Blocks, format: 'q8_0', vectors: true },
   [GGMLType.Q5_0]: { src: q5_0Blocks, format: 'q8_0', vectors: false },
-  [GGMLType.Q4_0]: { src: q4_0Blocks, format: 'q8_0', vectors: false },
+  [GGMLType.Q4_0]: { src: q4_0Blocks + nibbleBlocks, format: 'q8_0', vectors: false },
   [GGMLType.Q4_K]: { src: kBlocksScales + q4_kBlocks, format: 'q8_k', vectors: true },
   [GGMLType.Q5_K]: { src: kBlocksScales + q5_kBlocks, format: 'q8_k', vectors: true },
   [GGMLType.Q6_K]: { src: q6_kBlocks, format: 'q8_k', vectors: true },
   [GGMLType.Q3_K]: { src: q3_kBlocks, format: 'q8_k', vectors: false },
-  [GGMLType.IQ4_NL]: { src: iq4_nlBlocks, format: 'q8_0', vectors: false },
+  [GGMLType.IQ4_NL]: { src: iq4_nlBlocks + nibbleBlocks, format: 'q8_0', vectors: false },
   [GGMLType.IQ4_XS]: { src: iq4_xsBlocks, format: 'q8_k', vectors: false },
 };
 
@@ -151,11 +152,16 @@ export function q8InputFormat(types: GGMLType[]): InputFormat | undefined {
   return formats.size === 1 ? format : undefined;
 }
 
-/** The weight types multiplied against inputs of `format` (all of them without), by name. */
-export function q8InputTypeNames(format?: InputFormat): string[] {
+/** The weight types multiplied against inputs of `format` (all of them without). */
+export function q8InputTypes(format?: InputFormat): GGMLType[] {
   return Object.entries(Q8_BLOCK_SOURCES)
     .filter(([, entry]) => format === undefined || entry.format === format)
-    .map(([type]) => typeName(Number(type)));
+    .map(([type]) => Number(type) as GGMLType);
+}
+
+/** `q8InputTypes`, by name. */
+export function q8InputTypeNames(format?: InputFormat): string[] {
+  return q8InputTypes(format).map(typeName);
 }
 
 /** Block reader of one part for products with 8-bit inputs (see `Q8_BLOCK_SOURCES`). */

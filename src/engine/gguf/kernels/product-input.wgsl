@@ -10,7 +10,7 @@ alias InputGroup = Q8Block;
 
 // A weight block times an input block as llama.cpp's CPU backend multiplies such blocks: the
 // exact integer dot product, scaled once; with Q8_SUMS (K-quant weights) each half times its
-// integer scale, less the offset's product. (Q8_0, Q5_0 and Q4_0 blocks carry none: their sum
+// integer scale, less the offset's product. (Blocks against Q8_0 inputs carry none: their sum
 // is written without, so that no compiler is left a multiply by one or a subtracted zero.)
 fn dot_q8(w: Q8Block, x: Q8Block) -> f32 {
   let lo = dot4I8Packed(w.lo.x, x.lo.x) + dot4I8Packed(w.lo.y, x.lo.y) +

@@ -1,6 +1,6 @@
 // One block of 32 values quantized as llama.cpp's CPU backend quantizes the input of a product over
-// Q8_0, Q5_0 or Q4_0 weights (its AVX path of quantize_row_q8_0): q = round(x * 127 / amax) as int8
-// (ties to even) and the scale amax / 127 rounded to f16. Every pass that writes a product's 8-bit
+// Q8_0, Q5_0, Q4_0 or IQ4_NL weights (its AVX path of quantize_row_q8_0): q = round(x * 127 /
+// amax) as int8 (ties to even) and the scale amax / 127 rounded to f16. Every pass that writes a product's 8-bit
 // input (the quantize pass, the RMSNorm pass, the attention reduce) writes it through
 // store_q8_block, so each gives the others' bits. The kernel declares `xq` and the layout's
 // constants: per token XQS words, QUANTS words of quants (four per word, a block's 32 in 8 words),

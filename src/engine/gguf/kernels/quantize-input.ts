@@ -1,6 +1,7 @@
-// 8-bit inputs: the products whose weights are Q8_0, Q5_0 or Q4_0 read their input quantized as
-// llama.cpp's CPU backend quantizes it for them (Q8_0; quantize-input.wgsl, once per token), those
-// over Q3_K, Q4_K, Q5_K and Q6_K as it quantizes theirs (Q8_K), and sum with integer dot products
+// 8-bit inputs: the products whose weights are Q8_0, Q5_0, Q4_0 or IQ4_NL read their input
+// quantized as llama.cpp's CPU backend quantizes it for them (Q8_0; quantize-input.wgsl, once per
+// token), those over Q3_K to Q6_K and IQ4_XS as it quantizes theirs (Q8_K; the table of types is
+// dequant.ts's), and sum with integer dot products
 // (`dot_q8` in common.wgsl). On CPU-backed adapters, where every value loaded costs more than the
 // arithmetic it feeds, a quarter of the input's loads and no int8-to-float conversions made such
 // a product 2x faster in isolation and lavapipe's decode 1.4x, its prefill 1.5x
@@ -14,7 +15,8 @@ export const QUANTIZE_WORKGROUP = 32;
 
 /**
  * How llama.cpp's CPU backend quantizes a product's input: Q8_0 (blocks of 32, an f16 scale each)
- * for Q8_0, Q5_0 and Q4_0 weights, Q8_K (blocks of 256, an f32 scale) for K-quants.
+ * for Q8_0, Q5_0, Q4_0 and IQ4_NL weights, Q8_K (blocks of 256, an f32 scale) for K-quants and
+ * IQ4_XS.
  */
 export type InputFormat = 'q8_0' | 'q8_k';
 

@@ -1,6 +1,6 @@
-// The input of the products whose weights are Q8_0, Q5_0 or Q4_0, quantized once per token
+// The input of the products whose weights take Q8_0 inputs, quantized once per token
 // (quantize-block.wgsl) where no pass before the product writes it so already, or with Q8_K that
-// of products over K-quants. One thread per block; tokens along y, or with LAST_TOKEN the pass's
+// of products over K-quants and IQ4_XS. One thread per block; tokens along y, or with LAST_TOKEN the pass's
 // last token alone (the output layer's input).
 // `Step` is declared in host-structs.ts.
 @group(0) @binding(0) var<uniform> step: Step;
