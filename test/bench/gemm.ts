@@ -3,7 +3,9 @@
 // attention output 576 -> 576 with the residual add, gate/up 576 -> 2 x 1536 with SwiGLU, down
 // 1536 -> 576 with the residual add) through each way the engine can run a pass of several
 // tokens: the matrix-vector kernel reading each weight once per 4 tokens (matmul.ts), and the
-// GEMM with its tile staged in workgroup memory or read straight from the buffers (gemm.ts).
+// GEMM with its tile staged in workgroup memory or read straight from the buffers (gemm.ts), with
+// Q8_0 weights also against 8-bit inputs, each thread reading its rows and each weight step read
+// once per subgroup (`SHARED_WEIGHT_TILES`).
 // Random weights of one type, f32 compute; candidates interleaved per round; prints the median
 // milliseconds per pass, the multiply-adds per second, and the first dispatch's time (lavapipe
 // compiles a pipeline then).
@@ -15,12 +17,14 @@ import {
   matmulKernel,
   matmulRows,
   matmulWorkgroups,
+  sharedInputLanes,
   type MatmulSegment,
   type MatmulSpec,
 } from '../../src/engine/gguf/kernels/matmul.ts';
 import {
   CPU_GEMM_TILES,
   DEFAULT_GEMM_TILES,
+  SHARED_WEIGHT_TILES,
   gemmKernel,
   gemmWorkgroups,
 } from '../../src/engine/gguf/kernels/gemm.ts';
@@ -69,6 +73,9 @@ const { device, adapterInfo } = await openTestDevice(values.adapter as 'lavapipe
   disableF16: true,
 });
 const cache = new PipelineCache(device);
+const info = adapterInfo as GPUAdapterInfo & { subgroupMinSize?: number };
+const lanes = sharedInputLanes(device.features.has('subgroups'), info.subgroupMinSize);
+if (lanes === undefined) throw new Error('the shared-weight GEMM needs subgroups of 4 or more');
 console.log(
   `${adapterInfo.description || adapterInfo.device}, ${values.type} weights, f32 compute, ` +
     `${ntok}-token passes, median of ${rounds} rounds`,
@@ -166,6 +173,14 @@ for (const shape of SHAPES) {
       name: 'GEMM unstaged, 8-bit inputs',
       kernel: await cache.get(gemmKernel(q8Spec, CPU_GEMM_TILES), shape.name),
       workgroups: gemmWorkgroups(q8Spec, ntok, CPU_GEMM_TILES),
+      input: xq,
+      times: [],
+    });
+    const shared = SHARED_WEIGHT_TILES[lanes];
+    candidates.push({
+      name: `GEMM weights over ${lanes} lanes, 8-bit`,
+      kernel: await cache.get(gemmKernel(q8Spec, shared), shape.name),
+      workgroups: gemmWorkgroups(q8Spec, ntok, shared),
       input: xq,
       times: [],
     });

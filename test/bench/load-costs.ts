@@ -5,6 +5,11 @@
 // workgroup memory; prints nanoseconds per step per workgroup. On CPU-backed adapters this is
 // what decides a kernel's shape (docs/performance.md): the loads a product needs per
 // multiply-add, not its arithmetic.
+// Then the floor of a decode token's weight reads: a 128 MiB buffer read once, one invocation per
+// row of 39 vectors (a 576-wide Q8_0 row padded to 16 bytes), vec4 loads, nothing but an XOR per
+// load, rows laid out one after another and interleaved per 8 rows as the engine lays Q8_0 out on
+// these adapters; printed as nanoseconds per 32-bit word and milliseconds for the 35.7 M words a
+// SmolLM2-135M Q8_0 decode token reads.
 import { parseArgs } from 'node:util';
 import { openTestDevice, storageBuffer } from '../gpu/harness.ts';
 import { useSoftwareIcds } from '../../src/cli/engine-cli.ts';
@@ -106,6 +111,61 @@ fn main(@builtin(local_invocation_index) l: u32, @builtin(workgroup_id) wid: vec
   const ms = median([await round(), await round(), await round(), await round(), await round()]);
   console.log(
     `${name.padEnd(62)} ${((ms * 1e6) / (STEPS * WORKGROUPS)).toFixed(2).padStart(7)} ns`,
+  );
+}
+
+const ROW4 = 39;
+const STREAM_ROWS = Math.floor((128 << 20) / 16 / ROW4);
+const TOKEN_WORDS = 35.7e6;
+const stream = device.createBuffer({
+  size: STREAM_ROWS * ROW4 * 16,
+  usage: GPUBufferUsage.STORAGE,
+});
+const streamOut = storageBuffer(device, STREAM_ROWS * 4);
+const LAYOUTS: [string, string][] = [
+  ['rows one after another', 'row * ROW4 + i'],
+  ['rows interleaved per 8 (Q8_0 here)', '((row / 8u) * ROW4 + i) * 8u + row % 8u'],
+];
+console.log(`\n${STREAM_ROWS * ROW4 * 4} words read once, one row of ${ROW4} vec4 per invocation`);
+for (const [name, index] of LAYOUTS) {
+  const code = `
+@group(0) @binding(0) var<storage, read> w: array<vec4u>;
+@group(0) @binding(1) var<storage, read_write> out: array<u32>;
+const ROW4 = ${ROW4}u;
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let row = gid.x;
+  if (row >= ${STREAM_ROWS}u) { return; }
+  var acc = vec4u();
+  for (var i = 0u; i < ROW4; i++) { acc ^= w[${index}]; }
+  out[row] = acc.x ^ acc.y ^ acc.z ^ acc.w;
+}`;
+  const pipeline = await device.createComputePipelineAsync({
+    layout: 'auto',
+    compute: { module: device.createShaderModule({ code }), entryPoint: 'main' },
+  });
+  const group = device.createBindGroup({
+    layout: pipeline.getBindGroupLayout(0),
+    entries: [stream, streamOut].map((buffer, binding) => ({ binding, resource: { buffer } })),
+  });
+  const round = async () => {
+    const encoder = device.createCommandEncoder();
+    const pass = encoder.beginComputePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, group);
+    pass.dispatchWorkgroups(Math.ceil(STREAM_ROWS / 64));
+    pass.end();
+    const start = performance.now();
+    device.queue.submit([encoder.finish()]);
+    await device.queue.onSubmittedWorkDone();
+    return performance.now() - start;
+  };
+  await round();
+  const ms = median([await round(), await round(), await round(), await round(), await round()]);
+  const perWord = (ms * 1e6) / (STREAM_ROWS * ROW4 * 4);
+  console.log(
+    `${name.padEnd(40)} ${perWord.toFixed(3)} ns per word, ` +
+      `${((perWord * TOKEN_WORDS) / 1e6).toFixed(1)} ms per 35.7 M words`,
   );
 }
 device.destroy();

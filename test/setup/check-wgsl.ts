@@ -15,7 +15,9 @@ import { normAddKernel, ropeKernel, topLogitsKernel } from '../../src/engine/ggu
 import {
   CPU_GEMM_TILES,
   DEFAULT_GEMM_TILES,
+  SHARED_WEIGHT_TILES,
   gemmKernel,
+  type GemmTiles,
 } from '../../src/engine/gguf/kernels/gemm.ts';
 import {
   attentionTiles,
@@ -75,6 +77,18 @@ const hparams: ModelHparams = {
   attentionSoftCap: 50,
   finalSoftCap: 30,
 };
+
+/** The GEMM's tiles read straight from the buffers: per thread, and shared over 4 or 8 lanes. */
+const UNSTAGED_TILES: GemmTiles[] = [
+  CPU_GEMM_TILES,
+  SHARED_WEIGHT_TILES[4],
+  SHARED_WEIGHT_TILES[8],
+];
+
+function tilesLabel(tiles: GemmTiles): string {
+  if (tiles.staged) return 'staged';
+  return tiles.sharedWeights ? `weights shared over ${tiles.sharedWeights} lanes` : 'unstaged';
+}
 
 /** The matrix-vector variants: decode on CPU-backed and on real GPUs, and passes of several tokens. */
 const MATVEC_VARIANTS: Partial<MatmulSpec>[] = [
@@ -207,10 +221,12 @@ function variants(): [string, KernelVariant][] {
             }),
           ]);
           if (!spec.lastTokenOnly) {
-            out.push([
-              `gemm ${name} ${label}, 8-bit inputs`,
-              gemmKernel({ ...spec, q8Input: true }, CPU_GEMM_TILES),
-            ]);
+            for (const tiles of UNSTAGED_TILES) {
+              out.push([
+                `gemm ${name} ${label}, 8-bit inputs ${tilesLabel(tiles)}`,
+                gemmKernel({ ...spec, q8Input: true }, tiles),
+              ]);
+            }
           }
         }
       }
@@ -233,10 +249,12 @@ function variants(): [string, KernelVariant][] {
             ]);
           }
           if (!spec.lastTokenOnly) {
-            out.push([
-              `gemm ${name} ${label}, 8-bit inputs`,
-              gemmKernel({ ...spec, q8Input: true }, CPU_GEMM_TILES),
-            ]);
+            for (const tiles of UNSTAGED_TILES) {
+              out.push([
+                `gemm ${name} ${label}, 8-bit inputs ${tilesLabel(tiles)}`,
+                gemmKernel({ ...spec, q8Input: true }, tiles),
+              ]);
+            }
           }
         }
       }
@@ -257,9 +275,8 @@ function variants(): [string, KernelVariant][] {
       };
       for (const [label, spec] of [['q, k, v with biases', qkv], ...specs.slice(1)] as const) {
         if (spec.lastTokenOnly) continue;
-        for (const tiles of [DEFAULT_GEMM_TILES, CPU_GEMM_TILES]) {
-          const staging = tiles.staged ? 'staged' : 'unstaged';
-          out.push([`gemm ${name} ${label} ${staging}`, gemmKernel(spec, tiles)]);
+        for (const tiles of [DEFAULT_GEMM_TILES, ...UNSTAGED_TILES]) {
+          out.push([`gemm ${name} ${label} ${tilesLabel(tiles)}`, gemmKernel(spec, tiles)]);
         }
       }
       out.push([`embed ${name}`, embedKernel(precision, part(type, 1000), K, 1000, Math.sqrt(K))]);

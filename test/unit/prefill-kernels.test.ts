@@ -4,6 +4,7 @@ import {
   CPU_PREFILL,
   GPU_PREFILL,
   DECODE_KERNELS_PREFILL,
+  SHARED_WEIGHT_PREFILL,
   defaultPrefillKernels,
   describePrefillKernels,
 } from '../../src/engine/gguf/prefill-kernels';
@@ -15,10 +16,27 @@ describe('prefill kernels by adapter class', () => {
     expect(CPU_PREFILL.attention).toBe('per-query');
   });
 
+  it.each([4, 8] as const)(
+    'CPU-backed adapters with subgroups of %i share each weight step over that many lanes',
+    (lanes) => {
+      const kernels = defaultPrefillKernels('software', lanes);
+      expect(kernels).toBe(SHARED_WEIGHT_PREFILL[lanes]);
+      expect(kernels.gemm).toEqual({
+        tokens: 4 * lanes,
+        rows: 16,
+        k: 8,
+        staged: false,
+        sharedWeights: lanes,
+      });
+      expect(kernels.attention).toBe('per-query');
+    },
+  );
+
   it.each(['discrete', 'integrated', 'unknown'] as const)(
     '%s GPUs stage the GEMM in workgroup memory and tile attention',
     (adapterClass) => {
       expect(defaultPrefillKernels(adapterClass)).toBe(GPU_PREFILL);
+      expect(defaultPrefillKernels(adapterClass, 8)).toBe(GPU_PREFILL);
       expect(GPU_PREFILL.gemm?.staged).toBe(true);
       expect(GPU_PREFILL.attention).toBe('tiled');
     },
@@ -29,6 +47,9 @@ describe('prefill kernels by adapter class', () => {
       'prefill: GEMM 32x64 unstaged, per-query attention',
     );
     expect(describePrefillKernels(GPU_PREFILL)).toBe('prefill: GEMM 32x64 staged, tiled attention');
+    expect(describePrefillKernels(SHARED_WEIGHT_PREFILL[8])).toBe(
+      'prefill: GEMM 32x16 unstaged, weights shared over 8 lanes, per-query attention',
+    );
     expect(describePrefillKernels(DECODE_KERNELS_PREFILL)).toBe(
       'prefill: matrix-vector kernels, split attention',
     );

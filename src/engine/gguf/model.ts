@@ -341,11 +341,13 @@ export class GgufModel {
     };
   }
 
-  /** The kernels of passes of several tokens: as forced, else by the adapter's class. */
+  /** The kernels of passes of several tokens: as forced, else by the adapter and its subgroups. */
   get prefillKernels(): PrefillKernels {
-    return (
-      this.options.prefill ??
-      defaultPrefillKernels(classifyAdapter(adapterNames(this.device.adapterInfo)).class)
+    if (this.options.prefill) return this.options.prefill;
+    const subgroups = deviceSubgroups(this.device);
+    return defaultPrefillKernels(
+      classifyAdapter(adapterNames(this.device.adapterInfo)).class,
+      sharedInputLanes(subgroups.enabled, subgroups.min),
     );
   }
 

@@ -1,11 +1,18 @@
 // Which kernels run passes of more than one token (prefill): the products as a GEMM, with its
 // tiles staged in workgroup memory (GPUs) or read straight from the buffers (CPU-backed
-// adapters, which load workgroup memory lane by lane like any buffer), or through the
+// adapters, which load workgroup memory lane by lane like any buffer; where their subgroups
+// allow, each weight step read by one lane of a subgroup for all), or through the
 // matrix-vector kernels; attention as the flash-style tiled kernel, one thread per query, or the
 // decode kernels' split + reduce over the pass. Chosen by the adapter's class from what was
 // measured (docs/performance.md, `npm run bench:prefill`).
 import type { AdapterClass } from '../../gpu/probe';
-import { CPU_GEMM_TILES, DEFAULT_GEMM_TILES, type GemmTiles } from './kernels/gemm';
+import {
+  CPU_GEMM_TILES,
+  DEFAULT_GEMM_TILES,
+  SHARED_WEIGHT_TILES,
+  type GemmTiles,
+} from './kernels/gemm';
+import type { SharedInputLanes } from './kernels/matmul';
 
 /**
  * How a pass of several tokens runs attention: `tiled`, flash-style with key and value tiles
@@ -31,17 +38,33 @@ export const GPU_PREFILL: PrefillKernels = { gemm: DEFAULT_GEMM_TILES, attention
  */
 export const CPU_PREFILL: PrefillKernels = { gemm: CPU_GEMM_TILES, attention: 'per-query' };
 
+/**
+ * CPU-backed adapters with subgroups of at least 4 or 8 invocations: as `CPU_PREFILL`, each of
+ * the GEMM's weight steps read by one lane of a subgroup and shuffled to the others.
+ */
+export const SHARED_WEIGHT_PREFILL: Record<SharedInputLanes, PrefillKernels> = {
+  4: { gemm: SHARED_WEIGHT_TILES[4], attention: 'per-query' },
+  8: { gemm: SHARED_WEIGHT_TILES[8], attention: 'per-query' },
+};
+
 /** Every pass through the decode kernels (the exactness tests' baseline). */
 export const DECODE_KERNELS_PREFILL: PrefillKernels = { gemm: null, attention: 'split' };
 
-export function defaultPrefillKernels(adapterClass: AdapterClass): PrefillKernels {
-  return adapterClass === 'software' ? CPU_PREFILL : GPU_PREFILL;
+/** `lanes`: what subgroups hold on the device (`sharedInputLanes`), undefined without them. */
+export function defaultPrefillKernels(
+  adapterClass: AdapterClass,
+  lanes?: SharedInputLanes,
+): PrefillKernels {
+  if (adapterClass !== 'software') return GPU_PREFILL;
+  return lanes ? SHARED_WEIGHT_PREFILL[lanes] : CPU_PREFILL;
 }
 
 /** The kernels in words (bench output, the generation stats). */
 export function describePrefillKernels(kernels: PrefillKernels): string {
-  const gemm = kernels.gemm
-    ? `GEMM ${kernels.gemm.tokens}x${kernels.gemm.rows} ${kernels.gemm.staged ? 'staged' : 'unstaged'}`
+  const tiles = kernels.gemm;
+  const shared = tiles?.sharedWeights ? `, weights shared over ${tiles.sharedWeights} lanes` : '';
+  const gemm = tiles
+    ? `GEMM ${tiles.tokens}x${tiles.rows} ${tiles.staged ? 'staged' : 'unstaged'}${shared}`
     : 'matrix-vector kernels';
   return `prefill: ${gemm}, ${kernels.attention} attention`;
 }

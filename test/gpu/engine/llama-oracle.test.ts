@@ -9,9 +9,9 @@ import { compareWithLlama, greedyRun, llamaTolerance, loadFixtureModel } from '.
 import type { ComputePrecision } from '../../../src/engine/gguf/buffer-plan';
 import type { EngineDevice } from '../../../src/gpu/device';
 import {
-  CPU_PREFILL,
   DECODE_KERNELS_PREFILL,
   GPU_PREFILL,
+  SHARED_WEIGHT_PREFILL,
   type PrefillKernels,
 } from '../../../src/engine/gguf/prefill-kernels';
 
@@ -30,13 +30,14 @@ const LAVAPIPE_FIXTURES = [
 ];
 /**
  * Prompts run through the decode kernels on SwiftShader, through the CPU-backed adapters' prefill
- * kernels (the GEMM read straight from the buffers, split attention) with f32 on lavapipe, and
- * through the GPUs' (staged GEMM, flash-style attention) with f16 on lavapipe.
+ * kernels (the GEMM read straight from the buffers, its weights shared over lavapipe's 8-lane
+ * subgroups; attention one thread per query) with f32 on lavapipe, and through the GPUs' (staged
+ * GEMM, flash-style attention) with f16 on lavapipe.
  */
 const CONFIGS: ['swiftshader' | 'lavapipe', ComputePrecision, string, PrefillKernels, string[]][] =
   [
     ['swiftshader', 'f32', 'decode kernels', DECODE_KERNELS_PREFILL, FIXTURES.map((f) => f.id)],
-    ['lavapipe', 'f32', "CPU adapters' prefill", CPU_PREFILL, LAVAPIPE_FIXTURES],
+    ['lavapipe', 'f32', "CPU adapters' prefill", SHARED_WEIGHT_PREFILL[8], LAVAPIPE_FIXTURES],
     ['lavapipe', 'f16', "GPUs' prefill", GPU_PREFILL, LAVAPIPE_FIXTURES],
   ];
 describe.each(CONFIGS)(

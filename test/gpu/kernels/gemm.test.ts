@@ -9,8 +9,11 @@ import type { MatmulSegment, MatmulSpec } from '../../../src/engine/gguf/kernels
 import {
   CPU_GEMM_TILES,
   DEFAULT_GEMM_TILES,
+  SHARED_WEIGHT_TILES,
+  gemmKernel,
   type GemmTiles,
 } from '../../../src/engine/gguf/kernels/gemm';
+import { sharedInputLanes, type SharedInputLanes } from '../../../src/engine/gguf/kernels/matmul';
 import { PipelineCache } from '../../../src/engine/gguf/kernels/pipeline';
 import { weightParts } from '../../../src/engine/gguf/kernels/dequant';
 import type { ComputePrecision } from '../../../src/engine/gguf/buffer-plan';
@@ -64,6 +67,12 @@ function geluTanh(v: number): number {
   const h = roundToF16(v);
   return roundToF16(0.5 * h * (1 + Math.tanh(0.797884561 * h * (1 + 0.044715 * h * h))));
 }
+
+/** The lanes each adapter's subgroups hold (SwiftShader's 4, lavapipe's 8) and fewer. */
+const SHARED_LANES: Record<'swiftshader' | 'lavapipe', SharedInputLanes[]> = {
+  swiftshader: [4],
+  lavapipe: [4, 8],
+};
 
 const configs: ['swiftshader' | 'lavapipe', ComputePrecision][] = [
   ['swiftshader', 'f32'],
@@ -146,10 +155,22 @@ describe.each(configs)('prefill GEMM on %s, %s compute', (adapter, precision) =>
 
   const types = [...ENGINE_TYPES];
   const triples = [3, 6, 9, 12].map((i) => types.slice(i, i + 3));
-  const staging = [
+  const staging: [string, GemmTiles][] = [
     ['staged in workgroup memory', DEFAULT_GEMM_TILES],
     ['read straight from the buffers', CPU_GEMM_TILES],
-  ] as const;
+    ...SHARED_LANES[adapter].map((lanes): [string, GemmTiles] => [
+      `weights shared over ${lanes} lanes`,
+      SHARED_WEIGHT_TILES[lanes],
+    ]),
+  ];
+
+  it('the widest shared form is the one the engine picks on this adapter', () => {
+    const info = ed.adapterInfo as GPUAdapterInfo & { subgroupMinSize?: number };
+    const lanes = SHARED_LANES[adapter];
+    expect(sharedInputLanes(ed.device.features.has('subgroups'), info.subgroupMinSize)).toBe(
+      lanes[lanes.length - 1],
+    );
+  });
   it.each(
     staging.flatMap(([how, tiles]) =>
       triples.map((t) => [t.map(typeName).join(', '), how, t, tiles] as const),
@@ -167,6 +188,22 @@ describe.each(configs)('prefill GEMM on %s, %s compute', (adapter, precision) =>
       await checkSegments([GGMLType.F16, GGMLType.F32, GGMLType.BF16], tiles, 264);
     },
   );
+
+  it('refuses weights shared over a subgroup in tiles of other shapes', () => {
+    const spec: MatmulSpec = {
+      precision,
+      inputLength: 64,
+      inputStride: 64,
+      outputStride: 8,
+      mode: 'plain',
+      segments: [{ parts: [], rows: 8, outColumn: 0 }],
+    };
+    const shared = SHARED_WEIGHT_TILES[8];
+    const refusal = /weights shared over 8 lanes take unstaged tiles of 16 rows and 32 tokens/;
+    expect(() => gemmKernel(spec, { ...shared, staged: true })).toThrow(refusal);
+    expect(() => gemmKernel(spec, { ...shared, rows: 32 })).toThrow(refusal);
+    expect(() => gemmKernel(spec, { ...shared, tokens: 16 })).toThrow(refusal);
+  });
 
   it.each([
     ['staged', true],

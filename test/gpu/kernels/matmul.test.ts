@@ -9,6 +9,7 @@ import { GGMLType, typeName } from '../../../src/engine/gguf/types';
 import {
   defaultDecodeVariant,
   activationRounding,
+  sharedInputLanes,
   subgroupLanesFit,
   type MatmulSpec,
 } from '../../../src/engine/gguf/kernels/matmul';
@@ -387,7 +388,10 @@ describe.each(configs)('matmul kernels on %s, %s compute', (adapter, precision) 
       const hasSubgroups = device.device.features.has('subgroups');
       const adapterClass = classifyAdapter(adapterNames(info)).class;
       expect(adapterClass).toBe('software');
-      const prefill = defaultPrefillKernels(adapterClass);
+      const prefill = defaultPrefillKernels(
+        adapterClass,
+        sharedInputLanes(hasSubgroups, info.subgroupMinSize),
+      );
       const rows = [37, 12];
       const group = await memoryGroup(
         [

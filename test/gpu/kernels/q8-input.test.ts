@@ -15,6 +15,7 @@ import {
 import {
   CPU_GEMM_TILES,
   DEFAULT_GEMM_TILES,
+  SHARED_WEIGHT_TILES,
   gemmKernel,
   type GemmTiles,
 } from '../../../src/engine/gguf/kernels/gemm';
@@ -175,24 +176,31 @@ describe.each(['swiftshader', 'lavapipe'] as const)('8-bit inputs on %s', (adapt
     },
   );
 
-  it.each([1, 7, 33, 100])('the unstaged GEMM over %i tokens', async (ntok) => {
-    const group = await qkvGroup(Q8_0, K, ntok);
-    const x = randomInput(ntok * K, 30 + ntok);
-    const xq = await quantizeInput(suite.ed.device, suite.cache, x, ntok, FORMAT);
-    const y = await runProduct(suite.ed.device, suite.cache, {
-      spec: q8Spec(group, ['q', 'k', 'v'], K),
-      bound: ['q', 'k', 'v'],
-      group,
-      input: xq,
-      ntok,
-      outLength: ntok * QKV_STRIDE,
-      gemm: CPU_GEMM_TILES,
-    });
-    const tokens = Array.from({ length: ntok }, (_, t) => t);
-    const { worst, untouched } = compareQkv(group, x, y, tokens, K, 'q8_0');
-    expect(worst).toBeLessThan(Q8_TOLERANCE);
-    expect(untouched).toBe(true);
-  });
+  it.each([1, 7, 33, 100])(
+    'the unstaged GEMM over %i tokens, each thread reading its rows and the weights shared per subgroup',
+    async (ntok) => {
+      const group = await qkvGroup(Q8_0, K, ntok);
+      const x = randomInput(ntok * K, 30 + ntok);
+      const xq = await quantizeInput(suite.ed.device, suite.cache, x, ntok, FORMAT);
+      const tiles = [CPU_GEMM_TILES, ...sharedForms.map((lanes) => SHARED_WEIGHT_TILES[lanes])];
+      for (const gemm of tiles) {
+        const y = await runProduct(suite.ed.device, suite.cache, {
+          spec: q8Spec(group, ['q', 'k', 'v'], K),
+          bound: ['q', 'k', 'v'],
+          group,
+          input: xq,
+          ntok,
+          outLength: ntok * QKV_STRIDE,
+          gemm,
+        });
+        const tokens = Array.from({ length: ntok }, (_, t) => t);
+        const { worst, untouched } = compareQkv(group, x, y, tokens, K, 'q8_0');
+        const form = `shared over ${gemm.sharedWeights ?? 1} lanes`;
+        expect(worst, form).toBeLessThan(Q8_TOLERANCE);
+        expect(untouched, form).toBe(true);
+      }
+    },
+  );
 
   it('SwiGLU over a fused Q8_0 gate/up tensor and the residual add, in every product form', async () => {
     await checkGatedProducts(
@@ -207,6 +215,7 @@ describe.each(['swiftshader', 'lavapipe'] as const)('8-bit inputs on %s', (adapt
           undefined,
         ],
         ['GEMM', { lanesPerRow: 1, tokens: 4 }, CPU_GEMM_TILES],
+        ['GEMM, weights shared per subgroup', {}, SHARED_WEIGHT_TILES[widest]],
       ],
     );
   });
@@ -230,6 +239,11 @@ describe.each(['swiftshader', 'lavapipe'] as const)('8-bit inputs on %s', (adapt
     expect(decoded.subarray(0, QKV_STRIDE - 3).every((v) => Number.isFinite(v))).toBe(true);
     expect(Array.from(await run({}, CPU_GEMM_TILES))).toEqual(Array.from(decoded));
     expect(Array.from(await run({ tokens: 4 }))).toEqual(Array.from(decoded));
+    for (const lanes of sharedForms) {
+      expect(Array.from(await run({}, SHARED_WEIGHT_TILES[lanes])), `GEMM over ${lanes}`).toEqual(
+        Array.from(decoded),
+      );
+    }
     for (const sharedInput of sharedForms) {
       const shared = { tokens: 1, workgroupSize: 64, rowsPerThread: 1, sharedInput } as const;
       expect(Array.from(await run(shared)), `shared over ${sharedInput}`).toEqual(
@@ -270,6 +284,11 @@ describe.each(['swiftshader', 'lavapipe'] as const)('8-bit inputs on %s', (adapt
       ['the last token', { tokens: 1, lanesPerRow: 1, lastTokenOnly: true }, undefined],
       ['f32 inputs', { tokens: 4, lanesPerRow: 1, q8Input: false }, undefined],
       ['unstaged GEMM', {}, CPU_GEMM_TILES],
+      ...sharedForms.map((lanes): [string, Partial<MatmulSpec>, GemmTiles] => [
+        `GEMM, weights shared over ${lanes} lanes`,
+        {},
+        SHARED_WEIGHT_TILES[lanes],
+      ]),
     ];
     for (const [form, extra, gemm] of forms) {
       const run = (group: MemoryGroup) =>

@@ -5,7 +5,11 @@ import { expect } from 'vitest';
 import { poison, random, readBuffer, storageBuffer } from '../harness';
 import { GGMLType } from '../../../src/engine/gguf/types';
 import type { MatmulSpec } from '../../../src/engine/gguf/kernels/matmul';
-import { CPU_GEMM_TILES, type GemmTiles } from '../../../src/engine/gguf/kernels/gemm';
+import {
+  CPU_GEMM_TILES,
+  SHARED_WEIGHT_TILES,
+  type GemmTiles,
+} from '../../../src/engine/gguf/kernels/gemm';
 import {
   quantizeInputKernel,
   quantizeInputWorkgroups,
@@ -252,7 +256,8 @@ export async function checkGatedProducts(
  * q, k and v of `types` (v split) over 5 tokens of 8-bit inputs of `length` values in every form
  * that reads them: the one-token body (with the input shared over each of `sharedForms` lanes,
  * with four rows per thread, with four lanes per row), the last token alone, the 4-token body and
- * the unstaged GEMM, each against the f64 reference of the quantized input with its poison kept;
+ * the unstaged GEMM (each thread reading its rows, and the weights shared over each of
+ * `sharedForms` lanes), each against the f64 reference of the quantized input with its poison kept;
  * the forms of one lane per row give token 0 the same bits.
  */
 export async function checkQkvForms(
@@ -290,6 +295,10 @@ export async function checkQkvForms(
     ['4-token body', await run({ tokens: 4, lanesPerRow: 1 }, ntok), all],
     ['unstaged GEMM', await run({}, ntok, CPU_GEMM_TILES), all],
   );
+  for (const lanes of sharedForms) {
+    const y = await run({}, ntok, SHARED_WEIGHT_TILES[lanes as 4 | 8]);
+    forms.push([`GEMM, weights shared over ${lanes} lanes`, y, all]);
+  }
   for (const [form, y, tokens] of forms) {
     const { worst, untouched } = compareQkv(group, x, y, tokens, length, format);
     expect(worst, form).toBeLessThan(Q8_TOLERANCE);

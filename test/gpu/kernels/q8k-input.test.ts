@@ -7,7 +7,7 @@ import { suiteDevice } from '../suite-device';
 import { POISON_BITS } from '../harness';
 import { GGMLType, typeName } from '../../../src/engine/gguf/types';
 import { matmulKernel, type MatmulSpec } from '../../../src/engine/gguf/kernels/matmul';
-import { CPU_GEMM_TILES } from '../../../src/engine/gguf/kernels/gemm';
+import { CPU_GEMM_TILES, SHARED_WEIGHT_TILES } from '../../../src/engine/gguf/kernels/gemm';
 import {
   quantizedInputQuants,
   quantizedInputWords,
@@ -95,6 +95,7 @@ describe.each([
         ['4-token body', { lanesPerRow: 1, tokens: 4 }, undefined],
         ['one-token body, input shared', { lanesPerRow: 1, tokens: 1, sharedInput }, undefined],
         ['GEMM', { lanesPerRow: 1, tokens: 4 }, CPU_GEMM_TILES],
+        ['GEMM, weights shared per subgroup', {}, SHARED_WEIGHT_TILES[sharedInput]],
       ],
     );
   });

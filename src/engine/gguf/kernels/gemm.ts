@@ -1,6 +1,6 @@
 // The prefill matrix-matrix kernel (gemm.wgsl): the same products and epilogues as the
 // matrix-vector kernels of matmul.ts, over a tile of tokens at a time.
-import { matmulRows, productInputFormat, type MatmulSpec } from './matmul';
+import { matmulRows, productInputFormat, type MatmulSpec, type SharedInputLanes } from './matmul';
 import { partConstants, partedDequant, prelude, scaleGroups, weightBindings } from './dequant';
 import { kernel, type KernelVariant } from './pipeline';
 import gemmSource from './gemm.wgsl?raw';
@@ -24,6 +24,12 @@ export interface GemmTiles {
    * workgroup memory lane by lane like any buffer).
    */
   staged: boolean;
+  /**
+   * Unstaged only, on devices whose subgroups hold at least this many invocations: the workgroup
+   * is one subgroup of this many threads, each with its own 4 tokens and the tile's 16 rows, and
+   * each weight step is read by one lane and shuffled to the others.
+   */
+  sharedWeights?: SharedInputLanes;
 }
 
 export const DEFAULT_GEMM_TILES: GemmTiles = {
@@ -39,6 +45,16 @@ export const DEFAULT_GEMM_TILES: GemmTiles = {
  * several workgroups per product for the CPU's threads.
  */
 export const CPU_GEMM_TILES: GemmTiles = { tokens: 32, rows: 64, k: 8, staged: false };
+
+/**
+ * CPU-backed adapters with subgroups of at least 4 or 8 invocations: a workgroup of one subgroup,
+ * each thread 4 tokens of the tile's 16 rows, each weight step read by one lane for all
+ * (lavapipe's layer products 1.3-1.9x faster than `CPU_GEMM_TILES`, docs/performance.md).
+ */
+export const SHARED_WEIGHT_TILES: Record<SharedInputLanes, GemmTiles> = {
+  4: { tokens: 16, rows: 16, k: 8, staged: false, sharedWeights: 4 },
+  8: { tokens: 32, rows: 16, k: 8, staged: false, sharedWeights: 8 },
+};
 
 /** Workgroup storage the spec's WebGPU guarantees every device (bytes). */
 const GUARANTEED_WORKGROUP_STORAGE = 16384;
@@ -80,6 +96,14 @@ function checkTiles(tiles: GemmTiles, precision: MatmulSpec['precision']): void 
   }
   if (!(k >= 8 && k % 8 === 0)) {
     throw new Error(`the GEMM's staging step ${k} must be a multiple of 8 input values`);
+  }
+  const lanes = tiles.sharedWeights;
+  if (lanes !== undefined && (tiles.staged || rows !== 16 || tokens !== 4 * lanes)) {
+    throw new Error(
+      `weights shared over ${lanes} lanes take unstaged tiles of 16 rows and ${4 * lanes} ` +
+        `tokens (one subgroup, 4 tokens a thread), not ${tokens}x${rows} ` +
+        (tiles.staged ? 'staged' : 'unstaged'),
+    );
   }
   const threads = gemmThreads(tiles);
   const bytes = tiles.staged ? k * (tokens + rows) * (precision === 'f16' ? 2 : 4) : 0;
@@ -141,6 +165,8 @@ export function gemmKernel(spec: MatmulSpec, tiles = DEFAULT_GEMM_TILES): Kernel
     ),
     Q8_INPUT: q8,
     SHARED_INPUT: false,
+    SHARED_WEIGHTS: tiles.sharedWeights !== undefined,
+    LANES: tiles.sharedWeights ?? 1,
     ...inputQ8Constants(q8 ? K : 0, format),
   };
   if (isGated) {
@@ -163,7 +189,7 @@ export function gemmKernel(spec: MatmulSpec, tiles = DEFAULT_GEMM_TILES): Kernel
     next += s.parts.length;
   });
   const dequant = [
-    prelude(spec.precision),
+    prelude(spec.precision, tiles.sharedWeights !== undefined),
     productInputSource,
     weightBindings(
       'w',

@@ -6,7 +6,10 @@
 // the tokens' inputs, so a weight is read from memory once per TILE_TOKENS tokens (GPUs). Without
 // (16 rows per thread), each thread reads its own rows and tokens straight from the buffers: on
 // CPU-backed adapters workgroup memory is loaded lane by lane like any buffer, so staging only
-// adds loads.
+// adds loads. With SHARED_WEIGHTS (unstaged, the workgroup one subgroup of LANES threads), the
+// threads hold the tile's 16 rows and 4 tokens each: a weight step is read by one lane, each lane
+// reading another of LANES rows, and shuffled to the others, so a thread's loads are mostly its
+// tokens' inputs.
 //
 // The input is read as it is (the RMSNorm of the input runs before, in a pass of its own). Modes:
 // MODE 0 plain, y = W x (+ bias); 1 residual, y += W x; 2 SwiGLU and 3 GeGLU over gate and up,
@@ -217,6 +220,32 @@ fn dot8(w: WeightGroup, v: InputGroup) -> f32 {
 #endif
 }
 
+#if SHARED_WEIGHTS
+// Lane `lane`'s weight step `w`, as every lane of the workgroup's one subgroup receives it.
+fn lane_weights(w: WeightGroup, lane: u32) -> WeightGroup {
+#if Q8_INPUT
+  return Q8Block(
+    subgroupShuffle(w.lo, lane),
+    subgroupShuffle(w.hi, lane),
+    subgroupShuffle(w.d, lane),
+    subgroupShuffle(w.m, lane),
+    subgroupShuffle(w.s, lane),
+  );
+#else
+  return array<vec4<T>, 2>(lane_vector(w[0], lane), lane_vector(w[1], lane));
+#endif
+}
+
+// f16 values cross lanes as words: subgroup operations on f16 need a feature of their own.
+fn lane_vector(v: vec4<T>, lane: u32) -> vec4<T> {
+#if F16
+  return bitcast<vec4<T>>(subgroupShuffle(bitcast<vec2u>(v), lane));
+#else
+  return subgroupShuffle(v, lane);
+#endif
+}
+#endif
+
 #endif
 
 // Tokens t .. t + 3 of the tile's 8-column block number `nb` (a: its columns 0-3, b: 4-7).
@@ -233,7 +262,13 @@ fn store_block(t: u32, ntok: u32, row0: u32, nb: u32, a: array<vec4f, 4>, b: arr
 }
 
 @compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+fn main(
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(local_invocation_index) lid: u32,
+#if SHARED_WEIGHTS
+  @builtin(subgroup_invocation_id) lane: u32,
+#endif
+) {
   let ntok = step.ntok;
   let row0 = wid.x * OUT_ROWS_PER_TILE;
   let t0 = wid.y * TILE_TOKENS;
@@ -314,8 +349,14 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   var x2: InputGroup;
   var x3: InputGroup;
   // A thread whose tokens all lie past the pass skips the loop (a short prompt fills part of a
-  // token tile; lavapipe leaves a loop once none of a SIMD vector's lanes runs it).
+  // token tile; lavapipe leaves a loop once none of a SIMD vector's lanes runs it), except where
+  // its lane reads weights for the others: then it runs every step, on the pass's last token.
+#if SHARED_WEIGHTS
+  var own: WeightGroup;
+  for (var e = 0u; e < STEPS * ROWS_PER_THREAD; e++) {
+#else
   for (var e = 0u; t < ntok && e < STEPS * ROWS_PER_THREAD; e++) {
+#endif
     let g = e / ROWS_PER_THREAD;
     let j = e % ROWS_PER_THREAD;
     if (j == 0u) {
@@ -324,7 +365,14 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
       x2 = input(t + 2u, ntok, g);
       x3 = input(t + 3u, ntok, g);
     }
+#if SHARED_WEIGHTS
+    if (j % LANES == 0u) {
+      own = weights(column_row(row0, j + lane), g);
+    }
+    let w = lane_weights(own, j % LANES);
+#else
     let w = weights(column_row(row0, tr * ROWS_PER_THREAD + j), g);
+#endif
     sums[j] += vec4f(dot8(w, x0), dot8(w, x1), dot8(w, x2), dot8(w, x3));
   }
   for (var nb = 0u; nb < ROWS_PER_THREAD / 8u; nb++) {
