@@ -23,7 +23,7 @@ describe('prefill kernels by adapter class', () => {
       expect(kernels).toBe(SHARED_WEIGHT_PREFILL[lanes]);
       expect(kernels.gemm).toEqual({
         tokens: 4 * lanes,
-        rows: 16,
+        rows: 64,
         k: 8,
         staged: false,
         sharedWeights: lanes,
@@ -48,7 +48,7 @@ describe('prefill kernels by adapter class', () => {
     );
     expect(describePrefillKernels(GPU_PREFILL)).toBe('prefill: GEMM 32x64 staged, tiled attention');
     expect(describePrefillKernels(SHARED_WEIGHT_PREFILL[8])).toBe(
-      'prefill: GEMM 32x16 unstaged, weights shared over 8 lanes, per-query attention',
+      'prefill: GEMM 32x64 unstaged, weights shared over 8 lanes, per-query attention',
     );
     expect(describePrefillKernels(DECODE_KERNELS_PREFILL)).toBe(
       'prefill: matrix-vector kernels, split attention',

@@ -12,8 +12,8 @@ export interface GemmTiles {
   /** A multiple of 4 (each thread accumulates 4 tokens). */
   tokens: number;
   /**
-   * A multiple of the rows each thread accumulates: 8 staged, 16 unstaged (in gated modes each 8
-   * are 4 gate and the same 4 up rows).
+   * A multiple of the rows each thread accumulates: 8 staged, 16 unstaged, all of them with shared
+   * weights (in gated modes each 8 are 4 gate and the same 4 up rows).
    */
   rows: number;
   /** A multiple of 8 (weights are dequantized 8 at a time); the staging step. */
@@ -26,8 +26,8 @@ export interface GemmTiles {
   staged: boolean;
   /**
    * Unstaged only, on devices whose subgroups hold at least this many invocations: the workgroup
-   * is one subgroup of this many threads, each with its own 4 tokens and the tile's 16 rows, and
-   * each weight step is read by one lane and shuffled to the others.
+   * is one subgroup of this many threads, each with its own 4 tokens and all the tile's rows (a
+   * multiple of 16), and each weight step is read by one lane and shuffled to the others.
    */
   sharedWeights?: SharedInputLanes;
 }
@@ -48,12 +48,13 @@ export const CPU_GEMM_TILES: GemmTiles = { tokens: 32, rows: 64, k: 8, staged: f
 
 /**
  * CPU-backed adapters with subgroups of at least 4 or 8 invocations: a workgroup of one subgroup,
- * each thread 4 tokens of the tile's 16 rows, each weight step read by one lane for all
- * (lavapipe's layer products 1.3-1.9x faster than `CPU_GEMM_TILES`, docs/performance.md).
+ * each thread 4 tokens of the tile's 64 rows, each weight step read by one lane for all, each
+ * token's input once per 64 rows (lavapipe's layer products 1.5-1.7x faster than
+ * `CPU_GEMM_TILES`, docs/performance.md).
  */
 export const SHARED_WEIGHT_TILES: Record<SharedInputLanes, GemmTiles> = {
-  4: { tokens: 16, rows: 16, k: 8, staged: false, sharedWeights: 4 },
-  8: { tokens: 32, rows: 16, k: 8, staged: false, sharedWeights: 8 },
+  4: { tokens: 16, rows: 64, k: 8, staged: false, sharedWeights: 4 },
+  8: { tokens: 32, rows: 64, k: 8, staged: false, sharedWeights: 8 },
 };
 
 /** Workgroup storage the spec's WebGPU guarantees every device (bytes). */
@@ -68,6 +69,7 @@ function gated(spec: MatmulSpec): boolean {
 }
 
 function rowsPerThread(tiles: GemmTiles): number {
+  if (tiles.sharedWeights) return tiles.rows;
   return tiles.staged ? 8 : 16;
 }
 
@@ -98,9 +100,9 @@ function checkTiles(tiles: GemmTiles, precision: MatmulSpec['precision']): void 
     throw new Error(`the GEMM's staging step ${k} must be a multiple of 8 input values`);
   }
   const lanes = tiles.sharedWeights;
-  if (lanes !== undefined && (tiles.staged || rows !== 16 || tokens !== 4 * lanes)) {
+  if (lanes !== undefined && (tiles.staged || rows % 16 !== 0 || tokens !== 4 * lanes)) {
     throw new Error(
-      `weights shared over ${lanes} lanes take unstaged tiles of 16 rows and ${4 * lanes} ` +
+      `weights shared over ${lanes} lanes take unstaged tiles of 16n rows and ${4 * lanes} ` +
         `tokens (one subgroup, 4 tokens a thread), not ${tokens}x${rows} ` +
         (tiles.staged ? 'staged' : 'unstaged'),
     );

@@ -6,10 +6,10 @@
 // the tokens' inputs, so a weight is read from memory once per TILE_TOKENS tokens (GPUs). Without
 // (16 rows per thread), each thread reads its own rows and tokens straight from the buffers: on
 // CPU-backed adapters workgroup memory is loaded lane by lane like any buffer, so staging only
-// adds loads. With SHARED_WEIGHTS (unstaged, the workgroup one subgroup of LANES threads), the
-// threads hold the tile's 16 rows and 4 tokens each: a weight step is read by one lane, each lane
-// reading another of LANES rows, and shuffled to the others, so a thread's loads are mostly its
-// tokens' inputs.
+// adds loads. With SHARED_WEIGHTS (unstaged, the workgroup one subgroup of LANES threads), each
+// thread holds all the tile's ROWS_PER_THREAD rows for its 4 tokens: a weight step is read by one
+// lane, each lane reading another of LANES rows, and shuffled to the others, so a thread's loads
+// are mostly its tokens' inputs, read once per ROWS_PER_THREAD rows.
 //
 // The input is read as it is (the RMSNorm of the input runs before, in a pass of its own). Modes:
 // MODE 0 plain, y = W x (+ bias); 1 residual, y += W x; 2 SwiGLU and 3 GeGLU over gate and up,
