@@ -1,4 +1,4 @@
-// The prefill attention kernels (flash-style, one thread per two queries, four queries per
+// The prefill attention kernels (flash-style, one thread per two queries, eight queries per
 // subgroup) and the CPU-backed
 // adapters' decode attention (one thread per head and split, then the reduce pass) against an f64
 // reference: random queries and a random f16 KV cache holding earlier positions, output poisoned
@@ -36,7 +36,7 @@ function hparams(head: number, softCap: number): ModelHparams {
 /**
  * name, head width, sliding window (0: none), soft-cap (0: none), the flash-style kernel's tiles
  * (default: chosen), 'per-query' for the kernel of one thread per two queries, 'per-subgroup' for
- * four queries per subgroup (over the device's subgroup width) or 'per-query splits' for decode's
+ * eight queries per subgroup (over the device's subgroup width) or 'per-query splits' for decode's
  * split form.
  */
 type Case = [
@@ -54,9 +54,9 @@ const cases: Case[] = [
   ['one thread per query, heads of 64', 64, 0, 0, 'per-query'],
   ['one thread per query, a window of 19 and a soft-cap of 0.5', 64, 19, 0.5, 'per-query'],
   ['one thread per query, heads of 128', 128, 0, 0, 'per-query'],
-  ['four queries per subgroup, heads of 64', 64, 0, 0, 'per-subgroup'],
-  ['four queries per subgroup, a window of 19 and a soft-cap of 0.5', 64, 19, 0.5, 'per-subgroup'],
-  ['four queries per subgroup, heads of 128', 128, 0, 0, 'per-subgroup'],
+  ['eight queries per subgroup, heads of 64', 64, 0, 0, 'per-subgroup'],
+  ['eight queries per subgroup, a window of 19 and a soft-cap of 0.5', 64, 19, 0.5, 'per-subgroup'],
+  ['eight queries per subgroup, heads of 128', 128, 0, 0, 'per-subgroup'],
   // Decode on CPU-backed adapters: one thread per head and split, then the reduce pass.
   ['one thread per head and split, reduced', 64, 0, 0, 'per-query splits'],
   [

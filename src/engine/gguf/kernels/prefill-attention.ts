@@ -1,6 +1,6 @@
 // The prefill attention kernels: flash-style with tiles staged in workgroup memory
 // (prefill-attention.wgsl, GPUs) and the tile sizes it runs with, and for CPU-backed adapters
-// four queries per subgroup (subgroup-attention.wgsl) or, without fitting subgroups, one thread
+// eight queries per subgroup (subgroup-attention.wgsl) or, without fitting subgroups, one thread
 // per two queries (query-attention.wgsl).
 import type { ModelHparams } from '../types';
 import { qkvWidth } from '../buffer-plan';
@@ -114,7 +114,7 @@ export function querySplitWorkgroups(
   return [Math.ceil((h.headCount * splits) / QUERY_ATTENTION_WORKGROUP), ntok, 1];
 }
 
-/** Threads per workgroup of the subgroup form (each subgroup four query tokens of a head). */
+/** Threads per workgroup of the subgroup form (each subgroup eight query tokens of a head). */
 export const SUBGROUP_ATTENTION_WORKGROUP = 64;
 
 /** Lanes a subgroup of the subgroup form spreads a head over. */
@@ -156,12 +156,12 @@ export function subgroupAttentionKernel(
   });
 }
 
-/** The subgroup form's grid for `ntok` tokens: heads along x, groups of four tokens along y. */
+/** The subgroup form's grid for `ntok` tokens: heads along x, groups of eight tokens along y. */
 export function subgroupAttentionWorkgroups(
   h: ModelHparams,
   ntok: number,
   lanes: AttentionLanes,
 ): [number, number, number] {
-  const tokensPerWorkgroup = 4 * (SUBGROUP_ATTENTION_WORKGROUP / lanes);
+  const tokensPerWorkgroup = 8 * (SUBGROUP_ATTENTION_WORKGROUP / lanes);
   return [h.headCount, Math.ceil(ntok / tokensPerWorkgroup), 1];
 }

@@ -1,10 +1,12 @@
 // Causal attention for passes of several tokens on CPU-backed adapters with subgroups of LANES
-// invocations: one subgroup per four consecutive query tokens of a query head, each lane holding
-// its slice of the head (DK / LANES query values, DV / LANES value sums) for all four, so that a
-// key or value row is loaded once per four queries, each lane its slice, and the scores meet
-// through one `subgroupAdd`. Those adapters load a buffer lane by lane, so the loads are what
-// counts: 1.5x faster than two queries per thread (query-attention.wgsl) over a 512-token prompt
-// on lavapipe (docs/performance.md). Each query's online softmax and output are as there.
+// invocations: one subgroup per eight consecutive query tokens of a query head (two quads of
+// four), each lane holding its slice of the head (DK / LANES query values, DV / LANES value sums)
+// for all eight, so that a key or value row is loaded once per eight queries, each lane its slice,
+// and each quad's scores meet through one `subgroupAdd`. Those adapters load a buffer lane by
+// lane, so the loads are what counts: over a 512-token prompt on lavapipe four queries per
+// subgroup ran 1.5x faster than two queries per thread (query-attention.wgsl), eight a further
+// 1.2x, twelve slower again (docs/performance.md). Each query's online softmax and output are as
+// there.
 // A subgroup's LANES invocations are taken to be consecutive in the workgroup (as on the CPU-backed
 // adapters this runs on), so every value derived from `tid / LANES` is uniform in the subgroup.
 // Token t of the pass sits at position pos0 + t and sees 0..pos, or with a sliding window the
@@ -38,16 +40,68 @@ fn query_slice(t: u32, h: u32, lane: u32) -> KeySlice {
   return q;
 }
 
-// The query's share of its score with the key slice `k` (vectors i of eight values).
-fn partial_score(q: KeySlice, k: array<vec4f, 2>, i: u32) -> f32 {
-  return dot(q[2u * i], k[0]) + dot(q[2u * i + 1u], k[1]);
+// Four consecutive query tokens of a head: their positions' range, query slices, value sums,
+// running max scores and weight totals.
+struct Quad {
+  ts: vec4u,
+  firsts: vec4u,
+  ends: vec4u,
+  q0: KeySlice,
+  q1: KeySlice,
+  q2: KeySlice,
+  q3: KeySlice,
+  a0: ValueSlice,
+  a1: ValueSlice,
+  a2: ValueSlice,
+  a3: ValueSlice,
+  m: vec4f,
+  total: vec4f,
 }
 
-// `acc` rescaled by `correction` plus `weight` times the value slice `v` (vectors i).
-fn accumulate(acc: ptr<function, ValueSlice>, v: array<vec4f, 2>, i: u32, correction: f32,
-  weight: f32) {
-  (*acc)[2u * i] = (*acc)[2u * i] * correction + weight * v[0];
-  (*acc)[2u * i + 1u] = (*acc)[2u * i + 1u] * correction + weight * v[1];
+// Tokens t .. t + 3 of the pass (those past its end are its last again: computed, never stored).
+fn quad_at(t: u32, h: u32, lane: u32) -> Quad {
+  var quad: Quad;
+  quad.ts = min(vec4u(t, t + 1u, t + 2u, t + 3u), vec4u(step.ntok - 1u));
+  quad.firsts = vec4u(
+    first_seen(quad.ts.x),
+    first_seen(quad.ts.y),
+    first_seen(quad.ts.z),
+    first_seen(quad.ts.w),
+  );
+  quad.ends = vec4u(step.pos0) + quad.ts + vec4u(1u);
+  quad.q0 = query_slice(quad.ts.x, h, lane);
+  quad.q1 = query_slice(quad.ts.y, h, lane);
+  quad.q2 = query_slice(quad.ts.z, h, lane);
+  quad.q3 = query_slice(quad.ts.w, h, lane);
+  quad.m = vec4f(-3.0e38);
+  return quad;
+}
+
+// The quad's queries meet position j, the lane's slices of its key row `k` and value row `v`.
+fn attend(quad: ptr<function, Quad>, j: u32, k: KeySlice, v: ValueSlice) {
+  var s = vec4f(0.0);
+  for (var i = 0u; i < 2u * KW; i++) {
+    s += vec4f(dot((*quad).q0[i], k[i]), dot((*quad).q1[i], k[i]), dot((*quad).q2[i], k[i]),
+      dot((*quad).q3[i], k[i]));
+  }
+  var score = subgroupAdd(s);
+  if (SOFTCAP > 0.0) {
+    score = SOFTCAP * tanh(score / SOFTCAP);
+  }
+  // A query that does not see the position keeps its state bit for bit.
+  let live = (vec4u(j) < (*quad).ends) & (vec4u(j) >= (*quad).firsts);
+  let m = (*quad).m;
+  let m_new = select(m, max(m, score), live);
+  let correction = exp(m - m_new);
+  let weight = select(vec4f(0.0), exp(score - m_new), live);
+  (*quad).total = (*quad).total * correction + weight;
+  (*quad).m = m_new;
+  for (var i = 0u; i < 2u * VW; i++) {
+    (*quad).a0[i] = (*quad).a0[i] * correction.x + weight.x * v[i];
+    (*quad).a1[i] = (*quad).a1[i] * correction.y + weight.y * v[i];
+    (*quad).a2[i] = (*quad).a2[i] * correction.z + weight.z * v[i];
+    (*quad).a3[i] = (*quad).a3[i] * correction.w + weight.w * v[i];
+  }
 }
 
 fn store_slice(t: u32, h: u32, lane: u32, acc: ValueSlice, total: f32) {
@@ -57,6 +111,38 @@ fn store_slice(t: u32, h: u32, lane: u32, acc: ValueSlice, total: f32) {
   }
 }
 
+// The quad's outputs, from its first token t (none past the pass's end).
+fn store_quad(quad: Quad, t: u32, h: u32, lane: u32) {
+  let last = step.ntok - 1u;
+  if (t <= last) { store_slice(quad.ts.x, h, lane, quad.a0, quad.total.x); }
+  if (t + 1u <= last) { store_slice(quad.ts.y, h, lane, quad.a1, quad.total.y); }
+  if (t + 2u <= last) { store_slice(quad.ts.z, h, lane, quad.a2, quad.total.z); }
+  if (t + 3u <= last) { store_slice(quad.ts.w, h, lane, quad.a3, quad.total.w); }
+}
+
+// The lane's slice of row j of a cache.
+fn key_slice(j: u32, kh: u32, lane: u32) -> KeySlice {
+  let at = (j * HKV + kh) * (DK / 8u) + lane * KW;
+  var k: KeySlice;
+  for (var i = 0u; i < KW; i++) {
+    let eight = halves(kcache[at + i]);
+    k[2u * i] = eight[0];
+    k[2u * i + 1u] = eight[1];
+  }
+  return k;
+}
+
+fn value_slice(j: u32, kh: u32, lane: u32) -> ValueSlice {
+  let at = (j * HKV + kh) * (DV / 8u) + lane * VW;
+  var v: ValueSlice;
+  for (var i = 0u; i < VW; i++) {
+    let eight = halves(vcache[at + i]);
+    v[2u * i] = eight[0];
+    v[2u * i + 1u] = eight[1];
+  }
+  return v;
+}
+
 @compute @workgroup_size(WG)
 fn main(
   @builtin(workgroup_id) wid: vec3u,
@@ -64,59 +150,17 @@ fn main(
   @builtin(subgroup_invocation_id) lane: u32,
 ) {
   let h = wid.x;
-  let t = 4u * (wid.y * (WG / LANES) + tid / LANES);
+  let t = 8u * (wid.y * (WG / LANES) + tid / LANES);
   if (t >= step.ntok) { return; }
-  // Tokens past the pass's end are its last again (computed, never stored).
-  let last = step.ntok - 1u;
-  let ts = min(vec4u(t, t + 1u, t + 2u, t + 3u), vec4u(last));
-  let ends = vec4u(step.pos0) + ts + vec4u(1u);
-  let firsts = vec4u(first_seen(ts.x), first_seen(ts.y), first_seen(ts.z), first_seen(ts.w));
   let kh = h / G;
-  let q0 = query_slice(ts.x, h, lane);
-  let q1 = query_slice(ts.y, h, lane);
-  let q2 = query_slice(ts.z, h, lane);
-  let q3 = query_slice(ts.w, h, lane);
-  var a0: ValueSlice;
-  var a1: ValueSlice;
-  var a2: ValueSlice;
-  var a3: ValueSlice;
-  // The four queries' running max scores and weight totals.
-  var m = vec4f(-3.0e38);
-  var total = vec4f(0.0);
-  for (var j = firsts.x; j < ends.w; j++) {
-    let kb = (j * HKV + kh) * (DK / 8u) + lane * KW;
-    var s = vec4f(0.0);
-    for (var i = 0u; i < KW; i++) {
-      let k = halves(kcache[kb + i]);
-      s += vec4f(
-        partial_score(q0, k, i),
-        partial_score(q1, k, i),
-        partial_score(q2, k, i),
-        partial_score(q3, k, i),
-      );
-    }
-    var score = subgroupAdd(s);
-    if (SOFTCAP > 0.0) {
-      score = SOFTCAP * tanh(score / SOFTCAP);
-    }
-    // A query that does not see the position keeps its state bit for bit.
-    let live = (vec4u(j) < ends) & (vec4u(j) >= firsts);
-    let m_new = select(m, max(m, score), live);
-    let correction = exp(m - m_new);
-    let weight = select(vec4f(0.0), exp(score - m_new), live);
-    total = total * correction + weight;
-    m = m_new;
-    let vb = (j * HKV + kh) * (DV / 8u) + lane * VW;
-    for (var i = 0u; i < VW; i++) {
-      let v = halves(vcache[vb + i]);
-      accumulate(&a0, v, i, correction.x, weight.x);
-      accumulate(&a1, v, i, correction.y, weight.y);
-      accumulate(&a2, v, i, correction.z, weight.z);
-      accumulate(&a3, v, i, correction.w, weight.w);
-    }
+  var qa = quad_at(t, h, lane);
+  var qb = quad_at(t + 4u, h, lane);
+  for (var j = qa.firsts.x; j < qb.ends.w; j++) {
+    let k = key_slice(j, kh, lane);
+    let v = value_slice(j, kh, lane);
+    attend(&qa, j, k, v);
+    attend(&qb, j, k, v);
   }
-  store_slice(ts.x, h, lane, a0, total.x);
-  if (t + 1u <= last) { store_slice(ts.y, h, lane, a1, total.y); }
-  if (t + 2u <= last) { store_slice(ts.z, h, lane, a2, total.z); }
-  if (t + 3u <= last) { store_slice(ts.w, h, lane, a3, total.w); }
+  store_quad(qa, t, h, lane);
+  store_quad(qb, t + 4u, h, lane);
 }
