@@ -220,6 +220,50 @@ fn dot8(w: WeightGroup, v: InputGroup) -> f32 {
 #endif
 }
 
+#if SHARED_WEIGHTS && Q8_INPUT
+// A token's input block with its quants unpacked once for all the tile's rows, where each row's
+// product would unpack them again.
+struct TokenInput {
+  lo: array<vec4i, 4>,
+  hi: array<vec4i, 4>,
+  d: f32,
+  m: f32,
+}
+
+fn token_input(t: u32, ntok: u32, g: u32) -> TokenInput {
+  let x = input(t, ntok, g);
+  return TokenInput(
+    array<vec4i, 4>(unpack4xI8(x.lo.x), unpack4xI8(x.lo.y), unpack4xI8(x.lo.z), unpack4xI8(x.lo.w)),
+    array<vec4i, 4>(unpack4xI8(x.hi.x), unpack4xI8(x.hi.y), unpack4xI8(x.hi.z), unpack4xI8(x.hi.w)),
+    x.d,
+    x.m,
+  );
+}
+
+// `dot_q8` over an unpacked input block: the same integer sums, so the same bits.
+fn token_dot(w: Q8Block, x: TokenInput) -> f32 {
+  let lo = dot(unpack4xI8(w.lo.x), x.lo[0]) + dot(unpack4xI8(w.lo.y), x.lo[1]) +
+    dot(unpack4xI8(w.lo.z), x.lo[2]) + dot(unpack4xI8(w.lo.w), x.lo[3]);
+  let hi = dot(unpack4xI8(w.hi.x), x.hi[0]) + dot(unpack4xI8(w.hi.y), x.hi[1]) +
+    dot(unpack4xI8(w.hi.z), x.hi[2]) + dot(unpack4xI8(w.hi.w), x.hi[3]);
+#if Q8_SUMS
+  return f32(lo * w.s.x + hi * w.s.y) * (w.d * x.d) - w.m * x.m;
+#else
+  return f32(lo + hi) * (w.d * x.d);
+#endif
+}
+#else
+alias TokenInput = InputGroup;
+
+fn token_input(t: u32, ntok: u32, g: u32) -> TokenInput {
+  return input(t, ntok, g);
+}
+
+fn token_dot(w: WeightGroup, x: TokenInput) -> f32 {
+  return dot8(w, x);
+}
+#endif
+
 #if SHARED_WEIGHTS
 // Lane `lane`'s weight step `w`, as every lane of the workgroup's one subgroup receives it.
 fn lane_weights(w: WeightGroup, lane: u32) -> WeightGroup {
@@ -344,10 +388,10 @@ fn main(
   // unrolled, a dequantization inlined per column, segment and part, which lavapipe takes tens of
   // seconds to compile.
   var sums: array<vec4f, ROWS_PER_THREAD>;
-  var x0: InputGroup;
-  var x1: InputGroup;
-  var x2: InputGroup;
-  var x3: InputGroup;
+  var x0: TokenInput;
+  var x1: TokenInput;
+  var x2: TokenInput;
+  var x3: TokenInput;
   // A thread whose tokens all lie past the pass skips the loop (a short prompt fills part of a
   // token tile; lavapipe leaves a loop once none of a SIMD vector's lanes runs it), except where
   // its lane reads weights for the others: then it runs every step, on the pass's last token.
@@ -360,10 +404,10 @@ fn main(
     let g = e / ROWS_PER_THREAD;
     let j = e % ROWS_PER_THREAD;
     if (j == 0u) {
-      x0 = input(t, ntok, g);
-      x1 = input(t + 1u, ntok, g);
-      x2 = input(t + 2u, ntok, g);
-      x3 = input(t + 3u, ntok, g);
+      x0 = token_input(t, ntok, g);
+      x1 = token_input(t + 1u, ntok, g);
+      x2 = token_input(t + 2u, ntok, g);
+      x3 = token_input(t + 3u, ntok, g);
     }
 #if SHARED_WEIGHTS
     if (j % LANES == 0u) {
@@ -373,7 +417,7 @@ fn main(
 #else
     let w = weights(column_row(row0, tr * ROWS_PER_THREAD + j), g);
 #endif
-    sums[j] += vec4f(dot8(w, x0), dot8(w, x1), dot8(w, x2), dot8(w, x3));
+    sums[j] += vec4f(token_dot(w, x0), token_dot(w, x1), token_dot(w, x2), token_dot(w, x3));
   }
   for (var nb = 0u; nb < ROWS_PER_THREAD / 8u; nb++) {
     let c = nb * 8u;
