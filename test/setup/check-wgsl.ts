@@ -288,6 +288,10 @@ function variants(): [string, KernelVariant][] {
     ['rope with q/k norm', ropeKernel(hparams, { qNormIndex: 0, kNormIndex: 64 })],
     ['rope skipped', ropeKernel(hparams, { noRope: true })],
     ['rope, pairs adjacent', ropeKernel({ ...hparams, ropePairing: 'adjacent' }, {})],
+    [
+      'rope with q/k norm, 8 threads per head',
+      ropeKernel(hparams, { qNormIndex: 0, kNormIndex: 64, workgroup: 8 }),
+    ],
     ['attention split', attentionKernels(hparams, 256).split],
     ['attention reduce', attentionKernels(hparams, 256).reduce],
     ['attention reduce into 8-bit inputs', attentionKernels(hparams, 256).reduceQ8!],
@@ -328,6 +332,10 @@ function variants(): [string, KernelVariant][] {
     [
       'rms-norm of the last token into 8-bit inputs',
       rmsNormKernel({ length: K, normIndex: 0, eps: 1e-6, lastToken: true, quantize: true }),
+    ],
+    [
+      'rms-norm into 8-bit inputs, 8 threads per token',
+      rmsNormKernel({ length: K, normIndex: 0, eps: 1e-6, quantize: true, workgroup: 8 }),
     ],
     ...sampleStages(5000).map((s, i): [string, KernelVariant] => [`sample stage ${i}`, s.variant]),
     ...sampleStages(5000, true).map((s, i): [string, KernelVariant] => [

@@ -5,6 +5,7 @@ import type { ComputePrecision, EngineBufferPlan } from './buffer-plan';
 import type { GroupLayout, PackedMatrix } from './layout';
 import type { DecodeShape, DecodeVariant, MatmulSegment, SharedInputLanes } from './kernels/matmul';
 import { weightParts } from './kernels/dequant';
+import type { PassWorkgroup } from './kernels/pass-workgroup';
 import type { PrefillKernels } from './prefill-kernels';
 import type { BufferSlice, Kernel, PipelineCache } from './kernels/pipeline';
 import type { LayerPlacement } from './residency';
@@ -59,6 +60,8 @@ export interface GraphInputs {
   sharedInputs?: SharedInputLanes;
   /** The kernels attached for passes of several tokens (see `Dispatch.prefill`). */
   prefill: PrefillKernels;
+  /** Threads per workgroup of the RMSNorm and RoPE passes (`passWorkgroup`). */
+  passWorkgroup: PassWorkgroup;
   layers: GroupLayout[];
   head: GroupLayout;
   embedding: GroupLayout;

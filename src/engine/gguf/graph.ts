@@ -104,6 +104,7 @@ class GraphBuilder {
         eps: this.h.rmsEpsilon,
         lastToken,
         quantize,
+        workgroup: this.g.passWorkgroup,
       }),
       'rms-norm',
     );
@@ -196,6 +197,7 @@ class GraphBuilder {
         qNormIndex: vector('attn_q_norm'),
         kNormIndex: vector('attn_k_norm'),
         noRope: skip > 0 && (i + 1) % skip === 0,
+        workgroup: this.g.passWorkgroup,
       }),
       'rope',
     );

@@ -5,6 +5,7 @@
 // decode token is one compute pass and one queue submission. Sampling passes rotate through a
 // small ring of logits and readback buffers, so several can be in flight at once.
 import { defaultPrefillKernels, type PrefillKernels } from './prefill-kernels';
+import { passWorkgroup } from './kernels/pass-workgroup';
 import {
   engineBufferPlan,
   HISTORY_RING,
@@ -331,6 +332,7 @@ export class GgufModel {
       q8Inputs: this.q8Inputs,
       sharedInputs: this.sharedInputs,
       prefill: this.prefillKernels,
+      passWorkgroup: passWorkgroup(classifyAdapter(adapterNames(this.device.adapterInfo)).class),
       layers: this.layers,
       head: this.head,
       embedding: this.embedding,

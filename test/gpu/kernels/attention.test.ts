@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { openTestDevice, poison, random, readBuffer, storageBuffer } from '../harness';
 import { ropeKernel, ropeTable } from '../../../src/engine/gguf/kernels/fixed';
+import type { PassWorkgroup } from '../../../src/engine/gguf/kernels/pass-workgroup';
 import { attentionKernels } from '../../../src/engine/gguf/kernels/attention';
 import {
   PipelineCache,
@@ -57,14 +58,18 @@ type Case = [
   number,
   number,
   number,
+  PassWorkgroup,
 ];
-/** name, adapter, pairing, q/k norm, sliding window (0: none), attention soft-cap (0: none), KV heads */
+/**
+ * name, adapter, pairing, q/k norm, sliding window (0: none), attention soft-cap (0: none), KV
+ * heads, RoPE threads per head and token (8: CPU-backed adapters', 64: GPUs')
+ */
 const cases: Case[] = [
-  ['llama pairs', 'swiftshader', 'adjacent', false, 0, 0, 2],
-  ['NeoX halves with q/k norm, 4 heads per KV head', 'swiftshader', 'neox', true, 0, 0, 1],
-  ['a window of 3 and a soft-cap of 0.5', 'swiftshader', 'neox', true, 3, 0.5, 2],
-  ['llama pairs', 'lavapipe', 'adjacent', false, 0, 0, 2],
-  ['NeoX halves with q/k norm', 'lavapipe', 'neox', true, 0, 0, 2],
+  ['llama pairs', 'swiftshader', 'adjacent', false, 0, 0, 2, 64],
+  ['NeoX halves with q/k norm, 4 heads per KV head', 'swiftshader', 'neox', true, 0, 0, 1, 8],
+  ['a window of 3 and a soft-cap of 0.5', 'swiftshader', 'neox', true, 3, 0.5, 2, 64],
+  ['llama pairs', 'lavapipe', 'adjacent', false, 0, 0, 2, 8],
+  ['NeoX halves with q/k norm', 'lavapipe', 'neox', true, 0, 0, 2, 64],
   [
     'a window of 20 and a soft-cap of 0.5, 4 heads per KV head',
     'lavapipe',
@@ -73,6 +78,7 @@ const cases: Case[] = [
     20,
     0.5,
     1,
+    8,
   ],
 ];
 
@@ -85,7 +91,7 @@ const PASSES = [
 
 describe.each(cases)(
   'rope + attention: %s on %s',
-  (_, adapter, pairing, qkNorm, window, cap, kvHeads) => {
+  (_, adapter, pairing, qkNorm, window, cap, kvHeads, workgroup) => {
     it('matches the f64 reference; a decode token equals its position in a longer pass', async () => {
       const h = hparams(pairing, cap, kvHeads);
       expect(attentionSplit(CTX).positions).toBe(128);
@@ -96,7 +102,7 @@ describe.each(cases)(
       const norms = Float32Array.from({ length: 2 * h.keyLength }, () => 0.5 + next());
       const vecs = storageBuffer(device, norms);
       const rope = await cache.get(
-        ropeKernel(h, qkNorm ? { qNormIndex: 0, kNormIndex: h.keyLength } : {}),
+        ropeKernel(h, { ...(qkNorm ? { qNormIndex: 0, kNormIndex: h.keyLength } : {}), workgroup }),
         'rope',
       );
       const kernels = attentionKernels(h, CTX, window);

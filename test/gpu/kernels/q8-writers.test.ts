@@ -93,9 +93,14 @@ describe.each(['swiftshader', 'lavapipe'] as const)(
       );
     }
 
-    it.each([false, true])(
-      'the RMSNorm pass writes the quantize pass bits over its f32 output (last token only: %s)',
-      async (lastToken) => {
+    it.each([
+      [false, 64],
+      [true, 64],
+      [false, 8],
+      [true, 8],
+    ] as const)(
+      'the RMSNorm pass writes the quantize pass bits over its f32 output (last token only: %s, %i threads per token)',
+      async (lastToken, workgroup) => {
         const device = suite.ed.device;
         const ntok = 4;
         const next = random(lastToken ? 3 : 2);
@@ -110,7 +115,7 @@ describe.each(['swiftshader', 'lavapipe'] as const)(
           device,
           Float32Array.from({ length: NORM_AT + E }, () => next() * 2 - 0.5),
         );
-        const spec = { length: E, normIndex: NORM_AT, eps: 1e-5, lastToken };
+        const spec = { length: E, normIndex: NORM_AT, eps: 1e-5, lastToken, workgroup };
         const grid: [number, number] = [1, lastToken ? 1 : ntok];
         const normed = storageBuffer(device, CAPACITY * E * 4);
         const f32 = await run(rmsNormKernel(spec), [ntok, 0], [x, vecs], CAPACITY * E * 4, grid);

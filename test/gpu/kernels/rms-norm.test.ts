@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { openTestDevice, poison, random, readBuffer, storageBuffer } from '../harness';
 import { rmsNormKernel } from '../../../src/engine/gguf/kernels/rms-norm';
+import type { PassWorkgroup } from '../../../src/engine/gguf/kernels/pass-workgroup';
 import { PipelineCache } from '../../../src/engine/gguf/kernels/pipeline';
 
 /** Not a multiple of the workgroup, so some threads take one value more than others. */
@@ -18,11 +19,12 @@ async function normalise(
   vecs: Float32Array,
   ntok: number,
   lastToken: boolean,
+  workgroup: PassWorkgroup,
 ): Promise<Float32Array> {
   const { device } = await openTestDevice(adapter, { disableF16: true });
   const cache = new PipelineCache(device);
   const kernel = await cache.get(
-    rmsNormKernel({ length: E, normIndex: NORM_AT, eps: EPS, lastToken }),
+    rmsNormKernel({ length: E, normIndex: NORM_AT, eps: EPS, lastToken, workgroup }),
     'rms-norm',
   );
   const step = device.createBuffer({
@@ -63,8 +65,13 @@ describe.each(['swiftshader', 'lavapipe'] as const)('RMSNorm pass on %s', (adapt
   const x = Float32Array.from({ length: capacity * E }, () => next() * 6 - 3);
   const vecs = Float32Array.from({ length: NORM_AT + E }, () => next() * 2 - 0.5);
 
-  it.each([false, true])('last token only: %s', async (lastToken) => {
-    const out = await normalise(adapter, x, vecs, ntok, lastToken);
+  it.each([
+    [false, 64],
+    [true, 64],
+    [false, 8],
+    [true, 8],
+  ] as const)('last token only: %s, %i threads per token', async (lastToken, workgroup) => {
+    const out = await normalise(adapter, x, vecs, ntok, lastToken, workgroup);
     for (let t = 0; t < capacity; t++) {
       const row = out.subarray(t * E, (t + 1) * E);
       const written = t < ntok && (!lastToken || t === ntok - 1);

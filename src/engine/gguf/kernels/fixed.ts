@@ -7,6 +7,7 @@ import { f32Constant, type KernelConstants } from './preprocess';
 import ropeSource from './rope.wgsl?raw';
 import topLogitsSource from './top-logits.wgsl?raw';
 import normAddSource from './norm-add.wgsl?raw';
+import { GPU_PASS_WORKGROUP, type PassWorkgroup } from './pass-workgroup';
 
 export interface RopeOptions {
   /** Index of attn_q_norm / attn_k_norm in the layer's vector region (qwen3). */
@@ -14,6 +15,8 @@ export interface RopeOptions {
   kNormIndex?: number;
   /** Store keys unrotated: a layer without RoPE (SmolLM3). */
   noRope?: boolean;
+  /** Threads per head and token (`passWorkgroup`); absent: the GPUs' 64. */
+  workgroup?: PassWorkgroup;
 }
 
 export function ropeKernel(h: ModelHparams, options: RopeOptions): KernelVariant {
@@ -33,6 +36,7 @@ export function ropeKernel(h: ModelHparams, options: RopeOptions): KernelVariant
     QKV: qkvWidth(h),
     ROPE_PAIRS: options.noRope ? 0 : h.ropeDims / 2,
     NEOX: h.ropePairing === 'neox',
+    WG: options.workgroup ?? GPU_PASS_WORKGROUP,
     ...qkNorm,
   });
 }

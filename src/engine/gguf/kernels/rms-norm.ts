@@ -4,9 +4,7 @@ import { kernel, type KernelVariant } from './pipeline';
 import { f32Constant } from './preprocess';
 import { q8BlockWriter } from './quantize-input';
 import source from './rms-norm.wgsl?raw';
-
-/** Threads per token (a power of two: the reduction halves it). */
-export const RMS_NORM_WORKGROUP = 64;
+import { GPU_PASS_WORKGROUP, type PassWorkgroup } from './pass-workgroup';
 
 export interface RmsNormSpec {
   /** Values per token. */
@@ -18,6 +16,8 @@ export interface RmsNormSpec {
   lastToken?: boolean;
   /** Write the product's 8-bit input (quantize-input.ts) instead of the f32 values. */
   quantize?: boolean;
+  /** Threads per token (`passWorkgroup`); absent: the GPUs' 64. */
+  workgroup?: PassWorkgroup;
 }
 
 export function rmsNormKernel(spec: RmsNormSpec): KernelVariant {
@@ -26,7 +26,7 @@ export function rmsNormKernel(spec: RmsNormSpec): KernelVariant {
     NORM: spec.normIndex,
     EPS: f32Constant(spec.eps),
     LAST_TOKEN: spec.lastToken ?? false,
-    WG: RMS_NORM_WORKGROUP,
+    WG: spec.workgroup ?? GPU_PASS_WORKGROUP,
   };
   if (!spec.quantize) return kernel('rms-norm', source, { ...constants, QUANTIZE: false });
   const writer = q8BlockWriter(spec.length);

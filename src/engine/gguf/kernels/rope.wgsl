@@ -4,7 +4,8 @@
 // Constants (declared by the host, see preprocess.ts): H, HKV, DK, DV (heads and head widths),
 // QKV (values per token of the qkv buffer), ROPE_PAIRS (rotated pairs; 0 stores keys unrotated),
 // NEOX (pairs i, i + ROPE_PAIRS instead of 2i, 2i + 1), QK_NORM with Q_NORM / K_NORM (offsets of
-// the q/k norm weights in `vecs`) and EPS. `Step` is declared in host-structs.ts.
+// the q/k norm weights in `vecs`) and EPS, WG (threads per head and token, a power of two).
+// `Step` is declared in host-structs.ts.
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<storage, read_write> qkv: array<f32>;
 @group(0) @binding(2) var<storage, read> vecs: array<f32>;
@@ -12,9 +13,11 @@
 @group(0) @binding(4) var<storage, read_write> kcache: array<u32>;
 @group(0) @binding(5) var<storage, read_write> vcache: array<u32>;
 
-var<workgroup> red: array<f32, 64>;
+var<workgroup> red: array<f32, WG>;
+// The pairs a thread rotates.
+const PAIRS = (DK / 2u + WG - 1u) / WG;
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
   let slot = wid.x;
   let t = wid.y;
@@ -23,7 +26,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid:
   if (slot >= H + HKV) {
     let vh = slot - H - HKV;
     let base = t * QKV + H * DK + HKV * DK + vh * DV;
-    for (var i = tid; i < DV / 2u; i += 64u) {
+    for (var i = tid; i < DV / 2u; i += WG) {
       vcache[(pos * HKV + vh) * (DV / 2u) + i] =
         pack2x16float(vec2f(qkv[base + 2u * i], qkv[base + 2u * i + 1u]));
     }
@@ -35,12 +38,12 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid:
 #if QK_NORM
   {
     var ss = 0.0;
-    for (var i = tid; i < DK; i += 64u) {
+    for (var i = tid; i < DK; i += WG) {
       ss += qkv[base + i] * qkv[base + i];
     }
     red[tid] = ss;
     workgroupBarrier();
-    for (var s = 32u; s > 0u; s >>= 1u) {
+    for (var s = WG / 2u; s > 0u; s >>= 1u) {
       if (tid < s) { red[tid] += red[tid + s]; }
       workgroupBarrier();
     }
@@ -49,12 +52,12 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid:
   let nw = select(Q_NORM, K_NORM, is_key);
 #endif
   // Every thread reads its pair before any thread writes.
-  var a_idx: array<u32, 4>;
-  var b_idx: array<u32, 4>;
-  var a_val: array<f32, 4>;
-  var b_val: array<f32, 4>;
+  var a_idx: array<u32, PAIRS>;
+  var b_idx: array<u32, PAIRS>;
+  var a_val: array<f32, PAIRS>;
+  var b_val: array<f32, PAIRS>;
   var n = 0u;
-  for (var i = tid; i < DK / 2u; i += 64u) {
+  for (var i = tid; i < DK / 2u; i += WG) {
     var ia: u32;
     var ib: u32;
 #if NEOX
@@ -98,7 +101,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid:
   storageBarrier();
   workgroupBarrier();
   let kh = slot - H;
-  for (var i = tid; i < DK / 2u; i += 64u) {
+  for (var i = tid; i < DK / 2u; i += WG) {
     kcache[(pos * HKV + kh) * (DK / 2u) + i] =
       pack2x16float(vec2f(qkv[base + 2u * i], qkv[base + 2u * i + 1u]));
   }
