@@ -295,6 +295,10 @@ function variants(): [string, KernelVariant][] {
     ['attention split', attentionKernels(hparams, 256).split],
     ['attention reduce', attentionKernels(hparams, 256).reduce],
     ['attention reduce into 8-bit inputs', attentionKernels(hparams, 256).reduceQ8!],
+    [
+      'attention reduce into 8-bit inputs, 8 threads',
+      attentionKernels(hparams, 256, 0, 8).reduceQ8!,
+    ],
     ['attention split with a window', attentionKernels(hparams, 4096, 16).split],
     ['attention reduce with a window', attentionKernels(hparams, 4096, 16).reduce],
     ['prefill attention', prefillAttentionKernel(hparams, 0, attentionTiles(hparams))],

@@ -60,7 +60,7 @@ export interface GraphInputs {
   sharedInputs?: SharedInputLanes;
   /** The kernels attached for passes of several tokens (see `Dispatch.prefill`). */
   prefill: PrefillKernels;
-  /** Threads per workgroup of the RMSNorm and RoPE passes (`passWorkgroup`). */
+  /** Threads per workgroup of the RMSNorm, RoPE and attention reduce passes (`passWorkgroup`). */
   passWorkgroup: PassWorkgroup;
   layers: GroupLayout[];
   head: GroupLayout;

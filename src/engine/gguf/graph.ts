@@ -202,7 +202,7 @@ class GraphBuilder {
       'rope',
     );
     const window = sliding ? h.slidingWindow : 0;
-    const attention = attentionKernels(h, this.g.contextTokens, window);
+    const attention = attentionKernels(h, this.g.contextTokens, window, this.g.passWorkgroup);
     // Where prompts run one thread per query (CPU-backed adapters), decode runs one thread per
     // query head and split into the same partials (docs/performance.md).
     const perQuery = this.g.prefill.attention === 'per-query';

@@ -62,7 +62,7 @@ type Case = [
 ];
 /**
  * name, adapter, pairing, q/k norm, sliding window (0: none), attention soft-cap (0: none), KV
- * heads, RoPE threads per head and token (8: CPU-backed adapters', 64: GPUs')
+ * heads, RoPE and reduce threads per head and token (8: CPU-backed adapters', 64: GPUs')
  */
 const cases: Case[] = [
   ['llama pairs', 'swiftshader', 'adjacent', false, 0, 0, 2, 64],
@@ -105,7 +105,7 @@ describe.each(cases)(
         ropeKernel(h, { ...(qkNorm ? { qNormIndex: 0, kNormIndex: h.keyLength } : {}), workgroup }),
         'rope',
       );
-      const kernels = attentionKernels(h, CTX, window);
+      const kernels = attentionKernels(h, CTX, window, workgroup);
       const split = await cache.get(kernels.split);
       const reduce = await cache.get(kernels.reduce);
       const kvBytes = CTX * h.headCountKv * h.keyLength * 2;

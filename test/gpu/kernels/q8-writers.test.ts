@@ -135,12 +135,18 @@ describe.each(['swiftshader', 'lavapipe'] as const)(
       },
     );
 
-    it.each([32, 64, 128])(
-      'the attention reduce writes the quantize pass bits over its f32 output (heads of %i)',
-      async (valueLength) => {
+    it.each([
+      [32, 64],
+      [64, 64],
+      [128, 64],
+      [64, 8],
+      [128, 8],
+    ] as const)(
+      'the attention reduce writes the quantize pass bits over its f32 output (heads of %i, %i threads)',
+      async (valueLength, workgroup) => {
         const device = suite.ed.device;
         const h = hparams(valueLength);
-        const kernels = attentionKernels(h, CTX, 0);
+        const kernels = attentionKernels(h, CTX, 0, workgroup);
         expect(kernels.reduceQ8).toBeDefined();
         const { count, positions } = attentionSplit(CTX);
         const H = h.headCount;

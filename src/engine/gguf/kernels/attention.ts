@@ -7,6 +7,7 @@ import { kernel, type KernelVariant } from './pipeline';
 import { f32Constant } from './preprocess';
 import { q8BlockWriter } from './quantize-input';
 import attentionSource from './attention.wgsl?raw';
+import { GPU_PASS_WORKGROUP, type PassWorkgroup } from './pass-workgroup';
 
 export interface AttentionKernels {
   split: KernelVariant;
@@ -44,12 +45,13 @@ export function attentionConstants(h: ModelHparams, window: number) {
 
 /**
  * A layer's attention over a KV cache of `contextTokens` positions: every earlier position, or the
- * last `window` (0: all).
+ * last `window` (0: all); the reduce runs `workgroup` threads per head and token (`passWorkgroup`).
  */
 export function attentionKernels(
   h: ModelHparams,
   contextTokens: number,
   window = 0,
+  workgroup: PassWorkgroup = GPU_PASS_WORKGROUP,
 ): AttentionKernels {
   if (h.keyLength % 8 || h.valueLength % 2) {
     throw new Error(
@@ -64,7 +66,12 @@ export function attentionKernels(
   };
   const kernels: AttentionKernels = {
     split: kernel('attention', attentionSource, { ...constants, REDUCE: false, QUANTIZE: false }),
-    reduce: kernel('attention', attentionSource, { ...constants, REDUCE: true, QUANTIZE: false }),
+    reduce: kernel('attention', attentionSource, {
+      ...constants,
+      REDUCE: true,
+      QUANTIZE: false,
+      WG: workgroup,
+    }),
     splitPositions: positions,
   };
   if (h.valueLength % 32 === 0) {
@@ -73,6 +80,7 @@ export function attentionKernels(
       ...constants,
       REDUCE: true,
       QUANTIZE: true,
+      WG: workgroup,
       XQS: writer.XQS,
       QUANTS: writer.QUANTS,
     });

@@ -7,7 +7,8 @@
 // last WINDOW positions; SOFTCAP > 0 caps each score at SOFTCAP * tanh(score / SOFTCAP). A
 // position's splits and tiles depend on the position alone, so a token gives the same bits in a
 // decode pass and in a prefill pass.
-// Constants: H, HKV, G, DK, DV, QKV, SCALE, WINDOW, SOFTCAP, SPLIT, MAX_SPLITS, REDUCE, QUANTIZE.
+// Constants: H, HKV, G, DK, DV, QKV, SCALE, WINDOW, SOFTCAP, SPLIT, MAX_SPLITS, REDUCE, QUANTIZE,
+// and for the reduce WG (its threads per head and token).
 // `Step` is declared in host-structs.ts.
 const TILE = 64u;
 const PARTIAL = DV + 2u;
@@ -166,7 +167,7 @@ var<workgroup> head_out: array<f32, DV>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 #endif
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid: u32) {
   let h = wid.x;
   let t = wid.y;
@@ -183,7 +184,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid:
     let base = partial_base(t, h, s);
     l += partials[base + DV + 1u] * exp(partials[base + DV] - m);
   }
-  for (var d = tid; d < DV; d += 64u) {
+  for (var d = tid; d < DV; d += WG) {
     var sum = 0.0;
     for (var s = first; s <= last; s++) {
       let base = partial_base(t, h, s);
@@ -197,7 +198,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) tid:
   }
 #if QUANTIZE
   workgroupBarrier();
-  for (var b = tid; b < DV / 32u; b += 64u) {
+  for (var b = tid; b < DV / 32u; b += WG) {
     var v: array<vec4f, 8>;
     for (var i = 0u; i < 8u; i++) {
       let j = b * 32u + i * 4u;
