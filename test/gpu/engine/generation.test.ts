@@ -74,6 +74,29 @@ describe('generation on SwiftShader', () => {
     expect(aborted.filter((e) => e.type === 'token' && e.id >= 0)).toHaveLength(1);
   });
 
+  it('a prompt prefilled in passes of 8 tokens gives the bits one pass gives', async () => {
+    const source = await openFileSource(path);
+    const chunked = await loadFullyResident(device, source, 128, { prefillChunk: 8 });
+    await source.close();
+    const prompt = Array.from({ length: 29 }, (_, i) => 11 + ((i * 37) % 400));
+    const steps = async (e: GgufEngine) => {
+      const out: { id: number; top: number[] }[] = [];
+      for await (const t of e.generateTokens(prompt, {
+        maxTokens: 4,
+        sampling: GREEDY,
+        topLogits: 8,
+      })) {
+        out.push({ id: t.id, top: (t.topLogits ?? []).map((l) => l.logit) });
+      }
+      return out;
+    };
+    const whole = await steps(engine);
+    expect(engine.lastStats?.promptTokens).toBe(29);
+    expect(whole[0].top).toHaveLength(8);
+    expect(await steps(chunked)).toEqual(whole);
+    await chunked.unload();
+  });
+
   it('samples reproducibly from a seed and differently from another seed', async () => {
     const prompt = [10, 20, 30, 40];
     const sampling = (seed: number): SamplingOptions => ({
