@@ -76,6 +76,28 @@ const bindGroup = device.createBindGroup({
   entries: [x, x, y].map((buffer, binding) => ({ binding, resource: { buffer } })),
 });
 
+/** Milliseconds of one dispatch of `workgroups`: the median of five after one untimed. */
+async function dispatchMs(
+  pipeline: GPUComputePipeline,
+  group: GPUBindGroup,
+  workgroups: number,
+): Promise<number> {
+  const round = async () => {
+    const encoder = device.createCommandEncoder();
+    const pass = encoder.beginComputePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, group);
+    pass.dispatchWorkgroups(workgroups);
+    pass.end();
+    const start = performance.now();
+    device.queue.submit([encoder.finish()]);
+    await device.queue.onSubmittedWorkDone();
+    return performance.now() - start;
+  };
+  await round();
+  return median([await round(), await round(), await round(), await round(), await round()]);
+}
+
 console.log(
   `${adapterInfo.description || adapterInfo.device}: ns per step per workgroup of 8 threads`,
 );
@@ -95,20 +117,7 @@ fn main(@builtin(local_invocation_index) l: u32, @builtin(workgroup_id) wid: vec
     layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
     compute: { module: device.createShaderModule({ code }), entryPoint: 'main' },
   });
-  const round = async () => {
-    const encoder = device.createCommandEncoder();
-    const pass = encoder.beginComputePass();
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(0, bindGroup);
-    pass.dispatchWorkgroups(WORKGROUPS);
-    pass.end();
-    const start = performance.now();
-    device.queue.submit([encoder.finish()]);
-    await device.queue.onSubmittedWorkDone();
-    return performance.now() - start;
-  };
-  await round();
-  const ms = median([await round(), await round(), await round(), await round(), await round()]);
+  const ms = await dispatchMs(pipeline, bindGroup, WORKGROUPS);
   console.log(
     `${name.padEnd(62)} ${((ms * 1e6) / (STEPS * WORKGROUPS)).toFixed(2).padStart(7)} ns`,
   );
@@ -148,20 +157,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
     layout: pipeline.getBindGroupLayout(0),
     entries: [stream, streamOut].map((buffer, binding) => ({ binding, resource: { buffer } })),
   });
-  const round = async () => {
-    const encoder = device.createCommandEncoder();
-    const pass = encoder.beginComputePass();
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(0, group);
-    pass.dispatchWorkgroups(Math.ceil(STREAM_ROWS / 64));
-    pass.end();
-    const start = performance.now();
-    device.queue.submit([encoder.finish()]);
-    await device.queue.onSubmittedWorkDone();
-    return performance.now() - start;
-  };
-  await round();
-  const ms = median([await round(), await round(), await round(), await round(), await round()]);
+  const ms = await dispatchMs(pipeline, group, Math.ceil(STREAM_ROWS / 64));
   const perWord = (ms * 1e6) / (STREAM_ROWS * ROW4 * 4);
   console.log(
     `${name.padEnd(40)} ${perWord.toFixed(3)} ns per word, ` +
