@@ -23,7 +23,7 @@ import { GpuAllocator, type AllocationCategory } from './allocator';
 import { buildGraph, buildLayer, type Graph } from './graph';
 import { dispatchGrid, outputMatrix, type Dispatch, type GraphInputs } from './graph-parts';
 import { DEFAULT_LANES_PER_ROW, sharedInputLanes, type SharedInputLanes } from './kernels/matmul';
-import { classifyAdapter, deviceSubgroups } from '../../gpu/probe';
+import { classifyAdapter, deviceSubgroups, type AdapterClass } from '../../gpu/probe';
 import {
   adapterNames,
   chooseVariants,
@@ -332,7 +332,7 @@ export class GgufModel {
       q8Inputs: this.q8Inputs,
       sharedInputs: this.sharedInputs,
       prefill: this.prefillKernels,
-      passWorkgroup: passWorkgroup(classifyAdapter(adapterNames(this.device.adapterInfo)).class),
+      passWorkgroup: passWorkgroup(this.adapterClass),
       layers: this.layers,
       head: this.head,
       embedding: this.embedding,
@@ -343,12 +343,17 @@ export class GgufModel {
     };
   }
 
+  /** The class of the adapter the device came from (its kernels' defaults follow it). */
+  private get adapterClass(): AdapterClass {
+    return classifyAdapter(adapterNames(this.device.adapterInfo)).class;
+  }
+
   /** The kernels of passes of several tokens: as forced, else by the adapter and its subgroups. */
   get prefillKernels(): PrefillKernels {
     if (this.options.prefill) return this.options.prefill;
     const subgroups = deviceSubgroups(this.device);
     return defaultPrefillKernels(
-      classifyAdapter(adapterNames(this.device.adapterInfo)).class,
+      this.adapterClass,
       sharedInputLanes(subgroups.enabled, subgroups.min),
     );
   }
@@ -362,10 +367,7 @@ export class GgufModel {
     const prefill = this.prefillKernels;
     const dot = this.options.integerDotProduct ?? true;
     const q8 =
-      this.options.q8Inputs ??
-      (dot &&
-        classifyAdapter(adapterNames(this.device.adapterInfo)).class === 'software' &&
-        !prefill.gemm?.staged);
+      this.options.q8Inputs ?? (dot && this.adapterClass === 'software' && !prefill.gemm?.staged);
     if (q8 && prefill.gemm?.staged) {
       throw new Error(
         '8-bit inputs need the unstaged GEMM or the matrix-vector kernels for prefill',

@@ -49,8 +49,8 @@ export const CPU_GEMM_TILES: GemmTiles = { tokens: 32, rows: 64, k: 8, staged: f
 /**
  * CPU-backed adapters with subgroups of at least 4 or 8 invocations: a workgroup of one subgroup,
  * each thread 4 tokens of the tile's 64 rows, each weight step read by one lane for all, each
- * token's input once per 64 rows (lavapipe's layer products 1.5-1.7x faster than
- * `CPU_GEMM_TILES`, docs/performance.md).
+ * token's input read and unpacked once per 64 rows (lavapipe's layer products 1.7-2.1x faster
+ * than `CPU_GEMM_TILES`, docs/performance.md).
  */
 export const SHARED_WEIGHT_TILES: Record<SharedInputLanes, GemmTiles> = {
   4: { tokens: 16, rows: 64, k: 8, staged: false, sharedWeights: 4 },
