@@ -2,11 +2,12 @@
 // VK_ICD_FILENAMES, `adapter=NAME` picks one by a substring of its name, and separate
 // instances give separate devices, which is how tests get two different GPUs at once.
 // Instances are kept for the life of the process: Dawn segfaults when a collected instance's
-// Vulkan driver is torn down while another instance is in use. Its waits are paced
-// (node-pacing.ts).
+// Vulkan driver is torn down while another instance is in use. The engine's waits on
+// its passes are paced (node-pacing.ts).
 import { create, globals } from 'webgpu';
 import { openEngineDevice, type EngineDevice, type OpenDeviceOptions } from './device';
-import { paceDawnWaits } from './node-pacing';
+import { pacedWait } from './node-pacing';
+import { setPassWait } from './pass-wait';
 
 let globalsInstalled = false;
 
@@ -23,7 +24,7 @@ const instances = new Map<string, GPU>();
 export function nodeGpu(adapter?: NodeAdapterName): GPU {
   if (!globalsInstalled) {
     Object.assign(globalThis, globals);
-    paceDawnWaits(globals as Record<string, { prototype: object }>);
+    setPassWait(pacedWait);
     globalsInstalled = true;
   }
   const key = adapter ?? 'default';

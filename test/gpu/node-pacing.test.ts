@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { openTestDevice, readBuffer, storageBuffer } from './harness';
-import { PACED_WAIT_MS, pendingGpuWaits } from '../../src/gpu/node-pacing';
+import { PACED_WAIT_MS, pendingPacedWaits } from '../../src/gpu/node-pacing';
+import { waitForPass } from '../../src/gpu/pass-wait';
 
-// A dispatch long enough for many event-loop turns: each thread of 64 workgroups sums a
-// sequence of 2^18 terms.
+// A dispatch long enough for many event-loop turns: each thread of 64 workgroups runs 2^18 steps
+// of a linear congruential sequence.
 const SLOW = `
 @group(0) @binding(0) var<storage, read_write> out: array<u32>;
 @compute @workgroup_size(64)
@@ -19,8 +20,8 @@ function lcg(seed: number): number {
   return a;
 }
 
-describe('paced GPU waits on dawn.node', () => {
-  it('sleeps the main thread between polls while a map is pending, then stops', async () => {
+describe('waits on passes, paced on dawn.node', () => {
+  it('sleep the main thread between polls while pending, then stop', async () => {
     const { device } = await openTestDevice('lavapipe');
     const pipeline = device.createComputePipeline({
       layout: 'auto',
@@ -41,8 +42,8 @@ describe('paced GPU waits on dawn.node', () => {
     pass.end();
     device.queue.submit([encoder.finish()]);
 
-    // Event-loop turns while the copy and its map wait on the dispatch: each paced turn sleeps
-    // PACED_WAIT_MS, so no more than the elapsed time allows (unpaced, a turn takes microseconds).
+    // Event-loop turns while the wait is pending: each paced turn sleeps PACED_WAIT_MS, so there
+    // are no more than the elapsed time allows (unpaced, a turn takes microseconds).
     let turns = 0;
     let counting = true;
     const count = () => {
@@ -51,25 +52,25 @@ describe('paced GPU waits on dawn.node', () => {
     };
     const start = performance.now();
     setImmediate(count);
-    const read = readBuffer(device, out);
-    await Promise.resolve();
-    expect(pendingGpuWaits()).toBe(1);
-    const words = new Uint32Array(await read);
+    const done = waitForPass(device.queue.onSubmittedWorkDone());
+    expect(pendingPacedWaits()).toBe(1);
+    await done;
     const elapsed = performance.now() - start;
     counting = false;
-    expect(pendingGpuWaits()).toBe(0);
+    expect(pendingPacedWaits()).toBe(0);
     expect(elapsed).toBeGreaterThan(20 * PACED_WAIT_MS);
     expect(turns).toBeLessThanOrEqual(elapsed / PACED_WAIT_MS + 2);
+    const words = new Uint32Array(await readBuffer(device, out));
     for (const i of [0, 1, 63, 4095]) expect(words[i]).toBe(lcg(i));
     device.destroy();
   });
 
-  it('counts a rejected map as finished', async () => {
+  it('count a rejected map as settled', async () => {
     const { device } = await openTestDevice('swiftshader');
     const buffer = device.createBuffer({ size: 16, usage: GPUBufferUsage.MAP_READ });
     buffer.destroy();
-    await expect(buffer.mapAsync(GPUMapMode.READ)).rejects.toThrow();
-    expect(pendingGpuWaits()).toBe(0);
+    await expect(waitForPass(buffer.mapAsync(GPUMapMode.READ))).rejects.toThrow();
+    expect(pendingPacedWaits()).toBe(0);
     device.destroy();
   });
 });

@@ -15,6 +15,7 @@ import { groupLayout, headTensors, layerTensors, type GroupLayout } from './layo
 import { vectorToF32 } from './repack';
 import { GGMLType, typeName, type ModelHeader, type ModelSource } from './types';
 import { uploadGroup } from './weights';
+import { waitForPass } from '../../gpu/pass-wait';
 
 export interface EncoderLoadOptions {
   /** The longest sequence, and the most tokens one pass carries. */
@@ -213,7 +214,7 @@ export class EncoderModel {
     const readback = this.scratch.get('hidden.readback')!;
     encoder.copyBufferToBuffer(this.scratch.get('hidden')!, 0, readback, 0, bytes);
     queue.submit([encoder.finish()]);
-    await readback.mapAsync(GPUMapMode.READ, 0, bytes);
+    await waitForPass(readback.mapAsync(GPUMapMode.READ, 0, bytes));
     const rows = new Float32Array(readback.getMappedRange(0, bytes).slice(0));
     readback.unmap();
     return rows;

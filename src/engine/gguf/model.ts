@@ -24,6 +24,7 @@ import { buildGraph, buildLayer, type Graph } from './graph';
 import { dispatchGrid, outputMatrix, type Dispatch, type GraphInputs } from './graph-parts';
 import { DEFAULT_LANES_PER_ROW, sharedInputLanes, type SharedInputLanes } from './kernels/matmul';
 import { classifyAdapter, deviceSubgroups, type AdapterClass } from '../../gpu/probe';
+import { waitForPass } from '../../gpu/pass-wait';
 import {
   adapterNames,
   chooseVariants,
@@ -531,7 +532,7 @@ export class GgufModel {
   /** Runs a pass that samples nothing (a prefill chunk before the last) to completion. */
   async runPass(ntok: number): Promise<PassCounters> {
     const counters = this.submitPass(ntok, null);
-    await this.device.queue.onSubmittedWorkDone();
+    await waitForPass(this.device.queue.onSubmittedWorkDone());
     return counters;
   }
 
@@ -558,7 +559,7 @@ export class GgufModel {
       encoder.copyBufferToBuffer(result, 0, readback, 0, RESULT_WORDS * 4);
       encoder.copyBufferToBuffer(result, 0, tokens, 0, 4);
     });
-    this.mapping[slot] = readback.mapAsync(GPUMapMode.READ);
+    this.mapping[slot] = waitForPass(readback.mapAsync(GPUMapMode.READ));
     return { counters, slot };
   }
 
