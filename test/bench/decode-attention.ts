@@ -8,6 +8,14 @@ import { execFileSync } from 'node:child_process';
 import { openEngineDevice } from '../../src/gpu/device';
 import { requestNodeAdapter, type NodeAdapterName } from '../../src/gpu/node-gpu';
 import { attentionKernels } from '../../src/engine/gguf/kernels/attention';
+import {
+  queryAttentionKernel,
+  querySplitWorkgroups,
+  subgroupAttentionLanes,
+  subgroupDecodeAttentionKernel,
+  subgroupDecodeWorkgroups,
+} from '../../src/engine/gguf/kernels/prefill-attention';
+import { deviceSubgroups } from '../../src/gpu/probe';
 import { HOST_STRUCTS_WGSL, packStruct, STEP } from '../../src/engine/gguf/kernels/host-structs';
 import { PipelineCache, sourceVariant, type Kernel } from '../../src/engine/gguf/kernels/pipeline';
 import { f32Constant } from '../../src/engine/gguf/kernels/preprocess';
@@ -135,6 +143,38 @@ async function main(): Promise<void> {
       ],
     ],
   ];
+  // CPU-backed adapters' forms into the same partials: one thread per query head and split, and
+  // where the subgroups fit a KV head's query heads per subgroup.
+  const splits = (pos: number) => Math.ceil((pos + 1) / kernels.splitPositions);
+  const perQuery = await cache.get(queryAttentionKernel(h, 0, attentionSplit(CONTEXT)));
+  contenders.push([
+    'per query + reduce',
+    [
+      [
+        perQuery,
+        bind(perQuery, [step, qkv, kcache, vcache, partials]),
+        (pos) => querySplitWorkgroups(h, 1, splits(pos))[0],
+      ],
+      [reduce, bind(reduce, [step, partials, out]), () => h.headCount],
+    ],
+  ]);
+  const subgroups = deviceSubgroups(gpu);
+  const lanes = subgroupAttentionLanes(h, subgroups.enabled, subgroups.min, subgroups.max);
+  const grouped = lanes && subgroupDecodeAttentionKernel(h, 0, attentionSplit(CONTEXT), lanes);
+  if (grouped) {
+    const kernel = await cache.get(grouped);
+    contenders.push([
+      'subgroup + reduce',
+      [
+        [
+          kernel,
+          bind(kernel, [step, qkv, kcache, vcache, partials]),
+          (pos) => subgroupDecodeWorkgroups(h, 1, splits(pos))[0],
+        ],
+        [reduce, bind(reduce, [step, partials, out]), () => h.headCount],
+      ],
+    ]);
+  }
   if (args.values.baseline) {
     const code = baselineCode(args.values.baseline, h);
     const old = await cache.get(sourceVariant(`baseline ${args.values.baseline}`, code));
@@ -178,11 +218,11 @@ async function main(): Promise<void> {
   }
   const rows = POSITIONS.map((pos) => {
     const cells = contenders.map(([name]) => median(times.get(`${name}@${pos}`)!));
-    const ratio = cells.length > 1 ? ` | ${(cells[0] / cells[1]).toFixed(2)}x` : '';
+    const ratio = cells.length === 2 ? ` | ${(cells[0] / cells[1]).toFixed(2)}x` : '';
     return `| ${pos} | ${cells.map((ms) => ms.toFixed(2)).join(' | ')}${ratio} |`;
   });
   const names = contenders.map(([name]) => `${name} ms/token`);
-  console.log(`| position | ${names.join(' | ')}${contenders.length > 1 ? ' | speed-up' : ''} |`);
+  console.log(`| position | ${names.join(' | ')}${contenders.length === 2 ? ' | speed-up' : ''} |`);
   console.log(`|---|${names.map(() => '---|').join('')}${contenders.length > 1 ? '---|' : ''}`);
   for (const row of rows) console.log(row);
   gpu.destroy();

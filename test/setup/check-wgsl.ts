@@ -24,6 +24,7 @@ import {
   prefillAttentionKernel,
   queryAttentionKernel,
   subgroupAttentionKernel,
+  subgroupDecodeAttentionKernel,
 } from '../../src/engine/gguf/kernels/prefill-attention.ts';
 import { rmsNormKernel } from '../../src/engine/gguf/kernels/rms-norm.ts';
 import { Q8_0_ROW_GROUP } from '../../src/engine/gguf/repack.ts';
@@ -312,6 +313,14 @@ function variants(): [string, KernelVariant][] {
     [
       'per-query attention in splits, with a window',
       queryAttentionKernel(hparams, 16, attentionSplit(4096)),
+    ],
+    [
+      'subgroup decode attention over 8 lanes',
+      subgroupDecodeAttentionKernel(hparams, 0, attentionSplit(4096), 8)!,
+    ],
+    [
+      'subgroup decode attention over 4 lanes with a window',
+      subgroupDecodeAttentionKernel(hparams, 16, attentionSplit(4096), 4)!,
     ],
     ['norm-add', normAddKernel(hparams, 0)],
     ['quantize-input', quantizeInputKernel({ length: K, stride: K })],

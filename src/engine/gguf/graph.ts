@@ -20,6 +20,8 @@ import {
   subgroupAttentionKernel,
   subgroupAttentionLanes,
   subgroupAttentionWorkgroups,
+  subgroupDecodeAttentionKernel,
+  subgroupDecodeWorkgroups,
   type AttentionLanes,
 } from './kernels/prefill-attention';
 import { rmsNormKernel } from './kernels/rms-norm';
@@ -203,13 +205,15 @@ class GraphBuilder {
     );
     const window = sliding ? h.slidingWindow : 0;
     const attention = attentionKernels(h, this.g.contextTokens, window, this.g.passWorkgroup);
-    // Where prompts run one thread per query (CPU-backed adapters), decode runs one thread per
-    // query head and split into the same partials (docs/performance.md).
+    // Where prompts run one thread per query (CPU-backed adapters), decode runs a KV head's query
+    // heads per subgroup where the subgroups fit, else one thread per query head, and split, into
+    // the same partials (docs/performance.md).
     const perQuery = this.g.prefill.attention === 'per-query';
+    const split = attentionSplit(this.g.contextTokens);
+    const lanes = perQuery ? this.attentionLanes() : undefined;
+    const groupDecode = lanes && subgroupDecodeAttentionKernel(h, window, split, lanes);
     const decodeAttention = await this.g.cache.get(
-      perQuery
-        ? queryAttentionKernel(h, window, attentionSplit(this.g.contextTokens))
-        : attention.split,
+      groupDecode ?? (perQuery ? queryAttentionKernel(h, window, split) : attention.split),
     );
     const splitsFor = (ntok: number, pos0: number) =>
       Math.ceil((pos0 + ntok) / attention.splitPositions);
@@ -333,10 +337,12 @@ class GraphBuilder {
           h.headCountKv,
           `${p}attention`,
         ),
-        grid: (ntok, pos0) =>
-          perQuery
-            ? querySplitWorkgroups(h, ntok, splitsFor(ntok, pos0))
-            : [h.headCountKv * splitsFor(ntok, pos0), ntok, 1],
+        grid: (ntok, pos0) => {
+          const splits = splitsFor(ntok, pos0);
+          if (groupDecode) return subgroupDecodeWorkgroups(h, ntok, splits);
+          if (perQuery) return querySplitWorkgroups(h, ntok, splits);
+          return [h.headCountKv * splits, ntok, 1];
+        },
         prefill: await this.prefillAttention(i, kSlice, vSlice),
       },
       {

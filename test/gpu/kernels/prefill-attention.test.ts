@@ -1,7 +1,6 @@
 // The prefill attention kernels (flash-style, one thread per two queries, eight queries per
-// subgroup) and the CPU-backed
-// adapters' decode attention (one thread per head and split, then the reduce pass) against an f64
-// reference: random queries and a random f16 KV cache holding earlier positions, output poisoned
+// subgroup) and the CPU-backed adapters' decode attention (one thread per head and split, or a KV
+// head's query heads per subgroup, then the reduce pass) against an f64 reference: random queries and a random f16 KV cache holding earlier positions, output poisoned
 // first, passes of 1, 7, 33 and 100 tokens (not multiples of the query tile) after 0 or 21 cached
 // positions, GQA, a sliding window and a soft-cap, and tiles that do and do not fill the KV steps.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +14,8 @@ import {
   subgroupAttentionKernel,
   subgroupAttentionLanes,
   subgroupAttentionWorkgroups,
+  subgroupDecodeAttentionKernel,
+  subgroupDecodeWorkgroups,
   type AttentionTiles,
 } from '../../../src/engine/gguf/kernels/prefill-attention';
 import { attentionKernels } from '../../../src/engine/gguf/kernels/attention';
@@ -29,23 +30,25 @@ const CTX = 128;
 /** f32 scores, exponentials and sums over at most 128 positions. */
 const TOLERANCE = 1e-4;
 
-function hparams(head: number, softCap: number): ModelHparams {
-  return attentionHparams({ keyLength: head, contextLength: CTX, attentionSoftCap: softCap });
+function hparams(head: number, softCap: number, group: number): ModelHparams {
+  return attentionHparams({
+    keyLength: head,
+    contextLength: CTX,
+    attentionSoftCap: softCap,
+    headCount: 2 * group,
+    headCountKv: 2,
+  });
 }
+
+type Form = 'per-query' | 'per-subgroup' | 'per-query splits' | 'per-subgroup splits';
 
 /**
  * name, head width, sliding window (0: none), soft-cap (0: none), the flash-style kernel's tiles
  * (default: chosen), 'per-query' for the kernel of one thread per two queries, 'per-subgroup' for
- * eight queries per subgroup (over the device's subgroup width) or 'per-query splits' for decode's
- * split form.
+ * eight queries per subgroup (over the device's subgroup width), 'per-query splits' or
+ * 'per-subgroup splits' for decode's split forms; then the query heads per KV head (3 unless given).
  */
-type Case = [
-  string,
-  number,
-  number,
-  number,
-  AttentionTiles | 'per-query' | 'per-subgroup' | 'per-query splits' | undefined,
-];
+type Case = [string, number, number, number, AttentionTiles | Form | undefined, number?];
 const cases: Case[] = [
   ['heads of 64, tiles chosen for 16 KiB', 64, 0, 0, undefined],
   ['a window of 19 and a soft-cap of 0.5', 64, 19, 0.5, undefined],
@@ -66,6 +69,17 @@ const cases: Case[] = [
     0.5,
     'per-query splits',
   ],
+  ["a KV head's query heads per subgroup, reduced", 64, 0, 0, 'per-subgroup splits'],
+  [
+    "a KV head's query heads per subgroup, a window of 19 and a soft-cap of 0.5",
+    64,
+    19,
+    0.5,
+    'per-subgroup splits',
+  ],
+  ["a KV head's query heads per subgroup, heads of 128", 128, 0, 0, 'per-subgroup splits'],
+  ['one query head per KV head, per subgroup', 64, 0, 0, 'per-subgroup splits', 1],
+  ['four query heads per KV head, per subgroup', 64, 0, 0, 'per-subgroup splits', 4],
 ];
 
 describe.each(['swiftshader', 'lavapipe'] as const)('prefill attention on %s', (adapter) => {
@@ -77,15 +91,15 @@ describe.each(['swiftshader', 'lavapipe'] as const)('prefill attention on %s', (
   });
   afterAll(() => ed.device.destroy());
 
-  it.each(cases)('%s', async (_, head, window, cap, chosen) => {
-    const h = hparams(head, cap);
+  it.each(cases)('%s', async (_, head, window, cap, chosen, group = 3) => {
+    const h = hparams(head, cap, group);
     const perQuery = chosen === 'per-query';
     const info = ed.adapterInfo as GPUAdapterInfo & {
       subgroupMinSize?: number;
       subgroupMaxSize?: number;
     };
     const lanes =
-      chosen === 'per-subgroup'
+      chosen === 'per-subgroup' || chosen === 'per-subgroup splits'
         ? subgroupAttentionLanes(
             h,
             ed.device.features.has('subgroups'),
@@ -93,19 +107,26 @@ describe.each(['swiftshader', 'lavapipe'] as const)('prefill attention on %s', (
             info.subgroupMaxSize,
           )
         : undefined;
-    // Both adapters' subgroups fit the subgroup form (SwiftShader's 4 lanes, lavapipe's 8).
-    if (chosen === 'per-subgroup') expect(lanes).toBe(adapter === 'swiftshader' ? 4 : 8);
-    const splits = chosen === 'per-query splits' ? attentionSplit(CTX) : undefined;
+    // Both adapters' subgroups fit the subgroup forms (SwiftShader's 4 lanes, lavapipe's 8).
+    if (lanes !== undefined || chosen === 'per-subgroup') {
+      expect(lanes).toBe(adapter === 'swiftshader' ? 4 : 8);
+    }
+    const splits =
+      chosen === 'per-query splits' || chosen === 'per-subgroup splits'
+        ? attentionSplit(CTX)
+        : undefined;
+    const grouped = chosen === 'per-subgroup splits';
     const tiles = typeof chosen === 'object' ? chosen : attentionTiles(h);
     const { device } = ed;
-    const kernel = await cache.get(
-      lanes
+    const variant = grouped
+      ? subgroupDecodeAttentionKernel(h, window, splits!, lanes!)
+      : lanes
         ? subgroupAttentionKernel(h, window, lanes)
         : perQuery || splits
           ? queryAttentionKernel(h, window, splits)
-          : prefillAttentionKernel(h, window, tiles),
-      'prefill attention',
-    );
+          : prefillAttentionKernel(h, window, tiles);
+    if (!variant) throw new Error(`no subgroup decode form for ${group} query heads per KV head`);
+    const kernel = await cache.get(variant, 'prefill attention');
     const reduce = await cache.get(attentionKernels(h, CTX, window).reduce, 'attention reduce');
     const next = random(head + window);
     const { headCount: H, headCountKv: HKV } = h;
@@ -159,13 +180,16 @@ describe.each(['swiftshader', 'lavapipe'] as const)('prefill attention on %s', (
           { buffer: partials ?? out },
         ]),
       );
-      const [x, y] = splits
-        ? querySplitWorkgroups(h, ntok, Math.ceil((pos0 + ntok) / splits.positions))
-        : lanes
-          ? subgroupAttentionWorkgroups(h, ntok, lanes)
-          : perQuery
-            ? queryAttentionWorkgroups(h, ntok)
-            : [H, Math.ceil(ntok / tiles.queries)];
+      const splitCount = splits && Math.ceil((pos0 + ntok) / splits.positions);
+      const [x, y] = grouped
+        ? subgroupDecodeWorkgroups(h, ntok, splitCount!)
+        : splits
+          ? querySplitWorkgroups(h, ntok, splitCount!)
+          : lanes
+            ? subgroupAttentionWorkgroups(h, ntok, lanes)
+            : perQuery
+              ? queryAttentionWorkgroups(h, ntok)
+              : [H, Math.ceil(ntok / tiles.queries)];
       pass.dispatchWorkgroups(x, y);
       if (partials) {
         pass.setPipeline(reduce.pipeline);
@@ -219,5 +243,15 @@ describe.each(['swiftshader', 'lavapipe'] as const)('prefill attention on %s', (
         TOLERANCE,
       );
     }
+  });
+});
+
+describe('the subgroup decode form', () => {
+  it('holds at most four query heads per KV head', () => {
+    const split = attentionSplit(CTX);
+    expect(subgroupDecodeAttentionKernel(hparams(64, 0, 4), 0, split, 8)).toBeDefined();
+    expect(subgroupDecodeAttentionKernel(hparams(64, 0, 5), 0, split, 8)).toBeUndefined();
+    // Heads of 32 do not split into vectors of eight values over eight lanes.
+    expect(subgroupDecodeAttentionKernel(hparams(32, 0, 3), 0, split, 8)).toBeUndefined();
   });
 });

@@ -1,7 +1,8 @@
 // The prefill attention kernels: flash-style with tiles staged in workgroup memory
 // (prefill-attention.wgsl, GPUs) and the tile sizes it runs with, and for CPU-backed adapters
 // eight queries per subgroup (subgroup-attention.wgsl) or, without fitting subgroups, one thread
-// per two queries (query-attention.wgsl).
+// per two queries (query-attention.wgsl); and those adapters' decode attention, the per-query
+// kernel's split form or a KV head's query heads per subgroup (subgroup-decode-attention.wgsl).
 import type { ModelHparams } from '../types';
 import { qkvWidth } from '../buffer-plan';
 import { kernel, type KernelVariant } from './pipeline';
@@ -10,6 +11,7 @@ import source from './prefill-attention.wgsl?raw';
 import rowsSource from './attention-rows.wgsl?raw';
 import querySource from './query-attention.wgsl?raw';
 import subgroupSource from './subgroup-attention.wgsl?raw';
+import subgroupDecodeSource from './subgroup-decode-attention.wgsl?raw';
 
 /** Queries per workgroup and KV positions staged per step. */
 export interface AttentionTiles {
@@ -164,4 +166,39 @@ export function subgroupAttentionWorkgroups(
 ): [number, number, number] {
   const tokensPerWorkgroup = 8 * (SUBGROUP_ATTENTION_WORKGROUP / lanes);
   return [h.headCount, Math.ceil(ntok / tokensPerWorkgroup), 1];
+}
+
+/** Most query heads per KV head the subgroup decode form holds (one vector of four). */
+export const SUBGROUP_DECODE_MAX_GROUP = 4;
+
+/**
+ * Decode attention's subgroup form (subgroup-decode-attention.wgsl) over the decode attention's
+ * `split`, where the subgroups fit (`subgroupAttentionLanes`) and at most four query heads share a
+ * KV head; undefined elsewhere (the per-query kernel's split form runs instead). Dispatched as
+ * `subgroupDecodeWorkgroups`; writes the partials the reduce pass combines.
+ */
+export function subgroupDecodeAttentionKernel(
+  h: ModelHparams,
+  window: number,
+  split: { positions: number; count: number },
+  lanes: AttentionLanes,
+): KernelVariant | undefined {
+  const group = h.headCount / h.headCountKv;
+  if (group > SUBGROUP_DECODE_MAX_GROUP) return undefined;
+  if (subgroupAttentionLanes(h, true, lanes, lanes) !== lanes) return undefined;
+  return kernel('subgroup-decode-attention', rowsSource + subgroupDecodeSource, {
+    ...attentionConstants(h, window),
+    LANES: lanes,
+    SPLIT: split.positions,
+    MAX_SPLITS: split.count,
+  });
+}
+
+/** The subgroup decode form's grid: (KV head, split) pairs along x, tokens along y. */
+export function subgroupDecodeWorkgroups(
+  h: ModelHparams,
+  ntok: number,
+  splits: number,
+): [number, number, number] {
+  return [h.headCountKv * splits, ntok, 1];
 }

@@ -1,0 +1,127 @@
+// Decode attention on CPU-backed adapters with subgroups of LANES invocations: one subgroup (the
+// workgroup) per KV head and split of SPLIT positions of a token, each lane holding its slice of
+// the head (DK / LANES query values, DV / LANES value sums) for each of the KV head's G query heads
+// (at most four), so that a key or value row is loaded once for all of them, each lane its slice,
+// and their scores meet through one `subgroupAdd`. Those adapters load a buffer lane by lane, so
+// a row read once for the group rather than once per query head is what counts
+// (docs/performance.md). Writes the split kernel's partials (attention.wgsl: unnormalised value
+// sums, max score, weight total) for its reduce pass.
+// Token t of the pass sits at position pos0 + t and sees 0..pos, or with a sliding window the
+// last WINDOW positions; SOFTCAP > 0 caps each score at SOFTCAP * tanh(score / SOFTCAP).
+// Constants: H, G (at most 4), HKV, DK, DV (multiples of 8 x LANES), QKV, SCALE, WINDOW, SOFTCAP,
+// LANES, SPLIT, MAX_SPLITS. `Step` is declared in host-structs.ts; `halves` and `first_seen` in
+// attention-rows.wgsl.
+enable subgroups;
+diagnostic(off, subgroup_uniformity);
+
+@group(0) @binding(0) var<uniform> step: Step;
+@group(0) @binding(1) var<storage, read> qkv: array<vec4f>;
+@group(0) @binding(2) var<storage, read> kcache: array<vec4u>;
+@group(0) @binding(3) var<storage, read> vcache: array<vec4u>;
+@group(0) @binding(4) var<storage, read_write> partials: array<f32>;
+
+// A lane's slice of a key row and of a value row, in vectors of eight f16 values.
+const KW = DK / (8u * LANES);
+const VW = DV / (8u * LANES);
+
+// A lane's slice of one query (scaled) or of its value sums: two vectors per eight values.
+alias KeySlice = array<vec4f, 2u * KW>;
+alias ValueSlice = array<vec4f, 2u * VW>;
+
+fn query_slice(t: u32, h: u32, lane: u32) -> KeySlice {
+  let at = (t * QKV + h * DK) / 4u + lane * 2u * KW;
+  var q: KeySlice;
+  for (var i = 0u; i < 2u * KW; i++) {
+    q[i] = qkv[at + i] * SCALE;
+  }
+  return q;
+}
+
+fn key_slice(j: u32, kh: u32, lane: u32) -> KeySlice {
+  let at = (j * HKV + kh) * (DK / 8u) + lane * KW;
+  var k: KeySlice;
+  for (var i = 0u; i < KW; i++) {
+    let eight = halves(kcache[at + i]);
+    k[2u * i] = eight[0];
+    k[2u * i + 1u] = eight[1];
+  }
+  return k;
+}
+
+fn value_slice(j: u32, kh: u32, lane: u32) -> ValueSlice {
+  let at = (j * HKV + kh) * (DV / 8u) + lane * VW;
+  var v: ValueSlice;
+  for (var i = 0u; i < VW; i++) {
+    let eight = halves(vcache[at + i]);
+    v[2u * i] = eight[0];
+    v[2u * i + 1u] = eight[1];
+  }
+  return v;
+}
+
+// Query head `h`'s partial for the split: the lane's slice of its value sums, and from lane 0
+// its max score and weight total.
+fn store_partial(t: u32, h: u32, split: u32, lane: u32, acc: ValueSlice, m: f32, total: f32) {
+  let base = ((t * H + h) * MAX_SPLITS + split) * (DV + 2u);
+  let at = base + lane * 8u * VW;
+  for (var i = 0u; i < 2u * VW; i++) {
+    for (var c = 0u; c < 4u; c++) {
+      partials[at + 4u * i + c] = acc[i][c];
+    }
+  }
+  if (lane == 0u) {
+    partials[base + DV] = m;
+    partials[base + DV + 1u] = total;
+  }
+}
+
+@compute @workgroup_size(LANES)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocation_id) lane: u32) {
+  let kh = wid.x % HKV;
+  let split = wid.x / HKV;
+  let t = wid.y;
+  if (t >= step.ntok || split >= MAX_SPLITS) { return; }
+  let n = step.pos0 + t + 1u;
+  let lo = max(split * SPLIT, first_seen(t));
+  let hi = min((split + 1u) * SPLIT, n);
+  if (lo >= hi) { return; }
+  // The group's query heads; past G the last again (computed, never stored).
+  let h0 = kh * G;
+  let q0 = query_slice(t, h0, lane);
+  let q1 = query_slice(t, h0 + min(1u, G - 1u), lane);
+  let q2 = query_slice(t, h0 + min(2u, G - 1u), lane);
+  let q3 = query_slice(t, h0 + min(3u, G - 1u), lane);
+  var a0: ValueSlice;
+  var a1: ValueSlice;
+  var a2: ValueSlice;
+  var a3: ValueSlice;
+  var m = vec4f(-3.0e38);
+  var total = vec4f(0.0);
+  for (var j = lo; j < hi; j++) {
+    let k = key_slice(j, kh, lane);
+    var s = vec4f(0.0);
+    for (var i = 0u; i < 2u * KW; i++) {
+      s += vec4f(dot(q0[i], k[i]), dot(q1[i], k[i]), dot(q2[i], k[i]), dot(q3[i], k[i]));
+    }
+    var score = subgroupAdd(s);
+    if (SOFTCAP > 0.0) {
+      score = SOFTCAP * tanh(score / SOFTCAP);
+    }
+    let m_new = max(m, score);
+    let correction = exp(m - m_new);
+    let weight = exp(score - m_new);
+    total = total * correction + weight;
+    m = m_new;
+    let v = value_slice(j, kh, lane);
+    for (var i = 0u; i < 2u * VW; i++) {
+      a0[i] = a0[i] * correction.x + weight.x * v[i];
+      a1[i] = a1[i] * correction.y + weight.y * v[i];
+      a2[i] = a2[i] * correction.z + weight.z * v[i];
+      a3[i] = a3[i] * correction.w + weight.w * v[i];
+    }
+  }
+  store_partial(t, h0, split, lane, a0, m.x, total.x);
+  if (G > 1u) { store_partial(t, h0 + 1u, split, lane, a1, m.y, total.y); }
+  if (G > 2u) { store_partial(t, h0 + 2u, split, lane, a2, m.z, total.z); }
+  if (G > 3u) { store_partial(t, h0 + 3u, split, lane, a3, m.w, total.w); }
+}
