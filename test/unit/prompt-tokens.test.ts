@@ -50,6 +50,7 @@ function recordingModel(): PassModel & { written: number[][] } {
     prefillChunk: 64,
     options: { contextTokens: 128 },
     feedsBack: false,
+    submitsAtOnce: false,
     writeInputs: (tokens) => void written.push([...tokens]),
     writeStep: () => {},
     writeSampling: () => {},

@@ -78,6 +78,11 @@ export interface PassModel {
    * be submitted with `writeStep` before the previous id is read back.
    */
   readonly feedsBack: boolean;
+  /**
+   * `runPass` submits its pass before it returns (one device), so the next prefill pass may be
+   * written and submitted before this one has run; else each waits for the one before.
+   */
+  readonly submitsAtOnce: boolean;
   writeInputs(tokens: number[], position: number): void;
   writeStep(ntok: number, position: number): void;
   writeSampling(words: ArrayBuffer, history: HistoryWrite | null): void;
@@ -208,6 +213,10 @@ export class TokenGenerator {
     const chunk = model.prefillChunk;
     /** Sampling passes submitted and not yet read, oldest first; each yields the next token. */
     const inFlight: SampledPass[] = [];
+    // The prefill pass submitted last and not yet waited for (`submitsAtOnce`): each pass is
+    // submitted before the one ahead of it is waited for, so the GPU does not idle while the host
+    // encodes the next.
+    let running: Promise<PassCounters> | undefined;
     try {
       for (let i = 0; i < fresh.length; i += chunk) {
         if (options.signal?.aborted) {
@@ -221,12 +230,18 @@ export class TokenGenerator {
           const pass = await model.submitSampling(part.length, passOptions);
           this.count(pass.counters);
           inFlight.push(pass);
+        } else if (model.submitsAtOnce) {
+          const ahead = running;
+          running = model.runPass(part.length);
+          if (ahead) this.count(await ahead);
         } else {
           this.count(await model.runPass(part.length));
         }
         this.cached.push(...part);
       }
+      if (running) this.count(await running);
     } catch (error) {
+      await running?.catch(() => undefined);
       // A pass that failed part-way leaves the cache's contents unknown.
       this.reset();
       throw error;

@@ -529,6 +529,9 @@ export class GgufModel {
     if (rest.length) queue.writeBuffer(ring, 0, rest);
   }
 
+  /** `runPass` submits before its first wait. */
+  readonly submitsAtOnce = true;
+
   /** Runs a pass that samples nothing (a prefill chunk before the last) to completion. */
   async runPass(ntok: number): Promise<PassCounters> {
     const counters = this.submitPass(ntok, null);

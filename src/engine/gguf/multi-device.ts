@@ -45,6 +45,9 @@ export class SplitModel implements PassModel {
   /** The id crosses devices through the host, so each decode pass waits for the previous id. */
   readonly feedsBack = false;
 
+  /** A pass waits for each part's hidden state before it reaches the last device. */
+  readonly submitsAtOnce = false;
+
   writeInputs(tokens: number[], position: number): void {
     for (const part of this.parts) part.writeInputs(tokens, position);
   }
