@@ -322,6 +322,20 @@ function variants(): [string, KernelVariant][] {
       'subgroup decode attention over 4 lanes with a window',
       subgroupDecodeAttentionKernel(hparams, 16, attentionSplit(4096), 4)!,
     ],
+    [
+      'subgroup decode attention over 8 lanes with NEOX RoPE',
+      subgroupDecodeAttentionKernel(hparams, 0, attentionSplit(4096), 8, {
+        pairs: hparams.keyLength / 2,
+        neox: true,
+      })!,
+    ],
+    [
+      'subgroup decode attention over 4 lanes with adjacent RoPE and a window',
+      subgroupDecodeAttentionKernel(hparams, 16, attentionSplit(4096), 4, {
+        pairs: hparams.keyLength / 2,
+        neox: false,
+      })!,
+    ],
     ['norm-add', normAddKernel(hparams, 0)],
     ['quantize-input', quantizeInputKernel({ length: K, stride: K })],
     ['quantize-input, Q8_K', quantizeInputKernel({ length: K, stride: K, format: 'q8_k' })],

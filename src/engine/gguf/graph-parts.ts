@@ -28,8 +28,11 @@ export interface Dispatch {
   /** Weight bytes this dispatch reads (for decode accounting). */
   weightBytes: number;
   label: string;
-  /** The same product in its one-token kernel, run instead when a pass carries one token. */
-  decode?: Dispatch;
+  /**
+   * What runs instead when a pass carries one token (a product's one-token kernel); null: nothing
+   * (the rope pass where the decode attention does its work).
+   */
+  decode?: Dispatch | null;
 }
 
 /** What the graph is built over: the loaded model's layouts, buffers and options. */
@@ -74,6 +77,11 @@ export interface GraphInputs {
 }
 
 /** The workgroup grid of `d` in a pass of `ntok` tokens from position `pos0`. */
+/** What runs of `d` in a pass of one token (null: nothing). */
+export function oneTokenDispatch(d: Dispatch): Dispatch | null {
+  return d.decode === undefined ? d : d.decode;
+}
+
 export function dispatchGrid(d: Dispatch, ntok: number, pos0: number): [number, number, number] {
   if (d.grid) return d.grid(ntok, pos0);
   return [d.workgroups[0], d.perToken ? ntok : d.workgroups[1], d.workgroups[2]];

@@ -208,13 +208,24 @@ class GraphBuilder {
     // Where prompts run one thread per query (CPU-backed adapters), decode runs a KV head's query
     // heads per subgroup where the subgroups fit, else one thread per query head, and split, into
     // the same partials (docs/performance.md).
+    // Where the subgroup form runs and the heads carry no q/k norms, it also does the rope pass's
+    // work in one-token passes (`DecodeRope`), and the rope pass runs in longer passes alone.
     const perQuery = this.g.prefill.attention === 'per-query';
     const split = attentionSplit(this.g.contextTokens);
     const lanes = perQuery ? this.attentionLanes() : undefined;
-    const groupDecode = lanes && subgroupDecodeAttentionKernel(h, window, split, lanes);
+    const noRope = skip > 0 && (i + 1) % skip === 0;
+    const decodeRope =
+      vector('attn_q_norm') === undefined && vector('attn_k_norm') === undefined
+        ? { pairs: noRope ? 0 : h.ropeDims / 2, neox: h.ropePairing === 'neox' }
+        : undefined;
+    const ropeDecode =
+      lanes && decodeRope && subgroupDecodeAttentionKernel(h, window, split, lanes, decodeRope);
+    const groupDecode =
+      ropeDecode ?? (lanes && subgroupDecodeAttentionKernel(h, window, split, lanes));
     const decodeAttention = await this.g.cache.get(
       groupDecode ?? (perQuery ? queryAttentionKernel(h, window, split) : attention.split),
     );
+    const ropeTable = this.buf(sliding ? 'rope.local' : 'rope');
     const splitsFor = (ntok: number, pos0: number) =>
       Math.ceil((pos0 + ntok) / attention.splitPositions);
     const postNorms = this.spec.postNorms;
@@ -315,25 +326,28 @@ class GraphBuilder {
         },
         attnNorm.quantized,
       )),
-      fixedDispatch(
-        this.g,
-        rope,
-        [
-          this.buf('step'),
-          this.buf('qkv'),
-          vecs,
-          this.buf(sliding ? 'rope.local' : 'rope'),
-          kSlice,
-          vSlice,
-        ],
-        h.headCount + 2 * h.headCountKv,
-        `${p}rope`,
-      ),
+      {
+        ...fixedDispatch(
+          this.g,
+          rope,
+          [this.buf('step'), this.buf('qkv'), vecs, ropeTable, kSlice, vSlice],
+          h.headCount + 2 * h.headCountKv,
+          `${p}rope`,
+        ),
+        decode: ropeDecode ? null : undefined,
+      },
       {
         ...fixedDispatch(
           this.g,
           decodeAttention,
-          [this.buf('step'), this.buf('qkv'), kSlice, vSlice, this.buf('attention.partials')],
+          [
+            this.buf('step'),
+            this.buf('qkv'),
+            kSlice,
+            vSlice,
+            this.buf('attention.partials'),
+            ...(ropeDecode ? [ropeTable] : []),
+          ],
           h.headCountKv,
           `${p}attention`,
         ),

@@ -21,7 +21,13 @@ import { PipelineCache } from './kernels/pipeline';
 import type { DecodeVariant } from './kernels/matmul';
 import { GpuAllocator, type AllocationCategory } from './allocator';
 import { buildGraph, buildLayer, type Graph } from './graph';
-import { dispatchGrid, outputMatrix, type Dispatch, type GraphInputs } from './graph-parts';
+import {
+  dispatchGrid,
+  oneTokenDispatch,
+  outputMatrix,
+  type Dispatch,
+  type GraphInputs,
+} from './graph-parts';
 import { DEFAULT_LANES_PER_ROW, sharedInputLanes, type SharedInputLanes } from './kernels/matmul';
 import { classifyAdapter, deviceSubgroups, type AdapterClass } from '../../gpu/probe';
 import { waitForPass } from '../../gpu/pass-wait';
@@ -300,7 +306,8 @@ export class GgufModel {
     const encoder = this.device.createCommandEncoder();
     const pass = encoder.beginComputePass();
     for (let repeat = 0; repeat < 4; repeat++) {
-      for (const d of dispatches.map((d) => d.decode ?? d)) {
+      for (const d of dispatches.map(oneTokenDispatch)) {
+        if (!d) continue;
         pass.setPipeline(d.kernel.pipeline);
         pass.setBindGroup(0, d.bindGroup);
         pass.dispatchWorkgroups(...dispatchGrid(d, 1, 0));
@@ -436,7 +443,7 @@ export class GgufModel {
       // A one-token pass runs each product's one-token kernel where it has one; longer passes
       // the tiled prefill kernels where the graph has them (null: the dispatch is skipped).
       const body = (d: Dispatch): Dispatch | null => {
-        if (ntok === 1) return d.decode ?? d;
+        if (ntok === 1) return oneTokenDispatch(d);
         return d.prefill !== undefined ? d.prefill : d;
       };
       if (isFirst && graph.embed) run(graph.embed, [ntok, 1, 1]);

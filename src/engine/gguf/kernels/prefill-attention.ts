@@ -168,29 +168,45 @@ export function subgroupAttentionWorkgroups(
   return [h.headCount, Math.ceil(ntok / tokensPerWorkgroup), 1];
 }
 
+/**
+ * The rope pass's work done by the subgroup decode form (one-token passes): `pairs` rotated
+ * pairs per head (a whole head, or 0 for layers without RoPE), `neox` for pairs i, i + d / 2.
+ * Heads with q/k norms keep the rope pass.
+ */
+export interface DecodeRope {
+  pairs: number;
+  neox: boolean;
+}
+
 /** Most query heads per KV head the subgroup decode form holds (one vector of four). */
 export const SUBGROUP_DECODE_MAX_GROUP = 4;
 
 /**
  * Decode attention's subgroup form (subgroup-decode-attention.wgsl) over the decode attention's
  * `split`, where the subgroups fit (`subgroupAttentionLanes`) and at most four query heads share a
- * KV head; undefined elsewhere (the per-query kernel's split form runs instead). Dispatched as
- * `subgroupDecodeWorkgroups`; writes the partials the reduce pass combines.
+ * KV head; undefined elsewhere (the per-query kernel's split form runs instead), or where `rope`
+ * rotates part of a head. Dispatched as `subgroupDecodeWorkgroups`; writes the partials the reduce
+ * pass combines; with `rope` binds the cos/sin table at 5 and writes the token's key and value.
  */
 export function subgroupDecodeAttentionKernel(
   h: ModelHparams,
   window: number,
   split: { positions: number; count: number },
   lanes: AttentionLanes,
+  rope?: DecodeRope,
 ): KernelVariant | undefined {
   const group = h.headCount / h.headCountKv;
   if (group > SUBGROUP_DECODE_MAX_GROUP) return undefined;
   if (subgroupAttentionLanes(h, true, lanes, lanes) !== lanes) return undefined;
+  if (rope && rope.pairs !== 0 && rope.pairs !== h.keyLength / 2) return undefined;
   return kernel('subgroup-decode-attention', rowsSource + subgroupDecodeSource, {
     ...attentionConstants(h, window),
     LANES: lanes,
     SPLIT: split.positions,
     MAX_SPLITS: split.count,
+    ROPE: rope !== undefined,
+    ROPE_PAIRS: rope?.pairs ?? 0,
+    NEOX: rope?.neox ?? false,
   });
 }
 

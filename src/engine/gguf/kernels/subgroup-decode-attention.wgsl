@@ -8,16 +8,28 @@
 // sums, max score, weight total) for its reduce pass.
 // Token t of the pass sits at position pos0 + t and sees 0..pos, or with a sliding window the
 // last WINDOW positions; SOFTCAP > 0 caps each score at SOFTCAP * tanh(score / SOFTCAP).
+// With ROPE (one-token passes only) the kernel also does the rope pass's work for its token
+// (rope.wgsl, without q/k norms, every pair of a head rotated): it reads the queries unrotated
+// and rotates them from the cos/sin table, and the subgroup whose split holds the token's
+// position rotates its key and stores it and its value in the cache before reading them back, so
+// a decode step runs one pass fewer (each costs lavapipe's threads a wait, docs/performance.md).
 // Constants: H, G (at most 4), HKV, DK, DV (multiples of 8 x LANES), QKV, SCALE, WINDOW, SOFTCAP,
-// LANES, SPLIT, MAX_SPLITS. `Step` is declared in host-structs.ts; `halves` and `first_seen` in
-// attention-rows.wgsl.
+// LANES, SPLIT, MAX_SPLITS, ROPE with ROPE_PAIRS (DK / 2, or 0: stored unrotated) and NEOX (pairs
+// i, i + DK / 2 instead of 2i, 2i + 1). `Step` is declared in host-structs.ts; `halves` and
+// `first_seen` in attention-rows.wgsl.
 enable subgroups;
 diagnostic(off, subgroup_uniformity);
 
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<storage, read> qkv: array<vec4f>;
+#if ROPE
+@group(0) @binding(2) var<storage, read_write> kcache: array<vec4u>;
+@group(0) @binding(3) var<storage, read_write> vcache: array<vec4u>;
+@group(0) @binding(5) var<storage, read> rope: array<vec2f>;
+#else
 @group(0) @binding(2) var<storage, read> kcache: array<vec4u>;
 @group(0) @binding(3) var<storage, read> vcache: array<vec4u>;
+#endif
 @group(0) @binding(4) var<storage, read_write> partials: array<f32>;
 
 // A lane's slice of a key row and of a value row, in vectors of eight f16 values.
@@ -28,14 +40,89 @@ const VW = DV / (8u * LANES);
 alias KeySlice = array<vec4f, 2u * KW>;
 alias ValueSlice = array<vec4f, 2u * VW>;
 
-fn query_slice(t: u32, h: u32, lane: u32) -> KeySlice {
-  let at = (t * QKV + h * DK) / 4u + lane * 2u * KW;
-  var q: KeySlice;
+// The lane's slice of the head at `at` (in vectors of the qkv buffer).
+fn head_slice(at: u32, lane: u32) -> KeySlice {
+  var x: KeySlice;
   for (var i = 0u; i < 2u * KW; i++) {
-    q[i] = qkv[at + i] * SCALE;
+    x[i] = qkv[at + lane * 2u * KW + i];
+  }
+  return x;
+}
+
+fn query_slice(t: u32, h: u32, lane: u32) -> KeySlice {
+#if ROPE
+  var q = rotated(head_slice((t * QKV + h * DK) / 4u, lane), step.pos0 + t, lane);
+#else
+  var q = head_slice((t * QKV + h * DK) / 4u, lane);
+#endif
+  for (var i = 0u; i < 2u * KW; i++) {
+    q[i] *= SCALE;
   }
   return q;
 }
+
+#if ROPE
+// A lane's slice of a query or key head rotated for position `pos` as rope.wgsl rotates it
+// (the same products, so the same bits): with NEOX a pair's halves sit LANES / 2 lanes apart.
+fn rotated(x: KeySlice, pos: u32, lane: u32) -> KeySlice {
+  if (ROPE_PAIRS == 0u) { return x; }
+  var r: KeySlice;
+  for (var i = 0u; i < 2u * KW; i++) {
+#if NEOX
+    let other = subgroupShuffleXor(x[i], LANES / 2u);
+    let first = lane < LANES / 2u;
+    let pair = (lane % (LANES / 2u)) * 8u * KW + 4u * i;
+    for (var c = 0u; c < 4u; c++) {
+      let cs = rope[pos * ROPE_PAIRS + pair + c];
+      let a = select(other[c], x[i][c], first);
+      let b = select(x[i][c], other[c], first);
+      r[i][c] = select(a * cs.y + b * cs.x, a * cs.x - b * cs.y, first);
+    }
+#else
+    let pair = (lane * 8u * KW + 4u * i) / 2u;
+    let c0 = rope[pos * ROPE_PAIRS + pair];
+    let c1 = rope[pos * ROPE_PAIRS + pair + 1u];
+    r[i] = vec4f(
+      x[i].x * c0.x - x[i].y * c0.y,
+      x[i].x * c0.y + x[i].y * c0.x,
+      x[i].z * c1.x - x[i].w * c1.y,
+      x[i].z * c1.y + x[i].w * c1.x,
+    );
+#endif
+  }
+  return r;
+}
+
+// Token t's key (rotated) and value of KV head kh into the cache at its position, the lane's
+// slice of each, as rope.wgsl stores them.
+fn store_kv(t: u32, kh: u32, lane: u32) {
+  let pos = step.pos0 + t;
+  let k = rotated(head_slice((t * QKV + H * DK + kh * DK) / 4u, lane), pos, lane);
+  let kat = (pos * HKV + kh) * (DK / 8u) + lane * KW;
+  for (var i = 0u; i < KW; i++) {
+    let a = k[2u * i];
+    let b = k[2u * i + 1u];
+    kcache[kat + i] = vec4u(
+      pack2x16float(a.xy),
+      pack2x16float(a.zw),
+      pack2x16float(b.xy),
+      pack2x16float(b.zw),
+    );
+  }
+  let vat = (t * QKV + H * DK + HKV * DK + kh * DV) / 4u + lane * 2u * VW;
+  let vcat = (pos * HKV + kh) * (DV / 8u) + lane * VW;
+  for (var i = 0u; i < VW; i++) {
+    let a = qkv[vat + 2u * i];
+    let b = qkv[vat + 2u * i + 1u];
+    vcache[vcat + i] = vec4u(
+      pack2x16float(a.xy),
+      pack2x16float(a.zw),
+      pack2x16float(b.xy),
+      pack2x16float(b.zw),
+    );
+  }
+}
+#endif
 
 fn key_slice(j: u32, kh: u32, lane: u32) -> KeySlice {
   let at = (j * HKV + kh) * (DK / 8u) + lane * KW;
@@ -85,6 +172,11 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocation_id) lane
   let lo = max(split * SPLIT, first_seen(t));
   let hi = min((split + 1u) * SPLIT, n);
   if (lo >= hi) { return; }
+#if ROPE
+  if (hi == n) {
+    store_kv(t, kh, lane);
+  }
+#endif
   // The group's query heads; past G the last again (computed, never stored).
   let h0 = kh * G;
   let q0 = query_slice(t, h0, lane);
