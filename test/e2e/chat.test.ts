@@ -449,13 +449,17 @@ describe('conversation files and untrusted output', () => {
     const answer = answers(page).first();
     await expect.poll(() => answer.locator('.markdown').count(), UI_WAIT).toBe(1);
     const markdown = answer.locator('.markdown');
+    // The answer's text first: the element can exist before its content is rendered, and the
+    // checks below would pass on an empty one.
+    await expect
+      .poll(() => markdown.innerText(), UI_WAIT)
+      .toContain('<img src=x onerror="window.__pwned=1">');
     expect(await markdown.locator('img, script, iframe').count()).toBe(0);
     expect(await markdown.locator('[onerror], [onclick]').count()).toBe(0);
     const hrefs = await markdown
       .locator('a')
       .evaluateAll((as) => as.map((a) => a.getAttribute('href')));
     expect(hrefs.filter((h) => h && /^\s*javascript:/i.test(h))).toEqual([]);
-    expect(await markdown.innerText()).toContain('<img src=x onerror="window.__pwned=1">');
     expect(await markdown.locator('.code-block code').innerText()).toBe(
       '<img src=x onerror="window.__pwned=5">',
     );

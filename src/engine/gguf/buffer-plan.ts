@@ -48,11 +48,11 @@ export interface EngineBufferPlan {
 
 /**
  * Tokens per prefill pass: each pass reads every weight once, so longer passes read them less
- * often (lavapipe's 512-token prefill 1.08x faster at 64 than at 32, and 1.05-1.08x faster again
- * at 128 once passes queue ahead of the host, no faster at 256: docs/performance.md); the scratch
- * it takes grows with it.
+ * often (lavapipe's 512-token prefill 1.08x faster at 64 than at 32, docs/performance.md); the
+ * scratch it takes grows with it. 128 ran 1.05-1.08x faster again once passes queued ahead of the
+ * host, but its scratch no longer fit budgets that 64 fits (the chunk is not part of the plan).
  */
-export const DEFAULT_PREFILL_CHUNK = 128;
+export const DEFAULT_PREFILL_CHUNK = 64;
 /** Most top logits `--logits K` can ask for per step. */
 export const MAX_TOP_LOGITS = 64;
 /** Most recent tokens the repetition penalty can look at. */
