@@ -9,6 +9,7 @@ import { kernel, type KernelVariant } from './pipeline';
 import { attentionConstants } from './attention';
 import source from './prefill-attention.wgsl?raw';
 import rowsSource from './attention-rows.wgsl?raw';
+import slicesSource from './attention-slices.wgsl?raw';
 import querySource from './query-attention.wgsl?raw';
 import subgroupSource from './subgroup-attention.wgsl?raw';
 import subgroupDecodeSource from './subgroup-decode-attention.wgsl?raw';
@@ -151,7 +152,7 @@ export function subgroupAttentionKernel(
         'in vectors of eight',
     );
   }
-  return kernel('subgroup-attention', rowsSource + subgroupSource, {
+  return kernel('subgroup-attention', rowsSource + slicesSource + subgroupSource, {
     ...attentionConstants(h, window),
     WG: SUBGROUP_ATTENTION_WORKGROUP,
     LANES: lanes,
@@ -199,7 +200,7 @@ export function subgroupDecodeAttentionKernel(
   if (group > SUBGROUP_DECODE_MAX_GROUP) return undefined;
   if (subgroupAttentionLanes(h, true, lanes, lanes) !== lanes) return undefined;
   if (rope && rope.pairs !== 0 && rope.pairs !== h.keyLength / 2) return undefined;
-  return kernel('subgroup-decode-attention', rowsSource + subgroupDecodeSource, {
+  return kernel('subgroup-decode-attention', rowsSource + slicesSource + subgroupDecodeSource, {
     ...attentionConstants(h, window),
     LANES: lanes,
     SPLIT: split.positions,

@@ -13,7 +13,7 @@
 // last WINDOW positions; SOFTCAP > 0 caps each score at SOFTCAP * tanh(score / SOFTCAP).
 // Constants: H, G (query heads per KV head), HKV, DK, DV (multiples of 8 x LANES), QKV, SCALE,
 // WINDOW, SOFTCAP, WG, LANES. `Step` is declared in host-structs.ts; `halves` and `first_seen` in
-// attention-rows.wgsl.
+// attention-rows.wgsl, the slices in attention-slices.wgsl.
 enable subgroups;
 diagnostic(off, subgroup_uniformity);
 
@@ -23,19 +23,10 @@ diagnostic(off, subgroup_uniformity);
 @group(0) @binding(3) var<storage, read> vcache: array<vec4u>;
 @group(0) @binding(4) var<storage, read_write> out: array<vec4f>;
 
-// A lane's slice of a key row and of a value row, in vectors of eight f16 values.
-const KW = DK / (8u * LANES);
-const VW = DV / (8u * LANES);
-
-// A lane's slice of one query (scaled) or of its value sums: two vectors per eight values.
-alias KeySlice = array<vec4f, 2u * KW>;
-alias ValueSlice = array<vec4f, 2u * VW>;
-
 fn query_slice(t: u32, h: u32, lane: u32) -> KeySlice {
-  let at = (t * QKV + h * DK) / 4u + lane * 2u * KW;
-  var q: KeySlice;
+  var q = head_slice((t * QKV + h * DK) / 4u, lane);
   for (var i = 0u; i < 2u * KW; i++) {
-    q[i] = qkv[at + i] * SCALE;
+    q[i] *= SCALE;
   }
   return q;
 }
@@ -118,29 +109,6 @@ fn store_quad(quad: Quad, t: u32, h: u32, lane: u32) {
   if (t + 1u <= last) { store_slice(quad.ts.y, h, lane, quad.a1, quad.total.y); }
   if (t + 2u <= last) { store_slice(quad.ts.z, h, lane, quad.a2, quad.total.z); }
   if (t + 3u <= last) { store_slice(quad.ts.w, h, lane, quad.a3, quad.total.w); }
-}
-
-// The lane's slice of row j of a cache.
-fn key_slice(j: u32, kh: u32, lane: u32) -> KeySlice {
-  let at = (j * HKV + kh) * (DK / 8u) + lane * KW;
-  var k: KeySlice;
-  for (var i = 0u; i < KW; i++) {
-    let eight = halves(kcache[at + i]);
-    k[2u * i] = eight[0];
-    k[2u * i + 1u] = eight[1];
-  }
-  return k;
-}
-
-fn value_slice(j: u32, kh: u32, lane: u32) -> ValueSlice {
-  let at = (j * HKV + kh) * (DV / 8u) + lane * VW;
-  var v: ValueSlice;
-  for (var i = 0u; i < VW; i++) {
-    let eight = halves(vcache[at + i]);
-    v[2u * i] = eight[0];
-    v[2u * i + 1u] = eight[1];
-  }
-  return v;
 }
 
 @compute @workgroup_size(WG)

@@ -16,7 +16,7 @@
 // Constants: H, G (at most 4), HKV, DK, DV (multiples of 8 x LANES), QKV, SCALE, WINDOW, SOFTCAP,
 // LANES, SPLIT, MAX_SPLITS, ROPE with ROPE_PAIRS (DK / 2, or 0: stored unrotated) and NEOX (pairs
 // i, i + DK / 2 instead of 2i, 2i + 1). `Step` is declared in host-structs.ts; `halves` and
-// `first_seen` in attention-rows.wgsl.
+// `first_seen` in attention-rows.wgsl, the slices in attention-slices.wgsl.
 enable subgroups;
 diagnostic(off, subgroup_uniformity);
 
@@ -31,23 +31,6 @@ diagnostic(off, subgroup_uniformity);
 @group(0) @binding(3) var<storage, read> vcache: array<vec4u>;
 #endif
 @group(0) @binding(4) var<storage, read_write> partials: array<f32>;
-
-// A lane's slice of a key row and of a value row, in vectors of eight f16 values.
-const KW = DK / (8u * LANES);
-const VW = DV / (8u * LANES);
-
-// A lane's slice of one query (scaled) or of its value sums: two vectors per eight values.
-alias KeySlice = array<vec4f, 2u * KW>;
-alias ValueSlice = array<vec4f, 2u * VW>;
-
-// The lane's slice of the head at `at` (in vectors of the qkv buffer).
-fn head_slice(at: u32, lane: u32) -> KeySlice {
-  var x: KeySlice;
-  for (var i = 0u; i < 2u * KW; i++) {
-    x[i] = qkv[at + lane * 2u * KW + i];
-  }
-  return x;
-}
 
 fn query_slice(t: u32, h: u32, lane: u32) -> KeySlice {
 #if ROPE
@@ -123,28 +106,6 @@ fn store_kv(t: u32, kh: u32, lane: u32) {
   }
 }
 #endif
-
-fn key_slice(j: u32, kh: u32, lane: u32) -> KeySlice {
-  let at = (j * HKV + kh) * (DK / 8u) + lane * KW;
-  var k: KeySlice;
-  for (var i = 0u; i < KW; i++) {
-    let eight = halves(kcache[at + i]);
-    k[2u * i] = eight[0];
-    k[2u * i + 1u] = eight[1];
-  }
-  return k;
-}
-
-fn value_slice(j: u32, kh: u32, lane: u32) -> ValueSlice {
-  let at = (j * HKV + kh) * (DV / 8u) + lane * VW;
-  var v: ValueSlice;
-  for (var i = 0u; i < VW; i++) {
-    let eight = halves(vcache[at + i]);
-    v[2u * i] = eight[0];
-    v[2u * i + 1u] = eight[1];
-  }
-  return v;
-}
 
 // Query head `h`'s partial for the split: the lane's slice of its value sums, and from lane 0
 // its max score and weight total.
