@@ -194,11 +194,12 @@ class GraphBuilder {
     const vSlice = { buffer: kv, offset: kvKeyBytes, size: kv.size - kvKeyBytes };
     const sliding = isSlidingLayer(h, i);
     const skip = this.spec.ropeSkipPeriod;
+    const noRope = skip > 0 && (i + 1) % skip === 0;
     const rope = await this.g.cache.get(
       ropeKernel(h, {
         qNormIndex: vector('attn_q_norm'),
         kNormIndex: vector('attn_k_norm'),
-        noRope: skip > 0 && (i + 1) % skip === 0,
+        noRope,
         workgroup: this.g.passWorkgroup,
       }),
       'rope',
@@ -207,13 +208,12 @@ class GraphBuilder {
     const attention = attentionKernels(h, this.g.contextTokens, window, this.g.passWorkgroup);
     // Where prompts run one thread per query (CPU-backed adapters), decode runs a KV head's query
     // heads per subgroup where the subgroups fit, else one thread per query head, and split, into
-    // the same partials (docs/performance.md).
-    // Where the subgroup form runs and the heads carry no q/k norms, it also does the rope pass's
-    // work in one-token passes (`DecodeRope`), and the rope pass runs in longer passes alone.
+    // the same partials; the subgroup form also does the rope pass's work in one-token passes
+    // where the heads carry no q/k norms (`DecodeRope`), the rope pass then running in longer
+    // passes alone (docs/performance.md).
     const perQuery = this.g.prefill.attention === 'per-query';
     const split = attentionSplit(this.g.contextTokens);
     const lanes = perQuery ? this.attentionLanes() : undefined;
-    const noRope = skip > 0 && (i + 1) % skip === 0;
     const decodeRope =
       vector('attn_q_norm') === undefined && vector('attn_k_norm') === undefined
         ? { pairs: noRope ? 0 : h.ropeDims / 2, neox: h.ropePairing === 'neox' }
