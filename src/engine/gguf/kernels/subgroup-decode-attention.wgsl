@@ -76,6 +76,11 @@ fn rotated(x: KeySlice, pos: u32, lane: u32) -> KeySlice {
   return r;
 }
 
+// Eight values as a cache stores them: f16, two per word (what `halves` reads back).
+fn packed(a: vec4f, b: vec4f) -> vec4u {
+  return vec4u(pack2x16float(a.xy), pack2x16float(a.zw), pack2x16float(b.xy), pack2x16float(b.zw));
+}
+
 // Token t's key (rotated) and value of KV head kh into the cache at its position, the lane's
 // slice of each, as rope.wgsl stores them.
 fn store_kv(t: u32, kh: u32, lane: u32) {
@@ -83,26 +88,12 @@ fn store_kv(t: u32, kh: u32, lane: u32) {
   let k = rotated(head_slice((t * QKV + H * DK + kh * DK) / 4u, lane), pos, lane);
   let kat = (pos * HKV + kh) * (DK / 8u) + lane * KW;
   for (var i = 0u; i < KW; i++) {
-    let a = k[2u * i];
-    let b = k[2u * i + 1u];
-    kcache[kat + i] = vec4u(
-      pack2x16float(a.xy),
-      pack2x16float(a.zw),
-      pack2x16float(b.xy),
-      pack2x16float(b.zw),
-    );
+    kcache[kat + i] = packed(k[2u * i], k[2u * i + 1u]);
   }
   let vat = (t * QKV + H * DK + HKV * DK + kh * DV) / 4u + lane * 2u * VW;
   let vcat = (pos * HKV + kh) * (DV / 8u) + lane * VW;
   for (var i = 0u; i < VW; i++) {
-    let a = qkv[vat + 2u * i];
-    let b = qkv[vat + 2u * i + 1u];
-    vcache[vcat + i] = vec4u(
-      pack2x16float(a.xy),
-      pack2x16float(a.zw),
-      pack2x16float(b.xy),
-      pack2x16float(b.zw),
-    );
+    vcache[vcat + i] = packed(qkv[vat + 2u * i], qkv[vat + 2u * i + 1u]);
   }
 }
 #endif
